@@ -1,0 +1,258 @@
+"""The ``comics-analysis`` command. Thin: every subcommand calls a library function.
+
+Heavy imports happen inside the subcommand that needs them, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+log = logging.getLogger("comics_analysis")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1060x1600, got {text!r}") from None
+    if w < 200 or h < 200:
+        raise argparse.ArgumentTypeError(f"page size {w}x{h} is too small (minimum 200x200)")
+    return w, h
+
+
+def _range(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(v) for v in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH, e.g. 6-14, got {text!r}") from None
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"need 1 <= LOW <= HIGH, got {text!r}")
+    return lo, hi
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    from .synth import FORMATS
+
+    items = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in items if f not in FORMATS]
+    if not items or bad:
+        raise argparse.ArgumentTypeError(
+            f"formats must be a comma list of {', '.join(FORMATS)}, got {text!r}"
+        )
+    return items
+
+
+def _print_summary(pages) -> None:
+    from .dataspec import counts_by_page_type, format_table, text_kind_counts
+
+    rows = counts_by_page_type(pages)
+    table = [
+        [r.page_type, r.pages, r.panels, r.texts, r.characters, r.panels_per_page, r.texts_per_page]
+        for r in rows
+    ]
+    total = [
+        sum(r.pages for r in rows),
+        sum(r.panels for r in rows),
+        sum(r.texts for r in rows),
+        sum(r.characters for r in rows),
+    ]
+    table.append(["total", *total, total[1] / max(total[0], 1), total[2] / max(total[0], 1)])
+    print(
+        format_table(
+            ["page_type", "pages", "panels", "text boxes", "characters", "panels/page", "texts/page"], table
+        )
+    )
+    kinds = text_kind_counts(pages)
+    print("text boxes by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import make_library
+
+    books = make_library(
+        args.out,
+        books=args.books,
+        seed=args.seed,
+        formats=args.format,
+        size=args.size,
+        story_pages=args.story_pages,
+        image_format=args.image_format,
+        show_progress=not args.quiet,
+    )
+    for book in books:
+        print(f"{book.file}  {book.book_id}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
+    print(
+        f"wrote {len(books)} books, {sum(b.pages for b in books)} pages, truth in {Path(args.out) / 'truth'}"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .dataspec import read_pages
+    from .synth import make_library
+
+    start = time.perf_counter()
+    out = Path(args.out)
+    print(f"[1/1] synthesising a sample library of {args.books} books in {out}")
+    books = make_library(
+        out, books=args.books, seed=args.seed, formats=("cbz", "pdf"), show_progress=not args.quiet
+    )
+    for book in books:
+        print(f"  {book.file}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
+    pages = read_pages(out / "truth")
+    print(f"\nground truth of {len(pages)} pages in {len(books)} books:")
+    _print_summary(pages)
+    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .dataspec import DataSpecError, read_pages
+
+    failed = 0
+    total = []
+    for path in args.paths:
+        try:
+            pages = read_pages(path)
+        except (DataSpecError, OSError) as exc:
+            print(f"INVALID {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        total.extend(pages)
+        clamped = sum(any(f.startswith("clamped:") for f in p.quality.flags) for p in pages)
+        print(f"ok {path}: {len(pages)} pages ({clamped} with clamped boxes)")
+    if total and args.summary:
+        _print_summary(total)
+    return 1 if failed else 0
+
+
+def cmd_from_legacy(args: argparse.Namespace) -> int:
+    from .dataspec import load_legacy_v03, write_jsonl
+
+    files = sorted(Path(p) for p in args.files)
+    pages = [
+        load_legacy_v03(path, book_id=args.book_id, page_index=i, image_root=args.image_root)
+        for i, path in enumerate(files)
+    ]
+    count = write_jsonl(pages, args.out)
+    print(f"converted {count} v0.3 pages of {args.book_id} -> {args.out}")
+    return 0
+
+
+def cmd_from_openmantra(args: argparse.Namespace) -> int:
+    from .dataspec import pages_from_openmantra, write_jsonl
+
+    pages = pages_from_openmantra(
+        args.annotation, lang=args.lang, image_lang=args.image_lang, image_root=args.image_root
+    )
+    count = write_jsonl(pages, args.out)
+    print(f"converted {count} OpenMantra pages ({len({p.book_id for p in pages})} books) -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="comics-analysis",
+        description="Turn digital comics into DataSpec pages, datasets, embeddings and models.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default INFO)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="same as --log-level DEBUG")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "synth",
+        help="generate a synthetic comic library with exact ground truth",
+        description="Generate seeded synthetic comic books (CBZ/PDF) and their DataSpec "
+        "ground truth. The same seed gives byte-identical files.",
+    )
+    p.add_argument(
+        "--books", type=int, default=3, help="number of books (kinds cycle issue, anthology, manga)"
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="library seed (default 0)")
+    p.add_argument("--format", type=_formats, default=("cbz",), help="container formats, cycled: cbz,pdf")
+    p.add_argument(
+        "--size", type=_size, default=(1060, 1600), help="page size WIDTHxHEIGHT (default 1060x1600)"
+    )
+    p.add_argument("--story-pages", type=_range, default=(6, 14), help="story pages per book LOW-HIGH")
+    p.add_argument(
+        "--image-format", choices=["jpeg", "png"], default="jpeg", help="page image encoding in CBZ"
+    )
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on an embedded sample (what `make demo` runs)",
+        description="Generate a sample library and summarise its pages. Later stages "
+        "(ingest, annotate, train, embed, search) join as they land.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("demo_output"), help="output folder (default demo_output)"
+    )
+    p.add_argument("--books", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    ds = sub.add_parser(
+        "dataspec",
+        help="validate and convert DataSpec records",
+        description="Validate DataSpec v1 files and convert earlier formats into them.",
+    )
+    ds_sub = ds.add_subparsers(dest="dataspec_command", metavar="ACTION", required=True)
+    p = ds_sub.add_parser("validate", help="check .json/.jsonl files or folders against DataSpec v1")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--summary", action="store_true", help="print counts per page type")
+    p.set_defaults(func=cmd_validate)
+    p = ds_sub.add_parser("from-legacy", help="convert DataSpec v0.3 page files (one book) to v1 JSON Lines")
+    p.add_argument("files", nargs="+", type=Path, help="v0.3 JSON files; sorted by name = page order")
+    p.add_argument("--book-id", required=True, help="canonical book id, e.g. my-comic-1a2b3c4d")
+    p.add_argument("--image-root", type=Path, help="folder the page_image_path values are relative to")
+    p.add_argument("--out", required=True, type=Path, help="output .jsonl")
+    p.set_defaults(func=cmd_from_legacy)
+    p = ds_sub.add_parser("from-openmantra", help="convert an OpenMantra annotation.json to v1 JSON Lines")
+    p.add_argument("annotation", type=Path)
+    p.add_argument("--lang", default="ja", choices=["ja", "en", "zh"], help="which text to keep (default ja)")
+    p.add_argument("--image-lang", choices=["ja", "en", "zh"], help="which page images (default: --lang)")
+    p.add_argument("--image-root", type=Path, help="folder of the images/ tree (default: beside the file)")
+    p.add_argument("--out", required=True, type=Path, help="output .jsonl")
+    p.set_defaults(func=cmd_from_openmantra)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = "DEBUG" if args.verbose else ("WARNING" if args.quiet else args.log_level)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    from .dataspec import DataSpecError
+
+    try:
+        return args.func(args)
+    except DataSpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

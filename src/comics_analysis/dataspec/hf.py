@@ -1,0 +1,105 @@
+"""DataSpec <-> Hugging Face ``datasets`` rows (Image feature for the page, List of structs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .records import Page
+
+
+def hf_features(decode_images: bool = True):
+    """The ``datasets.Features`` of a DataSpec v1 page row. Imports ``datasets`` lazily."""
+    from datasets import Features, Image, List, Value
+
+    bbox = List(Value("float64"), length=4)
+    strings = List(Value("string"))
+    panel = {
+        "bbox": bbox,
+        "score": Value("float64"),
+        "source": Value("string"),
+        "order": Value("int32"),
+        "text": {"dialogue": strings, "narration": strings, "sfx": strings},
+        "description": Value("string"),
+        "characters": strings,
+    }
+    text = {
+        "bbox": bbox,
+        "text": Value("string"),
+        "kind": Value("string"),
+        "panel": Value("int32"),
+        "score": Value("float64"),
+        "source": Value("string"),
+    }
+    box = {"bbox": bbox, "label": Value("string"), "score": Value("float64"), "source": Value("string")}
+    quality = {
+        "detector_panels": Value("int32"),
+        "vlm_panels": Value("int32"),
+        "match_kind": Value("string"),
+        "matched": Value("int32"),
+        "mean_iou": Value("float64"),
+        "matches": List({"detector": Value("int32"), "vlm": Value("int32"), "iou": Value("float64")}),
+        "flags": strings,
+    }
+    provenance = {
+        name: Value("string")
+        for name in (
+            "source_path",
+            "source_entry",
+            "image_sha256",
+            "detector",
+            "detector_version",
+            "ocr",
+            "ocr_version",
+            "vlm",
+            "prompt_version",
+            "generator",
+            "created_utc",
+        )
+    }
+    return Features(
+        {
+            "schema_version": Value("string"),
+            "page_id": Value("string"),
+            "book_id": Value("string"),
+            "page_index": Value("int32"),
+            "image": Image(decode=decode_images),
+            "width": Value("int32"),
+            "height": Value("int32"),
+            "reading_direction": Value("string"),
+            "panels": List(panel),
+            "texts": List(text),
+            "characters": List(box),
+            "page_type": Value("string"),
+            "story_start": Value("bool"),
+            "summary": Value("string"),
+            "quality": quality,
+            "provenance": provenance,
+        }
+    )
+
+
+def to_hf_row(page: Page, image_root: str | Path | None = None, embed_image: bool = False) -> dict[str, Any]:
+    """A ``datasets`` row. The image keeps its relative path; ``embed_image`` adds its bytes."""
+    row = page.to_dict()
+    if page.image is None:
+        row["image"] = None
+    else:
+        data = None
+        if embed_image:
+            if image_root is None:
+                raise ValueError(f"page {page.page_id}: embedding the image needs image_root")
+            data = (Path(image_root) / page.image).read_bytes()
+        row["image"] = {"path": page.image, "bytes": data}
+    return row
+
+
+def from_hf_row(row: dict[str, Any]) -> Page:
+    """Inverse of :func:`to_hf_row`; accepts decoded (PIL) or undecoded image columns."""
+    data = dict(row)
+    image = data.get("image")
+    if isinstance(image, dict):
+        data["image"] = image.get("path")
+    elif image is not None and not isinstance(image, str):  # a decoded PIL image
+        data["image"] = getattr(image, "filename", None) or None
+    return Page.from_dict(data)

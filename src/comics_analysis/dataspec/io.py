@@ -1,0 +1,95 @@
+"""Reading and writing DataSpec pages: one JSON object per page, JSON Lines for many.
+
+Writes go to a temporary file in the target folder and are renamed into place, so a crash or
+a bad record never leaves a half-written file where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .records import DataSpecError, Page
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8"):
+    """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(page: Page, path: str | Path) -> None:
+    with atomic_write(path) as handle:
+        handle.write(page.to_json(indent=2))
+        handle.write("\n")
+
+
+def read_json(path: str | Path) -> Page:
+    path = Path(path)
+    try:
+        return Page.from_json(path.read_text(encoding="utf-8"))
+    except DataSpecError as exc:
+        raise exc.located(str(path)) from None
+
+
+def write_jsonl(pages: Iterable[Page], path: str | Path) -> int:
+    """Write pages as JSON Lines; returns the count. Nothing is replaced if any page fails."""
+    count = 0
+    with atomic_write(path) as handle:
+        for page in pages:
+            if not isinstance(page, Page):
+                raise DataSpecError(f"record {count} is a {type(page).__name__}, not a Page", file=str(path))
+            handle.write(page.to_json())
+            handle.write("\n")
+            count += 1
+    return count
+
+
+def iter_jsonl(path: str | Path) -> Iterator[Page]:
+    """Yield pages from a JSON Lines file; an invalid line raises naming the file and line."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield Page.from_json(line)
+            except DataSpecError as exc:
+                raise exc.located(str(path), number) from None
+
+
+def read_jsonl(path: str | Path) -> list[Page]:
+    return list(iter_jsonl(path))
+
+
+def read_pages(path: str | Path) -> list[Page]:
+    """Pages from a .json file, a .jsonl file, or a folder of them (sorted by name)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in {".json", ".jsonl"} and p.is_file())
+        return [page for f in files for page in read_pages(f)]
+    if path.suffix == ".jsonl":
+        return read_jsonl(path)
+    if path.suffix == ".json":
+        return [read_json(path)]
+    raise DataSpecError("expected a .json or .jsonl file or a folder of them", file=str(path))
+
+
+def dumps_compact(page: Page) -> str:
+    """Canonical one-line form (sorted keys) used for hashing and determinism checks."""
+    return json.dumps(page.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))

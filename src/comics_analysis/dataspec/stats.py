@@ -1,0 +1,58 @@
+"""Counts over DataSpec pages, for summaries and dataset cards."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .records import PAGE_TYPES, Page
+
+
+@dataclass
+class TypeCounts:
+    page_type: str
+    pages: int = 0
+    panels: int = 0
+    texts: int = 0
+    characters: int = 0
+
+    @property
+    def panels_per_page(self) -> float:
+        return self.panels / self.pages if self.pages else 0.0
+
+    @property
+    def texts_per_page(self) -> float:
+        return self.texts / self.pages if self.pages else 0.0
+
+
+def counts_by_page_type(pages: Iterable[Page]) -> list[TypeCounts]:
+    """Pages, panels, text boxes and characters per page type (taxonomy order, unlabelled last)."""
+    rows: dict[str, TypeCounts] = {}
+    for page in pages:
+        key = page.page_type or "(none)"
+        row = rows.setdefault(key, TypeCounts(key))
+        row.pages += 1
+        row.panels += len(page.panels)
+        row.texts += len(page.texts)
+        row.characters += len(page.characters)
+    order = {name: i for i, name in enumerate(PAGE_TYPES)}
+    return sorted(rows.values(), key=lambda r: order.get(r.page_type, len(order)))
+
+
+def text_kind_counts(pages: Iterable[Page]) -> Counter:
+    return Counter(text.kind for page in pages for text in page.texts)
+
+
+def format_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain fixed-width table (no extra dependency for a few rows)."""
+    cells = [[str(h) for h in headers]] + [
+        [f"{v:.2f}" if isinstance(v, float) else str(v) for v in r] for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""Drawing primitives: panel art (gradients, textures, shapes, figures) and lettering.
+
+Everything takes an explicit ``numpy`` Generator so the same seed draws the same pixels.
+Lettering functions return the tight ink box of what they wrote, in the image's coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from . import text as words
+from .fonts import font
+
+Rect = tuple[float, float, float, float]  # x, y, w, h
+RGB = tuple[int, int, int]
+
+
+def _colour(rng: np.random.Generator, lo: int = 40, hi: int = 220) -> RGB:
+    return tuple(int(v) for v in rng.integers(lo, hi, size=3))  # type: ignore[return-value]
+
+
+def gradient(rng: np.random.Generator, w: int, h: int, lo: int = 60, hi: int = 200) -> np.ndarray:
+    """A linear two-colour gradient at a random angle with a light texture, as uint8 (h, w, 3).
+
+    Colour values stay in [lo, hi] (before texture) so art never matches a white or black gutter.
+    """
+    a = np.array(_colour(rng, lo, hi), dtype=np.float32)
+    b = np.array(_colour(rng, lo, hi), dtype=np.float32)
+    angle = rng.uniform(0, np.pi)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = xs * np.cos(angle) / max(w, 1) + ys * np.sin(angle) / max(h, 1)
+    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    img = a + (b - a) * t[..., None]
+    texture = rng.random()
+    if texture < 0.35:  # film grain
+        img += rng.normal(0, 6, size=(h, w, 1)).astype(np.float32)
+    elif texture < 0.6:  # halftone dots
+        period = int(rng.integers(6, 12))
+        dots = ((xs % period - period / 2) ** 2 + (ys % period - period / 2) ** 2) < (period / 4) ** 2
+        img -= dots[..., None] * 18.0
+    elif texture < 0.8:  # hatching
+        period = int(rng.integers(5, 10))
+        img -= (((xs + ys) % period) < 1.5)[..., None] * 22.0
+    return np.clip(img, lo - 25, hi + 25).astype(np.uint8)
+
+
+@dataclass
+class Figure:
+    body: Rect
+    face: Rect
+
+
+def draw_figure(draw: ImageDraw.ImageDraw, cx: float, base_y: float, scale: float, colour: RGB) -> Figure:
+    """A simple standing figure: head, torso, arms and legs. ``base_y`` is where the feet stand."""
+    head_r = 0.14 * scale
+    torso_top = base_y - 0.78 * scale
+    torso_bottom = base_y - 0.38 * scale
+    head_cy = torso_top - head_r * 1.05
+    limb = max(2, int(scale * 0.05))
+    draw.line([(cx, torso_bottom), (cx - 0.16 * scale, base_y)], fill=colour, width=limb)
+    draw.line([(cx, torso_bottom), (cx + 0.16 * scale, base_y)], fill=colour, width=limb)
+    draw.rounded_rectangle(
+        [cx - 0.12 * scale, torso_top, cx + 0.12 * scale, torso_bottom], radius=0.05 * scale, fill=colour
+    )
+    draw.line(
+        [(cx - 0.12 * scale, torso_top + 0.05 * scale), (cx - 0.3 * scale, torso_top + 0.3 * scale)],
+        fill=colour,
+        width=limb,
+    )
+    draw.line(
+        [(cx + 0.12 * scale, torso_top + 0.05 * scale), (cx + 0.3 * scale, torso_top - 0.05 * scale)],
+        fill=colour,
+        width=limb,
+    )
+    draw.ellipse(
+        [cx - head_r, head_cy - head_r, cx + head_r, head_cy + head_r],
+        fill=(236, 200, 170),
+        outline=(20, 20, 20),
+        width=max(1, limb // 2),
+    )
+    eye = max(1.5, head_r * 0.12)
+    for dx in (-0.35, 0.35):
+        ex, ey = cx + dx * head_r, head_cy - 0.1 * head_r
+        draw.ellipse([ex - eye, ey - eye, ex + eye, ey + eye], fill=(20, 20, 20))
+    left = cx - 0.3 * scale
+    top = head_cy - head_r
+    return Figure(
+        body=(left, top, 0.6 * scale, base_y - top),
+        face=(cx - head_r, head_cy - head_r, 2 * head_r, 2 * head_r),
+    )
+
+
+def draw_scenery(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: int) -> float:
+    """Ground, buildings, trees and a sun; returns the horizon's y for figures to stand on."""
+    horizon = h * rng.uniform(0.55, 0.8)
+    draw.rectangle([0, horizon, w, h], fill=_colour(rng, 50, 160))
+    for _ in range(int(rng.integers(1, 5))):
+        bw, bh = w * rng.uniform(0.08, 0.2), h * rng.uniform(0.15, 0.45)
+        bx = rng.uniform(0, w - bw)
+        draw.rectangle([bx, horizon - bh, bx + bw, horizon], fill=_colour(rng, 60, 170), outline=(30, 30, 30))
+        for wy in np.arange(horizon - bh + 8, horizon - 10, max(10.0, bh / 6)):
+            draw.rectangle([bx + bw * 0.2, wy, bx + bw * 0.4, wy + 5], fill=(235, 215, 120))
+    if rng.random() < 0.6:
+        tx = rng.uniform(0.05 * w, 0.95 * w)
+        size = h * rng.uniform(0.1, 0.2)
+        draw.rectangle([tx - size * 0.08, horizon - size * 0.5, tx + size * 0.08, horizon], fill=(90, 60, 30))
+        draw.polygon(
+            [
+                (tx - size * 0.4, horizon - size * 0.4),
+                (tx + size * 0.4, horizon - size * 0.4),
+                (tx, horizon - size * 1.3),
+            ],
+            fill=(40, 120, 60),
+        )
+    if rng.random() < 0.5:
+        r = min(w, h) * rng.uniform(0.05, 0.1)
+        sx, sy = rng.uniform(r, w - r), rng.uniform(r, max(r + 1, horizon * 0.5))
+        draw.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(245, 210, 80))
+    return float(horizon)
+
+
+# --- lettering ----------------------------------------------------------------------------
+
+
+def _ink_box(draw: ImageDraw.ImageDraw, lines: list[tuple[float, float, str]], fnt, stroke: int = 0) -> Rect:
+    boxes = [draw.textbbox((x, y), line, font=fnt, stroke_width=stroke) for x, y, line in lines]
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[2] for b in boxes)
+    y1 = max(b[3] for b in boxes)
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+
+def _text_block(fnt, lines: list[str], spacing: float) -> tuple[float, float, float]:
+    ascent, descent = fnt.getmetrics()
+    line_h = (ascent + descent) * spacing
+    width = max(fnt.getlength(line) for line in lines)
+    return width, line_h * len(lines), line_h
+
+
+def _free(rect: Rect, occupied: list[Rect], pad: float = 4) -> bool:
+    x, y, w, h = rect
+    return all(
+        x + w + pad <= ox or ox + ow + pad <= x or y + h + pad <= oy or oy + oh + pad <= y
+        for ox, oy, ow, oh in occupied
+    )
+
+
+@dataclass
+class Lettered:
+    kind: str
+    text: str
+    ink: Rect  # tight box of the glyphs
+    shape: Rect  # balloon / caption / sfx outline box
+
+
+def balloon(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    area: Rect,
+    occupied: list[Rect],
+    content: str,
+    size: int,
+    target: tuple[float, float] | None = None,
+) -> Lettered | None:
+    """A speech balloon with a tail, placed inside ``area`` clear of ``occupied``; None if it won't fit."""
+    fnt = font("bold", size)
+    ax, ay, aw, ah = area
+    lines = words.wrap(content.upper(), fnt, aw * 0.55)
+    tw, th, line_h = _text_block(fnt, lines, 1.15)
+    # An ellipse holds its text block when it is ~sqrt(2) times the block on each axis.
+    bw, bh = tw * 1.42 + size, th * 1.42 + size * 0.6
+    pad_y = (bh - th) / 2
+    if bw > aw or bh > ah * 0.6:
+        return None
+    for _ in range(12):
+        bx = ax + rng.uniform(0, aw - bw)
+        by = ay + rng.uniform(0, max(1.0, min(ah * 0.45, ah - bh)))
+        if _free((bx, by, bw, bh), occupied):
+            break
+    else:
+        return None
+    if target is not None:
+        tx = min(max(target[0], ax + 4), ax + aw - 4)
+        ty = min(max(target[1], by + bh + size), ay + ah - 4)
+        if ty > by + bh * 0.9:
+            mid = bx + bw / 2
+            draw.polygon(
+                [(mid - bw * 0.12, by + bh * 0.75), (mid + bw * 0.04, by + bh * 0.8), (tx, ty)],
+                fill=(255, 255, 255),
+                outline=(0, 0, 0),
+                width=2,
+            )
+    draw.ellipse([bx, by, bx + bw, by + bh], fill=(255, 255, 255), outline=(0, 0, 0), width=3)
+    placed = []
+    for i, line in enumerate(lines):
+        lx = bx + (bw - fnt.getlength(line)) / 2
+        ly = by + pad_y + i * line_h
+        draw.text((lx, ly), line, font=fnt, fill=(0, 0, 0))
+        placed.append((lx, ly, line))
+    occupied.append((bx, by, bw, bh))
+    return Lettered("dialogue", " ".join(lines), _ink_box(draw, placed, fnt), (bx, by, bw, bh))
+
+
+def caption(
+    draw: ImageDraw.ImageDraw,
+    area: Rect,
+    occupied: list[Rect],
+    content: str,
+    size: int,
+    corner: str = "top-left",
+) -> Lettered | None:
+    """A rectangular narration box flush against a corner of ``area`` (the panel's inner edge)."""
+    fnt = font("serif_italic", size)
+    ax, ay, aw, ah = area
+    lines = words.wrap(content, fnt, aw * 0.6)
+    tw, th, line_h = _text_block(fnt, lines, 1.1)
+    pad = size * 0.5
+    cw, ch = tw + 2 * pad, th + 2 * pad
+    if cw > aw or ch > ah * 0.4:
+        return None
+    cx = ax if corner.endswith("left") else ax + aw - cw
+    cy = ay if corner.startswith("top") else ay + ah - ch
+    if not _free((cx, cy, cw, ch), occupied):
+        return None
+    draw.rectangle([cx, cy, cx + cw, cy + ch], fill=(250, 236, 160), outline=(0, 0, 0), width=2)
+    placed = []
+    for i, line in enumerate(lines):
+        placed.append((cx + pad, cy + pad + i * line_h, line))
+        draw.text((cx + pad, cy + pad + i * line_h), line, font=fnt, fill=(0, 0, 0))
+    occupied.append((cx, cy, cw, ch))
+    return Lettered("narration", " ".join(lines), _ink_box(draw, placed, fnt), (cx, cy, cw, ch))
+
+
+def sound_effect(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    area: Rect,
+    occupied: list[Rect],
+    content: str,
+    size: int,
+) -> Lettered | None:
+    """Big stroked letters outside any balloon."""
+    fnt = font("bold_italic", size)
+    stroke = max(2, size // 12)
+    ax, ay, aw, ah = area
+    x0, y0, x1, y1 = draw.textbbox((0, 0), content, font=fnt, stroke_width=stroke)
+    sw, sh = x1 - x0, y1 - y0
+    if sw > aw or sh > ah:
+        return None
+    for _ in range(12):
+        sx = ax + rng.uniform(0, aw - sw)
+        sy = ay + rng.uniform(ah * 0.3, max(ah * 0.3 + 1, ah - sh))
+        if sy + sh <= ay + ah and _free((sx, sy, sw, sh), occupied):
+            break
+    else:
+        return None
+    fill = (int(rng.integers(200, 256)), int(rng.integers(40, 200)), int(rng.integers(0, 60)))
+    origin = (sx - x0, sy - y0)
+    draw.text(origin, content, font=fnt, fill=fill, stroke_width=stroke, stroke_fill=(0, 0, 0))
+    occupied.append((sx, sy, sw, sh))
+    ink = _ink_box(draw, [(origin[0], origin[1], content)], fnt, stroke)
+    return Lettered("sfx", content, ink, (sx, sy, sw, sh))
+
+
+def text_lines(
+    draw: ImageDraw.ImageDraw,
+    x: float,
+    y: float,
+    content: str,
+    face: str,
+    size: int,
+    max_width: float,
+    fill: RGB = (0, 0, 0),
+    align: str = "left",
+    spacing: float = 1.2,
+) -> Lettered:
+    """A wrapped block of plain text (titles, credits, prose, ad copy)."""
+    fnt = font(face, size)
+    lines = words.wrap(content, fnt, max_width)
+    _, th, line_h = _text_block(fnt, lines, spacing)
+    placed = []
+    for i, line in enumerate(lines):
+        lx = x + (max_width - fnt.getlength(line)) / 2 if align == "center" else x
+        draw.text((lx, y + i * line_h), line, font=fnt, fill=fill)
+        placed.append((lx, y + i * line_h, line))
+    ink = _ink_box(draw, placed, fnt)
+    return Lettered("unknown", " ".join(lines), ink, (x, y, max_width, th))
+
+
+def new_canvas(w: int, h: int, colour: RGB) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    img = Image.new("RGB", (w, h), colour)
+    return img, ImageDraw.Draw(img)

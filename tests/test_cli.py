@@ -1,0 +1,139 @@
+"""The command line: help for every subcommand, version, synth/demo output, validation exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from comics_analysis import __version__
+from comics_analysis.cli import build_parser, main
+
+SUBCOMMANDS = [
+    [],
+    ["synth"],
+    ["demo"],
+    ["dataspec"],
+    ["dataspec", "validate"],
+    ["dataspec", "from-legacy"],
+    ["dataspec", "from-openmantra"],
+]
+
+
+def run_cli(*args, check=True):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(
+        [sys.executable, "-m", "comics_analysis", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_import_is_light():
+    code = (
+        "import sys, comics_analysis, comics_analysis.cli; "
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'numpy', 'PIL', 'pydantic') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_version():
+    assert run_cli("--version").stdout.strip() == f"comics-analysis {__version__}"
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
+def test_every_subcommand_has_help(words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*words, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: comics-analysis")
+    # every subcommand the parser knows is listed in the top-level help
+    if not words:
+        for name in ("synth", "demo", "dataspec"):
+            assert name in out
+
+
+def test_parser_rejects_bad_values(capsys):
+    parser = build_parser()
+    for bad in (
+        ["synth", "--out", "x", "--size", "10x10"],
+        ["synth", "--out", "x", "--format", "cbr"],
+        ["synth", "--out", "x", "--story-pages", "5-2"],
+    ):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(bad)
+        assert info.value.code == 2
+    assert "too small" in capsys.readouterr().err
+
+
+def test_synth_then_validate(tmp_path):
+    out = tmp_path / "lib"
+    result = run_cli(
+        "-q",
+        "synth",
+        "--books",
+        "2",
+        "--out",
+        str(out),
+        "--seed",
+        "4",
+        "--format",
+        "cbz,pdf",
+        "--size",
+        "400x600",
+        "--story-pages",
+        "2-3",
+    )
+    assert "wrote 2 books" in result.stdout
+    library = json.loads((out / "library.json").read_text())
+    assert [b["file"].rsplit(".", 1)[1] for b in library["books"]] == ["cbz", "pdf"]
+    checked = run_cli("dataspec", "validate", str(out / "truth"), "--summary")
+    assert f"ok {out / 'truth'}" in checked.stdout and "story" in checked.stdout
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"page_id": "a-1/p0000", "book_id": "a-1", "page_index": 0, "width": 5}\n')
+    failed = run_cli("dataspec", "validate", str(bad), check=False)
+    assert failed.returncode == 1
+    assert f"{bad}:1" in failed.stderr and "field height" in failed.stderr
+
+
+def test_openmantra_conversion_cli(tmp_path, shared_data):
+    out = tmp_path / "om.jsonl"
+    result = run_cli(
+        "dataspec", "from-openmantra", str(shared_data / "open-mantra" / "annotation.json"), "--out", str(out)
+    )
+    assert "converted 78 OpenMantra pages (2 books)" in result.stdout
+    assert len(out.read_text().splitlines()) == 78
+
+
+def test_demo_prints_summary_per_page_type(tmp_path):
+    result = run_cli("-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3")
+    out = result.stdout
+    for word in ("page_type", "cover", "story", "back_cover", "total", "text boxes by kind"):
+        assert word in out
+    total = next(line for line in out.splitlines() if line.startswith("total")).split()
+    pages = int(total[1])
+    assert pages == sum(
+        b["pages"] for b in json.loads((tmp_path / "demo" / "library.json").read_text())["books"]
+    )
+
+
+def test_missing_file_is_a_clear_error(tmp_path, capsys):
+    code = main(
+        [
+            "dataspec",
+            "from-legacy",
+            str(tmp_path / "nope.json"),
+            "--book-id",
+            "x-12345678",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ]
+    )
+    assert code == 2
+    assert "nope.json" in capsys.readouterr().err
