@@ -113,6 +113,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_ingest_summary(manifest, seconds: float) -> None:
+    from collections import Counter
+
+    rows = manifest.rows()
+    statuses = Counter(r["status"] for r in rows)
+    books = len({r["book_id"] for r in rows})
+    print(
+        f"{len(rows)} pages from {books} books in {seconds:.1f} s "
+        f"({len(rows) / max(seconds, 1e-9):.1f} pages/s)"
+    )
+    print("page status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    dups = sum(r["duplicate_of"] is not None for r in rows)
+    near = sum(r["near_duplicate_of"] is not None for r in rows)
+    print(f"duplicates flagged: {dups} exact, {near} near")
+    errors = Counter(e["kind"] for e in manifest.error_rows())
+    if errors:
+        print("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest
+
+    start = time.perf_counter()
+    manifest = ingest(
+        args.sources,
+        args.out,
+        root=args.root,
+        workers=args.workers,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        output_format=args.image_format,
+        dpi=args.dpi,
+        max_pixels=args.max_pixels,
+        max_entry_bytes=args.max_entry_mb << 20,
+        near_duplicate_distance=args.near_duplicate_distance,
+        show_progress=not args.quiet,
+    )
+    _print_ingest_summary(manifest, time.perf_counter() - start)
+    where = (
+        "manifest.parquet"
+        if args.num_shards == 1
+        else f"shards/ (merge with: comics-analysis ingest-merge {args.out})"
+    )
+    print(f"wrote {args.out}/{where}")
+    return 0
+
+
+def cmd_ingest_merge(args: argparse.Namespace) -> int:
+    from .ingest import merge_shards
+
+    start = time.perf_counter()
+    manifest = merge_shards(args.out, near_duplicate_distance=args.near_duplicate_distance)
+    _print_ingest_summary(manifest, time.perf_counter() - start)
+    print(f"wrote {args.out}/manifest.parquet")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .dataspec import DataSpecError, read_pages
 
@@ -208,6 +265,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--books", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "ingest",
+        help="extract pages from comic files into page images + a Parquet manifest",
+        description="Walk files and folders, extract and validate every page of CBZ/ZIP, CBR/RAR, CB7/7z, "
+        "CBT/TAR, PDF, EPUB and image folders. Resumable: finished containers are skipped on re-runs.",
+    )
+    p.add_argument("sources", nargs="+", type=Path, help="files and folders (a folder of images is a book)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--root", type=Path, help="library root for relative paths (default: common folder)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the library into K shards (e.g. Slurm)")
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this run does, 0..K-1")
+    p.add_argument(
+        "--image-format",
+        default="keep",
+        choices=["keep", "png", "jpeg", "webp"],
+        help="page file format (keep = original bytes when JPEG/PNG/WebP)",
+    )
+    p.add_argument("--dpi", type=float, default=150.0, help="PDF rendering resolution (default 150)")
+    p.add_argument("--max-pixels", type=int, default=200_000_000, help="decompression bomb cap per image")
+    p.add_argument("--max-entry-mb", type=int, default=256, help="largest archive entry read, in MiB")
+    p.add_argument(
+        "--near-duplicate-distance",
+        type=int,
+        default=4,
+        help="perceptual-hash bits within which pages are flagged near-duplicates (-1: off)",
+    )
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "ingest-merge",
+        help="merge the shard manifests of a sharded ingest",
+        description="Merge OUT/shards/* into OUT/manifest.parquet once every shard has finished.",
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument("--near-duplicate-distance", type=int, default=4)
+    p.set_defaults(func=cmd_ingest_merge)
 
     ds = sub.add_parser(
         "dataspec",

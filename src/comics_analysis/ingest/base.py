@@ -1,0 +1,118 @@
+"""What every container reader provides: ordered raw pages, book metadata and recorded skips.
+
+Readers never extract to disk: entries are read into memory (bounded by ``Limits``), and
+output file names are made by the pipeline, never taken from the archive. That is what keeps
+``..``, absolute paths and symlinks inside an archive from writing anywhere.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from .entries import Entry, PagePlan, Skipped, parse_comic_info, plan_pages
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_entry_bytes: int = 256 << 20  # one page image
+    max_total_bytes: int = 16 << 30  # declared uncompressed size of one container
+    max_ratio: float = 500.0  # uncompressed / compressed of one entry (zip bomb guard)
+    max_pixels: int = 200_000_000  # decompression bomb guard for one image
+    dpi: float = 150.0  # PDF rendering resolution
+
+
+class ContainerError(Exception):
+    """The whole container cannot be read (kind: encrypted, empty, unreadable, missing_tool, zip_bomb)."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind, self.reason = kind, reason
+
+
+@dataclass
+class RawPage:
+    entry: str  # entry name in the container (PDF: "page N", 1-based)
+    data: bytes | None = None  # encoded image bytes
+    image: Image.Image | None = None  # a rendered page (PDF)
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Book(ABC):
+    path: Path
+    limits: Limits = field(default_factory=Limits)
+    format: str = "unknown"
+    metadata: dict[str, object] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @abstractmethod
+    def pages(self) -> Iterator[RawPage]:
+        """Raw pages in reading order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ArchiveBook(Book):
+    """A container whose pages are image entries: list, filter, natural sort, read each."""
+
+    @abstractmethod
+    def list_entries(self) -> list[Entry]: ...
+
+    @abstractmethod
+    def read_entry(self, entry: Entry) -> bytes:
+        """Bytes of one entry; at most ``limits.max_entry_bytes + 1`` of them."""
+
+    def compression_ratio(self, entry: Entry) -> float | None:
+        return None
+
+    def plan(self) -> PagePlan:
+        entries = self.list_entries()
+        total = sum(e.size for e in entries if e.kind == "file")
+        if total > self.limits.max_total_bytes:
+            raise ContainerError("zip_bomb", f"declared uncompressed size {total} bytes exceeds the limit")
+        plan = plan_pages(entries)
+        self.skipped.extend(plan.skipped)
+        if plan.comic_info is not None and plan.comic_info.size < (1 << 20):
+            self.metadata = parse_comic_info(self.read_entry(plan.comic_info))
+        if not plan.pages:
+            encrypted = [s for s in plan.skipped if s.kind == "encrypted_entry"]
+            if encrypted:
+                raise ContainerError("encrypted", f"all {len(encrypted)} page entries are encrypted")
+            raise ContainerError("empty", "no page images in the container")
+        return plan
+
+    def pages(self) -> Iterator[RawPage]:
+        for entry in self.plan().pages:
+            yield self.read_page(entry)
+
+    def read_page(self, entry: Entry) -> RawPage:
+        limit = self.limits.max_entry_bytes
+        if entry.size > limit:
+            return RawPage(
+                entry.name, error_kind="too_large", error=f"entry is {entry.size} bytes (limit {limit})"
+            )
+        ratio = self.compression_ratio(entry)
+        if ratio is not None and ratio > self.limits.max_ratio and entry.size > (8 << 20):
+            return RawPage(entry.name, error_kind="zip_bomb", error=f"compression ratio {ratio:.0f}:1")
+        try:
+            data = self.read_entry(entry)
+        except ContainerError:
+            raise
+        except Exception as exc:
+            return RawPage(entry.name, error_kind="unreadable_entry", error=f"{type(exc).__name__}: {exc}")
+        if len(data) > limit:
+            return RawPage(entry.name, error_kind="too_large", error=f"entry inflates past {limit} bytes")
+        return RawPage(entry.name, data=data)

@@ -1,0 +1,133 @@
+"""Which archive entries are pages, in what order, and what ComicInfo.xml says about the book."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jp2", ".avif"}
+)
+_THUMBNAIL = re.compile(
+    r"(^|/)(thumbs?|thumbnails?|\.thumbnails)(/|$)|(^|/)[^/]*[._-]thumb(nail)?\.[a-z0-9]+$", re.I
+)
+_CHUNKS = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member of a container, as listed (nothing read yet)."""
+
+    name: str
+    size: int = 0
+    kind: str = "file"  # file | dir | symlink | other
+    encrypted: bool = False
+
+
+@dataclass
+class Skipped:
+    entry: str
+    kind: str  # error kind, e.g. unsafe_path, symlink, encrypted_entry
+    reason: str
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key where digit runs compare as numbers: "p2" < "p10"; case-insensitive otherwise."""
+    parts = _CHUNKS.split(name.replace("\\", "/").lower())
+    return tuple((0, int(p), p) if p.isdigit() else (1, 0, p) for p in parts), name
+
+
+def unsafe_reason(name: str) -> str | None:
+    """Why an entry name could escape an extraction folder, or None when it is safe."""
+    normal = name.replace("\\", "/")
+    if normal.startswith("/") or re.match(r"^[A-Za-z]:", normal):
+        return "absolute path"
+    if ".." in normal.split("/"):
+        return "'..' component"
+    if "\x00" in normal:
+        return "NUL byte in name"
+    return None
+
+
+def skip_reason(name: str) -> str | None:
+    """Why a safe entry is not a page (None when it is one)."""
+    normal = name.replace("\\", "/")
+    base = posixpath.basename(normal)
+    if normal.startswith("__MACOSX/") or "/__MACOSX/" in normal or base.startswith("._"):
+        return "macOS resource fork"
+    if base.lower() in {"thumbs.db", ".ds_store", "desktop.ini"}:
+        return "system file"
+    if base.startswith("."):
+        return "hidden file"
+    if _THUMBNAIL.search(normal):
+        return "thumbnail"
+    if posixpath.splitext(base)[1].lower() not in IMAGE_EXTENSIONS:
+        return "not an image"
+    return None
+
+
+@dataclass
+class PagePlan:
+    pages: list[Entry] = field(default_factory=list)
+    comic_info: Entry | None = None
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def plan_pages(entries: list[Entry]) -> PagePlan:
+    """Split a listing into page entries (natural order), ComicInfo.xml and recorded skips."""
+    plan = PagePlan()
+    for entry in entries:
+        if entry.kind == "dir":
+            continue
+        unsafe = unsafe_reason(entry.name)
+        if unsafe:
+            plan.skipped.append(Skipped(entry.name, "unsafe_path", f"refused entry with {unsafe}"))
+            continue
+        if entry.kind == "symlink":
+            plan.skipped.append(Skipped(entry.name, "symlink", "refused symbolic link entry"))
+            continue
+        if entry.kind != "file":
+            plan.skipped.append(Skipped(entry.name, "not_a_file", f"refused {entry.kind} entry"))
+            continue
+        if posixpath.basename(entry.name.replace("\\", "/")).lower() == "comicinfo.xml":
+            plan.comic_info = plan.comic_info or entry
+            continue
+        reason = skip_reason(entry.name)
+        if reason is not None:
+            continue  # not a page and not a problem: resource forks, text files, thumbnails
+        if entry.encrypted:
+            plan.skipped.append(Skipped(entry.name, "encrypted_entry", "entry is encrypted"))
+            continue
+        plan.pages.append(entry)
+    plan.pages.sort(key=lambda e: natural_key(e.name))
+    return plan
+
+
+def parse_comic_info(data: bytes) -> dict[str, object]:
+    """Series, number, title, publisher, year and reading direction from a ComicInfo.xml.
+
+    Malformed XML gives an empty dict (metadata is optional); defusedxml refuses entity tricks.
+    """
+    from defusedxml import ElementTree
+
+    try:
+        root = ElementTree.fromstring(data)
+    except Exception:
+        return {}
+
+    def text(tag: str) -> str | None:
+        node = root.find(tag)
+        value = node.text.strip() if node is not None and node.text else ""
+        return value or None
+
+    year = text("Year")
+    manga = (text("Manga") or "").lower()
+    return {
+        "series": text("Series"),
+        "number": text("Number"),
+        "title": text("Title"),
+        "publisher": text("Publisher"),
+        "year": int(year) if year and year.isdigit() else None,
+        "reading_direction": "rtl" if manga == "yesandrighttoleft" else ("ltr" if manga else None),
+    }

@@ -1,0 +1,398 @@
+"""``ingest``: walk a library, extract and validate every page, write files and the manifest.
+
+The unit of work is one container. Each finished container leaves a record in
+``OUT/.ingest/books/<book_id>.json`` (written last, atomically, after its page files), so a
+re-run skips it when the container's size and SHA-256 and the options are unchanged, and a
+killed run redoes only the containers it had not finished. Page files are written to a temp
+name and renamed, so no half-written page is ever visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
+from .base import Book, ContainerError, Limits
+from .cb7 import Cb7Book
+from .cbr import CbrBook
+from .cbt import CbtBook
+from .cbz import CbzBook
+from .epub import EpubBook
+from .folder import FolderBook, folder_images, folder_sha256
+from .images import OUTPUT_FORMATS, PageImageError, process_image
+from .manifest import Manifest, assemble, write_manifest
+from .pdf import PdfBook
+
+log = logging.getLogger(__name__)
+
+INGEST_VERSION = 1  # bump when the rows an unchanged container produces would change
+CONTAINERS: dict[str, type[Book]] = {
+    ".cbz": CbzBook,
+    ".zip": CbzBook,
+    ".cbr": CbrBook,
+    ".rar": CbrBook,
+    ".cb7": Cb7Book,
+    ".7z": Cb7Book,
+    ".cbt": CbtBook,
+    ".tar": CbtBook,
+    ".tgz": CbtBook,
+    ".pdf": PdfBook,
+    ".epub": EpubBook,
+}
+STATE_DIR = ".ingest"
+
+
+@dataclass(frozen=True)
+class Options:
+    output_format: str = "keep"
+    dpi: float = 150.0
+    max_pixels: int = 200_000_000
+    max_entry_bytes: int = 256 << 20
+
+    def key(self) -> str:
+        return json.dumps({"version": INGEST_VERSION, **asdict(self)}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str  # absolute
+    rel: str  # relative to the library root, posix
+    folder: bool = False
+
+
+def container_class(path: Path) -> type[Book] | None:
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")):
+        return CbtBook
+    return CONTAINERS.get(path.suffix.lower())
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        here = Path(current)
+        yield here
+        for name in sorted(files):
+            yield here / name
+
+
+def discover(sources: Sequence[str | Path], root: str | Path | None = None) -> list[Task]:
+    """Containers and image folders under ``sources``, with paths relative to ``root``.
+
+    ``root`` defaults to the common folder of the sources (a file source counts as its folder).
+    """
+    paths = [Path(s).resolve() for s in sources]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"source not found: {path}")
+    if root is None:
+        root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
+    root = Path(root).resolve()
+    tasks: dict[str, Task] = {}
+
+    def add(path: Path, folder: bool) -> None:
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            raise ValueError(f"{path} is not under the library root {root}; pass --root") from None
+        tasks[rel or "."] = Task(str(path), rel or ".", folder)
+
+    for path in paths:
+        if path.is_file():
+            if container_class(path) is None:
+                raise ValueError(
+                    f"{path}: not a supported container (cbz, cbr, cb7, cbt, pdf, epub, zip, ...)"
+                )
+            add(path, False)
+            continue
+        for item in _walk(path):
+            if item.is_dir():
+                if folder_images(item):
+                    add(item, True)
+            elif not item.is_symlink() and container_class(item) is not None:
+                add(item, False)
+    return [tasks[k] for k in sorted(tasks)]
+
+
+def shard_of(rel: str, num_shards: int) -> int:
+    """Deterministic shard of a container: the same on every machine that sees the same library."""
+    return int(hashlib.sha256(rel.encode("utf-8")).hexdigest()[:12], 16) % num_shards
+
+
+def _container_identity(task: Task) -> tuple[str, int, str]:
+    path = Path(task.path)
+    if task.folder:
+        size = sum(p.stat().st_size for p in folder_images(path))
+        return folder_sha256(path), size, path.name
+    return sha256_file(path), path.stat().st_size, path.stem
+
+
+def _write_page(out: Path, rel: str, data: bytes) -> None:
+    with atomic_write(out / rel, "wb") as handle:
+        handle.write(data)
+
+
+def ingest_container(task: Task, out: Path, options: Options, limits: Limits) -> dict:
+    """Ingest one container (or reuse its finished record); returns {rows, errors, resumed}."""
+    digest, size, stem = _container_identity(task)
+    book_id = make_book_id(stem, digest)
+    record_path = out / STATE_DIR / "books" / f"{book_id}.json"
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if (record.get("container_sha256"), record.get("container_bytes"), record.get("options")) == (
+            digest,
+            size,
+            options.key(),
+        ):
+            for item in record["rows"] + record["errors"]:
+                item["source_path"] = task.rel  # the same bytes may have moved since
+            return {**record, "resumed": True}
+    rows: list[dict] = []
+    errors: list[dict] = []
+    cls = FolderBook if task.folder else container_class(Path(task.path))
+    book_dir = f"pages/{book_id}"
+    base_row = {
+        "book_id": book_id,
+        "source_path": task.rel,
+        "container_sha256": digest,
+        "container_bytes": size,
+    }
+    try:
+        with cls(Path(task.path), limits) as book:
+            fmt = book.format
+            for index, raw in enumerate(book.pages()):
+                row = {
+                    **base_row,
+                    "page_id": make_page_id(book_id, index),
+                    "page_index": index,
+                    "source_entry": raw.entry,
+                    "container_format": fmt,
+                    "path": None,
+                    "width": None,
+                    "height": None,
+                    "format": None,
+                    "bytes": None,
+                    "sha256": None,
+                    "phash": None,
+                    "fixes": None,
+                    "status": "ok",
+                }
+                kind, reason = raw.error_kind, raw.error
+                if kind is None:
+                    try:
+                        page = process_image(
+                            raw.data,
+                            image=raw.image,
+                            output_format=options.output_format,
+                            max_pixels=limits.max_pixels,
+                        )
+                    except PageImageError as exc:
+                        kind, reason = exc.kind, exc.reason
+                if kind is not None:
+                    row["status"] = kind
+                    errors.append(
+                        {
+                            "source_path": task.rel,
+                            "entry": raw.entry,
+                            "kind": kind,
+                            "reason": reason,
+                            "book_id": book_id,
+                        }
+                    )
+                    rows.append(row)
+                    continue
+                rel = f"{book_dir}/p{index:04d}.{page.ext}"
+                _write_page(out, rel, page.data)
+                row.update(
+                    path=rel,
+                    width=page.width,
+                    height=page.height,
+                    format=page.format,
+                    bytes=len(page.data),
+                    sha256=hashlib.sha256(page.data).hexdigest(),
+                    phash=page.phash,
+                    fixes="; ".join(page.fixes) or None,
+                )
+                rows.append(row)
+            meta = book.metadata
+            for skip in book.skipped:
+                errors.append(
+                    {
+                        "source_path": task.rel,
+                        "entry": skip.entry,
+                        "kind": skip.kind,
+                        "reason": skip.reason,
+                        "book_id": book_id,
+                    }
+                )
+    except ContainerError as exc:
+        shutil.rmtree(out / book_dir, ignore_errors=True)
+        rows, meta = [], {}
+        errors.append(
+            {
+                "source_path": task.rel,
+                "entry": None,
+                "kind": exc.kind,
+                "reason": exc.reason,
+                "book_id": book_id,
+            }
+        )
+    except Exception as exc:
+        log.exception("unexpected failure on %s", task.rel)
+        shutil.rmtree(out / book_dir, ignore_errors=True)
+        rows, meta = [], {}
+        errors.append(
+            {
+                "source_path": task.rel,
+                "entry": None,
+                "kind": "unreadable",
+                "reason": f"{type(exc).__name__}: {exc}",
+                "book_id": book_id,
+            }
+        )
+    for row in rows:
+        row.update(
+            series=meta.get("series"),
+            number=meta.get("number"),
+            title=meta.get("title"),
+            publisher=meta.get("publisher"),
+            year=meta.get("year"),
+            reading_direction=meta.get("reading_direction"),
+        )
+    record = {
+        "book_id": book_id,
+        "container_sha256": digest,
+        "container_bytes": size,
+        "options": options.key(),
+        "rows": rows,
+        "errors": errors,
+    }
+    with atomic_write(record_path) as handle:
+        json.dump(record, handle)
+    return {**record, "resumed": False}
+
+
+def _clean_temp_files(out: Path) -> int:
+    removed = 0
+    for folder in (out / "pages", out / STATE_DIR):
+        if folder.is_dir():
+            for tmp in folder.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _run(tasks: list[Task], out: Path, options: Options, limits: Limits, workers: int, show_progress: bool):
+    bar = tqdm(total=len(tasks), desc="ingest", unit="book", disable=not show_progress)
+    results: dict[str, dict] = {}
+    pages = 0
+
+    def done(task: Task, result: dict) -> None:
+        nonlocal pages
+        results[task.rel] = result
+        pages += len(result["rows"])
+        bar.set_postfix(pages=pages, refresh=False)
+        bar.update(1)
+
+    try:
+        if workers <= 1:
+            for task in tasks:
+                done(task, ingest_container(task, out, options, limits))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(ingest_container, t, out, options, limits): t for t in tasks}
+                for future in as_completed(futures):
+                    done(futures[future], future.result())
+    finally:
+        bar.close()
+    return [results[t.rel] for t in tasks]
+
+
+def shard_stem(num_shards: int, shard_index: int) -> str:
+    return f"shards/{shard_index:03d}-of-{num_shards:03d}."
+
+
+def ingest(
+    sources: Sequence[str | Path],
+    out: str | Path,
+    *,
+    root: str | Path | None = None,
+    workers: int = 1,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    output_format: str = "keep",
+    dpi: float = 150.0,
+    max_pixels: int = 200_000_000,
+    max_entry_bytes: int = 256 << 20,
+    near_duplicate_distance: int = 4,
+    show_progress: bool = True,
+) -> Manifest:
+    """Ingest ``sources`` into ``out``; returns the manifest (of this shard when sharded).
+
+    With ``num_shards`` > 1 this writes ``out/shards/III-of-KKK.manifest.parquet``; run
+    :func:`merge_shards` once every shard has finished to get ``out/manifest.parquet``.
+    """
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"unknown image format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    removed = _clean_temp_files(out)
+    if removed:
+        log.info("removed %d temporary files left by an interrupted run", removed)
+    tasks = [t for t in discover(sources, root) if shard_of(t.rel, num_shards) == shard_index]
+    if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks):
+        from .cbr import INSTALL_HINT, rar_tool
+
+        if rar_tool() is None:
+            log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
+    log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
+    options = Options(
+        output_format=output_format, dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes
+    )
+    limits = Limits(dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes)
+    results = _run(tasks, out, options, limits, workers, show_progress)
+    rows = [row for r in results for row in r["rows"]]
+    errors = [e for r in results for e in r["errors"]]
+    manifest = assemble(rows, errors, near_duplicate_distance)
+    write_manifest(manifest, out, shard_stem(num_shards, shard_index) if num_shards > 1 else "")
+    return manifest
+
+
+def merge_shards(out: str | Path, near_duplicate_distance: int = 4) -> Manifest:
+    """Merge ``out/shards/*`` into ``out/manifest.parquet`` (fails naming any missing shard)."""
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    files = sorted((out / "shards").glob("*-of-*.manifest.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no shard manifests in {out / 'shards'}")
+    totals = {f.name.split(".")[0].split("-of-")[1] for f in files}
+    if len(totals) != 1:
+        raise ValueError(f"shards of different splits in {out / 'shards'}: {sorted(totals)}")
+    total = int(totals.pop())
+    present = {int(f.name.split("-of-")[0]) for f in files}
+    missing = sorted(set(range(total)) - present)
+    if missing:
+        raise ValueError(f"cannot merge: shard(s) {missing} of {total} have not finished")
+    rows, errors = [], []
+    for f in files:
+        rows += pq.read_table(f).to_pylist()
+        errors += pq.read_table(str(f).replace(".manifest.parquet", ".errors.parquet")).to_pylist()
+    manifest = assemble(rows, errors, near_duplicate_distance)
+    write_manifest(manifest, out)
+    return manifest
