@@ -143,8 +143,55 @@ def _write_page(out: Path, rel: str, data: bytes) -> None:
         handle.write(data)
 
 
+def _error(task: Task, book_id: str, entry: str | None, kind: str, reason: str) -> dict:
+    return {"source_path": task.rel, "entry": entry, "kind": kind, "reason": reason, "book_id": book_id}
+
+
+def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Options, limits: Limits):
+    """Rows and errors of every page of an open book; page files are written as they come."""
+    rows, errors = [], []
+    for index, raw in enumerate(book.pages()):
+        row = dict.fromkeys(("path", "width", "height", "format", "bytes", "sha256", "phash", "fixes"))
+        row.update(
+            page_id=make_page_id(book_id, index),
+            page_index=index,
+            source_entry=raw.entry,
+            container_format=book.format,
+            status="ok",
+        )
+        kind, reason = raw.error_kind, raw.error
+        if kind is None:
+            try:
+                page = process_image(
+                    raw.data,
+                    image=raw.image,
+                    output_format=options.output_format,
+                    max_pixels=limits.max_pixels,
+                )
+            except PageImageError as exc:
+                kind, reason = exc.kind, exc.reason
+        if kind is not None:
+            row["status"] = kind
+            errors.append(_error(task, book_id, raw.entry, kind, reason))
+        else:
+            rel = f"pages/{book_id}/p{index:04d}.{page.ext}"
+            _write_page(out, rel, page.data)
+            row.update(
+                path=rel,
+                width=page.width,
+                height=page.height,
+                format=page.format,
+                bytes=len(page.data),
+                sha256=hashlib.sha256(page.data).hexdigest(),
+                phash=page.phash,
+                fixes="; ".join(page.fixes) or None,
+            )
+        rows.append(row)
+    return rows, errors
+
+
 def ingest_container(task: Task, out: Path, options: Options, limits: Limits) -> dict:
-    """Ingest one container (or reuse its finished record); returns {rows, errors, resumed}."""
+    """Ingest one container (or reuse its finished record); returns {rows, errors, resumed, ...}."""
     digest, size, stem = _container_identity(task)
     book_id = make_book_id(stem, digest)
     record_path = out / STATE_DIR / "books" / f"{book_id}.json"
@@ -158,118 +205,40 @@ def ingest_container(task: Task, out: Path, options: Options, limits: Limits) ->
             for item in record["rows"] + record["errors"]:
                 item["source_path"] = task.rel  # the same bytes may have moved since
             return {**record, "resumed": True}
+    cls = FolderBook if task.folder else container_class(Path(task.path))
     rows: list[dict] = []
     errors: list[dict] = []
-    cls = FolderBook if task.folder else container_class(Path(task.path))
-    book_dir = f"pages/{book_id}"
-    base_row = {
+    meta: dict = {}
+    book = None
+    try:
+        book = cls(Path(task.path), limits)
+        rows, errors = _ingest_pages(book, task, out, book_id, options, limits)
+        meta = book.metadata
+    except Exception as exc:
+        if isinstance(exc, ContainerError):
+            kind, reason = exc.kind, exc.reason
+        else:
+            log.exception("unexpected failure on %s", task.rel)
+            kind, reason = "unreadable", f"{type(exc).__name__}: {exc}"
+        shutil.rmtree(out / "pages" / book_id, ignore_errors=True)
+        rows, errors = [], [_error(task, book_id, None, kind, reason)]
+    finally:
+        if book is not None:
+            errors += [_error(task, book_id, s.entry, s.kind, s.reason) for s in book.skipped]
+            book.close()
+    base = {
         "book_id": book_id,
         "source_path": task.rel,
         "container_sha256": digest,
         "container_bytes": size,
+        "series": meta.get("series"),
+        "number": meta.get("number"),
+        "title": meta.get("title"),
+        "publisher": meta.get("publisher"),
+        "year": meta.get("year"),
+        "reading_direction": meta.get("reading_direction"),
     }
-    try:
-        with cls(Path(task.path), limits) as book:
-            fmt = book.format
-            for index, raw in enumerate(book.pages()):
-                row = {
-                    **base_row,
-                    "page_id": make_page_id(book_id, index),
-                    "page_index": index,
-                    "source_entry": raw.entry,
-                    "container_format": fmt,
-                    "path": None,
-                    "width": None,
-                    "height": None,
-                    "format": None,
-                    "bytes": None,
-                    "sha256": None,
-                    "phash": None,
-                    "fixes": None,
-                    "status": "ok",
-                }
-                kind, reason = raw.error_kind, raw.error
-                if kind is None:
-                    try:
-                        page = process_image(
-                            raw.data,
-                            image=raw.image,
-                            output_format=options.output_format,
-                            max_pixels=limits.max_pixels,
-                        )
-                    except PageImageError as exc:
-                        kind, reason = exc.kind, exc.reason
-                if kind is not None:
-                    row["status"] = kind
-                    errors.append(
-                        {
-                            "source_path": task.rel,
-                            "entry": raw.entry,
-                            "kind": kind,
-                            "reason": reason,
-                            "book_id": book_id,
-                        }
-                    )
-                    rows.append(row)
-                    continue
-                rel = f"{book_dir}/p{index:04d}.{page.ext}"
-                _write_page(out, rel, page.data)
-                row.update(
-                    path=rel,
-                    width=page.width,
-                    height=page.height,
-                    format=page.format,
-                    bytes=len(page.data),
-                    sha256=hashlib.sha256(page.data).hexdigest(),
-                    phash=page.phash,
-                    fixes="; ".join(page.fixes) or None,
-                )
-                rows.append(row)
-            meta = book.metadata
-            for skip in book.skipped:
-                errors.append(
-                    {
-                        "source_path": task.rel,
-                        "entry": skip.entry,
-                        "kind": skip.kind,
-                        "reason": skip.reason,
-                        "book_id": book_id,
-                    }
-                )
-    except ContainerError as exc:
-        shutil.rmtree(out / book_dir, ignore_errors=True)
-        rows, meta = [], {}
-        errors.append(
-            {
-                "source_path": task.rel,
-                "entry": None,
-                "kind": exc.kind,
-                "reason": exc.reason,
-                "book_id": book_id,
-            }
-        )
-    except Exception as exc:
-        log.exception("unexpected failure on %s", task.rel)
-        shutil.rmtree(out / book_dir, ignore_errors=True)
-        rows, meta = [], {}
-        errors.append(
-            {
-                "source_path": task.rel,
-                "entry": None,
-                "kind": "unreadable",
-                "reason": f"{type(exc).__name__}: {exc}",
-                "book_id": book_id,
-            }
-        )
-    for row in rows:
-        row.update(
-            series=meta.get("series"),
-            number=meta.get("number"),
-            title=meta.get("title"),
-            publisher=meta.get("publisher"),
-            year=meta.get("year"),
-            reading_direction=meta.get("reading_direction"),
-        )
+    rows = [{**base, **row} for row in rows]
     record = {
         "book_id": book_id,
         "container_sha256": digest,

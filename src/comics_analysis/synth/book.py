@@ -288,7 +288,9 @@ def write_pdf(
 ) -> list[Page]:
     """Write a PDF with one JPEG image per page; returns the pages keyed by its book id."""
     path = Path(path)
-    first, *rest = [p.image for p in book.pages]
+    # Pillow leaves the PDF's encoder options on appended images (and prefers them over the
+    # arguments of any later save), so append copies and keep the book's images untouched.
+    first, *rest = [p.image if i == 0 else p.image.copy() for i, p in enumerate(book.pages)]
     with atomic_write(path, "wb") as handle:
         first.save(
             handle,
