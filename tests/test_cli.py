@@ -54,7 +54,7 @@ def test_every_subcommand_has_help(words, capsys):
     assert out.startswith("usage: comics-analysis")
     # every subcommand the parser knows is listed in the top-level help
     if not words:
-        for name in ("synth", "demo", "dataspec"):
+        for name in ("synth", "demo", "ingest", "ingest-merge", "dataspec"):
             assert name in out
 
 
@@ -114,8 +114,17 @@ def test_openmantra_conversion_cli(tmp_path, shared_data):
 def test_demo_prints_summary_per_page_type(tmp_path):
     result = run_cli("-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3")
     out = result.stdout
-    for word in ("page_type", "cover", "story", "back_cover", "total", "text boxes by kind"):
+    for word in (
+        "page_type",
+        "cover",
+        "story",
+        "back_cover",
+        "total",
+        "text boxes by kind",
+        "[2/2] ingesting",
+    ):
         assert word in out
+    assert "page status: ok" in out
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     pages = int(total[1])
     assert pages == sum(
@@ -137,3 +146,45 @@ def test_missing_file_is_a_clear_error(tmp_path, capsys):
     )
     assert code == 2
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_ingest_and_merge_cli(tmp_path):
+    lib = tmp_path / "lib"
+    run_cli(
+        "-q",
+        "synth",
+        "--books",
+        "3",
+        "--out",
+        str(lib),
+        "--size",
+        "400x600",
+        "--story-pages",
+        "2-2",
+        "--format",
+        "cbz,pdf",
+    )
+    whole = run_cli("-q", "ingest", str(lib / "books"), "--out", str(tmp_path / "whole"), "--workers", "2")
+    assert "page status: ok" in whole.stdout and "wrote" in whole.stdout
+    for index in range(2):
+        part = run_cli(
+            "-q",
+            "ingest",
+            str(lib / "books"),
+            "--out",
+            str(tmp_path / "parts"),
+            "--num-shards",
+            "2",
+            "--shard-index",
+            str(index),
+        )
+        assert "ingest-merge" in part.stdout
+    merged = run_cli("ingest-merge", str(tmp_path / "parts"))
+    assert merged.stdout.splitlines()[0].split(" pages")[0] == whole.stdout.splitlines()[0].split(" pages")[0]
+    assert (tmp_path / "parts" / "manifest.parquet").read_bytes() == (
+        tmp_path / "whole" / "manifest.parquet"
+    ).read_bytes()
+    bad = run_cli("ingest", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x"), check=False)
+    assert bad.returncode == 2 and "source not found" in bad.stderr
+    missing = run_cli("ingest-merge", str(tmp_path / "whole"), check=False)
+    assert missing.returncode == 2 and "no shard manifests" in missing.stderr

@@ -515,6 +515,15 @@ def test_killed_run_leaves_no_partial_page_and_resumes(tmp_path, library):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_output_inside_the_library_is_not_ingested_again(tmp_path, book):
+    lib = tmp_path / "lib"
+    write_cbz(book, lib / "x.cbz")
+    first = ingest([lib], lib / "out", show_progress=False)
+    second = ingest([lib], lib / "out", show_progress=False)
+    assert second.pages.equals(first.pages)
+    assert {r["source_path"] for r in second.rows()} == {"x.cbz"}
+
+
 def test_discover_rejects_bad_sources(tmp_path):
     with pytest.raises(FileNotFoundError, match="source not found"):
         discover([tmp_path / "missing"])

@@ -96,19 +96,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .dataspec import read_pages
+    from .ingest import ingest
     from .synth import make_library
 
     start = time.perf_counter()
     out = Path(args.out)
-    print(f"[1/1] synthesising a sample library of {args.books} books in {out}")
+    print(f"[1/2] synthesising a sample library of {args.books} books in {out}")
     books = make_library(
         out, books=args.books, seed=args.seed, formats=("cbz", "pdf"), show_progress=not args.quiet
     )
     for book in books:
         print(f"  {book.file}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
-    pages = read_pages(out / "truth")
-    print(f"\nground truth of {len(pages)} pages in {len(books)} books:")
-    _print_summary(pages)
+    truth = read_pages(out / "truth")
+    print(f"\n[2/2] ingesting {out / 'books'} into {out / 'ingest'}")
+    step = time.perf_counter()
+    manifest = ingest([out / "books"], out / "ingest", workers=args.workers, show_progress=not args.quiet)
+    _print_ingest_summary(manifest, time.perf_counter() - step)
+    joined = {r["page_id"] for r in manifest.rows()} & {p.page_id for p in truth}
+    print(f"  {len(joined)} of {len(truth)} ground-truth pages join the manifest by page_id")
+    if len(joined) != len(truth):
+        print("error: ingested page ids do not match the ground truth", file=sys.stderr)
+        return 1
+    print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
+    _print_summary(truth)
     print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {out}")
     return 0
 
@@ -147,6 +157,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         dpi=args.dpi,
         max_pixels=args.max_pixels,
         max_entry_bytes=args.max_entry_mb << 20,
+        pdf_mode=args.pdf_mode,
         near_duplicate_distance=args.near_duplicate_distance,
         show_progress=not args.quiet,
     )
@@ -264,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--books", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="ingest worker processes")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
@@ -285,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="page file format (keep = original bytes when JPEG/PNG/WebP)",
     )
     p.add_argument("--dpi", type=float, default=150.0, help="PDF rendering resolution (default 150)")
+    p.add_argument(
+        "--pdf-mode",
+        default="auto",
+        choices=["auto", "render"],
+        help="auto: keep the image of single-image pages as is; render: rasterise every page at --dpi",
+    )
     p.add_argument("--max-pixels", type=int, default=200_000_000, help="decompression bomb cap per image")
     p.add_argument("--max-entry-mb", type=int, default=256, help="largest archive entry read, in MiB")
     p.add_argument(

@@ -24,6 +24,7 @@ class Limits:
     max_ratio: float = 500.0  # uncompressed / compressed of one entry (zip bomb guard)
     max_pixels: int = 200_000_000  # decompression bomb guard for one image
     dpi: float = 150.0  # PDF rendering resolution
+    pdf_mode: str = "auto"  # auto: a page that is one image yields that image; render: always rasterise
 
 
 class ContainerError(Exception):

@@ -68,7 +68,8 @@ def _encode(image: Image.Image, fmt: str, quality: int) -> tuple[bytes, str, str
     if fmt == "webp":
         image.save(buffer, "WEBP", quality=quality)
         return buffer.getvalue(), "webp", "WEBP"
-    image.save(buffer, "PNG")
+    # Fast deflate: 3x quicker than the default for ~10% more bytes; scans stay JPEG anyway.
+    image.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue(), "png", "PNG"
 
 

@@ -45,7 +45,7 @@ class PdfBook(Book):
             name = f"page {index + 1}"
             page = self.document[index]
             try:
-                image = _single_image(page)
+                image = _single_image(page) if self.limits.pdf_mode == "auto" else None
                 if image is not None and image.get_filters() == ["DCTDecode"]:
                     yield RawPage(name, data=bytes(image.get_data(decode_simple=False)))
                     continue

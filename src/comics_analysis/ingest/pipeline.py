@@ -59,6 +59,7 @@ class Options:
     dpi: float = 150.0
     max_pixels: int = 200_000_000
     max_entry_bytes: int = 256 << 20
+    pdf_mode: str = "auto"
 
     def key(self) -> str:
         return json.dumps({"version": INGEST_VERSION, **asdict(self)}, sort_keys=True)
@@ -78,20 +79,28 @@ def container_class(path: Path) -> type[Book] | None:
     return CONTAINERS.get(path.suffix.lower())
 
 
-def _walk(folder: Path) -> Iterable[Path]:
+def _walk(folder: Path, exclude: Path | None) -> Iterable[Path]:
     for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
         here = Path(current)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d != "__MACOSX" and (exclude is None or here / d != exclude)
+        )
         yield here
         for name in sorted(files):
             yield here / name
 
 
-def discover(sources: Sequence[str | Path], root: str | Path | None = None) -> list[Task]:
+def discover(
+    sources: Sequence[str | Path], root: str | Path | None = None, exclude: str | Path | None = None
+) -> list[Task]:
     """Containers and image folders under ``sources``, with paths relative to ``root``.
 
     ``root`` defaults to the common folder of the sources (a file source counts as its folder).
+    ``exclude`` (the output folder, when it lies inside a source) is never walked.
     """
+    skip = Path(exclude).resolve() if exclude is not None else None
     paths = [Path(s).resolve() for s in sources]
     for path in paths:
         if not path.exists():
@@ -116,7 +125,7 @@ def discover(sources: Sequence[str | Path], root: str | Path | None = None) -> l
                 )
             add(path, False)
             continue
-        for item in _walk(path):
+        for item in _walk(path, skip):
             if item.is_dir():
                 if folder_images(item):
                     add(item, True)
@@ -304,6 +313,7 @@ def ingest(
     dpi: float = 150.0,
     max_pixels: int = 200_000_000,
     max_entry_bytes: int = 256 << 20,
+    pdf_mode: str = "auto",
     near_duplicate_distance: int = 4,
     show_progress: bool = True,
 ) -> Manifest:
@@ -314,6 +324,8 @@ def ingest(
     """
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
+    if pdf_mode not in ("auto", "render"):
+        raise ValueError(f"unknown pdf mode {pdf_mode!r}; expected auto or render")
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(
             f"unknown image format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
@@ -323,17 +335,15 @@ def ingest(
     removed = _clean_temp_files(out)
     if removed:
         log.info("removed %d temporary files left by an interrupted run", removed)
-    tasks = [t for t in discover(sources, root) if shard_of(t.rel, num_shards) == shard_index]
+    tasks = [t for t in discover(sources, root, exclude=out) if shard_of(t.rel, num_shards) == shard_index]
     if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks):
         from .cbr import INSTALL_HINT, rar_tool
 
         if rar_tool() is None:
             log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
-    options = Options(
-        output_format=output_format, dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes
-    )
-    limits = Limits(dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes)
+    options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode)
+    limits = Limits(dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes, pdf_mode=pdf_mode)
     results = _run(tasks, out, options, limits, workers, show_progress)
     rows = [row for r in results for row in r["rows"]]
     errors = [e for r in results for e in r["errors"]]
