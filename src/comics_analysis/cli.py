@@ -181,6 +181,98 @@ def cmd_ingest_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from .annotate import annotate
+
+    start = time.perf_counter()
+    files = annotate(
+        args.ingest_dir,
+        args.out,
+        detector=args.detector,
+        direction=args.direction,
+        workers=args.workers,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        show_progress=not args.quiet,
+    )
+    print(
+        f"annotated {len(files)} books in {time.perf_counter() - start:.1f} s -> "
+        f"{Path(args.out) / 'dataspec'}"
+    )
+    return 0
+
+
+def _load_truth(path: Path, lang: str):
+    from .annotate import read_annotations
+    from .dataspec import pages_from_openmantra, read_pages
+
+    if path.is_file() and path.suffix == ".json" and path.name.startswith("annotation"):
+        return pages_from_openmantra(path, lang=lang)
+    if path.is_dir() and (path / "dataspec").is_dir():
+        return read_annotations(path)
+    return read_pages(path)
+
+
+def cmd_eval_panels(args: argparse.Namespace) -> int:
+    import json
+
+    from .annotate import read_annotations
+    from .dataspec import format_table
+    from .evaluation.panels import evaluate_panels
+
+    truth = _load_truth(args.gt, args.lang)
+    pred = read_annotations(args.pred) if args.pred.is_dir() else _load_truth(args.pred, args.lang)
+    report = evaluate_panels(truth, pred, threshold=args.iou)
+    rows = []
+    for name, s in [*report["books"].items(), ("overall", report["overall"])]:
+        rows.append(
+            [
+                name,
+                s.pages,
+                s.truth,
+                s.pred,
+                s.precision,
+                s.recall,
+                s.f1,
+                s.ap,
+                s.ap50,
+                s.exact_count,
+                s.order_exact if s.order_exact is not None else "-",
+                s.kendall_tau or "-",
+            ]
+        )
+    print(
+        format_table(
+            [
+                "book",
+                "pages",
+                "true",
+                "pred",
+                "P",
+                "R",
+                f"F1@{args.iou}",
+                "AP",
+                "AP50",
+                "exact count",
+                "order exact",
+                "tau",
+            ],
+            rows,
+        )
+    )
+    if report["missing"]:
+        print(f"{len(report['missing'])} true pages had no prediction, e.g. {report['missing'][0]}")
+    if args.json:
+        payload = {
+            "overall": report["overall"].as_dict(),
+            "books": {k: v.as_dict() for k, v in report["books"].items()},
+            "missing": report["missing"],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .dataspec import DataSpecError, read_pages
 
@@ -321,6 +413,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path)
     p.add_argument("--near-duplicate-distance", type=int, default=4)
     p.set_defaults(func=cmd_ingest_merge)
+
+    p = sub.add_parser(
+        "annotate",
+        help="detect panels and reading order on ingested pages, write DataSpec v1",
+        description="Annotate every page of an ingest folder (its manifest.parquet) into DataSpec JSON Lines "
+        "under OUT/dataspec/, one file per book. Resumable: finished books are skipped.",
+    )
+    p.add_argument("ingest_dir", type=Path, help="output folder of `comics-analysis ingest`")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--detector", default="classical", choices=["classical"], help="panel detector")
+    p.add_argument(
+        "--direction",
+        default="auto",
+        choices=["auto", "ltr", "rtl"],
+        help="reading direction (auto: ComicInfo manga flag, else ltr)",
+    )
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--num-shards", type=int, default=1)
+    p.add_argument("--shard-index", type=int, default=0)
+    p.set_defaults(func=cmd_annotate)
+
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate predictions against ground truth",
+        description="Evaluation of annotations and models against ground truth.",
+    )
+    ev_sub = ev.add_subparsers(dest="eval_command", metavar="TASK", required=True)
+    p = ev_sub.add_parser(
+        "panels",
+        help="panel detection and reading order: P/R/F1, AP, exact count, order",
+        description="Pages are paired by page_id, else by book folder + image file name.",
+    )
+    p.add_argument(
+        "--gt",
+        required=True,
+        type=Path,
+        help="OpenMantra annotation.json, a DataSpec .jsonl/.json/folder, or an annotate output folder",
+    )
+    p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
+    p.add_argument("--iou", type=float, default=0.5)
+    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--json", type=Path, help="write the report as JSON")
+    p.set_defaults(func=cmd_eval_panels)
 
     ds = sub.add_parser(
         "dataspec",

@@ -1,0 +1,139 @@
+"""``annotate``: ingested pages -> DataSpec v1 records (panels in reading order).
+
+One JSON Lines file per book in ``OUT/dataspec/<book_id>.jsonl``, written atomically once the
+book is done, so a re-run skips finished books and a killed run redoes only the book it was on.
+Image paths in the records are relative to the ingest folder (the declared root).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..dataspec import Page, Provenance, atomic_write, read_jsonl, write_jsonl
+from .panels import DETECTORS, detect
+from .reading_order import reading_order
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnnotateOptions:
+    detector: str = "classical"
+    direction: str = "auto"  # auto: ComicInfo's manga flag from the manifest, else ltr
+
+    def key(self) -> str:
+        return json.dumps({"version": __version__, **asdict(self)}, sort_keys=True)
+
+
+def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Page:
+    """One DataSpec page from an image and its manifest row."""
+    direction = options.direction
+    if direction == "auto":
+        direction = row.get("reading_direction") or "ltr"
+    detections = detect(image, options.detector)
+    order = reading_order([d.bbox for d in detections], direction)
+    panels = [
+        {"bbox": list(detections[i].bbox), "score": detections[i].score, "source": "detector", "order": k}
+        for k, i in enumerate(order)
+    ]
+    return Page(
+        page_id=row["page_id"],
+        book_id=row["book_id"],
+        page_index=row["page_index"],
+        image=row["path"],
+        width=image.width,
+        height=image.height,
+        reading_direction=direction,
+        panels=panels,
+        quality={"detector_panels": len(panels)},
+        provenance=Provenance(
+            source_path=row["source_path"],
+            source_entry=row["source_entry"],
+            image_sha256=row["sha256"],
+            detector=options.detector,
+            detector_version=__version__,
+            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ),
+    )
+
+
+def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOptions) -> tuple[str, int, bool]:
+    """Annotate one book's pages (or reuse a finished file); returns (book_id, pages, reused)."""
+    book_id = rows[0]["book_id"]
+    target = Path(out) / "dataspec" / f"{book_id}.jsonl"
+    done = Path(out) / "dataspec" / f".{book_id}.done"
+    if target.is_file() and done.is_file() and done.read_text() == options.key():
+        return book_id, len(rows), True
+    pages = []
+    for row in sorted(rows, key=lambda r: r["page_index"]):
+        with Image.open(Path(root) / row["path"]) as image:
+            pages.append(annotate_page(image.convert("RGB"), row, options))
+    write_jsonl(pages, target)
+    with atomic_write(done) as handle:
+        handle.write(options.key())
+    return book_id, len(pages), False
+
+
+def annotate(
+    ingest_dir: str | Path,
+    out: str | Path,
+    *,
+    detector: str = "classical",
+    direction: str = "auto",
+    workers: int = 1,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    show_progress: bool = True,
+) -> list[Path]:
+    """Annotate every ok page of an ingest run; returns the DataSpec files of this shard."""
+    from ..ingest import read_manifest, shard_of
+
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}")
+    if direction not in ("auto", "ltr", "rtl"):
+        raise ValueError(f"direction must be auto, ltr or rtl, got {direction!r}")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
+    options = AnnotateOptions(detector=detector, direction=direction)
+    books: dict[str, list[dict]] = defaultdict(list)
+    for row in read_manifest(ingest_dir).ok():
+        if shard_of(row["book_id"], num_shards) == shard_index:
+            books[row["book_id"]].append(row)
+    out = Path(out)
+    bar = tqdm(
+        total=sum(len(r) for r in books.values()), desc="annotate", unit="page", disable=not show_progress
+    )
+    args = [(rows, str(ingest_dir), str(out), options) for _, rows in sorted(books.items())]
+    try:
+        if workers <= 1:
+            for a in args:
+                bar.update(annotate_book(*a)[1])
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                for future in as_completed([pool.submit(annotate_book, *a) for a in args]):
+                    bar.update(future.result()[1])
+    finally:
+        bar.close()
+    return [out / "dataspec" / f"{book_id}.jsonl" for book_id in sorted(books)]
+
+
+def read_annotations(folder: str | Path) -> list[Page]:
+    """Every page of an annotate output folder (or a folder of JSON Lines files)."""
+    folder = Path(folder)
+    files = (
+        sorted((folder / "dataspec").glob("*.jsonl"))
+        if (folder / "dataspec").is_dir()
+        else sorted(folder.glob("*.jsonl"))
+    )
+    return [page for f in files for page in read_jsonl(f)]

@@ -1,0 +1,246 @@
+"""Panel detection and reading-order metrics (DESIGN 5).
+
+- P/R/F1 at IoU >= 0.5 with one-to-one (Hungarian) matching,
+- COCO AP and AP50 (pycocotools, category "panel"),
+- exact panel-count rate,
+- reading order: exact-match rate over pages whose panels were all found, and Kendall tau of
+  the predicted order of matched panels against the true order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+Box = Sequence[float]  # x, y, w, h
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_boxes(
+    truth: Sequence[Box], pred: Sequence[Box], threshold: float = 0.5
+) -> list[tuple[int, int, float]]:
+    """One-to-one matches (truth index, pred index, IoU) maximising total IoU, IoU >= threshold."""
+    if not truth or not pred:
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    matrix = np.array([[iou(t, p) for p in pred] for t in truth])
+    rows, cols = linear_sum_assignment(-matrix)
+    return [(int(r), int(c), float(matrix[r, c])) for r, c in zip(rows, cols) if matrix[r, c] >= threshold]
+
+
+def kendall_tau(ranks: Sequence[int]) -> float:
+    """Kendall tau between 0..n-1 and ``ranks`` (tau-a; 1.0 for n < 2)."""
+    n = len(ranks)
+    if n < 2:
+        return 1.0
+    concordant = discordant = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            sign = (ranks[j] - ranks[i]) * (j - i)
+            concordant += sign > 0
+            discordant += sign < 0
+    return (concordant - discordant) / (n * (n - 1) / 2)
+
+
+@dataclass
+class PageResult:
+    key: str
+    book: str
+    truth: int
+    pred: int
+    tp: int
+    all_found: bool
+    order_exact: bool | None  # None when not every true panel was found
+    tau: float | None  # None with fewer than 2 matches
+
+
+def score_page(
+    key: str, book: str, truth: Sequence[Box], pred: Sequence[Box], threshold: float = 0.5
+) -> PageResult:
+    """Both lists in reading order."""
+    matches = match_boxes(truth, pred, threshold)
+    by_truth = sorted(matches)  # in true order
+    pred_ranks = [p for _, p, _ in by_truth]
+    all_found = len(matches) == len(truth)
+    exact = (pred_ranks == sorted(pred_ranks)) if all_found else None
+    tau = kendall_tau([sorted(pred_ranks).index(r) for r in pred_ranks]) if len(matches) >= 2 else None
+    return PageResult(key, book, len(truth), len(pred), len(matches), all_found, exact, tau)
+
+
+@dataclass
+class Summary:
+    pages: int = 0
+    truth: int = 0
+    pred: int = 0
+    tp: int = 0
+    precision: float = 0.0
+    recall: float = 0.0
+    f1: float = 0.0
+    exact_count: float = 0.0
+    order_exact: float | None = None
+    order_pages: int = 0
+    kendall_tau: float | None = None
+    ap: float | None = None
+    ap50: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(results: Sequence[PageResult]) -> Summary:
+    s = Summary(pages=len(results))
+    s.truth = sum(r.truth for r in results)
+    s.pred = sum(r.pred for r in results)
+    s.tp = sum(r.tp for r in results)
+    s.precision = s.tp / s.pred if s.pred else 0.0
+    s.recall = s.tp / s.truth if s.truth else 0.0
+    s.f1 = 2 * s.precision * s.recall / (s.precision + s.recall) if s.precision + s.recall else 0.0
+    s.exact_count = sum(r.truth == r.pred for r in results) / len(results) if results else 0.0
+    ordered = [r.order_exact for r in results if r.order_exact is not None and r.truth >= 2]
+    s.order_pages = len(ordered)
+    s.order_exact = sum(ordered) / len(ordered) if ordered else None
+    taus = [r.tau for r in results if r.tau is not None]
+    s.kendall_tau = float(np.mean(taus)) if taus else None
+    return s
+
+
+def coco_ap(
+    truth: Sequence[Sequence[Box]], pred: Sequence[Sequence[tuple[Box, float]]]
+) -> tuple[float, float]:
+    """COCO AP@[.5:.95] and AP50 of one category over pages (pycocotools). ``pred`` holds (box, score)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images = [{"id": i + 1, "width": 1, "height": 1} for i in range(len(truth))]
+    annotations = []
+    for i, boxes in enumerate(truth):
+        for box in boxes:
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": i + 1,
+                    "category_id": 1,
+                    "bbox": [float(v) for v in box],
+                    "area": float(box[2] * box[3]),
+                    "iscrowd": 0,
+                }
+            )
+    detections = [
+        {"image_id": i + 1, "category_id": 1, "bbox": [float(v) for v in box], "score": float(score)}
+        for i, page in enumerate(pred)
+        for box, score in page
+    ]
+    if not annotations:
+        return math.nan, math.nan
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {
+            "images": images,
+            "annotations": annotations,
+            "categories": [{"id": 1, "name": "panel"}],
+        }
+        gt.createIndex()
+        if not detections:
+            return 0.0, 0.0
+        dt = gt.loadRes(detections)
+        evaluator = COCOeval(gt, dt, "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return float(evaluator.stats[0]), float(evaluator.stats[1])
+
+
+def _path_key(page) -> str | None:
+    source, entry = page.provenance.source_path, page.provenance.source_entry
+    if entry is None:
+        return None
+    if source and not entry.startswith(source.rstrip("/") + "/"):
+        return f"{source.rstrip('/')}/{entry}"
+    return entry
+
+
+def pair_pages(truth_pages, pred_pages) -> tuple[list[tuple], list[str]]:
+    """(truth, pred) page pairs: same page_id, else the longest common tail of the source paths
+    (book folder + image file name at least), which joins a prediction on ``ingest``ed copies of
+    the images to an annotation file that names them from another root. Returns the pairs and the
+    keys of truth pages with no prediction."""
+    by_id = {p.page_id: p for p in pred_pages}
+    tails: dict[str, list] = {}
+    for page in pred_pages:
+        key = _path_key(page)
+        if key:
+            parts = key.split("/")
+            for k in range(2, len(parts) + 1):
+                tails.setdefault("/".join(parts[-k:]), []).append(page)
+    pairs, missing = [], []
+    for page in truth_pages:
+        match = by_id.get(page.page_id)
+        key = _path_key(page)
+        if match is None and key:
+            parts = key.split("/")
+            for k in range(len(parts), 1, -1):
+                hits = tails.get("/".join(parts[-k:]), [])
+                if len(hits) == 1:
+                    match = hits[0]
+                    break
+        if match is None:
+            missing.append(key or page.page_id)
+        else:
+            pairs.append((page, match))
+    return pairs, missing
+
+
+def _book_name(page) -> str:
+    key = _path_key(page)
+    if key and "/" in key:
+        return key.rsplit("/", 1)[0]
+    return page.book_id
+
+
+def evaluate_panels(truth_pages, pred_pages, threshold: float = 0.5, with_ap: bool = True) -> dict:
+    """Overall and per-book panel metrics of DataSpec predictions against DataSpec truth."""
+    pairs, missing = pair_pages(truth_pages, pred_pages)
+    results = []
+    for truth, pred in pairs:
+        results.append(
+            score_page(
+                truth.page_id,
+                _book_name(truth),
+                [p.bbox for p in truth.panels],
+                [p.bbox for p in pred.panels],
+                threshold,
+            )
+        )
+    books: dict[str, list[PageResult]] = {}
+    for result in results:
+        books.setdefault(result.book, []).append(result)
+
+    def with_coco(summary: Summary, chosen: list[tuple]) -> Summary:
+        if with_ap and chosen:
+            summary.ap, summary.ap50 = coco_ap(
+                [[p.bbox for p in t.panels] for t, _ in chosen],
+                [[(p.bbox, p.score if p.score is not None else 1.0) for p in q.panels] for _, q in chosen],
+            )
+        return summary
+
+    overall = with_coco(summarise(results), pairs)
+    per_book = {
+        book: with_coco(summarise(rs), [pr for pr in pairs if _book_name(pr[0]) == book])
+        for book, rs in sorted(books.items())
+    }
+    return {"overall": overall, "books": per_book, "missing": missing, "pages": results}

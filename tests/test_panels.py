@@ -1,0 +1,126 @@
+"""Panel metrics on hand-computed cases; the classical detector on hand-made and synthetic pages."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from comics_analysis.annotate import detect, detect_classical
+from comics_analysis.evaluation.panels import coco_ap, iou, kendall_tau, match_boxes, score_page, summarise
+from comics_analysis.synth import LAYOUTS, make_page
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def test_iou_and_matching_by_hand():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    truth = [(0, 0, 10, 10), (4, 0, 10, 10)]
+    # taking pred 0 for truth 0 (IoU 0.67, its first best) would leave truth 1 only pred 1 (IoU 0.43):
+    # the one-to-one optimum pairs truth 0 with pred 1 (IoU 1.0) and truth 1 with pred 0 (IoU 0.67)
+    pred = [(2, 0, 10, 10), (0, 0, 10, 10)]
+    assert [(t, p) for t, p, _ in match_boxes(truth, pred)] == [(0, 1), (1, 0)]
+    assert match_boxes(truth, [(100, 100, 5, 5)]) == []
+    assert match_boxes([], pred) == []
+
+
+def test_kendall_tau_by_hand():
+    assert kendall_tau([0, 1, 2, 3]) == 1.0
+    assert kendall_tau([3, 2, 1, 0]) == -1.0
+    assert kendall_tau([1, 0, 2]) == pytest.approx(1 / 3)  # 2 concordant, 1 discordant of 3 pairs
+    assert kendall_tau([0]) == 1.0
+
+
+def test_page_scores_and_summary_by_hand():
+    truth = [(0, 0, 10, 10), (20, 0, 10, 10), (40, 0, 10, 10)]
+    perfect = score_page("a", "b", truth, truth)
+    assert (perfect.tp, perfect.all_found, perfect.order_exact, perfect.tau) == (3, True, True, 1.0)
+    swapped = score_page("a", "b", truth, [truth[1], truth[0], truth[2]])
+    assert swapped.order_exact is False and swapped.tau == pytest.approx(1 / 3)
+    missing = score_page("a", "b", truth, [truth[0], (100, 100, 5, 5)])
+    assert (missing.tp, missing.all_found, missing.order_exact, missing.tau) == (1, False, None, None)
+    s = summarise([perfect, swapped, missing])
+    assert (s.truth, s.pred, s.tp) == (9, 8, 7)
+    assert s.precision == pytest.approx(7 / 8) and s.recall == pytest.approx(7 / 9)
+    assert s.f1 == pytest.approx(2 * (7 / 8) * (7 / 9) / (7 / 8 + 7 / 9))
+    assert s.exact_count == pytest.approx(2 / 3)
+    assert s.order_exact == 0.5 and s.order_pages == 2
+
+
+def test_coco_ap_by_hand():
+    truth = [[(0, 0, 10, 10), (20, 0, 10, 10)]]
+    assert coco_ap(truth, [[((0, 0, 10, 10), 0.9), ((20, 0, 10, 10), 0.8)]]) == pytest.approx((1.0, 1.0))
+    # one hit, one miss, and the false positive ranked first: precision 1/2 up to recall 1/2
+    _, ap50 = coco_ap(truth, [[((0, 0, 10, 10), 0.9), ((60, 60, 10, 10), 0.95)]])
+    assert ap50 == pytest.approx(0.25, abs=0.01)
+    # the same boxes with the false positive ranked last: precision 1 up to recall 1/2
+    _, better = coco_ap(truth, [[((0, 0, 10, 10), 0.95), ((60, 60, 10, 10), 0.1)]])
+    assert better == pytest.approx(0.5, abs=0.01)
+    assert coco_ap(truth, [[]]) == (0.0, 0.0)
+    assert all(math.isnan(v) for v in coco_ap([[]], [[]]))
+
+
+# --- the classical detector ----------------------------------------------------------------------
+
+
+def page_with(boxes, size=(800, 1200), gutter="white", border=5, fill=(120, 140, 160)):
+    background = {"white": (255, 255, 255), "black": (0, 0, 0)}[gutter]
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    for x, y, w, h in boxes:
+        draw.rectangle(
+            [x, y, x + w - 1, y + h - 1], fill=fill, outline=(0, 0, 0) if border else None, width=border or 0
+        )
+    return image
+
+
+def found(image, truth):
+    pred = [d.bbox for d in detect_classical(image)]
+    return pred, match_boxes(truth, pred)
+
+
+@pytest.mark.parametrize("gutter", ["white", "black"])
+def test_grid_pages(gutter):
+    truth = [(40, 40, 350, 540), (410, 40, 350, 540), (40, 610, 720, 550)]
+    pred, matches = found(page_with(truth, gutter=gutter, border=0 if gutter == "black" else 5), truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.95
+
+
+def test_white_panels_with_thin_frames_and_a_balloon_across_the_gutter():
+    truth = [(40, 40, 720, 520), (40, 590, 720, 570)]
+    image = page_with(truth, fill=(255, 255, 255), border=4)
+    ImageDraw.Draw(image).ellipse([300, 480, 520, 660], fill=(255, 255, 255), outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2
+
+
+def test_splash_bleed_and_text_only_pages():
+    full = Image.fromarray(np.random.default_rng(0).integers(40, 200, (1200, 800, 3), dtype=np.uint8))
+    assert [d.bbox for d in detect_classical(full)] == [(0.0, 0.0, 800.0, 1200.0)]
+    splash = [(40, 40, 720, 1120)]
+    assert len(found(page_with(splash), splash)[1]) == 1
+    text = Image.new("RGB", (800, 1200), "white")
+    draw = ImageDraw.Draw(text)
+    for row in range(30):
+        draw.text((60, 60 + row * 36), "Letters to the editor: we loved the last issue!" * 1, fill=(0, 0, 0))
+    assert detect_classical(text) == []
+    with pytest.raises(ValueError, match="unknown panel detector"):
+        detect(text, "magic")
+
+
+def test_synthetic_pages_of_every_layout():
+    tp = fp = fn = 0
+    for index, layout in enumerate(LAYOUTS):
+        for seed in range(3):
+            page = make_page(
+                (seed, index, 5), layout=layout, size=(700, 1050), direction="rtl" if seed else "ltr"
+            )
+            truth = [p.bbox for p in page.record.panels]
+            pred, matches = found(page.image, truth)
+            tp += len(matches)
+            fp += len(pred) - len(matches)
+            fn += len(truth) - len(matches)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert 2 * precision * recall / (precision + recall) >= 0.95, (tp, fp, fn)
