@@ -27,7 +27,7 @@ def annotated(tmp_path_factory):
         show_progress=False,
     )
     ingest([root / "lib" / "books"], root / "ingest", show_progress=False)
-    files = annotate(root / "ingest", root / "ann", show_progress=False)
+    files = annotate(root / "ingest", root / "ann", ocr="none", show_progress=False)
     return root, files
 
 
@@ -58,13 +58,15 @@ def test_story_pages_match_the_ground_truth(annotated):
 def test_rerun_reuses_finished_books(annotated, tmp_path):
     root, files = annotated
     stamps = [f.stat().st_mtime_ns for f in files]
-    again = annotate(root / "ingest", root / "ann", show_progress=False)
+    again = annotate(root / "ingest", root / "ann", ocr="none", show_progress=False)
     assert again == files and [f.stat().st_mtime_ns for f in files] == stamps
-    forced = annotate(root / "ingest", tmp_path / "rtl", direction="rtl", show_progress=False)
+    forced = annotate(root / "ingest", tmp_path / "rtl", direction="rtl", ocr="none", show_progress=False)
     assert all(p.reading_direction == "rtl" for p in read_annotations(tmp_path / "rtl"))
     assert len(forced) == 3
     with pytest.raises(ValueError, match="direction"):
         annotate(root / "ingest", tmp_path / "x", direction="up")
+    with pytest.raises(ValueError, match="unknown OCR engine"):
+        annotate(root / "ingest", tmp_path / "x", ocr="easyocr")
 
 
 def test_eval_panels_cli_on_real_openmantra_pages(tmp_path, shared_data):
@@ -99,6 +101,8 @@ def test_eval_panels_cli_on_real_openmantra_pages(tmp_path, shared_data):
         "2",
         "--direction",
         "rtl",
+        "--ocr",
+        "none",
     )
     out = cli(
         "eval",
@@ -117,3 +121,24 @@ def test_eval_panels_cli_on_real_openmantra_pages(tmp_path, shared_data):
     assert overall["f1"] >= 0.78  # a published classical extractor scores about 0.78 here
     assert overall["order_exact"] >= 0.95
     assert set(report["books"]) == {"images/balloon_dream/ja", "images/tencho_isoro/ja"}
+
+
+def test_annotate_with_rapidocr_reads_the_lettering(tmp_path):
+    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
+    from comics_analysis.evaluation.text import evaluate_text
+
+    make_library(tmp_path / "lib", books=1, seed=8, size=(700, 1050), story_pages=(3, 3), show_progress=False)
+    ingest([tmp_path / "lib" / "books"], tmp_path / "ingest", show_progress=False)
+    annotate(tmp_path / "ingest", tmp_path / "ann", ocr="rapidocr", show_progress=False)
+    pages = read_annotations(tmp_path / "ann")
+    assert all(p.provenance.ocr == "rapidocr" and p.provenance.ocr_version for p in pages)
+    truth = [p for p in read_pages(tmp_path / "lib" / "truth") if p.page_type == "story"]
+    report = evaluate_text(truth, pages, kinds=("dialogue",))["overall"]
+    assert report.recall >= 0.9 and report.cer <= 0.05, report
+    assert report.panel_accuracy >= 0.9, report
+    story = {p.page_id for p in truth}
+    for page in pages:
+        if page.page_id in story:
+            for i, panel in enumerate(page.panels):
+                lettered = [t.text for t in page.texts if t.panel == i and t.kind == "dialogue"]
+                assert panel.text.dialogue == lettered

@@ -190,6 +190,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         args.out,
         detector=args.detector,
         direction=args.direction,
+        ocr=args.ocr,
+        ocr_lang=args.ocr_lang,
         workers=args.workers,
         num_shards=args.num_shards,
         shard_index=args.shard_index,
@@ -269,6 +271,45 @@ def cmd_eval_panels(args: argparse.Namespace) -> int:
             "missing": report["missing"],
         }
         Path(args.json).write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_eval_text(args: argparse.Namespace) -> int:
+    import json
+
+    from .annotate import read_annotations
+    from .dataspec import format_table
+    from .evaluation.text import evaluate_text
+
+    truth = _load_truth(args.gt, args.lang)
+    pred = read_annotations(args.pred) if args.pred.is_dir() else _load_truth(args.pred, args.lang)
+    kinds = tuple(args.kinds.split(",")) if args.kinds else None
+    report = evaluate_text(truth, pred, kinds=kinds, iou=args.iou)
+    s = report["overall"]
+    print(
+        format_table(
+            ["pages", "true", "pred", "matched", "P", "R", "CER", "exact text", "kind acc", "panel acc"],
+            [
+                [
+                    s.pages,
+                    s.truth,
+                    s.pred,
+                    s.matched,
+                    s.precision,
+                    s.recall,
+                    s.cer if s.cer is not None else "-",
+                    s.exact_text if s.exact_text is not None else "-",
+                    s.kind_accuracy if s.kind_accuracy is not None else "-",
+                    s.panel_accuracy if s.panel_accuracy is not None else "-",
+                ]
+            ],
+        )
+    )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"overall": s.as_dict(), "missing": report["missing"]}, indent=2)
+        )
         print(f"wrote {args.json}")
     return 0
 
@@ -429,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "ltr", "rtl"],
         help="reading direction (auto: ComicInfo manga flag, else ltr)",
     )
+    p.add_argument(
+        "--ocr",
+        default="rapidocr",
+        choices=["rapidocr", "tesseract", "none"],
+        help="OCR engine for lettered text (rapidocr's models ship in its wheel)",
+    )
+    p.add_argument("--ocr-lang", help="tesseract languages, e.g. eng, jpn, jpn_vert, eng+jpn")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
@@ -456,6 +504,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.set_defaults(func=cmd_eval_panels)
+    p = ev_sub.add_parser(
+        "text",
+        help="lettered text: detection P/R, CER, kind and panel assignment accuracy",
+        description="Text boxes are paired one-to-one by IoU; CER folds case and spaces.",
+    )
+    p.add_argument("--gt", required=True, type=Path, help="DataSpec ground truth (e.g. a synth truth folder)")
+    p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
+    p.add_argument("--kinds", help="only true boxes of these kinds, e.g. dialogue or dialogue,narration")
+    p.add_argument("--iou", type=float, default=0.3)
+    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--json", type=Path, help="write the report as JSON")
+    p.set_defaults(func=cmd_eval_text)
 
     ds = sub.add_parser(
         "dataspec",

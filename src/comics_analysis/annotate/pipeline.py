@@ -13,14 +13,17 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..dataspec import Page, Provenance, atomic_write, read_jsonl, write_jsonl
+from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl
+from .ocr import ENGINES, classify_block, group_lines, make_engine
 from .panels import DETECTORS, detect
 from .reading_order import reading_order
 
@@ -31,9 +34,50 @@ log = logging.getLogger(__name__)
 class AnnotateOptions:
     detector: str = "classical"
     direction: str = "auto"  # auto: ComicInfo's manga flag from the manifest, else ltr
+    ocr: str = "rapidocr"  # rapidocr | tesseract | none
+    ocr_lang: str | None = None  # tesseract languages, e.g. "eng", "jpn", "jpn_vert"
 
     def key(self) -> str:
         return json.dumps({"version": __version__, **asdict(self)}, sort_keys=True)
+
+
+@lru_cache(maxsize=4)
+def ocr_engine(name: str, lang: str | None = None):
+    """One engine per process and setting (models load once, not once per page)."""
+    if name == "tesseract":
+        return make_engine(name, lang=lang or "eng")
+    return make_engine(name)
+
+
+def read_text(image: Image.Image, engine, panels: list[tuple], direction: str) -> list[dict]:
+    """OCR text blocks of a page as DataSpec text boxes: panel by area, kind by visual cues,
+    ordered by panel reading order, then top to bottom and in ``direction``."""
+    lines = engine.read(image)
+    if not lines:
+        return []
+    vertical = sum(t.bbox[3] > 1.5 * t.bbox[2] for t in lines) > len(lines) / 2
+    blocks = group_lines(lines, vertical=vertical)
+    median_line = float(np.median([t.bbox[2] if vertical else t.bbox[3] for t in lines]))
+    grey = np.asarray(image.convert("L"))
+    sign = -1 if direction == "rtl" else 1
+    texts = []
+    for block in blocks:
+        panel = assign_panel(block.bbox, panels)
+        kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line)
+        texts.append(
+            {
+                "bbox": list(block.bbox),
+                "text": block.text,
+                "kind": kind,
+                "panel": panel,
+                "score": round(block.score, 4),
+                "source": "ocr",
+            }
+        )
+    texts.sort(
+        key=lambda t: (t["panel"] if t["panel"] >= 0 else len(panels), t["bbox"][1], sign * t["bbox"][0])
+    )
+    return texts
 
 
 def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Page:
@@ -44,9 +88,22 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
     detections = detect(image, options.detector)
     order = reading_order([d.bbox for d in detections], direction)
     panels = [
-        {"bbox": list(detections[i].bbox), "score": detections[i].score, "source": "detector", "order": k}
+        {
+            "bbox": list(detections[i].bbox),
+            "score": detections[i].score,
+            "source": "detector",
+            "order": k,
+            "text": {"dialogue": [], "narration": [], "sfx": []},
+        }
         for k, i in enumerate(order)
     ]
+    texts, engine = [], None
+    if options.ocr != "none":
+        engine = ocr_engine(options.ocr, options.ocr_lang)
+        texts = read_text(image, engine, [tuple(p["bbox"]) for p in panels], direction)
+        for text in texts:
+            if text["panel"] >= 0 and text["kind"] != "unknown":
+                panels[text["panel"]]["text"][text["kind"]].append(text["text"])
     return Page(
         page_id=row["page_id"],
         book_id=row["book_id"],
@@ -56,6 +113,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         height=image.height,
         reading_direction=direction,
         panels=panels,
+        texts=texts,
         quality={"detector_panels": len(panels)},
         provenance=Provenance(
             source_path=row["source_path"],
@@ -63,6 +121,8 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
             image_sha256=row["sha256"],
             detector=options.detector,
             detector_version=__version__,
+            ocr=engine.name if engine else None,
+            ocr_version=engine.version if engine else None,
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ),
     )
@@ -91,6 +151,8 @@ def annotate(
     *,
     detector: str = "classical",
     direction: str = "auto",
+    ocr: str = "rapidocr",
+    ocr_lang: str | None = None,
     workers: int = 1,
     num_shards: int = 1,
     shard_index: int = 0,
@@ -105,7 +167,11 @@ def annotate(
         raise ValueError(f"direction must be auto, ltr or rtl, got {direction!r}")
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
-    options = AnnotateOptions(detector=detector, direction=direction)
+    if ocr not in ENGINES:
+        raise ValueError(f"unknown OCR engine {ocr!r}; expected one of {', '.join(ENGINES)}")
+    if ocr != "none":
+        ocr_engine(ocr, ocr_lang)  # fail now, with the engine's own message, not in a worker
+    options = AnnotateOptions(detector=detector, direction=direction, ocr=ocr, ocr_lang=ocr_lang)
     books: dict[str, list[dict]] = defaultdict(list)
     for row in read_manifest(ingest_dir).ok():
         if shard_of(row["book_id"], num_shards) == shard_index:

@@ -1,5 +1,6 @@
 """DataSpec v1: the page record every stage reads and writes (DESIGN 3)."""
 
+from .geometry import assign_panel, intersection
 from .hf import from_hf_row, hf_features, to_hf_row
 from .ids import (
     book_id_for_file,
@@ -53,6 +54,7 @@ __all__ = [
     "Quality",
     "TextBox",
     "TypeCounts",
+    "assign_panel",
     "atomic_write",
     "book_id_for_file",
     "counts_by_page_type",
@@ -60,6 +62,7 @@ __all__ = [
     "format_table",
     "from_hf_row",
     "hf_features",
+    "intersection",
     "iter_jsonl",
     "load_legacy_v03",
     "make_book_id",

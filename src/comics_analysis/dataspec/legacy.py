@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from .geometry import assign_panel
 from .ids import make_book_id, make_page_id, sha256_bytes
 from .records import DataSpecError, Page, Panel, PanelText, Provenance, Quality, TextBox
 
@@ -120,19 +121,6 @@ def load_legacy_v03(path: str | Path, **kwargs: Any) -> Page:
         raise exc.located(str(path)) from None
 
 
-def _assign_panel(box: tuple[float, float, float, float], panels: list[Panel]) -> int:
-    """Index of the panel that holds most of the box's area, or -1."""
-    x, y, w, h = box
-    best, best_area = -1, 0.0
-    for i, panel in enumerate(panels):
-        px, py, pw, ph = panel.bbox
-        ix = max(0.0, min(x + w, px + pw) - max(x, px))
-        iy = max(0.0, min(y + h, py + ph) - max(y, py))
-        if ix * iy > best_area:
-            best, best_area = i, ix * iy
-    return best if best_area >= 0.5 * w * h else -1
-
-
 def pages_from_openmantra(
     annotation: str | Path,
     *,
@@ -183,7 +171,11 @@ def pages_from_openmantra(
                 content = t.get(f"text_{lang}") or ""
                 texts.append(
                     TextBox(
-                        bbox=box, text=content, kind="dialogue", panel=_assign_panel(box, panels), source="gt"
+                        bbox=box,
+                        text=content,
+                        kind="dialogue",
+                        panel=assign_panel(box, [p.bbox for p in panels]),
+                        source="gt",
                     )
                 )
             for text in texts:

@@ -1,0 +1,28 @@
+"""Box geometry shared by every stage (boxes are [x, y, w, h])."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Box = Sequence[float]
+
+
+def intersection(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy
+
+
+def assign_panel(box: Box, panels: Sequence[Box], min_share: float = 0.5) -> int:
+    """Index of the panel holding most of ``box``'s area (at least ``min_share`` of it), else -1.
+
+    Ties go to the smaller panel, so text on an inset belongs to the inset."""
+    area = box[2] * box[3]
+    best, best_key = -1, None
+    for i, panel in enumerate(panels):
+        inter = intersection(box, panel)
+        if area > 0 and inter >= min_share * area:
+            key = (round(inter, 6), -panel[2] * panel[3])
+            if best_key is None or key > best_key:
+                best, best_key = i, key
+    return best

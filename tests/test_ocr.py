@@ -1,0 +1,128 @@
+"""OCR adapters run the real engines on rendered text; grouping and kind cues on hand-made pages."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from comics_analysis.annotate.ocr import TextBlock, TextLine, classify_block, group_lines, make_engine
+from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
+from comics_analysis.evaluation.text import evaluate_text
+from comics_analysis.synth import LAYOUTS, make_page
+from comics_analysis.synth.fonts import font
+
+
+def line(x, y, w, h, text="WORD"):
+    return TextLine((x, y, w, h), text, 0.9)
+
+
+def test_group_lines_by_hand():
+    balloon = [
+        line(100, 100, 200, 20, "HELLO THERE"),
+        line(110, 126, 180, 20, "GENERAL"),
+        line(130, 152, 140, 20, "KENOBI."),
+    ]
+    other = [line(600, 100, 150, 20, "FAR AWAY")]
+    words = [line(100, 400, 60, 20, "TWO"), line(100 + 60 + 8, 401, 80, 20, "WORDS")]  # one line, split
+    blocks = group_lines(balloon + other + words)
+    assert [b.text for b in blocks] == ["HELLO THERE GENERAL KENOBI.", "FAR AWAY", "TWO WORDS"]
+    assert blocks[0].bbox == (100, 100, 200, 72)
+    # vertical text (tategaki): columns read right to left, one block
+    columns = [
+        line(300, 100, 24, 200, "ゆめの"),
+        line(270, 100, 24, 160, "つばさ"),
+        line(100, 100, 24, 100, "べつ"),
+    ]
+    vertical = group_lines(columns, vertical=True)
+    assert [b.text for b in vertical] == ["べつ", "ゆめのつばさ"]
+
+
+def _page_with_cues():
+    image = Image.new("L", (800, 800), 120)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([100, 100, 400, 260], fill=255)  # balloon
+    draw.rectangle([0, 500, 360, 560], fill=225)  # caption box flush with the panel's left edge
+    return np.asarray(image)
+
+
+def test_kind_cues_by_hand():
+    grey = _page_with_cues()
+    panel = (0.0, 0.0, 800.0, 800.0)
+    block = lambda x, y, w, h: TextBlock((x, y, w, h), "T", 0.9, [TextLine((x, y, w, h), "T", 0.9)])  # noqa: E731
+    assert classify_block(block(170, 160, 160, 20), grey, panel, 20) == "dialogue"
+    assert classify_block(block(20, 520, 300, 20), grey, panel, 20) == "narration"
+    assert classify_block(block(500, 600, 200, 60), grey, panel, 20) == "sfx"  # 3x taller lettering on art
+    assert classify_block(block(500, 300, 150, 20), grey, panel, 20) == "unknown"  # ordinary text on art
+
+
+def _rendered_pages(n):
+    pages = []
+    for i in range(n):
+        page = make_page(
+            (i, 31),
+            layout=LAYOUTS[i % len(LAYOUTS)],
+            size=(700, 1050),
+            book_id="ocr-00000000",
+            page_index=i,
+            direction="rtl" if i % 2 else "ltr",
+        )
+        pages.append(page)
+    return pages
+
+
+def _annotate(pages, engine, lang=None):
+    out = []
+    for page in pages:
+        record = page.record
+        row = {
+            "page_id": record.page_id,
+            "book_id": record.book_id,
+            "page_index": record.page_index,
+            "path": "x.png",
+            "source_path": "s",
+            "source_entry": f"{record.page_index}.png",
+            "sha256": "0",
+            "reading_direction": record.reading_direction,
+        }
+        out.append(annotate_page(page.image, row, AnnotateOptions(ocr=engine, ocr_lang=lang)))
+    return out
+
+
+def test_rapidocr_on_rendered_lettering():
+    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
+    pages = _rendered_pages(4)
+    predicted = _annotate(pages, "rapidocr")
+    report = evaluate_text([p.record for p in pages], predicted)["overall"]
+    assert report.recall >= 0.9 and report.precision >= 0.8, report  # extra blocks: split balloons, art
+    assert report.cer <= 0.05, report
+    assert report.kind_accuracy >= 0.9 and report.panel_accuracy >= 0.95, report
+
+
+@pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="tesseract is not installed (apt-get install tesseract-ocr)"
+)
+def test_tesseract_on_rendered_lettering():
+    pytest.importorskip("pytesseract", reason="the 'ocr' extra is not installed")
+    pages = _rendered_pages(3)
+    predicted = _annotate(pages, "tesseract", "eng")
+    report = evaluate_text([p.record for p in pages], predicted, kinds=("dialogue",))["overall"]
+    assert report.recall >= 0.6 and report.cer <= 0.1, report
+    with pytest.raises(RuntimeError, match="no language data"):
+        make_engine("tesseract", lang="klingon")
+
+
+def test_engine_names():
+    assert make_engine("none") is None
+    with pytest.raises(ValueError, match="unknown OCR engine"):
+        make_engine("easyocr")
+
+
+def test_small_pages_are_upscaled_before_ocr():
+    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
+    image = Image.new("RGB", (420, 200), "white")
+    ImageDraw.Draw(image).text((20, 80), "SMALL LETTERS HERE", font=font("bold", 14), fill="black")
+    lines = make_engine("rapidocr").read(image)
+    assert [t.text for t in lines] == ["SMALL LETTERS HERE"]
+    x, y, w, _ = lines[0].bbox
+    assert 10 <= x <= 30 and 70 <= y <= 90 and w < 300  # boxes come back in the page's own pixels
