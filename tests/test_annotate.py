@@ -44,6 +44,25 @@ def test_records_are_valid_and_point_at_the_ingested_images(annotated):
         assert page.provenance.detector == "classical" and page.quality.detector_panels == len(page.panels)
 
 
+def test_parquet_output_reloads_with_datasets(annotated):
+    from datasets import load_dataset
+
+    from comics_analysis.dataspec import from_hf_row, hf_features
+
+    root, _ = annotated
+    dataset = load_dataset(
+        "parquet",
+        data_files=str(root / "ann" / "dataspec.parquet"),
+        split="train",
+        cache_dir=str(root / "hf-cache"),
+    )
+    assert dataset.features == hf_features()
+    rows = dataset.cast_column("image", hf_features(decode_images=False)["image"])
+    assert sorted((from_hf_row(r) for r in rows), key=lambda p: p.page_id) == sorted(
+        read_annotations(root / "ann"), key=lambda p: p.page_id
+    )
+
+
 def test_story_pages_match_the_ground_truth(annotated):
     root, _ = annotated
     truth = [p for p in read_pages(root / "lib" / "truth") if p.page_type == "story"]
@@ -142,3 +161,53 @@ def test_annotate_with_rapidocr_reads_the_lettering(tmp_path):
             for i, panel in enumerate(page.panels):
                 lettered = [t.text for t in page.texts if t.panel == i and t.kind == "dialogue"]
                 assert panel.text.dialogue == lettered
+
+
+def test_coco_import_detector(tmp_path, shared_data):
+    from comics_analysis.annotate.coco import CocoPredictions
+    from comics_analysis.dataspec import pages_from_openmantra
+
+    truth = pages_from_openmantra(shared_data / "open-mantra" / "annotation.json")
+    images, annotations = [], []
+    for i, page in enumerate(truth):
+        name = page.provenance.source_entry.removeprefix("images/")  # e.g. balloon_dream/ja/000.jpg
+        images.append({"id": i + 1, "file_name": name})
+        for panel in page.panels:
+            annotations.append({"image_id": i + 1, "category_id": 1, "bbox": list(panel.bbox), "score": 0.9})
+        annotations.append(
+            {"image_id": i + 1, "category_id": 2, "bbox": [1, 1, 5, 5], "score": 0.99}
+        )  # character
+        annotations.append(
+            {"image_id": i + 1, "category_id": 1, "bbox": [1, 1, 50, 50], "score": 0.2}
+        )  # weak
+    coco = tmp_path / "pred.json"
+    coco.write_text(
+        json.dumps(
+            {"images": images[:-1], "annotations": [a for a in annotations if a["image_id"] != len(images)]}
+        )
+    )
+    ingest([shared_data / "open-mantra" / "images"], tmp_path / "ing", show_progress=False)
+    annotate(
+        tmp_path / "ing",
+        tmp_path / "ann",
+        detector=f"coco:{coco}",
+        direction="rtl",
+        ocr="none",
+        show_progress=False,
+    )
+    pages = read_annotations(tmp_path / "ann")
+    report = evaluate_panels(truth, pages)["overall"]
+    assert report.pages == 78 and report.tp == 385 - len(truth[-1].panels)
+    assert report.precision == 1.0 and report.order_exact >= 0.9  # our reading order on their boxes
+    skipped = [p for p in pages if p.quality.flags]
+    assert len(skipped) == 1 and skipped[0].quality.flags == ["detector:page not in the COCO file"]
+    # a bare results list needs an id map
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(annotations[:3]))
+    with pytest.raises(ValueError, match="id map"):
+        CocoPredictions(results)
+    mapped = CocoPredictions(results, id_map={"1": "balloon_dream/ja/000.jpg"})
+    assert len(mapped.for_path("images/balloon_dream/ja/000.jpg")) == len(truth[0].panels)
+    assert mapped.for_path("other/000.jpg") is None
+    with pytest.raises(ValueError, match="not a readable COCO"):
+        annotate(tmp_path / "ing", tmp_path / "x", detector=f"coco:{tmp_path / 'missing.json'}", ocr="none")

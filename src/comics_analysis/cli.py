@@ -463,7 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("ingest_dir", type=Path, help="output folder of `comics-analysis ingest`")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--detector", default="classical", choices=["classical"], help="panel detector")
+    p.add_argument(
+        "--detector",
+        default="classical",
+        help="panel detector: classical, or coco:FILE to import COCO predictions (category 1)",
+    )
+
     p.add_argument(
         "--direction",
         default="auto",

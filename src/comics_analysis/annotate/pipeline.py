@@ -1,7 +1,8 @@
 """``annotate``: ingested pages -> DataSpec v1 records (panels in reading order).
 
 One JSON Lines file per book in ``OUT/dataspec/<book_id>.jsonl``, written atomically once the
-book is done, so a re-run skips finished books and a killed run redoes only the book it was on.
+book is done, so a re-run skips finished books and a killed run redoes only the book it was on;
+then ``OUT/dataspec.parquet`` with every page (DataSpec ``datasets`` features).
 Image paths in the records are relative to the ingest folder (the declared root).
 """
 
@@ -22,7 +23,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl
+from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
+from .coco import load_coco
 from .ocr import ENGINES, classify_block, group_lines, make_engine
 from .panels import DETECTORS, detect
 from .reading_order import reading_order
@@ -85,7 +87,13 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
     direction = options.direction
     if direction == "auto":
         direction = row.get("reading_direction") or "ltr"
-    detections = detect(image, options.detector)
+    flags = []
+    if options.detector.startswith("coco:"):
+        detections = load_coco(options.detector[5:]).for_path(f"{row['source_path']}/{row['source_entry']}")
+        if detections is None:
+            detections, flags = [], ["detector:page not in the COCO file"]
+    else:
+        detections = detect(image, options.detector)
     order = reading_order([d.bbox for d in detections], direction)
     panels = [
         {
@@ -114,7 +122,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         reading_direction=direction,
         panels=panels,
         texts=texts,
-        quality={"detector_panels": len(panels)},
+        quality={"detector_panels": len(panels), "flags": flags},
         provenance=Provenance(
             source_path=row["source_path"],
             source_entry=row["source_entry"],
@@ -161,8 +169,10 @@ def annotate(
     """Annotate every ok page of an ingest run; returns the DataSpec files of this shard."""
     from ..ingest import read_manifest, shard_of
 
-    if detector not in DETECTORS:
-        raise ValueError(f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}")
+    if detector.startswith("coco:"):
+        load_coco(detector[5:])  # a bad file fails here, naming it, not in a worker
+    elif detector not in DETECTORS:
+        raise ValueError(f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}, coco:FILE")
     if direction not in ("auto", "ltr", "rtl"):
         raise ValueError(f"direction must be auto, ltr or rtl, got {direction!r}")
     if not 0 <= shard_index < num_shards:
@@ -191,7 +201,11 @@ def annotate(
                     bar.update(future.result()[1])
     finally:
         bar.close()
-    return [out / "dataspec" / f"{book_id}.jsonl" for book_id in sorted(books)]
+    files = [out / "dataspec" / f"{book_id}.jsonl" for book_id in sorted(books)]
+    # one Parquet file per shard, with the DataSpec features, for datasets / pandas / DuckDB users
+    stem = "dataspec" if num_shards == 1 else f"dataspec-{shard_index:03d}-of-{num_shards:03d}"
+    write_parquet([page for f in files for page in read_jsonl(f)], out / f"{stem}.parquet")
+    return files
 
 
 def read_annotations(folder: str | Path) -> list[Page]:

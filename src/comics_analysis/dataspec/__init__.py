@@ -1,7 +1,7 @@
 """DataSpec v1: the page record every stage reads and writes (DESIGN 3)."""
 
 from .geometry import assign_panel, intersection
-from .hf import from_hf_row, hf_features, to_hf_row
+from .hf import from_hf_row, hf_features, to_hf_row, write_parquet
 from .ids import (
     book_id_for_file,
     make_book_id,
@@ -80,4 +80,5 @@ __all__ = [
     "to_hf_row",
     "write_json",
     "write_jsonl",
+    "write_parquet",
 ]

@@ -103,3 +103,22 @@ def from_hf_row(row: dict[str, Any]) -> Page:
     elif image is not None and not isinstance(image, str):  # a decoded PIL image
         data["image"] = getattr(image, "filename", None) or None
     return Page.from_dict(data)
+
+
+def write_parquet(
+    pages, path: str | Path, image_root: str | Path | None = None, embed_images: bool = False
+) -> int:
+    """Pages as one Parquet file with the DataSpec ``datasets`` features (reloadable with
+    ``datasets.load_dataset("parquet", ...)``). Images keep their relative path; bytes only when
+    ``embed_images``. Written atomically; returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io import atomic_write
+
+    features = hf_features()
+    rows = [features.encode_example(to_hf_row(p, image_root, embed_images)) for p in pages]
+    table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
+    with atomic_write(path, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+    return table.num_rows
