@@ -3,7 +3,8 @@
 Accepts a full COCO dict (``images`` with ``file_name`` + ``annotations``) or a bare results list
 plus an id map (``{image_id: file_name}``). CoMix category ids: 1 panel, 2 character, 3 balloon,
 4 text, 5 onomatopoeia, 7 face; only panels (category 1 by default) at or above ``min_score``
-are kept. Pages are found by the longest common tail of their path (book folder + file name).
+are kept. Pages are found by the longest common tail of their path: book folder + file name,
+or the file name alone when the COCO file names bare files.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class CocoPredictions:
         parts = path.replace("\\", "/").split("/")
         for k in range(len(parts), 0, -1):
             hits = self._tails.get("/".join(parts[-k:]), [])
-            if len(hits) == 1:
+            # a bare file name is enough only when the COCO file itself names bare files
+            if len(hits) == 1 and k >= min(2, hits[0].count("/") + 1):
                 return list(self.by_name[hits[0]])
         return None
 
