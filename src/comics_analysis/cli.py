@@ -466,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detector",
         default="classical",
-        help="panel detector: classical, or coco:FILE to import COCO predictions (category 1)",
+        help="panel detector: classical; hf:NAME_OR_PATH (a transformers object detector, needs the 'ml' "
+        "extra); coco:FILE to import COCO predictions (category 1)",
     )
 
     p.add_argument(

@@ -60,6 +60,7 @@ class RapidOcrEngine:
         params = {"Global.log_level": "error"}
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._ocr = RapidOCR(params=params)
         self.min_height = min_height
         self.version = _version("rapidocr")

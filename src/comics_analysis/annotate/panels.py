@@ -241,7 +241,11 @@ DETECTORS = {"classical": detect_classical}
 
 
 def detect(image, method: str = "classical", **kwargs) -> list[Detection]:
-    """Panels of a page with the named method."""
+    """Panels of a page with the named method: ``classical`` or ``hf:NAME_OR_PATH``."""
+    if method.startswith("hf:"):
+        from .hf_detector import hf_detector
+
+        return hf_detector(method[3:], **kwargs)(image)
     if method not in DETECTORS:
-        raise ValueError(f"unknown panel detector {method!r}; available: {', '.join(DETECTORS)}")
+        raise ValueError(f"unknown panel detector {method!r}; available: {', '.join(DETECTORS)}, hf:NAME")
     return DETECTORS[method](image, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -38,17 +39,20 @@ class AnnotateOptions:
     direction: str = "auto"  # auto: ComicInfo's manga flag from the manifest, else ltr
     ocr: str = "rapidocr"  # rapidocr | tesseract | none
     ocr_lang: str | None = None  # tesseract languages, e.g. "eng", "jpn", "jpn_vert"
+    ocr_threads: int | None = None  # per worker; speed only, not part of the resume key
 
     def key(self) -> str:
-        return json.dumps({"version": __version__, **asdict(self)}, sort_keys=True)
+        settings = asdict(self)
+        settings.pop("ocr_threads")
+        return json.dumps({"version": __version__, **settings}, sort_keys=True)
 
 
 @lru_cache(maxsize=4)
-def ocr_engine(name: str, lang: str | None = None):
+def ocr_engine(name: str, lang: str | None = None, threads: int | None = None):
     """One engine per process and setting (models load once, not once per page)."""
     if name == "tesseract":
         return make_engine(name, lang=lang or "eng")
-    return make_engine(name)
+    return make_engine(name, threads=threads)
 
 
 def read_text(image: Image.Image, engine, panels: list[tuple], direction: str) -> list[dict]:
@@ -107,7 +111,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
     ]
     texts, engine = [], None
     if options.ocr != "none":
-        engine = ocr_engine(options.ocr, options.ocr_lang)
+        engine = ocr_engine(options.ocr, options.ocr_lang, options.ocr_threads)
         texts = read_text(image, engine, [tuple(p["bbox"]) for p in panels], direction)
         for text in texts:
             if text["panel"] >= 0 and text["kind"] != "unknown":
@@ -171,8 +175,14 @@ def annotate(
 
     if detector.startswith("coco:"):
         load_coco(detector[5:])  # a bad file fails here, naming it, not in a worker
+    elif detector.startswith("hf:"):
+        from .hf_detector import hf_detector
+
+        hf_detector(detector[3:])  # likewise a missing checkpoint or label map
     elif detector not in DETECTORS:
-        raise ValueError(f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}, coco:FILE")
+        raise ValueError(
+            f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}, coco:FILE, hf:NAME"
+        )
     if direction not in ("auto", "ltr", "rtl"):
         raise ValueError(f"direction must be auto, ltr or rtl, got {direction!r}")
     if not 0 <= shard_index < num_shards:
@@ -181,7 +191,11 @@ def annotate(
         raise ValueError(f"unknown OCR engine {ocr!r}; expected one of {', '.join(ENGINES)}")
     if ocr != "none":
         ocr_engine(ocr, ocr_lang)  # fail now, with the engine's own message, not in a worker
-    options = AnnotateOptions(detector=detector, direction=direction, ocr=ocr, ocr_lang=ocr_lang)
+    # onnxruntime takes every core by default: with several workers that oversubscribes the CPU
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    options = AnnotateOptions(
+        detector=detector, direction=direction, ocr=ocr, ocr_lang=ocr_lang, ocr_threads=threads
+    )
     books: dict[str, list[dict]] = defaultdict(list)
     for row in read_manifest(ingest_dir).ok():
         if shard_of(row["book_id"], num_shards) == shard_index:
