@@ -14,6 +14,7 @@ Known limits: non-guillotine layouts and diagonal gutters (common in manga) merg
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,11 @@ class ClassicalConfig:
     frame_edge: float = 0.75  # share of an edge that must be ink for a framed panel
     min_fill: float = 0.5  # share of ink for an unframed panel
     max_depth: int = 8
+    line_length: float = 0.3  # a frame line spans at least this share of the region
+    line_cover: float = 0.5  # ... and covers this share of a row/column to count
+    line_gap: float = 0.05  # two frame lines at most this share apart bound a gutter
+    line_gap_fill: float = 0.7  # ... when the strip between them is partly paper
+    min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -136,20 +142,56 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
 
 
-def _xy_cut(ink: np.ndarray, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+def _line_split(
+    dark: np.ndarray, solid: np.ndarray, axis: int, cfg: ClassicalConfig
+) -> list[tuple[int, int]]:
+    """Segments between pairs of long parallel frame lines close together: the two borders of a
+    gutter that art or a balloon crosses, so that the fill profile shows no clean gap."""
+    import cv2
+
+    h, w = dark.shape
+    along = w if axis == 1 else h
+    if along < 40:
+        return [(0, h if axis == 1 else w)]
+    length = max(20, int(cfg.line_length * along))
+    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    lines = cv2.morphologyEx(dark.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    strong = lines.mean(axis=axis) >= cfg.line_cover
+    runs = _runs(strong)
+    n = len(strong)
+    fill = solid.mean(axis=axis)
+    cuts = [
+        (a1, b0)
+        for (_, a1), (b0, _) in itertools.pairwise(runs)
+        if 2 <= b0 - a1 <= max(8, cfg.line_gap * n) and fill[a1:b0].mean() <= cfg.line_gap_fill
+    ]
+    segments, pos = [], 0
+    for start, stop in cuts:
+        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments
+
+
+def _xy_cut(ink: np.ndarray, dark: np.ndarray, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
     box = _trim(ink, box)
     if box is None:
         return
     x0, y0, x1, y1 = box
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
-        for axis in (1, 0):  # rows first (horizontal gutters), then columns
-            segments = _split(region.mean(axis=axis), cfg)
-            if len(segments) > 1:
-                for a, b in segments:
-                    sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
-                    _xy_cut(ink, sub, cfg, depth + 1, out)
-                return
+        for splitter in ("fill", "lines"):
+            for axis in (1, 0):  # rows first (horizontal gutters), then columns
+                if splitter == "fill":
+                    segments = _split(region.mean(axis=axis), cfg)
+                else:
+                    segments = _line_split(dark[y0:y1, x0:x1], region, axis, cfg)
+                if len(segments) > 1:
+                    for a, b in segments:
+                        sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
+                        _xy_cut(ink, dark, sub, cfg, depth + 1, out)
+                    return
     out.append(box)
 
 
@@ -210,8 +252,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         return [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
     ink = solid_mask(grey, level, cfg.ink_threshold)
     boxes: list = []
-    _xy_cut(ink, (0, 0, w, h), cfg, 0, boxes)
     dark = grey < 80  # frame lines are dark whatever the gutter
+    _xy_cut(ink, dark, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
