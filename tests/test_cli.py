@@ -112,7 +112,7 @@ def test_openmantra_conversion_cli(tmp_path, shared_data):
 
 
 def test_demo_prints_summary_per_page_type(tmp_path):
-    result = run_cli("-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3")
+    result = run_cli("-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none")
     out = result.stdout
     for word in (
         "page_type",
@@ -121,15 +121,19 @@ def test_demo_prints_summary_per_page_type(tmp_path):
         "back_cover",
         "total",
         "text boxes by kind",
-        "[2/2] ingesting",
+        "[2/3] ingesting",
+        "[3/3] annotating",
     ):
         assert word in out
     assert "page status: ok" in out
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     pages = int(total[1])
-    assert pages == sum(
-        b["pages"] for b in json.loads((tmp_path / "demo" / "library.json").read_text())["books"]
-    )
+    library = json.loads((tmp_path / "demo" / "library.json").read_text())
+    assert pages == sum(b["pages"] for b in library["books"])
+    assert f"{pages} of {pages} ground-truth pages join the manifest by page_id" in out
+    assert (tmp_path / "demo" / "ingest" / "manifest.parquet").is_file()
+    assert (tmp_path / "demo" / "annotated" / "dataspec.parquet").is_file()
+    assert float(out.split("panel F1 ")[1].split(",")[0]) >= 0.9
 
 
 def test_missing_file_is_a_clear_error(tmp_path, capsys):

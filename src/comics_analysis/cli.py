@@ -95,20 +95,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .annotate import annotate, read_annotations
     from .dataspec import read_pages
+    from .evaluation.panels import evaluate_panels
+    from .evaluation.text import evaluate_text
     from .ingest import ingest
     from .synth import make_library
 
     start = time.perf_counter()
     out = Path(args.out)
-    print(f"[1/2] synthesising a sample library of {args.books} books in {out}")
+    print(f"[1/3] synthesising a sample library of {args.books} books in {out}")
     books = make_library(
         out, books=args.books, seed=args.seed, formats=("cbz", "pdf"), show_progress=not args.quiet
     )
     for book in books:
         print(f"  {book.file}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
     truth = read_pages(out / "truth")
-    print(f"\n[2/2] ingesting {out / 'books'} into {out / 'ingest'}")
+    print(f"\n[2/3] ingesting {out / 'books'} into {out / 'ingest'}")
     step = time.perf_counter()
     manifest = ingest([out / "books"], out / "ingest", workers=args.workers, show_progress=not args.quiet)
     _print_ingest_summary(manifest, time.perf_counter() - step)
@@ -117,6 +120,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if len(joined) != len(truth):
         print("error: ingested page ids do not match the ground truth", file=sys.stderr)
         return 1
+    print(f"\n[3/3] annotating panels, reading order and text (ocr: {args.ocr}) into {out / 'annotated'}")
+    step = time.perf_counter()
+    annotate(
+        out / "ingest", out / "annotated", ocr=args.ocr, workers=args.workers, show_progress=not args.quiet
+    )
+    predicted = read_annotations(out / "annotated")
+    story = [p for p in truth if p.page_type == "story"]
+    panels = evaluate_panels(story, predicted)["overall"]
+    print(
+        f"  {len(predicted)} pages in {time.perf_counter() - step:.1f} s; on the {len(story)} story pages: "
+        f"panel F1 {panels.f1:.3f}, reading order exact {panels.order_exact:.3f}"
+    )
+    if args.ocr != "none":
+        text = evaluate_text(story, predicted, kinds=("dialogue",))["overall"]
+        print(
+            f"  balloon text: recall {text.recall:.3f}, CER {text.cer:.4f}, panel assignment "
+            f"{text.panel_accuracy:.3f}"
+        )
     print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
     _print_summary(truth)
     print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {out}")
@@ -408,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--books", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="ingest worker processes")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"])
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

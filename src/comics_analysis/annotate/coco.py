@@ -13,6 +13,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from ..dataspec.paths import TailIndex
 from .panels import Detection
 
 CATEGORIES = {1: "panel", 2: "character", 3: "balloon", 4: "text", 5: "onomatopoeia", 7: "face"}
@@ -58,21 +59,15 @@ class CocoPredictions:
             self.by_name[name.replace("\\", "/")].append(
                 Detection((x, y, w, h), float(det.get("score", 1.0)))
             )
-        self._tails: dict[str, list[str]] = {}
+        self.index: TailIndex[str] = TailIndex()
         for name in self.by_name:
-            parts = name.split("/")
-            for k in range(1, len(parts) + 1):
-                self._tails.setdefault("/".join(parts[-k:]), []).append(name)
+            self.index.add(name, name)
 
     def for_path(self, path: str) -> list[Detection] | None:
-        """Detections of the image at ``path`` (longest unambiguous tail match), None if absent."""
-        parts = path.replace("\\", "/").split("/")
-        for k in range(len(parts), 0, -1):
-            hits = self._tails.get("/".join(parts[-k:]), [])
-            # a bare file name is enough only when the COCO file itself names bare files
-            if len(hits) == 1 and k >= min(2, hits[0].count("/") + 1):
-                return list(self.by_name[hits[0]])
-        return None
+        """Detections of the image at ``path`` (longest unambiguous tail match), None if absent.
+        A bare file name is enough only when the COCO file itself names bare files."""
+        name = self.index.find(path, min_parts=lambda stored: min(2, stored.count("/") + 1))
+        return None if name is None else list(self.by_name[name])
 
 
 @lru_cache(maxsize=4)

@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..dataspec.geometry import intersection
+from ..dataspec.paths import TailIndex
+
 Box = Sequence[float]  # x, y, w, h
 
 
 def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 
@@ -180,24 +181,15 @@ def pair_pages(truth_pages, pred_pages) -> tuple[list[tuple], list[str]]:
     the images to an annotation file that names them from another root. Returns the pairs and the
     keys of truth pages with no prediction."""
     by_id = {p.page_id: p for p in pred_pages}
-    tails: dict[str, list] = {}
+    index: TailIndex = TailIndex()
     for page in pred_pages:
         key = _path_key(page)
         if key:
-            parts = key.split("/")
-            for k in range(2, len(parts) + 1):
-                tails.setdefault("/".join(parts[-k:]), []).append(page)
+            index.add(key, page)
     pairs, missing = [], []
     for page in truth_pages:
-        match = by_id.get(page.page_id)
         key = _path_key(page)
-        if match is None and key:
-            parts = key.split("/")
-            for k in range(len(parts), 1, -1):
-                hits = tails.get("/".join(parts[-k:]), [])
-                if len(hits) == 1:
-                    match = hits[0]
-                    break
+        match = by_id.get(page.page_id) or (index.find(key) if key else None)
         if match is None:
             missing.append(key or page.page_id)
         else:
