@@ -155,6 +155,30 @@ def test_annotate_with_rapidocr_reads_the_lettering(tmp_path):
     report = evaluate_text(truth, pages, kinds=("dialogue",))["overall"]
     assert report.recall >= 0.9 and report.cer <= 0.05, report
     assert report.panel_accuracy >= 0.9, report
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "comics_analysis",
+            "eval",
+            "text",
+            "--gt",
+            str(tmp_path / "lib" / "truth"),
+            "--pred",
+            str(tmp_path / "ann"),
+            "--kinds",
+            "dialogue",
+            "--json",
+            str(tmp_path / "text.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "CER" in result.stdout
+    cli_report = json.loads((tmp_path / "text.json").read_text())["overall"]
+    assert cli_report["truth"] >= report.truth and cli_report["cer"] <= 0.05  # also scores non-story pages
     story = {p.page_id for p in truth}
     for page in pages:
         if page.page_id in story:

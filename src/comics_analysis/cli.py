@@ -225,7 +225,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_truth(path: Path, lang: str):
+def _load_dataspec(path: Path, lang: str):
     from .annotate import read_annotations
     from .dataspec import pages_from_openmantra, read_pages
 
@@ -236,15 +236,18 @@ def _load_truth(path: Path, lang: str):
     return read_pages(path)
 
 
+def _load_pages(args: argparse.Namespace):
+    """(truth, predictions) of an `eval` subcommand; both take any accepted form."""
+    return _load_dataspec(args.gt, args.lang), _load_dataspec(args.pred, args.lang)
+
+
 def cmd_eval_panels(args: argparse.Namespace) -> int:
     import json
 
-    from .annotate import read_annotations
     from .dataspec import format_table
     from .evaluation.panels import evaluate_panels
 
-    truth = _load_truth(args.gt, args.lang)
-    pred = read_annotations(args.pred) if args.pred.is_dir() else _load_truth(args.pred, args.lang)
+    truth, pred = _load_pages(args)
     report = evaluate_panels(truth, pred, threshold=args.iou)
     rows = []
     for name, s in [*report["books"].items(), ("overall", report["overall"])]:
@@ -299,12 +302,10 @@ def cmd_eval_panels(args: argparse.Namespace) -> int:
 def cmd_eval_text(args: argparse.Namespace) -> int:
     import json
 
-    from .annotate import read_annotations
     from .dataspec import format_table
     from .evaluation.text import evaluate_text
 
-    truth = _load_truth(args.gt, args.lang)
-    pred = read_annotations(args.pred) if args.pred.is_dir() else _load_truth(args.pred, args.lang)
+    truth, pred = _load_pages(args)
     kinds = tuple(args.kinds.split(",")) if args.kinds else None
     report = evaluate_text(truth, pred, kinds=kinds, iou=args.iou)
     s = report["overall"]
