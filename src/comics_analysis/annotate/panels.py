@@ -46,6 +46,7 @@ class ClassicalConfig:
     line_gap: float = 0.05  # two frame lines at most this share apart bound a gutter
     line_gap_fill: float = 0.7  # ... when the strip between them is partly paper
     min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
+    blob_share: float = 0.2  # a separate shape this large (share of its region) is its own panel
 
 
 def _to_grey(image) -> np.ndarray:
@@ -192,7 +193,24 @@ def _xy_cut(ink: np.ndarray, dark: np.ndarray, box, cfg: ClassicalConfig, depth:
                         sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
                         _xy_cut(ink, dark, sub, cfg, depth + 1, out)
                     return
+        parts = _blobs(region, cfg)
+        if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
+            for bx0, by0, bx1, by1 in parts:
+                _xy_cut(ink, dark, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out)
+            return
     out.append(box)
+
+
+def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
+    """Boxes of the large connected shapes of a region, when it holds more than one."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=4)
+    h, w = solid.shape
+    big = [s for s in stats[1:] if s[4] >= cfg.blob_share * h * w and min(s[2], s[3]) >= cfg.min_side_px]
+    if len(big) < 2:
+        return []
+    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]
 
 
 def _insets(grey: np.ndarray, dark: np.ndarray, box) -> list[tuple[tuple[int, int, int, int], float]]:
