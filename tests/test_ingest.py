@@ -164,6 +164,7 @@ def _epub(path, book, spine_order):
         archive.writestr(
             "OEBPS/content.opf",
             '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+            '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Spine Book</dc:title></metadata>'
             f"<manifest>{''.join(items)}</manifest><spine>{''.join(refs)}</spine></package>",
         )
 
@@ -175,6 +176,7 @@ def test_epub_follows_the_spine(tmp_path, book):
     _epub(lib / "book.epub", book, order)
     rows = by_index(ingest([lib], tmp_path / "out", show_progress=False))
     assert [r["source_entry"] for r in rows] == [f"OEBPS/images/img{i:02d}.png" for i in order]
+    assert {r["title"] for r in rows} == {"Spine Book"} and rows[0]["container_format"] == "epub"
     for row, i in zip(rows, order):
         assert np.array_equal(pixels(tmp_path / "out" / row["path"]), np.asarray(book.pages[i].image))
 

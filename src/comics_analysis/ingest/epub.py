@@ -70,6 +70,8 @@ class EpubBook(CbzBook):
         opf_dir = posixpath.dirname(rootfile)
         manifest = {}
         for el in opf.iter():
+            if _local(el.tag) == "title" and (el.text or "").strip():
+                self.metadata.setdefault("title", el.text.strip())  # dc:title
             if _local(el.tag) == "item" and el.get("id") and el.get("href"):
                 manifest[el.get("id")] = (_resolve(opf_dir, el.get("href")), el.get("media-type", ""))
         order: list[str] = []
