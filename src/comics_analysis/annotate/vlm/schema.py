@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PROMPT_VERSION = "v2-grounded-1"
+PROMPT_VERSION = "v2-grounded-1"  # the default prompt (prompts.PROMPTS)
 
 
 class VlmText(BaseModel):

@@ -1,0 +1,202 @@
+"""A client for any OpenAI-compatible chat endpoint (OpenRouter, vLLM, Ollama, LM Studio, Hugging
+Face Inference Providers, Gemini's compatible endpoint) that reads comic pages.
+
+- the page goes as a JPEG data URI, resized to ``max_side``;
+- JSON response format when ``json_mode`` (servers that refuse it: turn it off);
+- retries with jittered exponential backoff on 429, 5xx, timeouts, connection errors and empty
+  200 responses; never on other 4xx; a response cut by the token limit is retried once with
+  twice the limit;
+- the API key comes from an environment variable and is never logged;
+- a disk cache keyed by (image SHA-256, model, prompt version) makes re-runs free;
+- usage (tokens in/out) and cost per call from a configurable price table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from .prompts import PROMPTS
+from .repair import ParseResult, parse_vlm_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VlmConfig:
+    model: str
+    base_url: str
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt_version: str = "v2-grounded-1"
+    max_side: int = 1536
+    max_tokens: int = 4096
+    temperature: float = 0.0
+    timeout: float = 120.0
+    max_retries: int = 5
+    backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
+    json_mode: bool = True
+    cache_dir: str | None = None
+    price_in: float = 0.0  # currency per million input tokens
+    price_out: float = 0.0  # currency per million output tokens
+
+
+@dataclass
+class VlmResult:
+    text: str | None
+    parsed: ParseResult
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    attempts: int = 0
+    finish_reason: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class VlmError(Exception):
+    """A request that cannot succeed (a 4xx other than 429, or retries exhausted)."""
+
+
+def image_data_uri(image: Image.Image, max_side: int) -> tuple[str, str]:
+    """(data URI of a JPEG no larger than ``max_side``, SHA-256 of the original pixels' encoding)."""
+    image = image.convert("RGB")
+    scale = min(1.0, max_side / max(image.size))
+    if scale < 1.0:
+        image = image.resize(
+            (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    data = buffer.getvalue()
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii"), hashlib.sha256(
+        data
+    ).hexdigest()
+
+
+class VlmClient:
+    def __init__(self, config: VlmConfig):
+        from openai import AsyncOpenAI
+
+        if config.prompt_version not in PROMPTS:
+            raise ValueError(f"unknown prompt version {config.prompt_version!r}; known: {', '.join(PROMPTS)}")
+        self.config = config
+        # local servers (Ollama, vLLM) accept any key; hosted ones need the variable set
+        key = os.environ.get(config.api_key_env) or "not-needed"
+        self._client = AsyncOpenAI(
+            base_url=config.base_url, api_key=key, timeout=config.timeout, max_retries=0
+        )
+        self.cache = Path(config.cache_dir) if config.cache_dir else None
+
+    def _cache_path(self, image_sha: str) -> Path | None:
+        if self.cache is None:
+            return None
+        key = hashlib.sha256(
+            f"{image_sha}|{self.config.model}|{self.config.prompt_version}".encode()
+        ).hexdigest()
+        return self.cache / key[:2] / f"{key}.json"
+
+    async def _call(self, uri: str, max_tokens: int):
+        prompt = PROMPTS[self.config.prompt_version]
+        kwargs = {}
+        if self.config.json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        return await self._client.chat.completions.create(
+            model=self.config.model,
+            temperature=self.config.temperature,
+            max_tokens=max_tokens,
+            messages=[
+                {"role": "system", "content": prompt.system},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": prompt.user},
+                        {"type": "image_url", "image_url": {"url": uri}},
+                    ],
+                },
+            ],
+            **kwargs,
+        )
+
+    async def read_page(self, image: Image.Image) -> VlmResult:
+        """One page: from the cache, or from the server with retries; never returns a half result."""
+        import openai
+
+        uri, image_sha = image_data_uri(image, self.config.max_side)
+        cache_path = self._cache_path(image_sha)
+        if cache_path is not None and cache_path.is_file():
+            stored = json.loads(cache_path.read_text(encoding="utf-8"))
+            return VlmResult(
+                stored["text"],
+                parse_vlm_json(stored["text"]),
+                stored["input_tokens"],
+                stored["output_tokens"],
+                0.0,
+                cached=True,
+                finish_reason=stored.get("finish_reason"),
+            )
+        max_tokens, errors, attempts, grown = self.config.max_tokens, [], 0, False
+        usage_in = usage_out = 0
+        while True:
+            attempts += 1
+            retry_reason = None
+            try:
+                response = await self._call(uri, max_tokens)
+            except openai.RateLimitError:
+                retry_reason = "429 rate limited"
+            except openai.InternalServerError as exc:
+                retry_reason = f"{exc.status_code} server error"
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                retry_reason = type(exc).__name__
+            except openai.APIStatusError as exc:  # other 4xx: retrying cannot help
+                raise VlmError(f"{exc.status_code} from {self.config.base_url}: {exc.message}") from None
+            else:
+                if response.usage is not None:
+                    usage_in += response.usage.prompt_tokens or 0
+                    usage_out += response.usage.completion_tokens or 0
+                choice = response.choices[0] if response.choices else None
+                text = choice.message.content if choice is not None else None
+                finish = choice.finish_reason if choice is not None else None
+                if not text or not text.strip():
+                    retry_reason = "empty 200 response"
+                elif finish == "length" and not grown:
+                    grown, max_tokens = True, max_tokens * 2
+                    errors.append(f"truncated at {max_tokens // 2} tokens; retrying with {max_tokens}")
+                    continue
+                else:
+                    cost = (usage_in * self.config.price_in + usage_out * self.config.price_out) / 1e6
+                    result = VlmResult(
+                        text, parse_vlm_json(text), usage_in, usage_out, cost, False, attempts, finish, errors
+                    )
+                    if cache_path is not None:
+                        cache_path.parent.mkdir(parents=True, exist_ok=True)
+                        cache_path.write_text(
+                            json.dumps(
+                                {
+                                    "text": text,
+                                    "input_tokens": usage_in,
+                                    "output_tokens": usage_out,
+                                    "finish_reason": finish,
+                                }
+                            )
+                        )
+                    return result
+            errors.append(retry_reason)
+            if attempts > self.config.max_retries:
+                raise VlmError(f"gave up after {attempts} attempts: {'; '.join(errors)}")
+            delay = self.config.backoff * (2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
+            log.info("retrying in %.2f s (%s)", delay, retry_reason)
+            await asyncio.sleep(delay)
+
+    def config_dict(self) -> dict:
+        """The configuration without secrets (for provenance and logs)."""
+        return {k: v for k, v in asdict(self.config).items() if k != "api_key_env"}
