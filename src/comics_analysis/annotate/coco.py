@@ -27,6 +27,8 @@ class CocoPredictions:
         min_score: float = 0.5,
         category: int = 1,
     ):
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown CoMix category {category}; expected one of {CATEGORIES}")
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -64,6 +64,14 @@ class Options:
     def key(self) -> str:
         return json.dumps({"version": INGEST_VERSION, **asdict(self)}, sort_keys=True)
 
+    def limits(self) -> Limits:
+        return Limits(
+            dpi=self.dpi,
+            max_pixels=self.max_pixels,
+            max_entry_bytes=self.max_entry_bytes,
+            pdf_mode=self.pdf_mode,
+        )
+
 
 @dataclass(frozen=True)
 class Task:
@@ -156,7 +164,7 @@ def _error(task: Task, book_id: str, entry: str | None, kind: str, reason: str) 
     return {"source_path": task.rel, "entry": entry, "kind": kind, "reason": reason, "book_id": book_id}
 
 
-def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Options, limits: Limits):
+def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Options):
     """Rows and errors of every page of an open book; page files are written as they come."""
     rows, errors = [], []
     for index, raw in enumerate(book.pages()):
@@ -175,7 +183,7 @@ def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Opti
                     raw.data,
                     image=raw.image,
                     output_format=options.output_format,
-                    max_pixels=limits.max_pixels,
+                    max_pixels=options.max_pixels,
                 )
             except PageImageError as exc:
                 kind, reason = exc.kind, exc.reason
@@ -199,7 +207,7 @@ def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Opti
     return rows, errors
 
 
-def ingest_container(task: Task, out: Path, options: Options, limits: Limits) -> dict:
+def ingest_container(task: Task, out: Path, options: Options) -> dict:
     """Ingest one container (or reuse its finished record); returns {rows, errors, resumed, ...}."""
     digest, size, stem = _container_identity(task)
     book_id = make_book_id(stem, digest)
@@ -220,8 +228,8 @@ def ingest_container(task: Task, out: Path, options: Options, limits: Limits) ->
     meta: dict = {}
     book = None
     try:
-        book = cls(Path(task.path), limits)
-        rows, errors = _ingest_pages(book, task, out, book_id, options, limits)
+        book = cls(Path(task.path), options.limits())
+        rows, errors = _ingest_pages(book, task, out, book_id, options)
         meta = book.metadata
     except Exception as exc:
         if isinstance(exc, ContainerError):
@@ -271,7 +279,7 @@ def _clean_temp_files(out: Path) -> int:
     return removed
 
 
-def _run(tasks: list[Task], out: Path, options: Options, limits: Limits, workers: int, show_progress: bool):
+def _run(tasks: list[Task], out: Path, options: Options, workers: int, show_progress: bool):
     bar = tqdm(total=len(tasks), desc="ingest", unit="book", disable=not show_progress)
     results: dict[str, dict] = {}
     pages = 0
@@ -286,10 +294,10 @@ def _run(tasks: list[Task], out: Path, options: Options, limits: Limits, workers
     try:
         if workers <= 1:
             for task in tasks:
-                done(task, ingest_container(task, out, options, limits))
+                done(task, ingest_container(task, out, options))
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(ingest_container, t, out, options, limits): t for t in tasks}
+                futures = {pool.submit(ingest_container, t, out, options): t for t in tasks}
                 for future in as_completed(futures):
                     done(futures[future], future.result())
     finally:
@@ -343,8 +351,7 @@ def ingest(
             log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
     options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode)
-    limits = Limits(dpi=dpi, max_pixels=max_pixels, max_entry_bytes=max_entry_bytes, pdf_mode=pdf_mode)
-    results = _run(tasks, out, options, limits, workers, show_progress)
+    results = _run(tasks, out, options, workers, show_progress)
     rows = [row for r in results for row in r["rows"]]
     errors = [e for r in results for e in r["errors"]]
     manifest = assemble(rows, errors, near_duplicate_distance)

@@ -34,7 +34,7 @@ from ..dataspec import (
 )
 from . import text as words
 from .layout import LAYOUTS
-from .pages import RENDERERS, render_story
+from .pages import PAGE_KINDS, RENDERERS, render_story
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def make_page(
         image, truth = RENDERERS[page_type](rng, width, height, meta.__dict__)
     else:
         raise ValueError(
-            f"unknown synthetic page type {page_type!r}; expected story or {', '.join(RENDERERS)}"
+            f"unknown synthetic page type {page_type!r}; expected one of {', '.join(PAGE_KINDS)}"
         )
     record = Page(
         page_id=make_page_id(book_id, page_index),
