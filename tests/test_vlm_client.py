@@ -3,9 +3,6 @@
 import asyncio
 import json
 import logging
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,6 +10,7 @@ pytest.importorskip("openai", reason="the openai client is not installed")
 
 from comics_analysis.annotate.vlm import VlmClient, VlmConfig, VlmError
 from comics_analysis.synth import make_page
+from vlm_server import Replay, completion
 
 GOOD = json.dumps(
     {
@@ -20,73 +18,6 @@ GOOD = json.dumps(
         "summary": "A greeting.",
     }
 )
-
-
-def completion(content, finish="stop", prompt_tokens=1000, completion_tokens=200):
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
-
-
-class Replay:
-    """A scripted chat-completions server: each request pops the next (status, body, delay)."""
-
-    def __init__(self, script):
-        self.script, self.requests = list(script), []
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                replay.requests.append(
-                    {
-                        "path": self.path,
-                        "auth": self.headers.get("Authorization"),
-                        "body": json.loads(self.rfile.read(length)),
-                    }
-                )
-                status, body, delay = (
-                    replay.script.pop(0) if replay.script else (500, {"error": "script done"}, 0)
-                )
-                time.sleep(delay)
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
 
 @pytest.fixture(scope="module")

@@ -142,6 +142,11 @@ CORPUS = [
         page([{"text": [{"label": "caption", "text": "Meanwhile"}, {"label": "sfx", "text": "ZAP"}]}]),
     ),
     (
+        "box a little past the page edge",
+        GOOD.replace("[500, 520, 1000, 1000]", "[500, 520, 1012, 1003]"),
+        FULL,
+    ),
+    (
         "fence + trailing comma + NaN",
         "```json\n" + GOOD.replace('"description": null', '"description": NaN,') + "\n```",
         FULL,
@@ -170,6 +175,13 @@ def test_success_rate_over_the_corpus():
         if result.ok and (expected is None or result.page.model_dump() == expected):
             parsed += 1
     assert parsed / len(CORPUS) >= 0.95, f"{parsed}/{len(CORPUS)}"
+
+
+def test_box_clipping_is_recorded_and_far_out_boxes_still_fail():
+    result = parse_vlm_json(GOOD.replace("[500, 520, 1000, 1000]", "[500, 520, 1012, 1003]"))
+    assert "box_clipped" in result.repairs
+    far = parse_vlm_json(GOOD.replace("[500, 520, 1000, 1000]", "[500, 520, 1400, 1000]"))
+    assert not far.ok and "box_2d" in far.error
 
 
 def test_failures_are_reasons_not_crashes():

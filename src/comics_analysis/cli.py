@@ -203,7 +203,7 @@ def cmd_ingest_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
-    from .annotate import annotate
+    from .annotate import annotate, read_annotations
 
     start = time.perf_counter()
     files = annotate(
@@ -213,6 +213,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         direction=args.direction,
         ocr=args.ocr,
         ocr_lang=args.ocr_lang,
+        vlm=args.vlm,
+        vlm_min_iou=args.vlm_min_iou,
         workers=args.workers,
         num_shards=args.num_shards,
         shard_index=args.shard_index,
@@ -222,6 +224,85 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         f"annotated {len(files)} books in {time.perf_counter() - start:.1f} s -> "
         f"{Path(args.out) / 'dataspec'}"
     )
+    if args.vlm:
+        _print_subsets(read_annotations(args.out), args.vlm_min_iou)
+    return 0
+
+
+def _print_subsets(pages, min_iou: float = 0.5) -> None:
+    from .annotate.align import SUBSETS
+
+    total = len(pages)
+    print(f"{'subset':<15}{'pages':>8}{'share':>8}")
+    for name in SUBSETS:
+        n = sum(SUBSETS[name](p, min_iou=min_iou) for p in pages)
+        print(f"{name:<15}{n:>8}{n / max(1, total):>8.1%}")
+
+
+def cmd_vlm(args: argparse.Namespace) -> int:
+    from .annotate.vlm import VlmConfig, load_prices, run_vlm
+
+    price_in, price_out = args.price_in, args.price_out
+    if args.prices:
+        table = load_prices(args.prices)
+        if args.model not in table and price_in is None:
+            raise ValueError(
+                f"{args.prices} has no prices for model {args.model!r}; known: {', '.join(table)}"
+            )
+        price_in = table.get(args.model, (price_in, price_out))[0] if price_in is None else price_in
+        price_out = table.get(args.model, (price_in, price_out))[1] if price_out is None else price_out
+    config = VlmConfig(
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        prompt_version=args.prompt_version,
+        max_side=args.max_side,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        json_mode=not args.no_json_mode,
+        cache_dir=str(args.cache) if args.cache else str(args.out / "cache"),
+        price_in=price_in or 0.0,
+        price_out=price_out or 0.0,
+    )
+    start = time.perf_counter()
+    totals = run_vlm(
+        args.ingest_dir,
+        args.out,
+        config,
+        concurrency=args.concurrency,
+        max_cost=args.max_cost,
+        limit=args.limit,
+        show_progress=not args.quiet,
+    )
+    seconds = time.perf_counter() - start
+    print(
+        f"{totals.pages} pages: {totals.read} read ({totals.cached} from the cache), {totals.skipped} done "
+        f"before, {totals.failed} failed, {totals.parse_failed} unparseable, {totals.not_started} not started"
+    )
+    print(
+        f"tokens in {totals.input_tokens:,} out {totals.output_tokens:,}; cost {totals.cost:.4f}; "
+        f"{seconds:.1f} s -> {args.out}/pages"
+    )
+    if totals.stopped == "max_cost":
+        print(f"stopped: the budget --max-cost {args.max_cost} was reached; re-run to continue")
+    for failure in totals.failures[:5]:
+        print(f"failed: {failure['page_id']}: {failure['error']}")
+    return 1 if totals.failed else 0
+
+
+def cmd_subsets(args: argparse.Namespace) -> int:
+    from .annotate.align import select
+    from .dataspec import write_jsonl
+
+    pages = _load_dataspec(args.dataspec, "en")
+    _print_subsets(pages, args.min_iou)
+    if args.write:
+        if args.out is None:
+            raise ValueError("--write needs --out FILE.jsonl")
+        chosen = select(pages, args.write, min_iou=args.min_iou)
+        write_jsonl(chosen, args.out)
+        print(f"wrote {len(chosen)} pages of {args.write} (min IoU {args.min_iou}) to {args.out}")
     return 0
 
 
@@ -506,10 +587,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="OCR engine for lettered text (rapidocr's models ship in its wheel)",
     )
     p.add_argument("--ocr-lang", help="tesseract languages, e.g. eng, jpn, jpn_vert, eng+jpn")
+    p.add_argument(
+        "--vlm",
+        type=Path,
+        help="merge VLM readings from this folder (`comics-analysis vlm` output, or v1 / v2 JSON or DataSpec "
+        "v0.3 files named like the pages) and align them to the detected panels",
+    )
+    p.add_argument("--vlm-min-iou", type=float, default=0.5, help="IoU at which a VLM box matches a panel")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.set_defaults(func=cmd_annotate)
+
+    p = sub.add_parser(
+        "vlm",
+        help="read ingested pages with a vision-language model (any OpenAI-compatible endpoint)",
+        description="Send every ok page of an ingest folder to a chat endpoint (OpenRouter, vLLM, Ollama, LM "
+        "Studio, HF Inference Providers, Gemini's OpenAI-compatible endpoint) and write the raw answer and "
+        "the "
+        "parsed JSON per page under OUT/pages/. Resumable; cached by (image, model, prompt version). "
+        "The API key is read from --api-key-env and never printed.",
+    )
+    p.add_argument("ingest_dir", type=Path, help="output folder of `comics-analysis ingest`")
+    p.add_argument("--model", required=True, help="model name as the endpoint knows it")
+    p.add_argument("--base-url", required=True, help="e.g. http://localhost:11434/v1 (Ollama)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
+    p.add_argument("--prompt-version", default="v2-grounded-1")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    p.add_argument("--max-cost", type=float, help="stop starting pages once this much is spent")
+    p.add_argument("--prices", type=Path, help='JSON price table {model: {"input": X, "output": Y}} per Mtok')
+    p.add_argument("--price-in", type=float, help="price per million input tokens (overrides --prices)")
+    p.add_argument("--price-out", type=float, help="price per million output tokens (overrides --prices)")
+    p.add_argument("--max-side", type=int, default=1536, help="longest image side sent, in pixels")
+    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--no-json-mode", action="store_true", help="for servers that reject response_format")
+    p.add_argument("--cache", type=Path, help="answer cache folder (default OUT/cache)")
+    p.add_argument("--limit", type=int, help="only the first N pages")
+    p.set_defaults(func=cmd_vlm)
 
     ev = sub.add_parser(
         "eval",
@@ -569,6 +686,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-root", type=Path, help="folder of the images/ tree (default: beside the file)")
     p.add_argument("--out", required=True, type=Path, help="output .jsonl")
     p.set_defaults(func=cmd_from_openmantra)
+    p = ds_sub.add_parser(
+        "subsets",
+        help="count (and write) the all / aligned / perfect_match subsets of annotated pages",
+        description="Apply the subset rules to stored records; thresholds change without re-running "
+        "anything.",
+    )
+    p.add_argument("dataspec", type=Path, help="annotate output folder or .jsonl files")
+    p.add_argument("--min-iou", type=float, default=0.5)
+    p.add_argument("--write", choices=["all", "aligned", "perfect_match"], help="write this subset to --out")
+    p.add_argument("--out", type=Path, help="JSON Lines file for --write")
+    p.set_defaults(func=cmd_subsets)
     return parser
 
 

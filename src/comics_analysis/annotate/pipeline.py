@@ -40,6 +40,9 @@ class AnnotateOptions:
     ocr: str = "rapidocr"  # rapidocr | tesseract | none
     ocr_lang: str | None = None  # tesseract languages, e.g. "eng", "jpn", "jpn_vert"
     ocr_threads: int | None = None  # per worker; speed only, not part of the resume key
+    vlm: str | None = None  # folder of VLM readings to merge (``comics-analysis vlm`` output, v1, v2, v0.3)
+    vlm_min_iou: float = 0.5
+    vlm_fingerprint: str | None = None  # readings in the folder: more readings redo the books
 
     def key(self) -> str:
         settings = asdict(self)
@@ -116,7 +119,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         for text in texts:
             if text["panel"] >= 0 and text["kind"] != "unknown":
                 panels[text["panel"]]["text"][text["kind"]].append(text["text"])
-    return Page(
+    page = Page(
         page_id=row["page_id"],
         book_id=row["book_id"],
         page_index=row["page_index"],
@@ -138,6 +141,32 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         ),
     )
+    return merge_reading(page, row, options) if options.vlm else page
+
+
+def merge_reading(page: Page, row: dict, options: AnnotateOptions) -> Page:
+    """``page`` with its VLM reading from ``options.vlm`` aligned in; a page without a usable
+    reading is kept as detected, flagged, and belongs to no VLM subset."""
+    from .align import AlignConfig, merge_vlm
+    from .vlm.importers import vlm_folder
+
+    reading = vlm_folder(options.vlm).find(row["page_id"], row.get("source_path"), row.get("source_entry"))
+    if reading is None:
+        flag = "vlm:no reading for this page"
+    else:
+        vlm_page, error = reading.page(page.width, page.height)
+        if vlm_page is not None:
+            return merge_vlm(
+                page,
+                vlm_page,
+                name=reading.model or f"import:{reading.schema}",
+                prompt_version=reading.prompt_version,
+                config=AlignConfig(min_iou=options.vlm_min_iou),
+            )
+        flag = f"vlm:unusable reading ({error})"
+    data = page.to_dict()
+    data["quality"]["flags"].append(flag)
+    return Page.from_dict(data)
 
 
 def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOptions) -> tuple[str, int, bool]:
@@ -165,6 +194,8 @@ def annotate(
     direction: str = "auto",
     ocr: str = "rapidocr",
     ocr_lang: str | None = None,
+    vlm: str | Path | None = None,
+    vlm_min_iou: float = 0.5,
     workers: int = 1,
     num_shards: int = 1,
     shard_index: int = 0,
@@ -191,10 +222,24 @@ def annotate(
         raise ValueError(f"unknown OCR engine {ocr!r}; expected one of {', '.join(ENGINES)}")
     if ocr != "none":
         ocr_engine(ocr, ocr_lang)  # fail now, with the engine's own message, not in a worker
+    fingerprint = None
+    if vlm is not None:
+        from .vlm.importers import VlmFolder
+
+        readings = VlmFolder(vlm)  # a missing folder fails here, naming it
+        fingerprint = f"{len(readings)} readings"
+        log.info("%s: %d VLM readings", vlm, len(readings))
     # onnxruntime takes every core by default: with several workers that oversubscribes the CPU
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     options = AnnotateOptions(
-        detector=detector, direction=direction, ocr=ocr, ocr_lang=ocr_lang, ocr_threads=threads
+        detector=detector,
+        direction=direction,
+        ocr=ocr,
+        ocr_lang=ocr_lang,
+        ocr_threads=threads,
+        vlm=str(Path(vlm).resolve()) if vlm is not None else None,
+        vlm_min_iou=vlm_min_iou,
+        vlm_fingerprint=fingerprint,
     )
     books: dict[str, list[dict]] = defaultdict(list)
     for row in read_manifest(ingest_dir).ok():

@@ -13,6 +13,12 @@ def intersection(a: Box, b: Box) -> float:
     return ix * iy
 
 
+def iou(a: Box, b: Box) -> float:
+    inter = intersection(a, b)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
 def assign_panel(box: Box, panels: Sequence[Box], min_share: float = 0.5) -> int:
     """Index of the panel holding most of ``box``'s area (at least ``min_share`` of it), else -1.
 

@@ -38,7 +38,14 @@ def hf_features(decode_images: bool = True):
         "match_kind": Value("string"),
         "matched": Value("int32"),
         "mean_iou": Value("float64"),
-        "matches": List({"detector": Value("int32"), "vlm": Value("int32"), "iou": Value("float64")}),
+        "matches": List(
+            {
+                "detector": Value("int32"),
+                "vlm": Value("int32"),
+                "iou": Value("float64"),
+                "text_sim": Value("float64"),
+            }
+        ),
         "flags": strings,
     }
     provenance = {

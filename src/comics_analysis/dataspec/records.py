@@ -132,11 +132,14 @@ class TextBox(_Record):
 
 
 class Match(_Record):
-    """One detector panel paired with one VLM panel."""
+    """One detector panel (index into ``Page.panels``) paired with one VLM panel (index in the
+    VLM's reading order). ``iou`` when the VLM gave boxes; ``text_sim`` (0-1) when the pairing
+    was checked against OCR text found in the detector panel."""
 
     detector: int
     vlm: int
-    iou: float
+    iou: float | None = None
+    text_sim: float | None = None
 
 
 class Quality(_Record):

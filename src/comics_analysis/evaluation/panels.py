@@ -15,16 +15,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..dataspec.geometry import intersection
+from ..dataspec.geometry import iou
 from ..dataspec.paths import TailIndex
 
 Box = Sequence[float]  # x, y, w, h
-
-
-def iou(a: Box, b: Box) -> float:
-    inter = intersection(a, b)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def match_boxes(

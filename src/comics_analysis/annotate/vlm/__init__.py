@@ -3,6 +3,7 @@
 from .client import VlmClient, VlmConfig, VlmError, VlmResult, image_data_uri
 from .prompts import PROMPTS, Prompt
 from .repair import ParseResult, parse_vlm_json
+from .run import RunTotals, load_prices, page_file, read_pages, run_vlm
 from .schema import PROMPT_VERSION, VlmPage, VlmPanel, VlmText
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "PROMPT_VERSION",
     "ParseResult",
     "Prompt",
+    "RunTotals",
     "VlmClient",
     "VlmConfig",
     "VlmError",
@@ -18,5 +20,9 @@ __all__ = [
     "VlmResult",
     "VlmText",
     "image_data_uri",
+    "load_prices",
+    "page_file",
     "parse_vlm_json",
+    "read_pages",
+    "run_vlm",
 ]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ...dataspec import atomic_write
 from .prompts import PROMPTS
 from .repair import ParseResult, parse_vlm_json
 
@@ -131,7 +132,8 @@ class VlmClient:
         """One page: from the cache, or from the server with retries; never returns a half result."""
         import openai
 
-        uri, image_sha = image_data_uri(image, self.config.max_side)
+        # resizing and JPEG encoding take tens of ms: off the event loop, so requests overlap
+        uri, image_sha = await asyncio.to_thread(image_data_uri, image, self.config.max_side)
         cache_path = self._cache_path(image_sha)
         if cache_path is not None and cache_path.is_file():
             stored = json.loads(cache_path.read_text(encoding="utf-8"))
@@ -179,16 +181,16 @@ class VlmClient:
                     )
                     if cache_path is not None:
                         cache_path.parent.mkdir(parents=True, exist_ok=True)
-                        cache_path.write_text(
-                            json.dumps(
+                        with atomic_write(cache_path) as handle:  # a killed run leaves no half entry
+                            json.dump(
                                 {
                                     "text": text,
                                     "input_tokens": usage_in,
                                     "output_tokens": usage_out,
                                     "finish_reason": finish,
-                                }
+                                },
+                                handle,
                             )
-                        )
                     return result
             errors.append(retry_reason)
             if attempts > self.config.max_retries:

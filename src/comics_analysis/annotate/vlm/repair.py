@@ -77,12 +77,34 @@ def _validate(data: Any, repairs: list[str]) -> tuple[VlmPage | None, str | None
         return None, f"expected a JSON object with 'panels', got {type(data).__name__}"
     if "panels" not in data:
         return None, "the object has no 'panels' key"
+    data = _clip_boxes(data, repairs)
     try:
         return VlmPage.model_validate(data), None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         return None, f"schema: {where}: {first['msg']}"
+
+
+def _clip_boxes(data: dict, repairs: list[str]) -> dict:
+    """Models draw boxes a little past the page edge (e.g. 1012): clip to 0-1000, within 5%."""
+    panels = data.get("panels")
+    if not isinstance(panels, list):
+        return data
+    clipped = []
+    for panel in panels:
+        box = panel.get("box_2d") if isinstance(panel, dict) else None
+        if (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, (int, float)) and -50 <= v <= 1050 for v in box)
+            and any(v < 0 or v > 1000 for v in box)
+        ):
+            panel = {**panel, "box_2d": [min(1000, max(0, v)) for v in box]}
+            if "box_clipped" not in repairs:
+                repairs.append("box_clipped")
+        clipped.append(panel)
+    return {**data, "panels": clipped}
 
 
 def _objects(body: str, repairs: list[str]) -> list[Any] | None:

@@ -1,0 +1,213 @@
+"""Reading many pages with a VLM: bounded concurrency, one output file per page, totals and a budget.
+
+``OUT/pages/<book_id>/pNNNN.json`` holds, per page, the raw answer, the parsed page (or the reason
+it could not be parsed), the repairs applied, tokens and cost. Files are written atomically as
+answers arrive, so a killed or budget-stopped run resumes where it stopped: pages with a file are
+skipped, and failed requests (retries exhausted) have none, so they are tried again.
+``OUT/run.json`` records the configuration (never the key) and the totals of every run.
+
+The budget (``max_cost``): a new page is started only while the money spent plus the expected
+cost of the pages in flight stays under it; pages in flight finish, so a run overshoots by at
+most ``concurrency - 1`` pages' cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from ...dataspec import atomic_write
+from .client import VlmClient, VlmConfig, VlmError, VlmResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunTotals:
+    pages: int = 0  # pages asked for in this run
+    read: int = 0  # answered in this run (by the server or from the cache)
+    skipped: int = 0  # already answered by an earlier run
+    cached: int = 0
+    parse_failed: int = 0  # answered, but not as a page (the reason is in the page's file)
+    failed: int = 0  # no answer (retries exhausted or a client error); retried next run
+    not_started: int = 0  # left when the budget ran out
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    stopped: str | None = None  # "max_cost" when the budget ended the run
+    failures: list[dict] = field(default_factory=list)
+
+
+def load_prices(path: str | Path) -> dict[str, tuple[float, float]]:
+    """A price table: JSON ``{model: {"input": per Mtok, "output": per Mtok}}``."""
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the price table {path}: {exc}") from None
+    prices = {}
+    for model, entry in table.items():
+        try:
+            prices[model] = (float(entry["input"]), float(entry["output"]))
+        except (TypeError, KeyError, ValueError):
+            raise ValueError(
+                f"{path}: model {model!r} needs numeric 'input' and 'output' prices per million tokens"
+            ) from None
+    return prices
+
+
+def page_file(out: str | Path, page_id: str) -> Path:
+    return Path(out) / "pages" / f"{page_id}.json"
+
+
+def _record(page_id: str, config: VlmConfig, result: VlmResult) -> dict:
+    parsed = result.parsed
+    return {
+        "page_id": page_id,
+        "model": config.model,
+        "prompt_version": config.prompt_version,
+        "raw": result.text,
+        "page": parsed.page.model_dump() if parsed.page is not None else None,
+        "repairs": parsed.repairs,
+        "error": parsed.error,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost": result.cost,
+        "cached": result.cached,
+        "attempts": result.attempts,
+        "finish_reason": result.finish_reason,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _check_out(out: Path, config: VlmConfig) -> dict:
+    """OUT belongs to one model and prompt version: mixing readings would corrupt the dataset."""
+    state_path = out / "run.json"
+    if state_path.is_file():
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        was = (state["config"]["model"], state["config"]["prompt_version"])
+        if was != (config.model, config.prompt_version):
+            raise ValueError(
+                f"{out} holds readings by model {was[0]!r} with prompt {was[1]!r}; "
+                f"use another --out for {config.model!r} / {config.prompt_version!r}"
+            )
+        return state
+    return {"runs": []}
+
+
+async def read_pages(
+    client: VlmClient,
+    jobs: list[tuple[str, Path]],
+    out: str | Path,
+    *,
+    concurrency: int = 4,
+    max_cost: float | None = None,
+    show_progress: bool = True,
+) -> RunTotals:
+    """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    totals = RunTotals(pages=len(jobs))
+    todo = [(pid, path) for pid, path in jobs if not page_file(out, pid).is_file()]
+    totals.skipped = len(jobs) - len(todo)
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in todo:
+        queue.put_nowait(job)
+    state = {"in_flight": 0, "paid": 0}
+    bar = tqdm(total=len(todo), desc="vlm", unit="page", disable=not show_progress)
+
+    def over_budget() -> bool:
+        if max_cost is None:
+            return False
+        expected = totals.cost / state["paid"] if state["paid"] else 0.0
+        return totals.cost + state["in_flight"] * expected >= max_cost
+
+    async def worker() -> None:
+        while not queue.empty():
+            if over_budget():
+                totals.stopped = "max_cost"
+                return
+            page_id, path = queue.get_nowait()
+            state["in_flight"] += 1
+            try:
+                image = await asyncio.to_thread(_load, path)
+                result = await client.read_page(image)
+            except (VlmError, OSError) as exc:
+                totals.failed += 1
+                totals.failures.append({"page_id": page_id, "error": str(exc)})
+                log.warning("page %s: %s", page_id, exc)
+            else:
+                totals.read += 1
+                totals.cached += result.cached
+                totals.parse_failed += not result.parsed.ok
+                totals.input_tokens += 0 if result.cached else result.input_tokens
+                totals.output_tokens += 0 if result.cached else result.output_tokens
+                totals.cost += result.cost
+                state["paid"] += not result.cached
+                target = page_file(out, page_id)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(target) as handle:
+                    json.dump(_record(page_id, client.config, result), handle, ensure_ascii=False)
+            finally:
+                state["in_flight"] -= 1
+                bar.update(1)
+                bar.set_postfix(cost=f"{totals.cost:.4f}", failed=totals.failed)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(todo))))))
+    finally:
+        bar.close()
+    totals.not_started = queue.qsize()
+    return totals
+
+
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def run_vlm(
+    ingest_dir: str | Path,
+    out: str | Path,
+    config: VlmConfig,
+    *,
+    concurrency: int = 4,
+    max_cost: float | None = None,
+    limit: int | None = None,
+    show_progress: bool = True,
+) -> RunTotals:
+    """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``."""
+    from ...ingest import read_manifest
+
+    out = Path(out)
+    state = _check_out(out, config)
+    rows = sorted(read_manifest(ingest_dir).ok(), key=lambda r: (r["book_id"], r["page_index"]))
+    if limit is not None:
+        rows = rows[:limit]
+    jobs = [(r["page_id"], Path(ingest_dir) / r["path"]) for r in rows]
+    client = VlmClient(config)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    totals = asyncio.run(
+        read_pages(client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress)
+    )
+    state["config"] = client.config_dict()
+    state["runs"].append(
+        {
+            "started_utc": started,
+            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "concurrency": concurrency,
+            "max_cost": max_cost,
+            **asdict(totals),
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "run.json") as handle:
+        json.dump(state, handle, indent=2)
+    return totals
