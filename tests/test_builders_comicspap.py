@@ -113,6 +113,13 @@ def test_local_parquet_folder_loads_with_identical_rows(pap_dir, skill):
     assert len(row["context"]) == (0 if skill == "caption_relevance" else 3)
 
 
+def test_hidden_labels_may_be_null(tmp_path):
+    rows = _rows("visual_closure", "test", 2)
+    rows[0]["solution_index"] = None
+    _write(tmp_path, "visual_closure", "test", rows)
+    assert load_comicspap("visual_closure", data_dir=tmp_path, split="test")["solution_index"] == [None, -1]
+
+
 def test_load_dispatch_and_single_split(pap_dir):
     val = load("comicspap", data_dir=pap_dir, config="caption_relevance", split="val")
     assert isinstance(val, datasets.Dataset) and val.num_rows == 5

@@ -13,6 +13,7 @@ from comics_analysis.dataset_builders.cosmo_pss import (
     UNLABELLED,
     book_counts,
     book_labels,
+    counts_markdown,
     load_cosmo_pss,
     page_counts,
     story_start_counts,
@@ -42,7 +43,11 @@ def cosmo(cosmo_dir, tmp_path_factory):
 
 
 def test_real_splits_book_counts(cosmo, cosmo_dir):
-    assert {split: ds.num_rows for split, ds in cosmo.items()} == {"train": 301, "val": 43, "test": 87}
+    assert [(split, ds.num_rows) for split, ds in cosmo.items()] == [
+        ("train", 301),
+        ("val", 43),
+        ("test", 87),
+    ]
     assert book_counts(cosmo_dir) == {"train": 301, "val": 43, "test": 87}
     assert cosmo["train"].features == FEATURES
     ids = [i for ds in cosmo.values() for i in ds["book_id"]]
@@ -151,7 +156,8 @@ def test_images_joined_from_folder_and_parquet_round_trip(tmp_path):
 
     files = export("cosmo_pss", tmp_path / "parquet", data_dir=data, image_dir=tmp_path / "pages")
     assert sorted(p.name for p in files) == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
-    reloaded = datasets.load_dataset("parquet", data_files={"train": str(files[1])}, split="train")
+    train = tmp_path / "parquet" / "train-00000-of-00001.parquet"
+    reloaded = datasets.load_dataset("parquet", data_files={"train": str(train)}, split="train")
     undecoded = FEATURES.copy()
     undecoded["images"] = datasets.List(datasets.Image(decode=False))
     assert reloaded.features == FEATURES
@@ -189,3 +195,12 @@ def test_taxonomy_maps_are_complete_and_consistent():
     assert cosmo_cover_type("Back", 50, 50, 51) == "back_cover"
     assert cosmo_cover_type("Amazing Man Comics", 51, 51, 51) == "back_cover"
     assert cosmo_cover_type("Amazing Man Comics", 13, 13, 51) == "cover_internal"
+
+
+def test_counts_table_for_the_card(cosmo, cosmo_dir):
+    table = counts_markdown(page_counts(cosmo_dir))
+    lines = table.splitlines()
+    assert lines[0] == "| label | train | val | test | total |"
+    total = sum(sum(ds["num_pages"]) for ds in cosmo.values())
+    assert lines[-1].startswith("| total |") and lines[-1].endswith(f"| {total:,} |")
+    assert len(lines) == 2 + len(PAGE_TYPES) + 2  # header, rule, labels, unlabelled, total

@@ -36,6 +36,14 @@ def fingerprint(files: Iterable[str | Path], *extra: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+SPLIT_ORDER = ("train", "validation", "val", "dev", "test")
+
+
+def split_key(name: str) -> tuple[int, str]:
+    """Sort key for split names: train, validation/val/dev, test, then others by name."""
+    return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)
+
+
 def natural_key(name: str) -> tuple:
     """Sort key that orders "p2" before "p10"."""
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))

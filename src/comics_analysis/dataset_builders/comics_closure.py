@@ -33,7 +33,7 @@ from typing import ClassVar
 import datasets
 
 from ..dataspec import DataSpecError
-from ._common import build
+from ._common import build, split_key
 
 FILE_PATTERN = re.compile(r"^text_cloze_(?P<split>[a-z]+)_(?P<difficulty>easy|hard)\.csv$")
 DIFFICULTIES = ("easy", "hard")
@@ -69,7 +69,7 @@ def fold_files(data_dir: str | Path, difficulty: str) -> dict[str, Path]:
         match = FILE_PATTERN.match(path.name)
         if match and match["difficulty"] == difficulty:
             found[match["split"]] = path
-    return found
+    return {split: found[split] for split in sorted(found, key=split_key)}
 
 
 def _integer(raw: dict, file: str, line: int, column: str) -> int:

@@ -13,7 +13,8 @@ context                 list[Image]  the context panels in reading order (empty 
 options                 list[Image]  the candidate panels
 index                   int32        where the missing panel goes among ``context``
                                      (0..len(context)); -1 when there is no context
-solution_index          int32        index of the right option; -1 where the label is hidden
+solution_index          int32        index of the right option; -1 or null where the label
+                                     is hidden
 split                   string       the split name
 task_type               string       the skill
 previous_panel_caption  string       caption_relevance: the caption of the panel before the
@@ -38,7 +39,7 @@ from typing import ClassVar
 import datasets
 
 from ..dataspec import DataSpecError
-from ._common import build
+from ._common import build, split_key
 
 HUB_ID = "VLR-CVC/ComicsPAP"
 # The dataset repo's commit "Update README.md" (all five skills; val, test and train splits).
@@ -82,7 +83,7 @@ def skill_files(data_dir: str | Path, skill: str) -> dict[str, list[Path]]:
             found.setdefault(match["split"], []).append(path)
     if not found:
         raise FileNotFoundError(f"ComicsPAP: no <split>-*.parquet file in {folder}")
-    return found
+    return {split: found[split] for split in sorted(found, key=split_key)}
 
 
 def _image(value, *, file: str, row: int, field: str) -> dict:
@@ -112,12 +113,14 @@ def check_row(raw: dict, *, file: str, row: int) -> dict:
     if not options:
         fail("options", "no options")
     for name in ("index", "solution_index"):
+        if raw[name] is None and name == "solution_index":  # a hidden label may be null too
+            continue
         if not isinstance(raw[name], int) or isinstance(raw[name], bool):
             fail(name, f"expected an integer, got {raw[name]!r}")
     lowest = -1 if not context else 0
     if not lowest <= raw["index"] <= len(context):
         fail("index", f"{raw['index']} is outside {lowest}..{len(context)} ({len(context)} context panels)")
-    if not -1 <= raw["solution_index"] < len(options):
+    if raw["solution_index"] is not None and not -1 <= raw["solution_index"] < len(options):
         fail("solution_index", f"{raw['solution_index']} is not -1 or an option index (< {len(options)})")
     return {
         "sample_id": raw["sample_id"],

@@ -52,7 +52,7 @@ from ..dataspec import (
     sha256_bytes,
     to_hf_row,
 )
-from ._common import build, natural_key
+from ._common import build, natural_key, split_key
 
 SPLIT_FILE = re.compile(r"^(?P<split>[a-z]+)\.json$")
 PANEL, CHARACTER, BALLOON, TEXT, ONOMATOPOEIA, FACE = 1, 2, 3, 4, 5, 7
@@ -75,7 +75,7 @@ def split_files(data_dir: str | Path) -> dict[str, Path]:
             found[match["split"]] = path
     if not found:
         raise FileNotFoundError(f"CoMix: no COCO file <split>.json in {data_dir}")
-    return found
+    return {split: found[split] for split in sorted(found, key=split_key)}
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -37,7 +37,8 @@ images          list[Image]            the page images (bytes embedded, path
                                        ``<hash_code>/<file>``); empty when none found
 ==============  =====================  ===================================================
 
-:func:`page_counts` gives per-split page counts per label for the dataset card.
+:func:`page_counts` gives per-split page counts per label for the dataset card
+(:func:`counts_markdown` renders them as a table).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from ..dataspec.taxonomy import (
     collapse,
     cosmo_cover_type,
 )
-from ._common import build, image_files
+from ._common import build, image_files, split_key
 
 SPLIT_FILE = re.compile(r"^comics_(?P<split>[a-z]+)\.json$")
 UNLABELLED = "unlabelled"
@@ -108,7 +109,7 @@ def split_files(data_dir: str | Path) -> dict[str, Path]:
             found[match["split"]] = path
     if not found:
         raise FileNotFoundError(f"no CoSMo split file comics_<split>.json in {data_dir}")
-    return found
+    return {split: found[split] for split in sorted(found, key=split_key)}
 
 
 def read_split(path: str | Path) -> list[dict[str, Any]]:
@@ -253,6 +254,17 @@ def page_counts(data_dir: str | Path, scheme: str = "ours") -> dict[str, dict[st
     files = tuple((split, str(path)) for split, path in split_files(data_dir).items())
     counts = _cached_counts(files, scheme)
     return {split: {k: c.get(k, 0) for k in (*labels, UNLABELLED)} for split, c in counts.items()}
+
+
+def counts_markdown(counts: dict[str, dict[str, int]]) -> str:
+    """A Markdown table of :func:`page_counts` output (labels x splits, with totals), for the card."""
+    splits = list(counts)
+    labels = list(next(iter(counts.values()))) if counts else []
+    lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
+    for label in [*labels, "total"]:
+        values = [sum(counts[s].values()) if label == "total" else counts[s][label] for s in splits]
+        lines.append(f"| {label} | " + " | ".join(f"{v:,}" for v in values) + f" | {sum(values):,} |")
+    return "\n".join(lines) + "\n"
 
 
 def story_start_counts(data_dir: str | Path) -> dict[str, int]:
