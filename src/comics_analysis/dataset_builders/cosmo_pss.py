@@ -47,7 +47,6 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -230,8 +229,7 @@ def book_row(book: dict[str, Any], image_dir: str | Path | None = None) -> dict[
     }
 
 
-@lru_cache(maxsize=8)
-def _cached_counts(files: tuple[tuple[str, str], ...], scheme: str) -> dict[str, dict[str, int]]:
+def _label_counts(files: tuple[tuple[str, str], ...], scheme: str) -> dict[str, dict[str, int]]:
     result = {}
     for split, path in files:
         counts: Counter[str] = Counter()
@@ -252,7 +250,7 @@ def page_counts(data_dir: str | Path, scheme: str = "ours") -> dict[str, dict[st
     if labels is None:
         raise ValueError(f"unknown scheme {scheme!r}; expected 'ours' or 'cosmo5'")
     files = tuple((split, str(path)) for split, path in split_files(data_dir).items())
-    counts = _cached_counts(files, scheme)
+    counts = _label_counts(files, scheme)
     return {split: {k: c.get(k, 0) for k in (*labels, UNLABELLED)} for split, c in counts.items()}
 
 
