@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,10 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the repository, or wherever COMICS_SHARED_DATA points.
+SHARED_DATA = Path(
+    os.environ.get("COMICS_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +32,7 @@ def _hf_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "hf-cache"
     monkeypatch.setenv("HF_HOME", str(cache))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(cache / "datasets"))
+    # datasets reads HF_DATASETS_CACHE once, at import: point its constant at the test cache too.
+    datasets_config = sys.modules.get("datasets.config")
+    if datasets_config is not None:
+        monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", cache / "datasets")

@@ -1,0 +1,76 @@
+"""``datasets`` builders for our data and the benchmark datasets (issue 6; DESIGN 2).
+
+datasets 5 runs no loading scripts, so each builder is a ``datasets.GeneratorBasedBuilder``
+subclass in this package, prepared locally and published as Parquet. Each module documents its
+row schema and offers a plain ``load_<name>()`` function; :func:`load` dispatches by name:
+
+    from comics_analysis.dataset_builders import load
+    closure = load("comics_closure", data_dir="shared/data/comics-closure")          # DatasetDict
+    pss = load("cosmo_pss", data_dir="shared/data/cosmo-pss-splits", image_dir=None)
+    pap = load("comicspap", data_dir="ComicsPAP", config="text_closure")
+    comix = load("comix", data_dir="comix.coco/DCM", image_dir="images/DCM")
+    export("cosmo_pss", "out/cosmo", data_dir=..., image_dir="pages/")   # Parquet shards
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._common import export_parquet
+from .comics_closure import ComicsClosure, load_comics_closure
+from .comicspap import ComicsPap, load_comicspap
+from .comix import Comix, load_comix
+from .cosmo_pss import CosmoPss, load_cosmo_pss
+
+BUILDERS = {
+    "comicspap": ComicsPap,
+    "comix": Comix,
+    "cosmo_pss": CosmoPss,
+    "comics_closure": ComicsClosure,
+}
+
+
+def load(name: str, data_dir: str | Path | None = None, config: str | None = None, **kwargs: Any):
+    """The dataset ``name`` (a key of :data:`BUILDERS`) as a ``DatasetDict`` keyed by split.
+
+    ``config``: the ComicsPAP skill or the COMICS cloze difficulty (ignored by builders with one
+    config). Other keyword arguments go to the builder's ``load_<name>`` function."""
+    if name == "comicspap":
+        return load_comicspap(config or ComicsPap.DEFAULT_CONFIG_NAME, data_dir=data_dir, **kwargs)
+    if name not in BUILDERS:
+        raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(BUILDERS)}")
+    if data_dir is None:
+        raise ValueError(f"{name}: data_dir is required")
+    if name == "comics_closure":
+        return load_comics_closure(data_dir, difficulty=config or ComicsClosure.DEFAULT_CONFIG_NAME, **kwargs)
+    if name == "comix":
+        return load_comix(data_dir, **kwargs)
+    return load_cosmo_pss(data_dir, **kwargs)
+
+
+def export(
+    name: str, out_dir: str | Path, data_dir: str | Path, config: str | None = None, **options: Any
+) -> list[Path]:
+    """Build ``name`` from ``data_dir`` and write ``<split>-NNNNN-of-NNNNN.parquet`` shards
+    (images embedded) into ``out_dir``; ``options`` are the builder's config fields (e.g.
+    ``image_dir``, ``max_shard_bytes``). Returns the shard paths."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(BUILDERS)}")
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    return export_parquet(BUILDERS[name], out_dir, config, data_dir, **options)
+
+
+__all__ = [
+    "BUILDERS",
+    "ComicsClosure",
+    "ComicsPap",
+    "Comix",
+    "CosmoPss",
+    "export",
+    "load",
+    "load_comics_closure",
+    "load_comicspap",
+    "load_comix",
+    "load_cosmo_pss",
+]
