@@ -96,6 +96,32 @@ def test_white_panels_with_thin_frames_and_a_balloon_across_the_gutter():
     assert len(pred) == 2 and len(matches) == 2
 
 
+def test_gutter_mostly_hidden_by_a_balloon_is_still_cut_along_its_two_frame_lines():
+    # a tall balloon covers two thirds of the gutter: its frame lines show on a third of it only,
+    # but the strip between them is paper (gutter and balloon), not another panel's art
+    truth = [(40, 40, 350, 1120), (410, 40, 350, 1120)]
+    image = page_with(truth, border=4)
+    ImageDraw.Draw(image).ellipse([280, 20, 520, 780], fill=(255, 255, 255), outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2 and min(m[2] for m in matches) > 0.9
+
+
+def test_unframed_art_touching_framed_panels_is_cut_along_their_frame_line():
+    # two framed panels above an unframed one whose art reaches up to their bottom frames, so no
+    # row of the gutter is clean and only one frame line bounds it (no pair of lines either)
+    framed = [(40, 40, 350, 500), (410, 40, 350, 500)]
+    image = page_with(framed, fill=(255, 255, 255), border=4)
+    draw = ImageDraw.Draw(image)
+    for x, y in [(180, 160), (560, 300), (300, 380)]:  # some art inside the framed panels
+        draw.ellipse([x, y, x + 90, y + 90], outline=(0, 0, 0), width=3)
+    draw.polygon(
+        [(60, 900), (200, 540), (600, 540), (740, 820), (500, 1160), (150, 1100)], fill=(110, 110, 110)
+    )
+    truth = [*framed, (60, 540, 681, 621)]
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9
+
+
 def test_splash_bleed_and_text_only_pages():
     full = Image.fromarray(np.random.default_rng(0).integers(40, 200, (1200, 800, 3), dtype=np.uint8))
     assert [d.bbox for d in detect_classical(full)] == [(0.0, 0.0, 800.0, 1200.0)]

@@ -5,9 +5,12 @@ gutter is the paper connected to the page border, everything else (ink, and pape
 ink such as a panel's white interior) is solid. Cut the solid mask recursively along gutters
 (rows or columns with almost no solid, or a short thin dip between dense stretches where a
 balloon crosses), an X-Y cut on pixels. A region is a panel when it is framed (its four edges
-are solid) or densely filled; text blocks and stray balloons are neither and are dropped. A
-second pass looks for framed insets (art inside a dark frame) inside each panel. Scores rank
-frame and fill evidence, so precision-recall curves (AP) mean something.
+are solid) or densely filled; text blocks and stray balloons are neither and are dropped. A region
+that is not framed itself but holds one long thin frame line (the edge of a framed panel that an
+unframed neighbour's art touches) is cut along that line; a gutter whose two frame lines a
+balloon mostly hides is cut when the strip between the lines is paper. A second pass looks for framed insets
+(art inside a dark frame) inside each panel. Scores rank frame and fill evidence, so
+precision-recall curves (AP) mean something.
 
 Known limits: non-guillotine layouts and diagonal gutters (common in manga) merge panels.
 """
@@ -43,10 +46,13 @@ class ClassicalConfig:
     max_depth: int = 8
     line_length: float = 0.3  # a frame line spans at least this share of the region
     line_cover: float = 0.5  # ... and covers this share of a row/column to count
+    hidden_cover: float = 0.3  # ... or this share, when paper (balloons) fills the strip between
+    hidden_paper: float = 0.7
     line_gap: float = 0.05  # two frame lines at most this share apart bound a gutter
     line_gap_fill: float = 0.7  # ... when the strip between them is partly paper
     min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
     blob_share: float = 0.2  # a separate shape this large (share of its region) is its own panel
+    edge_cover: float = 0.6  # one frame line this long (share of an unframed region) is a panel edge
 
 
 def _to_grey(image) -> np.ndarray:
@@ -144,10 +150,16 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
 
 
 def _line_split(
-    dark: np.ndarray, solid: np.ndarray, axis: int, cfg: ClassicalConfig
+    dark: np.ndarray,
+    solid: np.ndarray,
+    paper: np.ndarray,
+    axis: int,
+    cfg: ClassicalConfig,
+    single: bool = False,
 ) -> list[tuple[int, int]]:
     """Segments between pairs of long parallel frame lines close together: the two borders of a
-    gutter that art or a balloon crosses, so that the fill profile shows no clean gap."""
+    gutter that art or a balloon crosses, so that the fill profile shows no clean gap. With
+    ``single``, a lone thin frame line is enough (for regions that are not framed themselves)."""
     import cv2
 
     h, w = dark.shape
@@ -157,15 +169,28 @@ def _line_split(
     length = max(20, int(cfg.line_length * along))
     kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
     lines = cv2.morphologyEx(dark.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    strong = lines.mean(axis=axis) >= cfg.line_cover
-    runs = _runs(strong)
-    n = len(strong)
-    fill = solid.mean(axis=axis)
-    cuts = [
-        (a1, b0)
-        for (_, a1), (b0, _) in itertools.pairwise(runs)
-        if 2 <= b0 - a1 <= max(8, cfg.line_gap * n) and fill[a1:b0].mean() <= cfg.line_gap_fill
-    ]
+    cover = lines.mean(axis=axis)
+    n = len(cover)
+    if single:
+        # the edge of a framed panel that art of an unframed neighbour touches: cut along it. A
+        # frame is a thin stroke with something not dark on one side; hair and shadows are masses.
+        near = dark.astype(np.float32).mean(axis=axis)
+        cuts = []
+        for a, b in _runs(cover >= cfg.edge_cover):
+            sides = [near[max(0, a - 6) : max(0, a - 2)], near[b + 2 : b + 6]]
+            if b - a <= 4 and min(side.mean() if side.size else 1.0 for side in sides) <= 0.3:
+                cuts.append(((a + b) // 2, (a + b) // 2))
+    else:
+        fill, pale = solid.mean(axis=axis), paper.mean(axis=axis)
+        cuts = []
+        for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.hidden_cover)):
+            if not 2 <= b0 - a1 <= max(8, cfg.line_gap * n) or fill[a1:b0].mean() > cfg.line_gap_fill:
+                continue
+            # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
+            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
+                pale[a1:b0].mean() >= cfg.hidden_paper
+            ):
+                cuts.append((a1, b0))
     segments, pos = [], 0
     for start, stop in cuts:
         if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
@@ -175,28 +200,35 @@ def _line_split(
     return segments
 
 
-def _xy_cut(ink: np.ndarray, dark: np.ndarray, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+def _xy_cut(ink, dark, paper, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+    """Recursive cut of ``box``; ink is the solid mask, dark the frame-line candidates, paper the
+    pixels of the gutter's colour (balloon interiors included)."""
     box = _trim(ink, box)
     if box is None:
         return
     x0, y0, x1, y1 = box
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
-        for splitter in ("fill", "lines"):
+        framed = _frame_score(region) >= cfg.frame_edge
+        for splitter in ("fill", "lines", "edge"):
+            if splitter == "edge" and framed:
+                continue  # a framed panel keeps its inner lines (art, insets)
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg)
                 else:
-                    segments = _line_split(dark[y0:y1, x0:x1], region, axis, cfg)
+                    segments = _line_split(
+                        dark[y0:y1, x0:x1], region, paper[y0:y1, x0:x1], axis, cfg, splitter == "edge"
+                    )
                 if len(segments) > 1:
                     for a, b in segments:
                         sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
-                        _xy_cut(ink, dark, sub, cfg, depth + 1, out)
+                        _xy_cut(ink, dark, paper, sub, cfg, depth + 1, out)
                     return
         parts = _blobs(region, cfg)
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
             for bx0, by0, bx1, by1 in parts:
-                _xy_cut(ink, dark, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out)
+                _xy_cut(ink, dark, paper, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out)
             return
     out.append(box)
 
@@ -271,7 +303,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     ink = solid_mask(grey, level, cfg.ink_threshold)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
-    _xy_cut(ink, dark, (0, 0, w, h), cfg, 0, boxes)
+    paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
+    _xy_cut(ink, dark, paper, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
