@@ -151,7 +151,11 @@ class VlmFolder:
         self.skipped: list[str] = []
         self.count = 0
         run_state = self.folder / "run.json"
-        config = json.loads(run_state.read_text())["config"] if run_state.is_file() else {}
+        self.run = run_state.is_file()
+        if self.run:  # `comics-analysis vlm` output: one file per page id, read when asked for
+            self.config = json.loads(run_state.read_text(encoding="utf-8"))["config"]
+            self.count = sum(1 for _ in (self.folder / "pages").rglob("*.json"))
+            return
         for path in sorted(self.folder.rglob("*.json")):
             if path == run_state:
                 continue
@@ -169,8 +173,8 @@ class VlmFolder:
                 schema,
                 data,
                 relative,
-                model=data.get("model") or config.get("model"),
-                prompt_version=data.get("prompt_version") or config.get("prompt_version"),
+                model=data.get("model"),
+                prompt_version=data.get("prompt_version"),
             )
             self.count += 1
             if isinstance(data.get("page_id"), str):
@@ -187,6 +191,14 @@ class VlmFolder:
     def find(
         self, page_id: str, source_path: str | None = None, source_entry: str | None = None
     ) -> Reading | None:
+        if self.run:
+            path = self.folder / "pages" / f"{page_id}.json"
+            if not path.is_file():
+                return None
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = data.get("model") or self.config.get("model")
+            prompt = data.get("prompt_version") or self.config.get("prompt_version")
+            return Reading("run", data, path.relative_to(self.folder).as_posix(), model, prompt)
         if page_id in self.by_id:
             return self.by_id[page_id]
         if source_entry:
