@@ -69,6 +69,8 @@ def main() -> None:
         ("detection", "none", args.runs),
         (f"detection + {args.ocr}", args.ocr, args.ocr_runs),
     ):
+        if runs < 1:  # e.g. --ocr-runs 0: detection only
+            continue
         for workers in args.workers:
             times = [time_annotate(args.out, workers, ocr) for _ in range(runs)]
             median = statistics.median(times)
