@@ -18,6 +18,9 @@ SUBCOMMANDS = [
     ["dataspec", "validate"],
     ["dataspec", "from-legacy"],
     ["dataspec", "from-openmantra"],
+    ["dataset"],
+    ["dataset", "build"],
+    ["dataset", "push"],
 ]
 
 
@@ -54,7 +57,7 @@ def test_every_subcommand_has_help(words, capsys):
     assert out.startswith("usage: comics-analysis")
     # every subcommand the parser knows is listed in the top-level help
     if not words:
-        for name in ("synth", "demo", "ingest", "ingest-merge", "dataspec"):
+        for name in ("synth", "demo", "ingest", "ingest-merge", "dataspec", "dataset"):
             assert name in out
 
 

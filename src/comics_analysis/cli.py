@@ -461,6 +461,83 @@ def cmd_from_openmantra(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratios(text: str) -> tuple[float, float, float]:
+    from .dataset_builders.comic_pages import parse_ratios
+
+    try:
+        return parse_ratios(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .dataset_builders.comic_pages import CONFIGS, export_comic_pages
+
+    configs = None
+    if args.config:
+        configs = [c.strip() for c in args.config.split(",") if c.strip()]
+        bad = [c for c in configs if c not in CONFIGS]
+        if bad or not configs:
+            raise ValueError(f"--config: expected a comma list of {', '.join(CONFIGS)}, got {args.config!r}")
+    start = time.perf_counter()
+    result = export_comic_pages(
+        args.dataspec_dir,
+        args.out,
+        configs=configs,
+        image_dir=args.images,
+        min_iou=args.min_iou,
+        split_ratios=args.split_ratios,
+        shard_rows=args.shard_rows,
+        max_shard_bytes=args.shard_mb << 20,
+        license=args.license,
+        pretty_name=args.pretty_name,
+        show_progress=not args.quiet,
+    )
+    seconds = time.perf_counter() - start
+    stats = result.stats
+    print(f"{'config':<15}{'pages':>8}{'books':>7}{'train':>8}{'val':>6}{'test':>6}{'shards':>8}{'MB':>9}")
+    for name, info in stats["configs"].items():
+        splits = info["splits"]
+        shards = sum(len(f) for f in result.files.get(name, {}).values())
+        mb = f"{result.parquet_bytes[name] / 1e6:.1f}" if name in result.parquet_bytes else "-"
+        print(
+            f"{name:<15}{info['pages']:>8}{info['books']:>7}"
+            + "".join(
+                f"{splits.get(s, {}).get('pages', 0):>{w}}"
+                for s, w in (("train", 8), ("validation", 6), ("test", 6))
+            )
+            + f"{shards or '-':>8}{mb:>9}"
+        )
+    images, parquet = sum(result.image_bytes.values()), sum(result.parquet_bytes.values())
+    print(
+        f"wrote {result.shards} Parquet shards ({parquet / 1e6:.1f} MB for {images / 1e6:.1f} MB of images, "
+        f"{parquet / max(images, 1):.3f}x), stats.json and README.md to {result.folder} in {seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_dataset_push(args: argparse.Namespace) -> int:
+    from .dataset_builders.publish import push_dataset, stage_upload
+
+    if args.dry_run:
+        for name in stage_upload(args.folder):
+            print(name)
+        return 0
+    url = push_dataset(args.folder, args.repo_id, private=args.private, token_env=args.token_env)
+    print(f"pushed {args.folder} to https://huggingface.co/datasets/{args.repo_id} ({url})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="comics-analysis",
@@ -697,6 +774,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", choices=["all", "aligned", "perfect_match"], help="write this subset to --out")
     p.add_argument("--out", type=Path, help="JSON Lines file for --write")
     p.set_defaults(func=cmd_subsets)
+
+    dd = sub.add_parser(
+        "dataset",
+        help="build Hugging Face datasets (Parquet + card) from annotated pages, and push them",
+        description="Build a dataset folder that datasets.load_dataset(folder) reads, and publish it.",
+    )
+    dd_sub = dd.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    p = dd_sub.add_parser(
+        "build",
+        help="comic_pages: DataSpec pages + images -> Parquet shards, stats.json and a dataset card",
+        description="Write the all / aligned / perfect_match configs of an annotate output as "
+        "OUT/<config>/<split>-NNNNN-of-NNNNN.parquet (images embedded as stored), split by a hash of "
+        "book_id, plus OUT/stats.json and OUT/README.md (dataset card with configs, statistics, "
+        "provenance). Load with datasets.load_dataset(OUT, name=CONFIG).",
+    )
+    p.add_argument("dataspec_dir", type=Path, help="annotate output folder (or a folder of DataSpec .jsonl)")
+    p.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced if it exists)")
+    p.add_argument(
+        "--config",
+        help="comma list of all, aligned, perfect_match (default: every config that has pages)",
+    )
+    p.add_argument(
+        "--images", type=Path, help="root of the image paths (default: the ingest folder annotate recorded)"
+    )
+    p.add_argument(
+        "--min-iou", type=float, default=0.5, help="IoU threshold of the aligned rule (default 0.5)"
+    )
+    p.add_argument(
+        "--split-ratios",
+        type=_ratios,
+        default=(0.8, 0.1, 0.1),
+        help="train,validation,test shares of books (default 0.8,0.1,0.1)",
+    )
+    p.add_argument("--shard-rows", type=_positive, help="at most this many pages per Parquet shard")
+    p.add_argument(
+        "--shard-mb", type=_positive, default=500, help="at most about this many MiB per shard (default 500)"
+    )
+    p.add_argument(
+        "--license", default="unknown", help="licence id for the card, e.g. cc-by-4.0 (default unknown)"
+    )
+    p.add_argument("--pretty-name", default="Comic pages (DataSpec v1)", help="title of the dataset card")
+    p.set_defaults(func=cmd_dataset_build)
+    p = dd_sub.add_parser(
+        "push",
+        help="upload a built dataset folder (shards, stats.json, card) to the Hugging Face Hub",
+        description="Create the dataset repo if needed and upload exactly the files the card's configs "
+        "name, plus README.md and stats.json. Needs a write token (never printed).",
+    )
+    p.add_argument("folder", type=Path, help="output folder of `comics-analysis dataset build`")
+    p.add_argument("--repo-id", required=True, help="USER/NAME or ORG/NAME on the Hub")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument(
+        "--token-env",
+        default="HF_TOKEN",
+        help="environment variable holding the token (default HF_TOKEN, else the `hf auth login` token)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list the files that would be uploaded and stop")
+    p.set_defaults(func=cmd_dataset_push)
     return parser
 
 
@@ -714,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataSpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -3,7 +3,8 @@
 One JSON Lines file per book in ``OUT/dataspec/<book_id>.jsonl``, written atomically once the
 book is done, so a re-run skips finished books and a killed run redoes only the book it was on;
 then ``OUT/dataspec.parquet`` with every page (DataSpec ``datasets`` features).
-Image paths in the records are relative to the ingest folder (the declared root).
+Image paths in the records are relative to the ingest folder (the declared root), which is
+recorded in ``OUT/images-root.txt`` as a path relative to ``OUT`` (:func:`recorded_images_root`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from .panels import DETECTORS, detect
 from .reading_order import reading_order
 
 log = logging.getLogger(__name__)
+
+IMAGES_ROOT_FILE = "images-root.txt"  # not .json: read_pages(OUT) must see only page records
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,9 @@ def annotate(
         if shard_of(row["book_id"], num_shards) == shard_index:
             books[row["book_id"]].append(row)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / IMAGES_ROOT_FILE) as handle:
+        handle.write(Path(os.path.relpath(Path(ingest_dir).resolve(), out.resolve())).as_posix() + "\n")
     bar = tqdm(
         total=sum(len(r) for r in books.values()), desc="annotate", unit="page", disable=not show_progress
     )
@@ -265,6 +271,17 @@ def annotate(
     stem = "dataspec" if num_shards == 1 else f"dataspec-{shard_index:03d}-of-{num_shards:03d}"
     write_parquet([page for f in files for page in read_jsonl(f)], out / f"{stem}.parquet")
     return files
+
+
+def recorded_images_root(folder: str | Path) -> Path | None:
+    """The ingest folder an annotate output's image paths are relative to, as ``annotate``
+    recorded it (``OUT/images-root.txt``; also found from ``OUT/dataspec``); None if absent."""
+    folder = Path(folder)
+    for base in [folder, *([folder.parent] if folder.name == "dataspec" else [])]:
+        record = base / IMAGES_ROOT_FILE
+        if record.is_file():
+            return (base / record.read_text(encoding="utf-8").strip()).resolve()
+    return None
 
 
 def read_annotations(folder: str | Path) -> list[Page]:

@@ -10,6 +10,8 @@ row schema and offers a plain ``load_<name>()`` function; :func:`load` dispatche
     pap = load("comicspap", data_dir="ComicsPAP", config="text_closure")
     comix = load("comix", data_dir="comix.coco/DCM", image_dir="images/DCM")
     export("cosmo_pss", "out/cosmo", data_dir=..., image_dir="pages/")   # Parquet shards
+    pages = load("comic_pages", data_dir="annotated", config="aligned")    # our annotate output
+    export("comic_pages", "out/pages", data_dir="annotated")  # shards + stats.json + README.md card
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from ._common import export_parquet
+from .comic_pages import ComicPages, export_comic_pages, load_comic_pages
 from .comics_closure import ComicsClosure, load_comics_closure
 from .comicspap import ComicsPap, load_comicspap
 from .comix import Comix, load_comix
 from .cosmo_pss import CosmoPss, load_cosmo_pss
 
 BUILDERS = {
+    "comic_pages": ComicPages,
     "comicspap": ComicsPap,
     "comix": Comix,
     "cosmo_pss": CosmoPss,
@@ -35,13 +39,16 @@ def load(name: str, data_dir: str | Path | None = None, config: str | None = Non
     """The dataset ``name`` (a key of :data:`BUILDERS`) as a ``DatasetDict`` keyed by split.
 
     ``config``: the ComicsPAP skill or the COMICS cloze difficulty (ignored by builders with one
-    config). Other keyword arguments go to the builder's ``load_<name>`` function."""
+    config; comic_pages: all / aligned / perfect_match). Other keyword arguments go to the
+    builder's ``load_<name>`` function."""
     if name == "comicspap":
         return load_comicspap(config or ComicsPap.DEFAULT_CONFIG_NAME, data_dir=data_dir, **kwargs)
     if name not in BUILDERS:
         raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(BUILDERS)}")
     if data_dir is None:
         raise ValueError(f"{name}: data_dir is required")
+    if name == "comic_pages":
+        return load_comic_pages(data_dir, config=config or ComicPages.DEFAULT_CONFIG_NAME, **kwargs)
     if name == "comics_closure":
         return load_comics_closure(data_dir, difficulty=config or ComicsClosure.DEFAULT_CONFIG_NAME, **kwargs)
     if name == "comix":
@@ -54,21 +61,32 @@ def export(
 ) -> list[Path]:
     """Build ``name`` from ``data_dir`` and write ``<split>-NNNNN-of-NNNNN.parquet`` shards
     (images embedded) into ``out_dir``; ``options`` are the builder's config fields (e.g.
-    ``image_dir``, ``max_shard_bytes``). Returns the shard paths."""
+    ``image_dir``, ``max_shard_bytes``). Returns the shard paths.
+
+    ``comic_pages`` writes a whole dataset folder instead (``<config>/<split>-*.parquet``, the card
+    and ``stats.json``; see :func:`export_comic_pages`, which takes the same options)."""
     if name not in BUILDERS:
         raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(BUILDERS)}")
+    if name == "comic_pages":
+        result = export_comic_pages(data_dir, out_dir, configs=[config] if config else None, **options)
+        return [
+            result.folder / f for splits in result.files.values() for files in splits.values() for f in files
+        ]
     options = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
     return export_parquet(BUILDERS[name], out_dir, config, data_dir, **options)
 
 
 __all__ = [
     "BUILDERS",
+    "ComicPages",
     "ComicsClosure",
     "ComicsPap",
     "Comix",
     "CosmoPss",
     "export",
+    "export_comic_pages",
     "load",
+    "load_comic_pages",
     "load_comics_closure",
     "load_comicspap",
     "load_comix",
