@@ -25,6 +25,7 @@ from .comics_closure import ComicsClosure, load_comics_closure
 from .comicspap import ComicsPap, load_comicspap
 from .comix import Comix, load_comix
 from .cosmo_pss import CosmoPss, load_cosmo_pss
+from .open_mantra import OpenMantra, load_open_mantra
 
 BUILDERS = {
     "comic_pages": ComicPages,
@@ -32,7 +33,10 @@ BUILDERS = {
     "comix": Comix,
     "cosmo_pss": CosmoPss,
     "comics_closure": ComicsClosure,
+    "open_mantra": OpenMantra,
 }
+# `synthetic` lives in comics_analysis.synth (a later stage, DESIGN 2) and is imported on demand
+NAMES = (*BUILDERS, "synthetic")
 
 
 def load(name: str, data_dir: str | Path | None = None, config: str | None = None, **kwargs: Any):
@@ -43,8 +47,12 @@ def load(name: str, data_dir: str | Path | None = None, config: str | None = Non
     builder's ``load_<name>`` function."""
     if name == "comicspap":
         return load_comicspap(config or ComicsPap.DEFAULT_CONFIG_NAME, data_dir=data_dir, **kwargs)
+    if name == "synthetic":
+        from ..synth.builder import load_synthetic
+
+        return load_synthetic(config or "pages", **kwargs)
     if name not in BUILDERS:
-        raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(BUILDERS)}")
+        raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(NAMES)}")
     if data_dir is None:
         raise ValueError(f"{name}: data_dir is required")
     if name == "comic_pages":
@@ -53,6 +61,8 @@ def load(name: str, data_dir: str | Path | None = None, config: str | None = Non
         return load_comics_closure(data_dir, difficulty=config or ComicsClosure.DEFAULT_CONFIG_NAME, **kwargs)
     if name == "comix":
         return load_comix(data_dir, **kwargs)
+    if name == "open_mantra":
+        return load_open_mantra(data_dir, lang=config or OpenMantra.DEFAULT_CONFIG_NAME, **kwargs)
     return load_cosmo_pss(data_dir, **kwargs)
 
 
@@ -83,6 +93,7 @@ __all__ = [
     "ComicsPap",
     "Comix",
     "CosmoPss",
+    "OpenMantra",
     "export",
     "export_comic_pages",
     "load",
@@ -91,4 +102,5 @@ __all__ = [
     "load_comicspap",
     "load_comix",
     "load_cosmo_pss",
+    "load_open_mantra",
 ]
