@@ -18,6 +18,10 @@ SUBCOMMANDS = [
     ["dataspec", "validate"],
     ["dataspec", "from-legacy"],
     ["dataspec", "from-openmantra"],
+    ["search"],
+    ["store"],
+    ["store", "info"],
+    ["store", "index"],
 ]
 
 
