@@ -21,6 +21,10 @@ SUBCOMMANDS = [
     ["dataset"],
     ["dataset", "build"],
     ["dataset", "push"],
+    ["search"],
+    ["store"],
+    ["store", "info"],
+    ["store", "index"],
 ]
 
 

@@ -538,6 +538,116 @@ def cmd_dataset_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_hits(hits, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        print("no results")
+    for rank, h in enumerate(hits, start=1):
+        where = h.page_id if h.panel is None else f"{h.page_id} panel {h.panel}"
+        box = "" if h.bbox is None else " bbox " + ",".join(f"{v:.3f}" for v in h.bbox)
+        text = " | ".join(h.text)
+        if len(text) > 100:  # display only; --json gives the full text
+            text = text[:97] + "..."
+        print(f"{rank:>3}  {h.score:.4f}  {where}  [{h.page_type or '-'}]{box}  {text}")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .store import StoreSearch
+
+    kinds = [args.page is not None, args.vector is not None, args.text is not None, args.image is not None]
+    if sum(kinds) != 1:
+        raise ValueError(
+            "give one query: --page ID [--panel K], --vector FILE.npy, --text TEXT or --image FILE"
+        )
+    if args.panel is not None and args.page is None:
+        raise ValueError("--panel needs --page")
+    vector = None
+    if args.vector is not None:
+        vector = np.load(args.vector)
+    elif args.text is not None or args.image is not None:
+        from .store.query import model_query_vector
+
+        if args.model is None:
+            raise ValueError("--text and --image need --model DIR")
+        vector = model_query_vector(args.model, text=args.text, image=args.image)
+    searcher = StoreSearch(args.store, backend=args.backend)
+    hits = searcher.search(
+        vector=vector,
+        page=args.page,
+        panel=args.panel,
+        k=args.k,
+        level=args.level,
+        book_id=args.book,
+        page_type=args.page_type,
+        min_panels=args.min_panels,
+        max_panels=args.max_panels,
+        has_text=args.has_text,
+        ann=args.ann,
+        nprobe=args.nprobe,
+    )
+    _print_hits(hits, args.json)
+    return 0
+
+
+def cmd_store_info(args: argparse.Namespace) -> int:
+    import json
+
+    from .store import open_store
+
+    info = open_store(args.store).info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    attrs = info["attrs"]
+    print(f"store {info['path']}")
+    for key in (
+        "model_id",
+        "model_revision",
+        "config_hash",
+        "created_utc",
+        "schema_version",
+        "embedding_dtype",
+    ):
+        print(f"  {key}: {attrs.get(key)}")
+    print(
+        f"  rows: {info['visible_rows']} visible of {attrs['row_count']} planned; "
+        f"chunks {info['finished_chunks']}/{info['num_chunks']} finished "
+        f"({'complete' if info['complete'] else 'INCOMPLETE'})"
+    )
+    print(
+        f"  books: {info['books']}, real panels: {info['real_panels']}, "
+        f"dims: P={attrs['panels']} D={attrs['dim']}"
+    )
+    vectors = info["visible_rows"] + info["real_panels"]
+    total = info["bytes_on_disk"]
+    print(
+        f"  bytes on disk: {total:,} ({total / max(1, info['visible_rows']):.0f} B/page, "
+        f"{total / max(1, vectors):.0f} B per stored vector)"
+    )
+    for part, size in info["bytes_by_part"].items():
+        print(f"    {part}: {size:,}")
+    return 0
+
+
+def cmd_store_index(args: argparse.Namespace) -> int:
+    from .store import StoreSearch
+
+    start = time.perf_counter()
+    searcher = StoreSearch(args.store)
+    index = searcher.build_ann(args.level, nlist=args.nlist, nprobe=args.nprobe)
+    print(
+        f"built a FAISS IVF index ({index.meta['n']} {args.level} vectors, nlist {index.nlist}, "
+        f"nprobe {index.nprobe}) in {time.perf_counter() - start:.1f} s -> {searcher.index_path(args.level)}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="comics-analysis",
@@ -832,6 +942,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="list the files that would be uploaded and stop")
     p.set_defaults(func=cmd_dataset_push)
+
+    p = sub.add_parser(
+        "search",
+        help="search an embedding store: more like a page or panel, or a query vector",
+        description="Exact cosine top-k (default) or a FAISS index (--ann, built by `store index`) over page "
+        "or panel vectors, with filters. --text/--image need the Closure Lite model (--model DIR).",
+    )
+    p.add_argument("store", type=Path, help="embedding store folder (Zarr v3)")
+    p.add_argument("--page", help="page id: pages like this one (the page itself is left out)")
+    p.add_argument("--panel", type=int, help="with --page: panels like this panel (index in reading order)")
+    p.add_argument("--vector", type=Path, help="a query vector saved with numpy.save (.npy)")
+    p.add_argument("--text", help="text query (needs --model)")
+    p.add_argument("--image", type=Path, help="image query: a page or a crop (needs --model)")
+    p.add_argument("--model", type=Path, help="Closure Lite model folder for --text / --image")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--level", choices=["page", "panel"], help="search pages or panels (default: the query's)")
+    p.add_argument("--book", action="append", help="only this book id (repeatable)")
+    p.add_argument("--page-type", action="append", help="only this page type (repeatable)")
+    p.add_argument("--min-panels", type=int, help="only pages with at least N stored panels")
+    p.add_argument("--max-panels", type=int, help="only pages with at most N stored panels")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument(
+        "--has-text", dest="has_text", action="store_const", const=True, help="only hits with text"
+    )
+    text.add_argument(
+        "--no-text", dest="has_text", action="store_const", const=False, help="only hits without"
+    )
+    p.add_argument("--ann", action="store_true", help="use the saved FAISS index instead of exact search")
+    p.add_argument("--nprobe", type=int, help="with --ann: inverted lists scanned (default: the index's)")
+    p.add_argument(
+        "--backend", default="auto", choices=["auto", "faiss", "numpy"], help="exact search backend"
+    )
+    p.add_argument("--json", action="store_true", help="print the hits as JSON (full text)")
+    p.set_defaults(func=cmd_search)
+
+    st = sub.add_parser(
+        "store",
+        help="inspect an embedding store and build its FAISS index",
+        description="Embedding stores are written by `comics_analysis.store.write_store` "
+        "(the `embed` command arrives with the model).",
+    )
+    st_sub = st.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    p = st_sub.add_parser("info", help="attributes, progress and bytes on disk of a store")
+    p.add_argument("store", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_store_info)
+    p = st_sub.add_parser("index", help="build and save a FAISS IVF index (for `search --ann`)")
+    p.add_argument("store", type=Path)
+    p.add_argument("--level", choices=["page", "panel"], default="page")
+    p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")
+    p.add_argument("--nprobe", type=int, help="lists scanned per query (default max(8, nlist / 16))")
+    p.set_defaults(func=cmd_store_index)
     return parser
 
 
@@ -842,6 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build it loaded
     from .dataspec import DataSpecError
 
     try:
@@ -851,6 +1014,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyError, RuntimeError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 
 

@@ -1,0 +1,36 @@
+"""Embedding store (Zarr v3, xarray-readable; DESIGN 3.4) and search over it.
+
+Needs the ``store`` extra (zarr, xarray; faiss-cpu for the fast exact scan and ANN indexes).
+"""
+
+from .ann import AnnIndex, recall_at_k
+from .exact import ExactIndex
+from .inputs import PageItem, page_source
+from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
+from .quantize import dequantize_int8, l2_normalise, quantize_int8
+from .reader import EmbeddingStore, open_store
+from .search import Filters, Hit, StoreSearch, search
+from .writer import WriteSummary, write_store
+
+__all__ = [
+    "CHUNK_PAGES",
+    "DIM",
+    "PANELS",
+    "SCHEMA_VERSION",
+    "AnnIndex",
+    "EmbeddingStore",
+    "ExactIndex",
+    "Filters",
+    "Hit",
+    "PageItem",
+    "StoreSearch",
+    "WriteSummary",
+    "dequantize_int8",
+    "l2_normalise",
+    "open_store",
+    "page_source",
+    "quantize_int8",
+    "recall_at_k",
+    "search",
+    "write_store",
+]

@@ -1,0 +1,232 @@
+"""Reading a store: :func:`open_store` -> :class:`EmbeddingStore`.
+
+Only rows of finished chunks (listed in a progress file) are visible through this class; a
+store being written, or left by a killed writer, shows its finished rows and nothing else.
+``xarray.open_zarr(path)`` reads the same arrays with named dims; on an incomplete store
+(``attrs["complete"]`` false) rows of unfinished chunks hold fill values (empty page_id),
+and :meth:`EmbeddingStore.to_xarray` selects the finished rows for you.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .layout import TEXT_DIR
+from .progress import finished_chunks
+from .quantize import dequantize_int8
+
+
+def open_store(path: str | Path) -> EmbeddingStore:
+    return EmbeddingStore(path)
+
+
+class EmbeddingStore:
+    def __init__(self, path: str | Path):
+        import zarr
+
+        self.path = Path(path)
+        if not (self.path / "zarr.json").is_file():
+            raise FileNotFoundError(f"{self.path}: not an embedding store (no zarr.json)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.group = zarr.open_group(str(self.path), mode="r")
+        self.attrs: dict[str, Any] = dict(self.group.attrs)
+        if "row_count" not in self.attrs or "page_embedding" not in self.group:
+            raise ValueError(
+                f"{self.path}: a Zarr group but not an embedding store (no row_count/page_embedding)"
+            )
+        self.chunk_pages = int(self.attrs["chunk_pages"])
+        self.panels = int(self.attrs["panels"])
+        self.dim = int(self.attrs["dim"])
+        self.dtype = self.attrs["embedding_dtype"]
+        self.finished = sorted(finished_chunks(self.path))
+        total = int(self.attrs["row_count"])
+        rows = [
+            np.arange(c * self.chunk_pages, min((c + 1) * self.chunk_pages, total)) for c in self.finished
+        ]
+        #: store row numbers of the visible (finished) pages, ascending
+        self.rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.finished) == int(self.attrs["num_chunks"])
+
+    def _read(self, name: str) -> np.ndarray:
+        """A whole array restricted to the finished rows, read chunk by chunk."""
+        array = self.group[name]
+        parts = [array[c * self.chunk_pages : (c + 1) * self.chunk_pages] for c in self.finished]
+        if not parts:
+            return np.zeros((0, *array.shape[1:]), dtype=array.dtype if array.dtype != object else object)
+        return np.concatenate(parts)
+
+    # --- metadata (cached; small next to the vectors) ---------------------------------------
+    @cached_property
+    def page_ids(self) -> np.ndarray:
+        return self._read("page_id").astype(object)
+
+    @cached_property
+    def book_ids(self) -> np.ndarray:
+        return self._read("book_id").astype(object)
+
+    @cached_property
+    def page_types(self) -> np.ndarray:
+        return self._read("page_type").astype(object)
+
+    @cached_property
+    def page_index(self) -> np.ndarray:
+        return self._read("page_index")
+
+    @cached_property
+    def panel_mask(self) -> np.ndarray:
+        return self._read("panel_mask")
+
+    @cached_property
+    def panel_bbox(self) -> np.ndarray:
+        return self._read("panel_bbox")
+
+    @cached_property
+    def reading_order(self) -> np.ndarray:
+        return self._read("reading_order")
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """page_id -> position among the visible rows."""
+        return {pid: i for i, pid in enumerate(self.page_ids)}
+
+    def locate(self, page_id: str) -> int:
+        try:
+            return self.position[page_id]
+        except KeyError:
+            raise KeyError(
+                f"{self.path}: page {page_id!r} is not in the store (or its chunk is unfinished)"
+            ) from None
+
+    # --- vectors ------------------------------------------------------------------------------
+    def page_vectors(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Unit page vectors as float32 [n, D] (all visible rows, or those at ``positions``)."""
+        return self._vectors("page_embedding", "page_scale", positions)
+
+    def panel_vectors(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Panel vectors as float32 [n, P, D]; empty slots are zero (see ``panel_mask``)."""
+        return self._vectors("panel_embedding", "panel_scale", positions)
+
+    def _vectors(self, name: str, scale_name: str, positions: np.ndarray | None) -> np.ndarray:
+        if positions is None:
+            codes = self._read(name)
+            scale = self._read(scale_name) if self.dtype == "int8" else None
+        else:
+            rows = self.rows[np.asarray(positions, dtype=np.int64)]
+            codes = self.group[name].get_orthogonal_selection((rows,))
+            scale = self.group[scale_name].get_orthogonal_selection((rows,)) if self.dtype == "int8" else None
+        if self.dtype == "int8":
+            return dequantize_int8(codes, scale)
+        return codes.astype(np.float32)
+
+    def iter_panel_chunks(self):
+        """(first position, panel vectors float32 [n, P, D], mask [n, P]) per finished chunk."""
+        position = 0
+        for c in self.finished:
+            sl = slice(c * self.chunk_pages, (c + 1) * self.chunk_pages)
+            codes = self.group["panel_embedding"][sl]
+            if self.dtype == "int8":
+                vectors = dequantize_int8(codes, self.group["panel_scale"][sl])
+            else:
+                vectors = codes.astype(np.float32)
+            yield position, vectors, self.group["panel_mask"][sl]
+            position += len(codes)
+
+    # --- text -----------------------------------------------------------------------------------
+    @cached_property
+    def text_table(self):
+        """The lettered text of the finished chunks (pyarrow Table: page_id, panel, kind, order, text)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = [self.path / TEXT_DIR / f"chunk-{c:06d}.parquet" for c in self.finished]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{self.path}: text table of a finished chunk is missing: {missing[0]}")
+        if not files:
+            return pa.table(
+                {
+                    "page_id": pa.array([], pa.string()),
+                    "panel": pa.array([], pa.int16()),
+                    "kind": pa.array([], pa.string()),
+                    "order": pa.array([], pa.int32()),
+                    "text": pa.array([], pa.string()),
+                }
+            )
+        return pa.concat_tables([pq.read_table(f) for f in files])
+
+    @cached_property
+    def _texts(self) -> dict[str, list[tuple[int, str, str]]]:
+        table = self.text_table
+        out: dict[str, list[tuple[int, str, str]]] = {}
+        for pid, panel, kind, text in zip(
+            table["page_id"].to_pylist(),
+            table["panel"].to_pylist(),
+            table["kind"].to_pylist(),
+            table["text"].to_pylist(),
+        ):
+            out.setdefault(pid, []).append((panel, kind, text))
+        return out
+
+    def texts(self, page_id: str, panel: int | None = None) -> list[str]:
+        """Lettered text of a page (in order), or of one of its panels."""
+        return [t for p, _k, t in self._texts.get(page_id, []) if panel is None or p == panel]
+
+    @cached_property
+    def page_has_text(self) -> np.ndarray:
+        return np.array([pid in self._texts for pid in self.page_ids], bool)
+
+    @cached_property
+    def panel_has_text(self) -> np.ndarray:
+        out = np.zeros((len(self), self.panels), bool)
+        for pid, items in self._texts.items():
+            i = self.position.get(pid)
+            if i is None:
+                continue
+            for panel, _kind, _text in items:
+                if 0 <= panel < self.panels:
+                    out[i, panel] = True
+        return out
+
+    # --- views --------------------------------------------------------------------------------
+    def to_xarray(self):
+        """The store as an ``xarray.Dataset`` (lazy), restricted to finished rows."""
+        import xarray as xr
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ds = xr.open_zarr(str(self.path))
+        return ds if self.complete else ds.isel(page=self.rows)
+
+    def info(self) -> dict[str, Any]:
+        """Attributes, progress, and bytes on disk per part of the store."""
+        sizes: dict[str, int] = {}
+        for child in sorted(self.path.iterdir()):
+            if child.is_dir():
+                sizes[child.name] = sum(f.stat().st_size for f in child.rglob("*") if f.is_file())
+            else:
+                sizes[child.name] = child.stat().st_size
+        mask = self.panel_mask
+        return {
+            "path": str(self.path),
+            "attrs": self.attrs,
+            "finished_chunks": len(self.finished),
+            "num_chunks": int(self.attrs["num_chunks"]),
+            "visible_rows": len(self),
+            "complete": self.complete,
+            "real_panels": int(mask.sum()),
+            "books": len(set(self.book_ids)),
+            "bytes_on_disk": sum(sizes.values()),
+            "bytes_by_part": sizes,
+        }

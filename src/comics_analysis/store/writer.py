@@ -1,0 +1,384 @@
+"""``write_store``: pages -> embedding store (DESIGN 3.4), resumable and shardable.
+
+The embedding function is a parameter, so any model (Closure Lite later, a test embedder in the
+tests) can fill a store::
+
+    embed_fn(items: list[PageItem]) -> (page_vecs [B, D], panel_vecs [B, P', D], panel_mask [B, P'])
+
+with ``P' <= P``; slot ``j`` of a page is stored when ``panel_mask[b, j]`` and the page has a
+``j``-th panel. Vectors are L2-normalised here; a non-finite or zero vector is an error naming
+the page.
+
+Rows follow the source order. The store is created once (in a temporary folder renamed into
+place, so concurrent shards cannot create two), with every array pre-sized to the plan; then
+chunks of ``chunk_pages`` rows are written whole and recorded in the shard's progress file.
+Sharding: ``--num-shards K --shard-index I`` makes a writer take chunks ``c`` with
+``c % K == I``; all shards write disjoint chunk regions of the same store, each with its own
+progress file, so no merge step is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..dataspec import DataSpecError, atomic_write
+from .inputs import PageItem, page_source
+from .layout import (
+    CHUNK_PAGES,
+    DIM,
+    EMBEDDING_DTYPES,
+    PANELS,
+    SCHEMA_VERSION,
+    TEXT_COLUMNS,
+    TEXT_DIR,
+    all_arrays,
+    compressor,
+    config_hash,
+    plan_hash,
+)
+from .progress import finished_chunks, progress_path, record_chunk
+from .quantize import l2_normalise, quantize_int8
+
+log = logging.getLogger(__name__)
+
+EmbedFn = Callable[[list[PageItem]], tuple[Any, Any, Any]]
+
+
+@dataclass
+class WriteSummary:
+    store: str
+    rows: int
+    chunks: int
+    written_chunks: list[int] = field(default_factory=list)
+    skipped_chunks: int = 0  # finished before (resume) or owned by another shard
+    complete: bool = False
+    panels_truncated: int = 0  # pages with more than P panels (the first P are stored)
+    seconds: float = 0.0
+
+
+def _zarr():
+    import zarr
+
+    return zarr
+
+
+def _consolidate(path: Path) -> None:
+    """Consolidated metadata (what xarray reads first); quiet about our text/ and progress/ folders."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _zarr().consolidate_metadata(str(path))
+
+
+def _create(
+    out: Path, rows: int, dtype: str, panels: int, dim: int, chunk_pages: int, attrs: dict[str, Any]
+) -> None:
+    """Create the group and pre-sized arrays in a temp folder, then rename it to ``out``."""
+    zarr = _zarr()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".creating", dir=out.parent))
+    try:
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        sizes = {"page": rows, "panel": panels, "dim": dim, "coord": 4}
+        for name, (dims, kind, fill) in all_arrays(dtype).items():
+            shape = tuple(sizes[d] for d in dims)
+            chunks = tuple(max(1, min(chunk_pages, rows)) if d == "page" else sizes[d] for d in dims)
+            group.create_array(
+                name,
+                shape=shape,
+                chunks=chunks,
+                dtype=str if kind == "str" else kind,
+                fill_value=fill,
+                dimension_names=dims,
+                compressors=compressor(kind),
+            )
+        group.attrs.update(attrs)
+        _consolidate(tmp)
+        (tmp / TEXT_DIR).mkdir()
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not (out / "zarr.json").is_file():
+                raise
+            log.info("%s was created by another shard meanwhile", out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_existing(out: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    zarr = _zarr()
+    attrs = dict(zarr.open_group(str(out), mode="r").attrs)
+    for key in ("schema_version", "config_hash", "plan_hash", "row_count", "embedding_dtype"):
+        if attrs.get(key) != expected[key]:
+            raise ValueError(
+                f"{out}: existing store has {key}={attrs.get(key)!r} but this run needs {expected[key]!r}; "
+                "write to a new folder (or delete it) to start over"
+            )
+    return attrs
+
+
+def _page_type(value: str | None) -> str:
+    return value or ""
+
+
+def _text_rows(items: list[PageItem]) -> dict[str, list]:
+    """Lettered text, one row per line, never truncated: page text boxes, else panel text."""
+    cols: dict[str, list] = {c: [] for c in TEXT_COLUMNS}
+
+    def add(page_id: str, panel: int, kind: str, order: int, text: str) -> None:
+        for name, value in zip(TEXT_COLUMNS, (page_id, panel, kind, order, text)):
+            cols[name].append(value)
+
+    for item in items:
+        page = item.page
+        if page.texts:
+            for order, box in enumerate(page.texts):
+                add(page.page_id, box.panel, box.kind, order, box.text)
+        else:
+            order = 0
+            for j, panel in enumerate(page.panels):
+                for kind in ("narration", "dialogue", "sfx"):
+                    for line in getattr(panel.text, kind):
+                        add(page.page_id, j, kind, order, line)
+                        order += 1
+    return cols
+
+
+def _write_text(out: Path, chunk: int, items: list[PageItem]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = _text_rows(items)
+    table = pa.table(
+        {
+            "page_id": pa.array(cols["page_id"], pa.string()),
+            "panel": pa.array(cols["panel"], pa.int16()),
+            "kind": pa.array(cols["kind"], pa.string()),
+            "order": pa.array(cols["order"], pa.int32()),
+            "text": pa.array(cols["text"], pa.string()),
+        }
+    )
+    with atomic_write(out / TEXT_DIR / f"chunk-{chunk:06d}.parquet", "wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+
+
+def _embed_chunk(
+    items: list[PageItem], embed_fn: EmbedFn, batch_size: int, panels: int, dim: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    n = len(items)
+    page_vecs = np.zeros((n, dim), np.float32)
+    panel_vecs = np.zeros((n, panels, dim), np.float32)
+    mask = np.zeros((n, panels), bool)
+    truncated = 0
+    for start in range(0, n, batch_size):
+        batch = items[start : start + batch_size]
+        ids = [it.page.page_id for it in batch]
+        pv, qv, qm = (np.asarray(a) for a in embed_fn(batch))
+        b = len(batch)
+        if pv.shape != (b, dim):
+            raise ValueError(f"embed_fn returned page vectors of shape {pv.shape}, expected {(b, dim)}")
+        if qv.ndim != 3 or qv.shape[0] != b or qv.shape[2] != dim or qv.shape[1] > panels:
+            raise ValueError(
+                f"embed_fn returned panel vectors of shape {qv.shape}, expected ({b}, <= {panels}, {dim})"
+            )
+        if qm.shape != qv.shape[:2]:
+            raise ValueError(f"embed_fn returned a panel mask of shape {qm.shape}, expected {qv.shape[:2]}")
+        width = qv.shape[1]
+        for r, it in enumerate(batch):
+            real = min(len(it.page.panels), panels)
+            truncated += len(it.page.panels) > panels
+            valid = qm[r].astype(bool) & (np.arange(width) < real)
+            if not np.isfinite(pv[r]).all():
+                raise DataSpecError(
+                    "embed_fn returned a non-finite page vector", page_id=ids[r], field="page"
+                )
+            if not np.isfinite(qv[r][valid]).all():
+                raise DataSpecError(
+                    "embed_fn returned a non-finite panel vector", page_id=ids[r], field="panels"
+                )
+            unit, ok = l2_normalise(pv[r][None])
+            if not ok[0]:
+                raise DataSpecError("embed_fn returned a zero page vector", page_id=ids[r], field="page")
+            page_vecs[start + r] = unit[0]
+            units, ok = l2_normalise(qv[r])
+            valid &= ok
+            panel_vecs[start + r, :width][valid] = units[valid]
+            mask[start + r, :width] = valid
+    return page_vecs, panel_vecs, mask, truncated
+
+
+def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, dtype: str) -> None:
+    page_vecs, panel_vecs, mask = vectors
+    n = len(items)
+    panels = mask.shape[1]
+    stop = start + n
+    if dtype == "int8":
+        codes, scale = quantize_int8(page_vecs)
+        group["page_embedding"][start:stop] = codes
+        group["page_scale"][start:stop] = scale
+        codes, scale = quantize_int8(panel_vecs)
+        group["panel_embedding"][start:stop] = codes
+        group["panel_scale"][start:stop] = np.where(mask, scale, 0.0)
+    else:
+        group["page_embedding"][start:stop] = page_vecs.astype(np.float16)
+        group["panel_embedding"][start:stop] = panel_vecs.astype(np.float16)
+    bbox = np.zeros((n, panels, 4), np.float32)
+    order = np.full((n, panels), -1, np.int8)
+    for r, item in enumerate(items):
+        page = item.page
+        for j, panel in enumerate(page.panels[:panels]):
+            if mask[r, j]:
+                x, y, w, h = panel.bbox
+                bbox[r, j] = (x / page.width, y / page.height, w / page.width, h / page.height)
+                order[r, j] = panel.order
+    group["panel_mask"][start:stop] = mask
+    group["panel_bbox"][start:stop] = bbox
+    group["reading_order"][start:stop] = order
+    group["page_id"][start:stop] = np.array([it.page.page_id for it in items], dtype=object)
+    group["book_id"][start:stop] = np.array([it.page.book_id for it in items], dtype=object)
+    group["page_index"][start:stop] = np.array([it.page.page_index for it in items], np.int32)
+    group["page_type"][start:stop] = np.array([_page_type(it.page.page_type) for it in items], dtype=object)
+
+
+def write_store(
+    source: Any,
+    out: str | Path,
+    embed_fn: EmbedFn,
+    *,
+    model_id: str,
+    model_revision: str | None = None,
+    config: dict[str, Any] | None = None,
+    dtype: str = "float16",
+    panels: int = PANELS,
+    dim: int = DIM,
+    chunk_pages: int = CHUNK_PAGES,
+    batch_size: int = 32,
+    image_root: str | Path | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    show_progress: bool = True,
+) -> WriteSummary:
+    """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
+
+    Resumable: re-running with the same source and settings skips finished chunks. ``config``
+    (the model's config, any JSON-able dict) goes into the config hash: a store is never
+    extended with vectors of another model or setting.
+    """
+    import time
+
+    begin = time.perf_counter()
+    if dtype not in EMBEDDING_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(EMBEDDING_DTYPES)}, got {dtype!r}")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
+    if chunk_pages < 1 or batch_size < 1:
+        raise ValueError("chunk_pages and batch_size must be >= 1")
+    src = page_source(source, image_root)
+    if len(src) == 0:
+        raise ValueError(f"{src.name}: no pages to write")
+    seen: set[str] = set()
+    for page_id in src.page_ids:
+        if page_id in seen:
+            raise DataSpecError("appears twice in the input; a store holds each page once", page_id=page_id)
+        seen.add(page_id)
+    out = Path(out)
+    settings = {
+        "model_id": model_id,
+        "model_revision": model_revision,
+        "config": config or {},
+        "embedding_dtype": dtype,
+        "panels": panels,
+        "dim": dim,
+        "chunk_pages": chunk_pages,
+        "schema_version": SCHEMA_VERSION,
+    }
+    rows = len(src)
+    num_chunks = (rows + chunk_pages - 1) // chunk_pages
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "model_id": model_id,
+        "model_revision": model_revision,
+        "config_hash": config_hash(settings),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "row_count": rows,
+        "chunk_pages": chunk_pages,
+        "num_chunks": num_chunks,
+        "panels": panels,
+        "dim": dim,
+        "embedding_dtype": dtype,
+        "plan_hash": plan_hash(src.page_ids),
+        "normalised": "l2",
+        "bbox": "x, y, w, h as fractions of the page width and height",
+        "text_table": f"{TEXT_DIR}/chunk-*.parquet ({', '.join(TEXT_COLUMNS)})",
+        "complete": False,
+    }
+    if dtype == "int8":
+        attrs["quantization"] = "int8 codes = round(127 x / max|x|); vector = codes * scale (unit length)"
+    if (out / "zarr.json").is_file():
+        _check_existing(out, attrs)
+    elif out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out}: exists and is not an embedding store; choose an empty or new folder")
+    else:
+        if out.exists():
+            out.rmdir()
+        _create(out, rows, dtype, panels, dim, chunk_pages, attrs)
+        _check_existing(out, attrs)
+
+    zarr = _zarr()
+    group = zarr.open_group(str(out), mode="r+", use_consolidated=False)
+    done = finished_chunks(out)
+    mine = [c for c in range(num_chunks) if c % num_shards == shard_index]
+    todo = [c for c in mine if c not in done]
+    summary = WriteSummary(str(out), rows, num_chunks, skipped_chunks=num_chunks - len(todo))
+    progress = progress_path(out, shard_index, num_shards)
+    bar = tqdm(
+        total=sum(min(chunk_pages, rows - c * chunk_pages) for c in todo),
+        desc=f"embed {out.name}",
+        unit="page",
+        disable=not show_progress,
+    )
+    try:
+        for chunk in todo:
+            start = chunk * chunk_pages
+            items = src.items(start, min(start + chunk_pages, rows))
+            got = [it.page.page_id for it in items]
+            if got != src.page_ids[start : start + len(items)]:
+                raise ValueError(f"{src.name}: rows {start}.. changed while writing; page ids differ")
+            *vectors, truncated = _embed_chunk(items, embed_fn, batch_size, panels, dim)
+            _write_chunk(group, chunk, start, items, vectors, dtype)
+            _write_text(out, chunk, items)
+            record_chunk(progress, chunk, shard_index, num_shards, attrs["plan_hash"])
+            summary.written_chunks.append(chunk)
+            summary.panels_truncated += truncated
+            bar.update(len(items))
+    finally:
+        bar.close()
+    if summary.panels_truncated:
+        log.warning(
+            "%d pages have more than %d panels; their first %d are stored",
+            summary.panels_truncated,
+            panels,
+            panels,
+        )
+    if len(finished_chunks(out)) == num_chunks:
+        group = zarr.open_group(str(out), mode="r+", use_consolidated=False)
+        if not group.attrs.get("complete"):
+            group.attrs.update(
+                {"complete": True, "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            )
+            _consolidate(out)
+        summary.complete = True
+    summary.seconds = time.perf_counter() - begin
+    return summary
