@@ -46,6 +46,7 @@ def test_variants_map_to_loss_switches():
         "masked_panel",
         "image_text",
         "query",
+        "panel_page",
         "page",
     )
     explicit = ClosureLiteConfig.from_preset("tiny", variant="context", loss_masked_panel=False)
@@ -95,9 +96,10 @@ def test_every_enabled_loss_is_finite_and_weighted(pages):
         "reading_order",
         "image_text",
         "query",
+        "panel_page",
         "page",
     }
-    nothing = tiny_model(loss_reading_order=False, loss_image_text=False, loss_query=False, loss_page=False)
+    nothing = tiny_model(**{f"loss_{name}": False for name in LOSS_NAMES})
     assert nothing.train()(**tiny_batch(nothing.config, pages)).losses == {}
 
 
@@ -135,7 +137,7 @@ def test_gradient_reaches_every_parameter(pages):
         assert grads and sum(grads) > 0, branch
 
 
-@pytest.mark.parametrize("loss", ["reading_order", "masked_panel", "image_text", "query", "page", "denoise"])
+@pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_each_loss_alone_trains_both_towers(pages, loss):
     switches = {f"loss_{name}": name == loss for name in LOSS_NAMES}
     model = tiny_model(**switches).train()

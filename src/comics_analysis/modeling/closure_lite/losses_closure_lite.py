@@ -116,6 +116,16 @@ def compute_losses(
             terms.append(info_nce(q, keys, index[has_vision], tau))
         losses["query"] = torch.stack(terms).mean() if terms else zero
 
+    if cfg.loss_panel_page:
+        pages = valid.any(-1)
+        if int(pages.sum()) >= 2:
+            owner = torch.cumsum(pages.long(), 0) - 1  # page -> row among pages with panels
+            rows = owner.unsqueeze(1).expand_as(valid)[valid]
+            keys = out.page_embeddings[pages]
+            losses["panel_page"] = info_nce(out.panel_embeddings[valid], keys, rows, tau)
+        else:
+            losses["panel_page"] = zero
+
     if cfg.loss_masked_panel or cfg.loss_denoise or cfg.loss_page:
         losses.update(
             _corrupted_view_losses(
@@ -124,7 +134,7 @@ def compute_losses(
         )
 
     weights = cfg.loss_weights
-    out["loss"] = sum(weights[name] * value for name, value in losses.items())
+    out["loss"] = sum((weights[name] * value for name, value in losses.items()), zero)
     out["losses"] = {name: value.detach() for name, value in losses.items()}
 
 
