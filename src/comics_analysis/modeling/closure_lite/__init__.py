@@ -1,0 +1,34 @@
+"""Closure Lite: panel and page embeddings (DESIGN 4.1). Needs the ``ml`` extra (torch, transformers).
+
+Importing this package registers the classes for ``auto_map``, so ``save_pretrained`` writes the
+remote code that ``AutoModel.from_pretrained(..., trust_remote_code=True)`` loads.
+"""
+
+from .configuration_closure_lite import (
+    LAYOUT_FEATURES,
+    LOSS_NAMES,
+    PRESETS,
+    VARIANTS,
+    ClosureLiteConfig,
+    resolve_backbone,
+)
+from .modeling_closure_lite import ClosureLiteModel, ClosureLiteOutput, decode_reading_order
+from .processing_closure_lite import ClosureLiteProcessor, letterbox, panel_text
+
+ClosureLiteConfig.register_for_auto_class()
+ClosureLiteModel.register_for_auto_class("AutoModel")
+
+__all__ = [
+    "LAYOUT_FEATURES",
+    "LOSS_NAMES",
+    "PRESETS",
+    "VARIANTS",
+    "ClosureLiteConfig",
+    "ClosureLiteModel",
+    "ClosureLiteOutput",
+    "ClosureLiteProcessor",
+    "decode_reading_order",
+    "letterbox",
+    "panel_text",
+    "resolve_backbone",
+]
