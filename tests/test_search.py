@@ -272,6 +272,33 @@ def test_cli_search_info_and_index(planted_store, tmp_path, capsys):
     assert main(["-q", "search", str(out), "--page", source.page_id, "--ann", "-k", "1"]) == 0
     assert twin.page_id in capsys.readouterr().out
     assert main(["-q", "search", str(out), "--text", "a robot", "--model", str(tmp_path)]) == 2
-    assert "Closure Lite model" in capsys.readouterr().err
+    assert "not a Closure Lite model folder" in capsys.readouterr().err
+    # a real (tiny, untrained) Closure Lite model saved with its processor answers text and image
+    # queries end to end; its 384-d vectors are compared with the store's (another embedder's
+    # space, so only the plumbing is checked here, not relevance)
+    from closure_lite_helpers import synth_pages, tiny_model
+    from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
+
+    model = tiny_model(embed_dim=384)
+    model.save_pretrained(tmp_path / "model")
+    ClosureLiteProcessor.from_config(model.config).save_pretrained(tmp_path / "model")
+    assert (
+        main(["-q", "search", str(out), "--text", "a robot", "--model", str(tmp_path / "model"), "-k", "2"])
+        == 0
+    )
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    synth_pages([0])[0].image.save(tmp_path / "query.png")
+    args = [
+        "-q",
+        "search",
+        str(out),
+        "--image",
+        str(tmp_path / "query.png"),
+        "--model",
+        str(tmp_path / "model"),
+    ]
+    assert main([*args, "--level", "panel", "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3 and all(h["panel"] is not None for h in hits)
     assert main(["-q", "search", str(out), "--page", "nope-00000000/p0000"]) == 2
     assert "not in the store" in capsys.readouterr().err

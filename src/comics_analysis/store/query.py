@@ -1,9 +1,8 @@
 """Text and image query vectors from a Closure Lite model folder.
 
-The model package (``comics_analysis.modeling.closure_lite``) is being written separately; until
-it is installed these functions fail with a clear message. When it is, the model is loaded with
-``AutoModel.from_pretrained(model_dir, trust_remote_code=True)`` and its ``embed_text`` /
-``embed_image`` methods give the query vector.
+The model is loaded with ``AutoModel.from_pretrained(model_dir, trust_remote_code=True)``, its
+processor from the same folder, and ``embed_text`` / ``embed_image`` give the query vector (in
+the panel-embedding space). The store should have been embedded with the same model.
 """
 
 from __future__ import annotations
@@ -31,21 +30,26 @@ def model_query_vector(
             "of this installation yet; query by --page/--panel or --vector FILE.npy meanwhile"
         )
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"{model_dir}: no model folder")
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: not a Closure Lite model folder (no config.json)")
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir), trust_remote_code=True)
+    try:
+        model = AutoModel.from_pretrained(str(model_dir), trust_remote_code=True)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{model_dir}: not a Closure Lite model folder: {exc}") from None
+    for method in ("embed_text", "embed_image"):
+        if not hasattr(model, method):
+            raise ValueError(f"{model_dir}: the model has no {method}() method; is it a Closure Lite model?")
     model.eval()
-    method = "embed_text" if text is not None else "embed_image"
-    if not hasattr(model, method):
-        raise RuntimeError(f"{model_dir}: the model has no {method}() method")
+    # the processor saved beside the model turns the query into the model's inputs
+    processor = type(model).processor_class.from_pretrained(model_dir)
     if text is not None:
-        out = model.embed_text([text])
+        out = model.embed_text(**processor.text_queries([text]))
     else:
         from PIL import Image
 
         with Image.open(image) as opened:
-            out = model.embed_image([opened.convert("RGB")])
-    vector = out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
+            out = model.embed_image(**processor.image_queries([opened.convert("RGB")]))
+    vector = out.detach().cpu().numpy()
     return np.asarray(vector, dtype=np.float32).reshape(-1)

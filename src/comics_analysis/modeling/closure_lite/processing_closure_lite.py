@@ -135,7 +135,10 @@ class ClosureLiteProcessor:
             path = Path(cached_file(str(folder_or_repo), PROCESSOR_FILE, **hub_kwargs))
         settings = json.loads(path.read_text())
         settings.pop("processor_class", None)
-        return cls(AutoTokenizer.from_pretrained(str(folder_or_repo), **hub_kwargs), **settings)
+        # the folder's config.json names the model's remote code (auto_map), so AutoTokenizer would
+        # stop and ask on stdin; the tokenizer itself is a stock class named in tokenizer_config.json
+        tokenizer = AutoTokenizer.from_pretrained(str(folder_or_repo), trust_remote_code=True, **hub_kwargs)
+        return cls(tokenizer, **settings)
 
     # --- pieces --------------------------------------------------------------------------------
     def normalise(self, images: Sequence[Image.Image]) -> torch.Tensor:
