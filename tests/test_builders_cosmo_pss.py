@@ -204,3 +204,16 @@ def test_counts_table_for_the_card(cosmo, cosmo_dir):
     total = sum(sum(ds["num_pages"]) for ds in cosmo.values())
     assert lines[-1].startswith("| total |") and lines[-1].endswith(f"| {total:,} |")
     assert len(lines) == 2 + len(PAGE_TYPES) + 2  # header, rule, labels, unlabelled, total
+
+
+def test_export_writes_a_card_with_the_counts_and_reloads(cosmo, cosmo_dir, tmp_path):
+    out = tmp_path / "cosmo"
+    shards = export("cosmo_pss", out, data_dir=cosmo_dir, cache_dir=str(tmp_path / "cache"))
+    card = (out / "README.md").read_text()
+    assert counts_markdown(page_counts(cosmo_dir)) in card
+    assert counts_markdown(page_counts(cosmo_dir, "cosmo5")) in card
+    assert "| train | 301 |" in card and "| val | 43 |" in card and "| test | 87 |" in card
+    assert len(shards) == 3
+    reloaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "c2"))
+    assert {split: ds.num_rows for split, ds in reloaded.items()} == {"train": 301, "val": 43, "test": 87}
+    assert reloaded["test"]["page_types"] == cosmo["test"]["page_types"]

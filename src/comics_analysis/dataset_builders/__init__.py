@@ -83,7 +83,55 @@ def export(
             result.folder / f for splits in result.files.values() for files in splits.values() for f in files
         ]
     options = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
-    return export_parquet(BUILDERS[name], out_dir, config, data_dir, **options)
+    shards = export_parquet(BUILDERS[name], out_dir, config, data_dir, **options)
+    _write_benchmark_card(name, config, data_dir, out_dir, shards, options)
+    return shards
+
+
+def _write_benchmark_card(name, config, data_dir, out_dir, shards: list[Path], options: dict) -> None:
+    """README.md beside the shards: what the data is, rows per split, and for CoSMo PSS the
+    per-class page counts (issue 6)."""
+    from datetime import datetime, timezone
+
+    import pyarrow.parquet as pq
+
+    from .. import __version__
+    from ..dataspec import atomic_write
+    from ._common import make_builder
+    from .cards import benchmark_card, md_table
+
+    by_split: dict[str, list[str]] = {}
+    rows: dict[str, int] = {}
+    for path in shards:
+        split = path.name.split("-")[0]
+        by_split.setdefault(split, []).append(path.name)
+        rows[split] = rows.get(split, 0) + pq.ParquetFile(path).metadata.num_rows
+    statistics = ""
+    if name == "cosmo_pss":
+        from .cosmo_pss import book_counts, counts_markdown, page_counts
+
+        books = book_counts(data_dir)
+        statistics = (
+            "## Statistics\n\nBooks per split:\n\n"
+            + md_table(["split", "books"], [[s, n] for s, n in books.items()])
+            + "\n\nPages per class, our taxonomy (DESIGN 4.2):\n\n"
+            + counts_markdown(page_counts(data_dir))
+            + "\n\nPages per class, the CoSMo 5-class set:\n\n"
+            + counts_markdown(page_counts(data_dir, "cosmo5"))
+            + "\n\n"
+        )
+    info = make_builder(BUILDERS[name], config, data_dir, **options).info
+    card = benchmark_card(
+        name,
+        info,
+        by_split,
+        rows,
+        statistics,
+        tool=f"comics-analysis {__version__}",
+        created=datetime.now(timezone.utc).date().isoformat(),
+    )
+    with atomic_write(Path(out_dir) / "README.md") as handle:
+        handle.write(card)
 
 
 __all__ = [

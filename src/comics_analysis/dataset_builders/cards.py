@@ -182,3 +182,41 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
         "license_text": f"`{license}`. " + LICENSE_TEXT.get(license, ""),
     }
     return Template(template("dataset_card.md")).substitute(values)
+
+
+def benchmark_card(
+    name: str,
+    info,
+    shards: dict[str, list[str]],
+    rows: dict[str, int],
+    statistics: str = "",
+    tool: str = "",
+    created: str = "",
+) -> str:
+    """The card of an exported benchmark dataset (``dataset_builders.export``): its description,
+    licence and citation from the builder's ``DatasetInfo``, rows per split, extra statistics."""
+    meta = {
+        "license": "other",
+        "license_name": info.license or "see source",
+        "pretty_name": name,
+        "size_categories": [size_category(sum(rows.values()))],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": files} for split, files in shards.items()],
+            }
+        ],
+    }
+    return Template(template("benchmark_card.md")).substitute(
+        front_matter=yaml.safe_dump(meta, sort_keys=False, allow_unicode=True),
+        title=name,
+        name=name,
+        description=(info.description or "").strip(),
+        homepage=info.homepage or "-",
+        license=info.license or "see source",
+        tool=tool,
+        created=created,
+        splits_table=md_table(["split", "rows"], [[split, n] for split, n in rows.items()]),
+        statistics=statistics,
+        citation=(info.citation or "").strip(),
+    )
