@@ -1,0 +1,1 @@
+"""Training loops and their data (Accelerate); one module per model (DESIGN 2)."""
