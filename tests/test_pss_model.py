@@ -176,6 +176,22 @@ def test_windows_average_logits_within_one_book_and_padding_does_not_leak():
     torch.testing.assert_close(windows["logits"], expected)
 
 
+def test_many_books_share_forward_calls_with_the_same_results():
+    model = tiny()
+    gen = torch.Generator().manual_seed(1)
+    books = [
+        (torch.randn(n, 12, generator=gen), torch.randn(n, 8, generator=gen), None) for n in (7, 3, 7, 12)
+    ]
+    for window, stride in ((None, None), (3, 2), (5, 5)):
+        together = model.classify_books(books, window=window, stride=stride, batch_size=4)
+        for (v, t, _), joint in zip(books, together, strict=True):
+            alone = model.classify_book(v, t, window=window, stride=stride)
+            torch.testing.assert_close(joint["logits"], alone["logits"], rtol=1e-5, atol=1e-5)
+            assert joint["labels"] == alone["labels"]
+    with pytest.raises(ValueError, match="book 1 has no pages"):
+        model.classify_books([books[0], (torch.zeros(0, 12), torch.zeros(0, 8), None)])
+
+
 def test_viterbi_with_counted_transitions_forbids_unseen_moves():
     model = tiny(transitions="counted")
     model.set_counted_transitions([[0, 3, 3, 8]] * 50, smoothing=1e-6)

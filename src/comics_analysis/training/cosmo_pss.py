@@ -165,16 +165,21 @@ def predict_books(
     model.eval()
     labels = model.config.labels
     results = []
-    for book in books:
-        out = model.classify_book(
-            torch.from_numpy(book["vision"]),
-            torch.from_numpy(book["text"]),
-            torch.from_numpy(np.asarray(book["text_mask"], dtype=bool)),
-            window=window,
-            stride=stride,
-        )
+    outputs = model.classify_books(
+        [
+            (
+                torch.from_numpy(book["vision"]),
+                torch.from_numpy(book["text"]),
+                torch.from_numpy(np.asarray(book["text_mask"], dtype=bool)),
+            )
+            for book in books
+        ],
+        window=window,
+        stride=stride,
+    )
+    for book, out in zip(books, outputs, strict=True):
         types = [labels[i] for i in out["labels"]]
-        probs = out["probabilities"]
+        chosen = out["probabilities"].gather(1, torch.tensor(out["labels"]).unsqueeze(1)).squeeze(1)
         results.append(
             {
                 "book_id": book["book_id"],
@@ -184,7 +189,7 @@ def predict_books(
                     bool(t == "story" and p > 0.5)
                     for t, p in zip(types, out["story_start"].tolist(), strict=True)
                 ],
-                "confidence": [float(probs[i, c]) for i, c in enumerate(out["labels"])],
+                "confidence": chosen.tolist(),
                 "story_start_probability": out["story_start"].tolist(),
             }
         )

@@ -307,40 +307,88 @@ class CosmoPssForPageClassification(CosmoPssPreTrainedModel):
 
         Returns ``logits`` [n, C], ``probabilities`` [n, C], ``story_start`` [n] probabilities
         (zeros without the head) and ``labels`` (decoded label ids)."""
-        n = vision_features.shape[0]
-        device = next(self.parameters()).device
+        return self.classify_books([(vision_features, text_features, text_mask)], window, stride, batch_size)[
+            0
+        ]
+
+    def _book_windows(self, n: int, window: int | None, stride: int | None) -> tuple[int, list[int]]:
         window = min(window or n, self.config.max_pages, n)
         stride = max(1, min(stride or max(1, window // 2), window))
         starts = list(range(0, max(n - window, 0) + 1, stride))
         if starts[-1] + window < n:
             starts.append(n - window)
-        if text_mask is None:
-            text_mask = torch.ones(n, dtype=torch.bool)
-        scalars = page_scalars(torch.arange(n), n)
+        return window, starts
+
+    @torch.no_grad()
+    def classify_books(
+        self,
+        books: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]],
+        window: int | None = None,
+        stride: int | None = None,
+        batch_size: int = 64,
+    ) -> list[dict[str, torch.Tensor | list[int]]]:
+        """:meth:`classify_book` for many books at once: windows of equal length from different
+        books share forward calls (each window still holds one book's pages only), which is what
+        makes classification fast; the results are the same as one book at a time."""
+        device = next(self.parameters()).device
         classes = len(self.config.labels)
-        total = torch.zeros(n, classes, device=device)
-        start_total = torch.zeros(n, device=device)
-        count = torch.zeros(n, device=device)
-        for b in range(0, len(starts), batch_size):
-            chunk = starts[b : b + batch_size]
-            out = self(
-                vision_features=torch.stack([vision_features[s : s + window] for s in chunk]).to(device),
-                text_features=torch.stack([text_features[s : s + window] for s in chunk]).to(device),
-                text_mask=torch.stack([text_mask[s : s + window] for s in chunk]).to(device),
-                scalars=torch.stack([scalars[s : s + window] for s in chunk]).to(device),
+        windows: list[tuple[int, int, int]] = []  # (size, book, start)
+        state = []
+        for k, (vision, text, mask) in enumerate(books):
+            n = vision.shape[0]
+            if n == 0:
+                raise ValueError(f"book {k} has no pages")
+            size, starts = self._book_windows(n, window, stride)
+            if mask is None:
+                mask = torch.ones(n, dtype=torch.bool)
+            state.append(
+                {
+                    "inputs": (vision, text, mask, page_scalars(torch.arange(n), n)),
+                    "total": torch.zeros(n, classes, device=device),
+                    "start": torch.zeros(n, device=device),
+                    "count": torch.zeros(n, device=device),
+                }
             )
-            for row, s in enumerate(chunk):
-                total[s : s + window] += out.logits[row].float()
-                count[s : s + window] += 1
+            windows.extend((size, k, s) for s in starts)
+        # similar sizes together; shorter windows are padded and masked (padding never leaks)
+        windows.sort(key=lambda w: w[0])
+        for b in range(0, len(windows), batch_size):
+            chunk = windows[b : b + batch_size]
+            width = max(size for size, _, _ in chunk)
+            parts: list[list[torch.Tensor]] = [[], [], [], []]
+            page_mask = torch.zeros(len(chunk), width, dtype=torch.bool)
+            for row, (size, k, s) in enumerate(chunk):
+                page_mask[row, :size] = True
+                for i, full in enumerate(state[k]["inputs"]):
+                    piece = full[s : s + size]
+                    if size < width:
+                        pad = torch.zeros((width - size, *piece.shape[1:]), dtype=piece.dtype)
+                        piece = torch.cat([piece, pad])
+                    parts[i].append(piece)
+            out = self(
+                vision_features=torch.stack(parts[0]).to(device),
+                text_features=torch.stack(parts[1]).to(device),
+                text_mask=torch.stack(parts[2]).to(device),
+                scalars=torch.stack(parts[3]).to(device),
+                page_mask=page_mask.to(device),
+            )
+            for row, (size, k, s) in enumerate(chunk):
+                state[k]["total"][s : s + size] += out.logits[row, :size].float()
+                state[k]["count"][s : s + size] += 1
                 if out.story_start_logits is not None:
-                    start_total[s : s + window] += out.story_start_logits[row].float()
-        logits = total / count.unsqueeze(1)
-        start_probability = torch.sigmoid(start_total / count)
-        if self.story_start is None:
-            start_probability = torch.zeros_like(start_probability)
-        return {
-            "logits": logits,
-            "probabilities": logits.softmax(-1),
-            "story_start": start_probability,
-            "labels": self.decode(logits),
-        }
+                    state[k]["start"][s : s + size] += out.story_start_logits[row, :size].float()
+        results = []
+        for book in state:
+            logits = book["total"] / book["count"].unsqueeze(1)
+            start_probability = torch.sigmoid(book["start"] / book["count"])
+            if self.story_start is None:
+                start_probability = torch.zeros_like(start_probability)
+            results.append(
+                {
+                    "logits": logits,
+                    "probabilities": logits.softmax(-1),
+                    "story_start": start_probability,
+                    "labels": self.decode(logits),
+                }
+            )
+        return results
