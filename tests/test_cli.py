@@ -25,6 +25,10 @@ SUBCOMMANDS = [
     ["store"],
     ["store", "info"],
     ["store", "index"],
+    ["train"],
+    ["train", "closure-lite"],
+    ["push"],
+    ["push", "model"],
 ]
 
 
