@@ -25,6 +25,13 @@ SUBCOMMANDS = [
     ["store"],
     ["store", "info"],
     ["store", "index"],
+    ["train"],
+    ["train", "closure-lite"],
+    ["train", "pss"],
+    ["segment"],
+    ["pss", "features"],
+    ["push"],
+    ["push", "model"],
 ]
 
 

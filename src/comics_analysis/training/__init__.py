@@ -1,1 +1,5 @@
-"""Training loops and their data (Accelerate); one module per model (DESIGN 2)."""
+"""Training loops over an Accelerate ``Accelerator`` (DESIGN 2) and the utilities they share.
+
+Needs the ``ml`` extra (torch, transformers, accelerate; peft for LoRA). Import the loop you
+need, e.g. ``from comics_analysis.training.closure_lite import TrainConfig, train_closure_lite``.
+"""

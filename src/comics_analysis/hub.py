@@ -1,0 +1,234 @@
+"""Publishing trained models to the Hugging Face Hub (DESIGN 4.3).
+
+:func:`stage_model_upload` decides, without any network, which files of a model folder (written
+by ``comics-analysis train closure-lite``: ``save_pretrained`` + processor + ``training_info.json``)
+a push uploads, after rendering the model card (``README.md``) from ``model_cards/model_card.md``
+with the training data, configuration, held-out metrics, intended use and limits.
+:func:`push_model` checks the token and offline mode before touching the network (as the dataset
+push does, ``dataset_builders.publish``), then creates the repo and uploads exactly those files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import yaml
+
+from . import __version__
+from .dataset_builders.cards import md_table, template
+from .dataset_builders.publish import _TRUE, _token
+
+log = logging.getLogger(__name__)
+
+CARD = "README.md"
+TRAINING_INFO = "training_info.json"
+MODEL_FILES = ("config.json", "closure_lite_processor.json", TRAINING_INFO)
+MODEL_PATTERNS = (
+    "*.safetensors",
+    "model.safetensors.index.json",
+    "*.py",
+    "tokenizer*",
+    "vocab.txt",
+    "special_tokens_map.json",
+)
+METRIC_ROWS = (
+    ("next_panel_accuracy", "next-panel accuracy"),
+    ("reading_order_exact", "reading order, exact match"),
+    ("reading_order_kendall_tau", "reading order, Kendall tau"),
+    ("panel_page_recall@1", "panel -> page recall@1"),
+    ("panel_page_recall@10", "panel -> page recall@10"),
+    ("text_panel_recall@10", "text -> panel recall@10"),
+    ("image_panel_recall@10", "image -> panel recall@10"),
+    ("loss", "training loss on validation pages"),
+)
+
+
+def _read_model_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder not found: {folder}")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path}: no config.json (is {folder} a save_pretrained folder?)")
+    config = json.loads(config_path.read_text())
+    if config.get("model_type") != "closure_lite":
+        raise ValueError(
+            f"{config_path}: field model_type is {config.get('model_type')!r}, expected 'closure_lite'"
+        )
+    if not config.get("auto_map"):
+        raise ValueError(
+            f"{config_path}: field auto_map is missing, so the Hub could not load the remote code"
+        )
+    if not list(folder.glob("*.safetensors")):
+        raise FileNotFoundError(f"{folder}: no model weights (*.safetensors)")
+    info_path = folder / TRAINING_INFO
+    if not info_path.is_file():
+        raise FileNotFoundError(
+            f"{info_path}: missing; the card is rendered from it (folders written by "
+            "`comics-analysis train closure-lite` have one)"
+        )
+    return config, json.loads(info_path.read_text())
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2.0") -> str:
+    """The model card of a trained Closure Lite folder (``model_cards/model_card.md``)."""
+    folder = Path(folder)
+    config, info = _read_model_folder(folder)
+    model = info.get("model_config", {})
+    train = info.get("train_config", {})
+    data = info.get("data", {})
+    metrics = info.get("metrics") or {}
+    counts = metrics.get("counts", {})
+    params = info.get("parameters", {})
+    front = {
+        "license": license,
+        "library_name": "transformers",
+        "pipeline_tag": "feature-extraction",
+        "tags": ["comics", "manga", "closure-lite", "embeddings", "reading-order", "custom_code"],
+    }
+    if metrics:
+        front["model-index"] = [
+            {
+                "name": repo_id.split("/")[-1],
+                "results": [
+                    {
+                        "task": {"type": "feature-extraction", "name": "panel and page embeddings"},
+                        "dataset": {"type": str(data.get("source", "unknown")), "name": "validation pages"},
+                        "metrics": [
+                            {"type": key, "name": label, "value": round(float(metrics[key]), 4)}
+                            for key, label in METRIC_ROWS
+                            if isinstance(metrics.get(key), int | float)
+                        ],
+                    }
+                ],
+            }
+        ]
+    model_rows = [
+        ["variant", config.get("variant")],
+        ["embedding size", config.get("embed_dim")],
+        ["max panels per page", config.get("max_panels")],
+        ["vision tower", model.get("vision_backbone", config.get("vision_backbone") or "from config")],
+        ["text tower", model.get("text_backbone", config.get("text_backbone") or "from config")],
+        ["layout features (use_layout)", config.get("use_layout")],
+        ["context layers / heads", f"{config.get('context_layers')} / {config.get('context_heads')}"],
+        ["parameters", f"{params.get('total', 0):,}" if params else "-"],
+        ["trainable parameters", f"{params.get('trainable', 0):,}" if params else "-"],
+    ]
+    data_rows = [[k, v] for k, v in (data.get("pages") or {}).items()]
+    training_rows = [
+        [key, _fmt(train.get(key))]
+        for key in (
+            "steps",
+            "batch_size",
+            "grad_accum",
+            "lr",
+            "backbone_lr_mult",
+            "weight_decay",
+            "warmup_steps",
+            "max_grad_norm",
+            "freeze_backbones",
+            "lora",
+            "seed",
+        )
+    ]
+    training_rows += [
+        ["optimiser steps done", info.get("step")],
+        ["processes", info.get("num_processes")],
+        ["mixed precision", info.get("mixed_precision")],
+        ["wall time (s)", info.get("wall_time_s")],
+    ]
+    metric_rows = [[label, _fmt(metrics.get(key))] for key, label in METRIC_ROWS if key in metrics]
+    use_layout = bool(config.get("use_layout", True))
+    values = {
+        "front_matter": yaml.safe_dump(front, sort_keys=False, allow_unicode=True),
+        "title": repo_id.split("/")[-1],
+        "repo_id": repo_id,
+        "version": info.get("comics_analysis_version", __version__),
+        "embed_dim": config.get("embed_dim"),
+        "model_table": md_table(["setting", "value"], model_rows),
+        "losses": ", ".join(model.get("enabled_losses", [])) or "-",
+        "data_text": f"Source: `{data.get('source', 'unknown')}`. {data.get('description', '')} "
+        f"Validation: {data.get('validation', 'unknown')}.".strip(),
+        "data_table": md_table(["split", "pages"], data_rows) if data_rows else "",
+        "training_table": md_table(["setting", "value"], training_rows),
+        "metrics_step": info.get("step"),
+        "metric_pages": counts.get("pages", "-"),
+        "metric_panels": counts.get("panels", "-"),
+        "metric_text_queries": counts.get("text_queries", "-"),
+        "metrics_table": md_table(["metric", "value"], metric_rows)
+        if metric_rows
+        else "No evaluation was run.",
+        "max_panels": config.get("max_panels"),
+        "use_layout": use_layout,
+        "layout_note": " the model sees panel positions; panels listed out of reading order are fine."
+        if use_layout
+        else " (an ablation) the model does not see panel positions, so its reading order is weak.",
+        "text_backbone": model.get("text_backbone", config.get("text_backbone") or "from config"),
+    }
+    return Template(template("model_card.md")).substitute(values)
+
+
+def stage_model_upload(folder: str | Path, repo_id: str, license: str = "apache-2.0") -> list[str]:
+    """Render ``README.md`` into ``folder`` and return the files a push uploads (card first)."""
+    folder = Path(folder)
+    card = render_model_card(folder, repo_id, license)
+    (folder / CARD).write_text(card, encoding="utf-8")
+    staged = [CARD, *(name for name in MODEL_FILES if (folder / name).is_file())]
+    for pattern in MODEL_PATTERNS:
+        staged += sorted(p.name for p in folder.glob(pattern) if p.is_file() and p.name not in staged)
+    others = sorted(p.name for p in folder.iterdir() if p.name not in staged)
+    if others:
+        log.warning(
+            "%s: %d files are not part of the model and stay local, e.g. %s", folder, len(others), others[0]
+        )
+    return staged
+
+
+def push_model(
+    folder: str | Path,
+    repo_id: str,
+    private: bool = False,
+    token_env: str = "HF_TOKEN",
+    license: str = "apache-2.0",
+    commit_message: str | None = None,
+) -> str:
+    """Upload the staged files of ``folder`` to the model repo ``repo_id`` (created if needed).
+    Returns the commit URL. Refuses without a token or when HF_HUB_OFFLINE is set."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if repo_id.count("/") != 1:
+        raise ValueError(f"repo id must be USER/NAME (or ORG/NAME), got {repo_id!r}")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ValueError(f"invalid repo id {repo_id!r}: {exc}") from None
+    files = stage_model_upload(folder, repo_id, license)
+    token = _token(token_env)
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE:
+        raise ValueError("HF_HUB_OFFLINE is set: pushing to the Hub needs the network; unset it to push")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    log.info("uploading %d files of %s to %s", len(files), folder, repo_id)
+    commit = api.upload_folder(
+        repo_id=repo_id,
+        repo_type="model",
+        folder_path=str(folder),
+        allow_patterns=files,
+        commit_message=commit_message or f"Upload Closure Lite ({len(files)} files) with its model card",
+    )
+    return str(commit.commit_url)
+
+
+__all__ = ["push_model", "render_model_card", "stage_model_upload"]
