@@ -256,3 +256,28 @@ def test_staged_space_folder_runs_as_is(space_data, tmp_path):
     assert lines[0] == str(out / "src" / "comics_analysis" / "__init__.py")
     assert lines[1] == f"{out / 'data' / 'store.zarr'} {out / 'data' / 'pages'}"
     assert lines[2] == "(330, 500) 3"
+
+
+@pytest.mark.slow
+def test_run_demo_tail_embeds_analyses_and_serves(space_data, tmp_path, monkeypatch, capsys):
+    from comics_analysis.space import run_demo_tail
+
+    model = space_data / "model"
+    monkeypatch.setenv("DEMO_NO_SERVE", "1")
+    tail = run_demo_tail(space_data / "coll", model, tmp_path / "demo", show_progress=False, step=(4, 6))
+    out = capsys.readouterr().out
+    assert "[4/6] embedding" in out and "[5/6] UMAP map" in out and "[6/6]" not in out
+    assert tail.url is None and tail.pages == 19 and tail.clusters >= 2
+    assert (tmp_path / "demo" / "analysis" / "map_cluster.png").is_file()
+    assert len(tail.sample_query["hits"]) == 3 and "sample text query" in out
+    # serving: the URL answers a gradio_client search (the store is reused: nothing re-embedded)
+    monkeypatch.delenv("DEMO_NO_SERVE")
+    tail = run_demo_tail(space_data / "coll", model, tmp_path / "demo", block=False, show_progress=False)
+    try:
+        assert tail.url.startswith("http://127.0.0.1:")
+        assert "0 pages, 0 panels" in capsys.readouterr().out  # resumed: every chunk was finished
+        c = gradio_client.Client(tail.url, verbose=False)
+        gallery, _, status = c.predict("THE CAPTAIN", 4, "panel", "(any)", "(any)", api_name="/search_text")
+        assert len(gallery) == 4 and status == "4 result(s)"
+    finally:
+        tail.app.close()

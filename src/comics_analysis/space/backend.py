@@ -289,7 +289,7 @@ class SpaceBackend:
             items = [(k, t) for p, k, t in texts if p == slot]
             if not items:
                 continue
-            lines.append(f"**panel {slot + 1}**" if slot >= 0 else "**page (outside panels)**")
+            lines += ["", f"**panel {slot + 1}**" if slot >= 0 else "**page (outside panels)**", ""]
             lines += [f"- _{kind}_: {text}" for kind, text in items]
         return image, "\n".join(lines)
 

@@ -31,6 +31,7 @@ class DemoTail:
     outliers: int
     sample_query: dict[str, Any] = field(default_factory=dict)
     url: str | None = None
+    app: Any = None  # the running gradio app when served with block=False (call app.close())
     seconds: float = 0.0
 
 
@@ -111,6 +112,6 @@ def run_demo_tail(
 
         print(f"\n[{first + 2}/{total}] serving the comics-search Space (Ctrl-C stops it)")
         config = SpaceConfig.from_env(store=store_path, model=Path(model_dir), analysis=analysis_path)
-        _, tail.url = launch(config, host="127.0.0.1", port=0, block=block)
+        tail.app, tail.url = launch(config, host="127.0.0.1", port=0, block=block)
     tail.seconds = time.perf_counter() - begin
     return tail
