@@ -829,6 +829,65 @@ def cmd_push_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from .store.embed import embed_store
+
+    result = embed_store(
+        args.dataset,
+        args.model,
+        args.out,
+        config=args.config,
+        image_root=args.images,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        batch_size=args.batch_size,
+        chunk_pages=args.chunk_pages,
+        dtype=args.dtype,
+        model_id=args.model_id,
+        revision=args.revision,
+        threads=args.threads,
+        show_progress=not args.quiet,
+    )
+    s = result.summary
+    print(
+        f"process {result.process_index}/{result.num_processes} (writer shard {result.shard_index} of "
+        f"{result.num_shards}): {result.pages} pages, {result.panels} panels in {result.seconds:.1f} s "
+        f"({result.pages_per_second:.2f} pages/s); chunks written {len(s.written_chunks)}, skipped "
+        f"{s.skipped_chunks}; store {'complete' if s.complete else 'incomplete'}: {s.store}"
+    )
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze_store
+
+    result = analyze_store(
+        args.store,
+        args.out,
+        clusters=args.clusters,
+        neighbors=args.neighbors,
+        seed=args.seed,
+        outlier_threshold=args.outlier_threshold,
+        method=args.method,
+    )
+    print(result.summary_text())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .space import SpaceConfig, launch
+
+    config = SpaceConfig.from_env(
+        store=args.store,
+        model=args.model,
+        pages=args.pages,
+        image_root=args.images,
+        analysis=args.analysis,
+    )
+    launch(config, host=args.host, port=args.port, share=False, block=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="comics-analysis",
@@ -1158,11 +1217,71 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the hits as JSON (full text)")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser(
+        "embed",
+        help="embed pages with a Closure Lite model into an embedding store (Zarr v3)",
+        description="Write page and panel embeddings in whole chunks with a progress manifest; a re-run "
+        "resumes (finished chunks are skipped). DATASET: an annotate output folder, a comic_pages export "
+        "folder (`dataset build`), a datasets save_to_disk folder or DataSpec .jsonl files. Under "
+        "`accelerate launch` every process embeds its own chunks (on CPU: ACCELERATE_USE_CPU=1 "
+        "accelerate launch --multi_gpu --num_processes N -m comics_analysis embed ...).",
+    )
+    p.add_argument("dataset", type=Path, help="annotate output, comic_pages export or DataSpec files")
+    p.add_argument("--model", required=True, help="Closure Lite model folder (or Hub repo id)")
+    p.add_argument("--out", required=True, type=Path, help="store folder (created, or resumed)")
+    p.add_argument("--config", default="all", help="comic_pages config to embed (default all)")
+    p.add_argument("--images", type=Path, help="root of the records' image paths (default: as recorded)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the chunks into K shards (e.g. Slurm)")
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this run writes, 0..K-1")
+    p.add_argument("--batch-size", type=int, default=16, help="pages per forward pass (default 16)")
+    p.add_argument("--chunk-pages", type=int, default=1024, help="pages per store chunk (default 1024)")
+    p.add_argument("--dtype", choices=["float16", "int8"], default="float16", help="vector storage")
+    p.add_argument("--model-id", help="model id recorded in the store (default: the --model value)")
+    p.add_argument("--revision", help="model revision (Hub commit; default: weights hash of a folder)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per process")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser(
+        "analyze",
+        help="UMAP map, k-means clusters, plots, a cluster report and outlier scores of a store",
+        description="Writes OUT/points.csv (page_id, x, y, cluster, outlier score and flag, panel count, "
+        "page type), OUT/map_*.png, OUT/clusters.json + clusters.md and OUT/outliers.json.",
+    )
+    p.add_argument("store", type=Path, help="embedding store folder")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--clusters", type=int, help="k of k-means (default: about sqrt(pages / 2), 2..12)")
+    p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors (default 15)")
+    p.add_argument("--method", choices=["umap", "pca"], default="umap", help="2-D map (default umap)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--outlier-threshold",
+        type=float,
+        default=5.0,
+        help="robust z-score above which a page is flagged (default 5)",
+    )
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the comics-search Gradio app on a store (what the Space runs)",
+        description="Search by text / image / page id, view pages with their panels and text, browse a "
+        "book, see the UMAP map. Paths default to the COMICS_STORE, COMICS_MODEL, COMICS_PAGES, "
+        "COMICS_IMAGES and COMICS_ANALYSIS environment variables.",
+    )
+    p.add_argument("store", nargs="?", type=Path, help="embedding store folder (default $COMICS_STORE)")
+    p.add_argument("--model", type=Path, help="Closure Lite model folder, for text and image queries")
+    p.add_argument("--pages", type=Path, help="the pages embedded (default: as the store recorded)")
+    p.add_argument("--images", type=Path, help="root of the page image paths (default: as recorded)")
+    p.add_argument("--analysis", type=Path, help="`analyze` output folder for the map tab")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
+    p.set_defaults(func=cmd_serve)
+
     st = sub.add_parser(
         "store",
         help="inspect an embedding store and build its FAISS index",
         description="Embedding stores are written by `comics_analysis.store.write_store` "
-        "(the `embed` command arrives with the model).",
+        "(`comics-analysis embed`, or `comics_analysis.store.write_store` with any embedding function).",
     )
     st_sub = st.add_subparsers(dest="store_command", metavar="ACTION", required=True)
     p = st_sub.add_parser("info", help="attributes, progress and bytes on disk of a store")

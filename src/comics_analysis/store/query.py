@@ -1,18 +1,45 @@
 """Text and image query vectors from a Closure Lite model folder.
 
 The model is loaded with ``AutoModel.from_pretrained(model_dir, trust_remote_code=True)``, its
-processor from the same folder, and ``embed_text`` / ``embed_image`` give the query vector (in
-the panel-embedding space). The store should have been embedded with the same model.
+processor from the same folder (:func:`.model.load_model`), and ``embed_text`` / ``embed_image``
+give the query vector (in the panel-embedding space). The store should have been embedded with
+the same model.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-MODEL_PACKAGE = "comics_analysis.modeling.closure_lite"
+from .model import MODEL_PACKAGE, LoadedModel, load_model
+
+__all__ = ["MODEL_PACKAGE", "model_query_vector", "query_vector"]
+
+
+def query_vector(loaded: LoadedModel, *, text: str | None = None, image: Any = None) -> np.ndarray:
+    """The query vector [D] of a text or an image (a PIL image or a path) with a loaded model."""
+    if (text is None) == (image is None):
+        raise ValueError("give exactly one of text or image")
+    model, processor = loaded.model, loaded.processor
+    device = next(model.parameters()).device
+    if text is not None:
+        if not text.strip():
+            raise ValueError("the text query is empty")
+        inputs = processor.text_queries([text])
+        out = model.embed_text(**{k: v.to(device) for k, v in inputs.items()})
+    else:
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
+            picture = image.convert("RGB")
+        else:
+            with Image.open(image) as opened:
+                picture = opened.convert("RGB")
+        inputs = processor.image_queries([picture])
+        out = model.embed_image(**{k: v.to(device) for k, v in inputs.items()})
+    return np.asarray(out.detach().float().cpu().numpy(), dtype=np.float32).reshape(-1)
 
 
 def model_query_vector(
@@ -20,36 +47,4 @@ def model_query_vector(
 ) -> np.ndarray:
     if (text is None) == (image is None):
         raise ValueError("give exactly one of text or image")
-    try:
-        found = importlib.util.find_spec(MODEL_PACKAGE) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        raise RuntimeError(
-            f"--text and --image queries need the Closure Lite model ({MODEL_PACKAGE}), which is not part "
-            "of this installation yet; query by --page/--panel or --vector FILE.npy meanwhile"
-        )
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir}: not a Closure Lite model folder (no config.json)")
-    from transformers import AutoModel
-
-    try:
-        model = AutoModel.from_pretrained(str(model_dir), trust_remote_code=True)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{model_dir}: not a Closure Lite model folder: {exc}") from None
-    for method in ("embed_text", "embed_image"):
-        if not hasattr(model, method):
-            raise ValueError(f"{model_dir}: the model has no {method}() method; is it a Closure Lite model?")
-    model.eval()
-    # the processor saved beside the model turns the query into the model's inputs
-    processor = type(model).processor_class.from_pretrained(model_dir)
-    if text is not None:
-        out = model.embed_text(**processor.text_queries([text]))
-    else:
-        from PIL import Image
-
-        with Image.open(image) as opened:
-            out = model.embed_image(**processor.image_queries([opened.convert("RGB")]))
-    vector = out.detach().cpu().numpy()
-    return np.asarray(vector, dtype=np.float32).reshape(-1)
+    return query_vector(load_model(model_dir), text=text, image=image)

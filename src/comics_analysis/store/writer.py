@@ -269,12 +269,14 @@ def write_store(
     num_shards: int = 1,
     shard_index: int = 0,
     show_progress: bool = True,
+    extra_attrs: dict[str, Any] | None = None,
 ) -> WriteSummary:
     """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
 
     Resumable: re-running with the same source and settings skips finished chunks. ``config``
     (the model's config, any JSON-able dict) goes into the config hash: a store is never
-    extended with vectors of another model or setting.
+    extended with vectors of another model or setting. ``extra_attrs`` (JSON-able) are added to
+    the store's attributes when it is created (e.g. where its pages came from).
     """
     import time
 
@@ -324,6 +326,8 @@ def write_store(
         "text_table": f"{TEXT_DIR}/chunk-*.parquet ({', '.join(TEXT_COLUMNS)})",
         "complete": False,
     }
+    for key, value in (extra_attrs or {}).items():
+        attrs.setdefault(key, value)
     if dtype == "int8":
         attrs["quantization"] = "int8 codes = round(127 x / max|x|); vector = codes * scale (unit length)"
     if (out / "zarr.json").is_file():

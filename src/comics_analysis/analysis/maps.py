@@ -1,0 +1,347 @@
+"""Analysis of an embedding store: a 2-D map, clusters, plots, a cluster report and outliers.
+
+:func:`analyze_store` reads the page vectors of a store (finished rows) and writes into ``out``:
+
+- ``points.csv``: page_id, book_id, page_index, page_type, panel_count, has_text, x, y, cluster,
+  outlier_score, outlier (one row per page, store order);
+- ``map_cluster.png``, ``map_panel_count.png``, ``map_page_type.png``: the map coloured three
+  ways (outliers ringed in red);
+- ``clusters.json`` and ``clusters.md``: per cluster its size, mean panel count, text share
+  (pages with lettered text), page-type counts and example page_ids (those nearest its centre);
+- ``outliers.json``: every page's score, the flagged pages first;
+- ``analysis.json``: the settings and the store it was made from.
+
+Map: UMAP (umap-learn, imported here only) with cosine distance, or PCA. Clusters: k-means on
+the unit page vectors (scikit-learn). Outliers, "pages unlike the collection's comics": the
+score of a page is its mean cosine distance to its ``k`` nearest pages (``k`` = 5% of the pages,
+at least 10), as a robust z-score against all pages (median and MAD); pages above
+``outlier_threshold`` (default 5) are flagged. ``k`` larger than a typical run of odd pages
+means a prose insert or a block of scans still stands out although its pages resemble each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..store.reader import EmbeddingStore
+
+log = logging.getLogger(__name__)
+
+POINTS_FILE = "points.csv"
+PLOTS = {"cluster": "map_cluster.png", "panel_count": "map_panel_count.png", "page_type": "map_page_type.png"}
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ClusterInfo:
+    cluster: int
+    size: int
+    mean_panel_count: float
+    text_share: float
+    page_types: dict[str, int]
+    examples: list[str]
+    outliers: int
+
+
+@dataclass
+class AnalysisResult:
+    out: Path
+    pages: int
+    method: str
+    clusters: list[ClusterInfo]
+    outliers: list[dict[str, Any]]  # flagged pages, highest score first
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary_text(self) -> str:
+        lines = [
+            f"{self.pages} pages -> {len(self.clusters)} clusters ({self.method} map) in "
+            f"{self.seconds:.1f} s; {len(self.outliers)} outlier page(s) flagged; outputs in {self.out}"
+        ]
+        for c in self.clusters:
+            types = ", ".join(f"{k} {v}" for k, v in sorted(c.page_types.items(), key=lambda kv: -kv[1]))
+            lines.append(
+                f"  cluster {c.cluster}: {c.size} pages, {c.mean_panel_count:.1f} panels/page, "
+                f"text on {100 * c.text_share:.0f}%, types: {types or '-'}"
+            )
+        for o in self.outliers[:10]:
+            lines.append(f"  outlier {o['page_id']} [{o['page_type'] or '-'}] score {o['outlier_score']:.2f}")
+        return "\n".join(lines)
+
+
+def default_clusters(n: int) -> int:
+    """k of k-means when not given: about sqrt(n / 2), between 2 and 12 (and below n)."""
+    return max(1, min(n - 1, 12, max(2, round(math.sqrt(n / 2)))))
+
+
+def outlier_scores(vectors: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(raw score, robust z) per row of unit vectors: mean cosine distance to the ``k`` nearest
+    other rows (default 5% of the rows, at least 10, at most n - 1); z = (score - median) / (1.4826 MAD)."""
+    n = len(vectors)
+    if n < 3:
+        return np.zeros(n), np.zeros(n)
+    if k is None:
+        k = max(10, math.ceil(0.05 * n))
+    k = max(1, min(k, n - 1))
+    raw = np.empty(n, np.float64)
+    v = np.asarray(vectors, np.float32)
+    block = max(1, 2_000_000 // max(n, 1))  # a block of rows x all rows of similarities at a time
+    for start in range(0, n, block):
+        sims = v[start : start + block] @ v.T
+        for r in range(sims.shape[0]):
+            sims[r, start + r] = -np.inf  # not its own neighbour
+        top = np.partition(sims, n - k, axis=1)[:, n - k :]
+        raw[start : start + block] = 1.0 - top.mean(axis=1)
+    median = float(np.median(raw))
+    mad = float(np.median(np.abs(raw - median))) * 1.4826
+    scale = mad if mad > 1e-12 else (float(raw.std()) or 1.0)
+    return raw, (raw - median) / scale
+
+
+def embed_2d(vectors: np.ndarray, method: str = "umap", neighbors: int = 15, seed: int = 0) -> np.ndarray:
+    """[n, 2] map of unit vectors: UMAP (cosine) or PCA. Tiny inputs (n < 4) fall back to PCA."""
+    n = len(vectors)
+    if method not in ("umap", "pca"):
+        raise ValueError(f"map method must be umap or pca, got {method!r}")
+    if n == 0:
+        return np.zeros((0, 2), np.float32)
+    if method == "umap" and n >= 4:
+        import umap  # umap-learn: heavy (numba), so only imported here
+
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=max(2, min(neighbors, n - 1)),
+            metric="cosine",
+            random_state=seed,
+            n_jobs=1,  # a fixed random_state is only reproducible single-threaded
+            init="spectral" if n > 10 else "random",
+        )
+        return np.asarray(reducer.fit_transform(vectors), np.float32)
+    centred = vectors - vectors.mean(axis=0, keepdims=True)
+    if n == 1:
+        return np.zeros((1, 2), np.float32)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    coords = u[:, :2] * s[:2]
+    if coords.shape[1] < 2:
+        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+    return coords.astype(np.float32)
+
+
+def cluster_pages(vectors: np.ndarray, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(labels [n], centres [k, D]) of k-means on the page vectors; labels ordered by size."""
+    from sklearn.cluster import KMeans
+
+    n = len(vectors)
+    clusters = max(1, min(clusters, n))
+    km = KMeans(n_clusters=clusters, n_init=10, random_state=seed).fit(vectors)
+    labels, centres = km.labels_, km.cluster_centers_
+    order = np.argsort(-np.bincount(labels, minlength=clusters), kind="stable")  # 0 = largest
+    remap = np.empty(clusters, np.int64)
+    remap[order] = np.arange(clusters)
+    return remap[labels], centres[order]
+
+
+def _plot(
+    path: Path, xy: np.ndarray, values, kind: str, title: str, outliers: np.ndarray, label: str
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+    try:
+        if kind == "categorical":
+            names = sorted(set(values), key=lambda v: (str(v) == "", str(v)))
+            cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+            for i, name in enumerate(names):
+                sel = np.array([v == name for v in values])
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=14, color=cmap(i % cmap.N), label=str(name) or "(none)")
+        else:
+            sc = ax.scatter(xy[:, 0], xy[:, 1], s=14, c=np.asarray(values, float), cmap="viridis")
+            fig.colorbar(sc, ax=ax, label=label)
+        if outliers.any():
+            ax.scatter(
+                xy[outliers, 0],
+                xy[outliers, 1],
+                s=80,
+                facecolors="none",
+                edgecolors="red",
+                linewidths=1.2,
+                label="outlier",
+            )
+        if kind == "categorical" or outliers.any():
+            ax.legend(title=label if kind == "categorical" else None, fontsize=8, loc="best", markerscale=1.2)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def _cluster_markdown(
+    result_clusters: list[ClusterInfo], outliers: list[dict], store: str, method: str
+) -> str:
+    lines = [
+        f"# Clusters of `{store}`",
+        "",
+        f"k-means on the unit page vectors; map: {method}. Examples are the pages nearest each centre.",
+        "",
+        "| cluster | pages | mean panels | text share | page types | outliers | examples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in result_clusters:
+        types = ", ".join(f"{k} {v}" for k, v in sorted(c.page_types.items(), key=lambda kv: -kv[1]))
+        examples = "<br>".join(f"`{e}`" for e in c.examples)
+        lines.append(
+            f"| {c.cluster} | {c.size} | {c.mean_panel_count:.2f} | {c.text_share:.2f} | {types or '-'} | "
+            f"{c.outliers} | {examples} |"
+        )
+    lines += ["", f"## Outliers ({len(outliers)} flagged)", ""]
+    if outliers:
+        lines += ["| page_id | page type | panels | score (robust z) |", "|---|---|---|---|"]
+        lines += [
+            f"| `{o['page_id']}` | {o['page_type'] or '-'} | {o['panel_count']} | {o['outlier_score']:.2f} |"
+            for o in outliers
+        ]
+    else:
+        lines.append("none above the threshold")
+    return "\n".join(lines) + "\n"
+
+
+def analyze_store(
+    store: str | Path | EmbeddingStore,
+    out: str | Path,
+    *,
+    clusters: int | None = None,
+    neighbors: int = 15,
+    seed: int = 0,
+    outlier_threshold: float = 5.0,
+    outlier_k: int | None = None,
+    method: str = "umap",
+    plots: bool = True,
+) -> AnalysisResult:
+    """Map, cluster and score the pages of ``store``; write the files listed in the module doc."""
+    import time
+
+    start = time.perf_counter()
+    st = store if isinstance(store, EmbeddingStore) else EmbeddingStore(store)
+    n = len(st)
+    if n < 2:
+        raise ValueError(f"{st.path}: {n} finished page(s); analysis needs at least 2")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    vectors = st.page_vectors()
+    panel_count = st.panel_mask.sum(axis=1).astype(int)
+    has_text = st.page_has_text
+    page_types = [t or "" for t in st.page_types]
+    k = clusters if clusters is not None else default_clusters(n)
+    labels, centres = cluster_pages(vectors, k, seed)
+    log.info("%d pages in %d clusters; computing the %s map", n, len(centres), method)
+    xy = embed_2d(vectors, method, neighbors, seed)
+    raw, z = outlier_scores(vectors, outlier_k)
+    flagged = z > outlier_threshold
+
+    infos: list[ClusterInfo] = []
+    for c in range(len(centres)):
+        members = np.flatnonzero(labels == c)
+        dist = np.linalg.norm(vectors[members] - centres[c], axis=1)
+        examples = [str(st.page_ids[i]) for i in members[np.argsort(dist, kind="stable")[:MAX_EXAMPLES]]]
+        infos.append(
+            ClusterInfo(
+                cluster=c,
+                size=len(members),
+                mean_panel_count=float(panel_count[members].mean()),
+                text_share=float(has_text[members].mean()),
+                page_types=dict(Counter(page_types[i] or "(none)" for i in members)),
+                examples=examples,
+                outliers=int(flagged[members].sum()),
+            )
+        )
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "page_id": str(st.page_ids[i]),
+                "book_id": str(st.book_ids[i]),
+                "page_index": int(st.page_index[i]),
+                "page_type": page_types[i],
+                "panel_count": int(panel_count[i]),
+                "has_text": bool(has_text[i]),
+                "x": float(xy[i, 0]),
+                "y": float(xy[i, 1]),
+                "cluster": int(labels[i]),
+                "outlier_distance": float(raw[i]),
+                "outlier_score": float(z[i]),
+                "outlier": bool(flagged[i]),
+            }
+        )
+    files = {"points": out / POINTS_FILE}
+    with (out / POINTS_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ranked = sorted(rows, key=lambda r: -r["outlier_score"])
+    outliers = [r for r in ranked if r["outlier"]]
+    files["outliers"] = out / "outliers.json"
+    files["outliers"].write_text(
+        json.dumps({"threshold": outlier_threshold, "flagged": outliers, "all": ranked}, indent=2) + "\n"
+    )
+    files["clusters"] = out / "clusters.json"
+    files["clusters"].write_text(json.dumps([asdict(c) for c in infos], indent=2) + "\n")
+    files["clusters_md"] = out / "clusters.md"
+    files["clusters_md"].write_text(_cluster_markdown(infos, outliers, st.path.name, method))
+    if plots:
+        title = f"{st.path.name}: {n} pages ({method})"
+        _plot(out / PLOTS["cluster"], xy, labels.tolist(), "categorical", title, flagged, "cluster")
+        _plot(out / PLOTS["panel_count"], xy, panel_count, "continuous", title, flagged, "panels")
+        _plot(out / PLOTS["page_type"], xy, page_types, "categorical", title, flagged, "page type")
+        files.update({f"map_{name}": out / fname for name, fname in PLOTS.items()})
+    seconds = time.perf_counter() - start
+    settings = {
+        "store": str(st.path),
+        "model_id": st.attrs.get("model_id"),
+        "config_hash": st.attrs.get("config_hash"),
+        "pages": n,
+        "clusters": len(infos),
+        "method": method,
+        "neighbors": neighbors,
+        "seed": seed,
+        "outlier_threshold": outlier_threshold,
+        "outlier_k": outlier_k,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2),
+    }
+    files["analysis"] = out / "analysis.json"
+    files["analysis"].write_text(json.dumps(settings, indent=2) + "\n")
+    return AnalysisResult(out, n, method, infos, outliers, files, seconds)
+
+
+def read_points(folder: str | Path) -> list[dict[str, Any]]:
+    """The rows of an analysis folder's ``points.csv`` (numbers and flags parsed)."""
+    path = Path(folder) / POINTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder}: no {POINTS_FILE} (run `comics-analysis analyze` first)")
+    out = []
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for key in ("page_index", "panel_count", "cluster"):
+                row[key] = int(row[key])
+            for key in ("x", "y", "outlier_distance", "outlier_score"):
+                row[key] = float(row[key])
+            for key in ("has_text", "outlier"):
+                row[key] = row[key] == "True"
+            out.append(row)
+    return out

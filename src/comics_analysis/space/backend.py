@@ -1,0 +1,338 @@
+"""What the comics-search Space does, as plain functions over a store (no Gradio here).
+
+:class:`SpaceConfig` names the inputs (arguments, else the ``COMICS_*`` environment variables,
+else what the store recorded when it was embedded); :class:`SpaceBackend` answers the Space's
+questions: searches (text, image, page id, panel), result thumbnails and panel crops, a page
+drawn with its panel boxes and reading-order numbers, a book strip, and the UMAP map.
+
+Page images come from the pages the store was embedded from (an annotate output, a comic_pages
+export, DataSpec files). Without them the Space still works: pages are drawn as their panel
+layout from the store (boxes on a blank page).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..store.reader import EmbeddingStore
+from ..store.search import Hit, StoreSearch
+
+log = logging.getLogger(__name__)
+
+ENV = {
+    "store": "COMICS_STORE",
+    "model": "COMICS_MODEL",
+    "pages": "COMICS_PAGES",
+    "image_root": "COMICS_IMAGES",
+    "analysis": "COMICS_ANALYSIS",
+}
+THUMB_HEIGHT = 320
+BOX_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
+
+
+def _label_font(size: int):
+    """DejaVu Sans Bold from matplotlib's fonts (a base dependency), else Pillow's default."""
+    from PIL import ImageFont
+
+    try:
+        import matplotlib
+
+        path = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+        return ImageFont.truetype(str(path), size=size)
+    except (ImportError, OSError):
+        return ImageFont.load_default(size=size)
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    store: Path
+    model: Path | None = None
+    pages: Path | None = None
+    image_root: Path | None = None
+    analysis: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("store", "model", "pages", "image_root", "analysis"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+
+    @classmethod
+    def from_env(cls, **given: Any) -> SpaceConfig:
+        """Arguments that are not None win; the rest come from ``COMICS_STORE``, ``COMICS_MODEL``,
+        ``COMICS_PAGES``, ``COMICS_IMAGES`` and ``COMICS_ANALYSIS``."""
+        values: dict[str, Path | None] = {}
+        for name, env in ENV.items():
+            value = given.get(name)
+            if value is None:
+                value = os.environ.get(env) or None
+            values[name] = Path(value) if value is not None else None
+        if values["store"] is None:
+            raise ValueError(f"no embedding store: pass STORE or set {ENV['store']}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _resolve_recorded(store: EmbeddingStore, key: str) -> Path | None:
+    """A path the store recorded (relative to the store folder), if it still exists."""
+    value = store.attrs.get(key)
+    if not value:
+        return None
+    path = (store.path / value).resolve()
+    return path if path.exists() else None
+
+
+class SpaceBackend:
+    """The store, its search, the model (for text / image queries) and the page images."""
+
+    def __init__(self, config: SpaceConfig, cache_pages: int = 256):
+        self.store = EmbeddingStore(config.store)
+        pages = config.pages or _resolve_recorded(self.store, "source")
+        image_root = config.image_root or _resolve_recorded(self.store, "image_root")
+        analysis = config.analysis
+        if analysis is None and (config.store.parent / f"{config.store.name}.analysis").is_dir():
+            analysis = config.store.parent / f"{config.store.name}.analysis"
+        self.config = replace(config, pages=pages, image_root=image_root, analysis=analysis)
+        self.search_index = StoreSearch(self.store)
+        self._model = None
+        self._images: OrderedDict[str, Image.Image] = OrderedDict()
+        self._cache_pages = cache_pages
+        self._source = None
+        self._rows: dict[str, int] = {}
+        if pages is not None:
+            from ..store.embed import resolve_dataset
+            from ..store.inputs import page_source
+
+            source, root, _ = resolve_dataset(pages, image_root=image_root)
+            self._source = page_source(source, root)
+            self._rows = {pid: i for i, pid in enumerate(self._source.page_ids)}
+        else:
+            log.warning("no page images for %s: pages are drawn from the stored panel layout", config.store)
+
+    # --- store facts ---------------------------------------------------------------------------
+    @property
+    def page_types(self) -> list[str]:
+        return sorted({t for t in self.store.page_types if t})
+
+    @property
+    def book_ids(self) -> list[str]:
+        return sorted(set(self.store.book_ids))
+
+    def book_pages(self, book_id: str) -> list[str]:
+        """Page ids of a book, in page order."""
+        st = self.store
+        rows = [i for i, b in enumerate(st.book_ids) if b == book_id]
+        if not rows:
+            raise KeyError(f"book {book_id!r} is not in the store")
+        return [st.page_ids[i] for i in sorted(rows, key=lambda i: int(st.page_index[i]))]
+
+    def example_page(self) -> str:
+        return str(self.store.page_ids[0])
+
+    # --- model ---------------------------------------------------------------------------------
+    @property
+    def has_model(self) -> bool:
+        return self.config.model is not None
+
+    def model(self):
+        if self.config.model is None:
+            raise ValueError("text and image queries need the Closure Lite model (serve --model DIR)")
+        if self._model is None:
+            from ..store.model import load_model
+
+            self._model = load_model(self.config.model)
+            dim = self._model.dim
+            if dim != self.store.dim:
+                raise ValueError(
+                    f"the model gives {dim}-d vectors but the store holds {self.store.dim}-d ones; "
+                    "serve the store with the model that embedded it"
+                )
+        return self._model
+
+    # --- search --------------------------------------------------------------------------------
+    def search(
+        self,
+        *,
+        text: str | None = None,
+        image: Any = None,
+        page_id: str | None = None,
+        panel: int | None = None,
+        k: int = 12,
+        level: str | None = None,
+        page_type: str | None = None,
+        book_id: str | None = None,
+    ) -> list[Hit]:
+        """One query: exactly one of ``text``, ``image`` (PIL image or path), ``page_id`` (with an
+        optional ``panel``). Empty filter values mean no filter."""
+        given = [text is not None and text.strip() != "", image is not None, bool(page_id)]
+        if sum(given) != 1:
+            raise ValueError("give one query: a text, an image or a page id")
+        filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}
+        if page_id:
+            return self.search_index.search(page=page_id.strip(), panel=panel, k=int(k), **filters)
+        from ..store.query import query_vector
+
+        vector = query_vector(self.model(), text=text, image=image)
+        filters["level"] = filters["level"] or "panel"  # query vectors live in the panel space
+        return self.search_index.search(vector=vector, k=int(k), **filters)
+
+    # --- images --------------------------------------------------------------------------------
+    def page_image(self, page_id: str) -> Image.Image:
+        """The page image (RGB), from the pages source, else its stored layout drawn on blank paper."""
+        if page_id in self._images:
+            self._images.move_to_end(page_id)
+            return self._images[page_id]
+        row = self._rows.get(page_id)
+        if row is not None and self._source is not None:
+            image = self._source.items(row, row + 1)[0].load_image()
+        else:
+            image = self._layout_sketch(page_id)
+        self._images[page_id] = image
+        if len(self._images) > self._cache_pages:
+            self._images.popitem(last=False)
+        return image
+
+    def _layout_sketch(self, page_id: str, height: int = 800) -> Image.Image:
+        pos = self.store.locate(page_id)
+        width = int(height * 0.66)
+        image = Image.new("RGB", (width, height), (250, 250, 245))
+        draw = ImageDraw.Draw(image)
+        for slot in np.flatnonzero(self.store.panel_mask[pos]):
+            x, y, w, h = self.store.panel_bbox[pos, slot]
+            draw.rectangle(
+                [x * width, y * height, (x + w) * width, (y + h) * height], outline=(90, 90, 90), width=3
+            )
+        draw.text((10, 10), f"{page_id}\n(no page image; stored layout)", fill=(40, 40, 40))
+        return image
+
+    @staticmethod
+    def thumbnail(image: Image.Image, height: int = THUMB_HEIGHT) -> Image.Image:
+        scale = height / image.height
+        return image.resize((max(1, round(image.width * scale)), height), Image.Resampling.LANCZOS)
+
+    def hit_image(self, hit: Hit) -> Image.Image:
+        """A page thumbnail for a page hit; the panel crop for a panel hit."""
+        page = self.page_image(hit.page_id)
+        if hit.bbox is None:
+            return self.thumbnail(page)
+        x, y, w, h = hit.bbox
+        box = (x * page.width, y * page.height, (x + w) * page.width, (y + h) * page.height)
+        crop = page.crop(tuple(round(v) for v in box))
+        return self.thumbnail(crop, min(THUMB_HEIGHT, max(64, crop.height)))
+
+    @staticmethod
+    def caption(rank: int, hit: Hit) -> str:
+        where = hit.page_id if hit.panel is None else f"{hit.page_id} #{hit.panel + 1}"
+        return f"{rank}. {where} [{hit.page_type or '-'}] {hit.score:.3f}"
+
+    def gallery(self, hits: list[Hit]) -> list[tuple[Image.Image, str]]:
+        return [(self.hit_image(h), self.caption(i, h)) for i, h in enumerate(hits, start=1)]
+
+    @staticmethod
+    def table(hits: list[Hit]) -> list[list[Any]]:
+        return [
+            [
+                i,
+                h.page_id,
+                "" if h.panel is None else h.panel + 1,
+                h.page_type or "",
+                round(h.score, 4),
+                " | ".join(h.text)[:300],
+            ]
+            for i, h in enumerate(hits, start=1)
+        ]
+
+    TABLE_HEADERS = ("rank", "page_id", "panel", "page type", "score", "text")
+
+    # --- page viewer ---------------------------------------------------------------------------
+    def render_page(self, page_id: str) -> tuple[Image.Image, str]:
+        """The page with its stored panel boxes and reading-order numbers drawn, and a Markdown
+        description (book, page type, panels, lettered text by panel)."""
+        st = self.store
+        pos = st.locate(page_id.strip())
+        page_id = st.page_ids[pos]
+        image = self.page_image(page_id).copy()
+        draw = ImageDraw.Draw(image)
+        size = max(14, image.height // 30)
+        fnt = _label_font(size)
+        slots = np.flatnonzero(st.panel_mask[pos])
+        order = st.reading_order[pos]
+        for rank, slot in enumerate(sorted(slots, key=lambda s: (int(order[s]) if order[s] >= 0 else 99, s))):
+            x, y, w, h = st.panel_bbox[pos, slot]
+            box = [x * image.width, y * image.height, (x + w) * image.width, (y + h) * image.height]
+            colour = BOX_COLOURS[rank % len(BOX_COLOURS)]
+            draw.rectangle(box, outline=colour, width=max(3, image.width // 200))
+            label = str(int(order[slot]) + 1 if order[slot] >= 0 else slot + 1)
+            tx, ty = box[0] + 6, box[1] + 6
+            pad = size // 4
+            bounds = draw.textbbox((tx, ty), label, font=fnt)
+            draw.rectangle([bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad], fill=colour)
+            draw.text((tx, ty), label, fill=(255, 255, 255), font=fnt)
+        lines = [
+            f"### {page_id}",
+            "",
+            f"book `{st.book_ids[pos]}` · page {int(st.page_index[pos]) + 1} · "
+            f"page type **{st.page_types[pos] or 'unknown'}** · {len(slots)} panel(s)",
+            "",
+        ]
+        texts = st._texts.get(page_id, [])
+        if not texts:
+            lines.append("_no lettered text_")
+        for slot in [*sorted({p for p, _, _ in texts if p >= 0}), -1]:
+            items = [(k, t) for p, k, t in texts if p == slot]
+            if not items:
+                continue
+            lines += ["", f"**panel {slot + 1}**" if slot >= 0 else "**page (outside panels)**", ""]
+            lines += [f"- _{kind}_: {text}" for kind, text in items]
+        return image, "\n".join(lines)
+
+    # --- book strip ----------------------------------------------------------------------------
+    def book_strip(self, book_id: str, height: int = 200) -> list[tuple[Image.Image, str]]:
+        st = self.store
+        out = []
+        for pid in self.book_pages(book_id):
+            pos = st.locate(pid)
+            caption = f"p{int(st.page_index[pos]) + 1} · {st.page_types[pos] or '-'}"
+            out.append((self.thumbnail(self.page_image(pid), height), caption))
+        return out
+
+    def book_of(self, page_id: str) -> str:
+        return str(self.store.book_ids[self.store.locate(page_id.strip())])
+
+    # --- map -----------------------------------------------------------------------------------
+    def map_files(self) -> dict[str, Path]:
+        from ..analysis import PLOTS
+
+        folder = self.config.analysis
+        if folder is None:
+            return {}
+        return {name: folder / fname for name, fname in PLOTS.items() if (folder / fname).is_file()}
+
+    def ensure_map(self, folder: str | Path | None = None, method: str = "umap") -> Path:
+        """The analysis folder, computing it (``analyze_store``) when there is none yet."""
+        if self.map_files():
+            return self.config.analysis  # type: ignore[return-value]
+        from ..analysis import analyze_store
+
+        folder = (
+            Path(folder)
+            if folder is not None
+            else self.store.path.parent / f"{self.store.path.name}.analysis"
+        )
+        analyze_store(self.store, folder, method=method)
+        self.config = replace(self.config, analysis=folder)
+        return folder
+
+    def cluster_report(self) -> str:
+        folder = self.config.analysis
+        path = folder / "clusters.md" if folder is not None else None
+        if path is None or not path.is_file():
+            return "_no analysis yet: run `comics-analysis analyze STORE --out DIR` or press the button_"
+        return path.read_text(encoding="utf-8")

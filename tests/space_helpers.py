@@ -1,0 +1,88 @@
+"""Shared pieces of the embed / analysis / Space tests: a small synthetic collection laid out like
+an ``annotate`` output (``dataspec/<book>.jsonl`` + ``images-root.txt`` + page images), and a
+tiny untrained Closure Lite model folder saved with its processor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from comics_analysis.dataspec import Page, write_jsonl
+from comics_analysis.synth import make_page
+
+PAGE_SIZE = (330, 500)
+
+
+def _save(folder: Path, page: Page, image: Image.Image) -> Page:
+    rel = f"{page.book_id}/p{page.page_index:04d}.png"
+    (folder / "images" / page.book_id).mkdir(parents=True, exist_ok=True)
+    image.save(folder / "images" / rel)
+    data = page.to_dict()
+    data["image"] = rel
+    return Page.from_dict(data)
+
+
+def noise_image(seed: int, size=PAGE_SIZE) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def write_collection(
+    folder: Path,
+    books: int = 2,
+    story: int = 10,
+    prose: int = 0,
+    noise: int = 0,
+    seed: int = 0,
+    size: tuple[int, int] = PAGE_SIZE,
+) -> list[Page]:
+    """``books`` books of ``story`` synthetic story pages each, then ``prose`` text_backmatter
+    (prose) pages and ``noise`` pages of random pixels (page type ``other``, no panels) in a
+    last book. Returns the records, in the order written."""
+    folder = Path(folder)
+    (folder / "dataspec").mkdir(parents=True, exist_ok=True)
+    (folder / "images-root.txt").write_text("images\n")
+    pages: list[Page] = []
+    for b in range(books):
+        book_id = f"synth-book-{b}-{b:08x}"
+        records = []
+        for i in range(story):
+            sp = make_page((seed, b, i), size=size, book_id=book_id, page_index=i)
+            records.append(_save(folder, sp.record, sp.image))
+        write_jsonl(records, folder / "dataspec" / f"{book_id}.jsonl")
+        pages += records
+    if prose or noise:
+        book_id = "mixed-download-0000beef"
+        records = []
+        for i in range(prose):
+            sp = make_page(
+                (seed, 99, i), page_type="text_backmatter", size=size, book_id=book_id, page_index=i
+            )
+            records.append(_save(folder, sp.record, sp.image))
+        for j in range(noise):
+            index = prose + j
+            record = Page(
+                page_id=f"{book_id}/p{index:04d}",
+                book_id=book_id,
+                page_index=index,
+                width=size[0],
+                height=size[1],
+                page_type="other",
+            )
+            records.append(_save(folder, record, noise_image(seed * 1000 + j, size)))
+        write_jsonl(records, folder / "dataspec" / f"{book_id}.jsonl")
+        pages += records
+    return pages
+
+
+def save_tiny_model(folder: Path, seed: int = 0, **overrides) -> Path:
+    """An untrained tiny Closure Lite model + processor, as ``save_pretrained`` writes them."""
+    from closure_lite_helpers import tiny_model
+    from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
+
+    model = tiny_model(seed, **overrides)
+    model.save_pretrained(folder)
+    ClosureLiteProcessor.from_config(model.config).save_pretrained(folder)
+    return Path(folder)

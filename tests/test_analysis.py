@@ -1,0 +1,134 @@
+"""Analysis of a store: outlier scores on planted groups, noise pages flagged end to end,
+the cluster report and plots, and `comics-analysis analyze` with UMAP on a real model's store."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("zarr")
+pytest.importorskip("sklearn")
+
+from comics_analysis.analysis import analyze_store, default_clusters, outlier_scores, read_points
+from comics_analysis.cli import main
+from comics_analysis.store import open_store, write_store
+from space_helpers import save_tiny_model, write_collection
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_outlier_scores_flag_planted_groups():
+    """300 'comics' vectors around 6 centres; 8 prose-like vectors close to EACH OTHER around a
+    distant centre (a run of odd pages) and 5 random vectors: exactly the 13 planted rows are
+    flagged, because k (5% of rows, >= 10) is larger than the run."""
+    rng = np.random.default_rng(0)
+    dim = 64
+    centres = _unit(rng.standard_normal((6, dim)))
+    comics = _unit(centres[rng.integers(0, 6, 300)] + 0.06 * rng.standard_normal((300, dim)))
+    prose = _unit(_unit(rng.standard_normal(dim)) + 0.06 * rng.standard_normal((8, dim)))
+    noise = _unit(rng.standard_normal((5, dim)))
+    vectors = np.concatenate([comics, prose, noise]).astype(np.float32)
+    _raw, z = outlier_scores(vectors)
+    flagged = set(np.flatnonzero(z > 5).tolist())
+    assert flagged == set(range(300, 313))
+    # with k smaller than the run, the prose rows vouch for each other and are no longer flagged
+    _, z_small = outlier_scores(vectors, k=3)
+    assert not (z_small[300:308] > 5).any()
+
+
+def test_default_clusters():
+    assert [default_clusters(n) for n in (2, 3, 8, 50, 200, 10**6)] == [1, 2, 2, 5, 10, 12]
+
+
+def _pixel_embedder(items, panels=16, dim=384):
+    """A TEST embedder of page appearance: a 8x16 colour thumbnail (centred at mid-grey)."""
+    b = len(items)
+    page = np.zeros((b, dim), np.float32)
+    panel = np.zeros((b, panels, dim), np.float32)
+    mask = np.zeros((b, panels), bool)
+    for r, item in enumerate(items):
+        image = item.load_image()
+        thumb = np.asarray(image.resize((8, 16), Image.Resampling.BILINEAR), np.float32) / 255 - 0.5
+        page[r, : thumb.size] = thumb.reshape(-1)
+        page[r, -1] = 0.01
+        for j, p in enumerate(item.page.panels[:panels]):
+            x, y, w, h = p.bbox
+            crop = np.asarray(image.crop((x, y, x + w, y + h)).resize((8, 16)), np.float32) / 255 - 0.5
+            panel[r, j, : crop.size] = crop.reshape(-1)
+            panel[r, j, -1] = 0.01
+            mask[r, j] = True
+    return page, panel, mask
+
+
+def test_noise_pages_are_flagged_and_reports_written(tmp_path):
+    write_collection(tmp_path / "coll", books=3, story=14, prose=3, noise=3)
+    out = tmp_path / "s.zarr"
+    write_store(
+        tmp_path / "coll",
+        out,
+        _pixel_embedder,
+        model_id="pixels",
+        image_root=tmp_path / "coll/images",
+        chunk_pages=16,
+        show_progress=False,
+    )
+    # thumbnails of drawn pages are diffuse (median distance to neighbours ~0.55), so the robust z of
+    # the noise pages is ~4.5 here: below the default threshold 5, above 3
+    result = analyze_store(out, tmp_path / "an", method="pca", clusters=4, outlier_threshold=3.0)
+    st = open_store(out)
+    types = dict(zip(st.page_ids, st.page_types))
+    flagged = {o["page_id"] for o in result.outliers}
+    noise = {pid for pid, t in types.items() if t == "other"}
+    # the pages of random noise score highest (whatever the threshold); all are flagged, no story page is
+    ranked = json.loads((tmp_path / "an" / "outliers.json").read_text())["all"]
+    assert {r["page_id"] for r in ranked[: len(noise)]} == noise
+    assert noise <= flagged and not any(types[p] == "story" for p in flagged)
+    assert all(o["outlier_score"] > 3.0 for o in result.outliers)
+    # (prose pages, nearly white, look average to a thumbnail embedder: not flagged here)
+    points = read_points(tmp_path / "an")
+    assert [p["page_id"] for p in points] == list(st.page_ids)
+    assert {p["page_id"] for p in points if p["outlier"]} == flagged
+    clusters = json.loads((tmp_path / "an" / "clusters.json").read_text())
+    assert len(clusters) == 4 and sum(c["size"] for c in clusters) == len(st)
+    assert [c["size"] for c in clusters] == sorted((c["size"] for c in clusters), reverse=True)
+    for c in clusters:
+        members = [p for p in points if p["cluster"] == c["cluster"]]
+        assert c["size"] == len(members)
+        assert c["mean_panel_count"] == pytest.approx(np.mean([p["panel_count"] for p in members]))
+        assert c["text_share"] == pytest.approx(np.mean([p["has_text"] for p in members]))
+        assert 1 <= len(c["examples"]) <= 5 and all(
+            e in {p["page_id"] for p in members} for e in c["examples"]
+        )
+        assert sum(c["page_types"].values()) == c["size"]
+    markdown = (tmp_path / "an" / "clusters.md").read_text()
+    assert "| cluster | pages | mean panels | text share |" in markdown and "## Outliers (" in markdown
+    for name in ("map_cluster.png", "map_panel_count.png", "map_page_type.png"):
+        with Image.open(tmp_path / "an" / name) as image:
+            assert image.format == "PNG" and image.width > 300
+            assert (
+                len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20
+            )  # drawn points, not a blank canvas
+
+
+@pytest.mark.slow
+def test_analyze_cli_umap_on_a_model_store(tmp_path, capsys):
+    pytest.importorskip("umap")
+    pytest.importorskip("torch")
+    write_collection(tmp_path / "coll", books=2, story=10, prose=2, noise=2)
+    model = save_tiny_model(tmp_path / "model")
+    out = tmp_path / "s.zarr"
+    assert main(["-q", "embed", str(tmp_path / "coll"), "--model", str(model), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "analyze", str(out), "--out", str(tmp_path / "an"), "--clusters", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "24 pages -> 3 clusters (umap map)" in text
+    settings = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert settings["method"] == "umap" and settings["pages"] == 24
+    points = read_points(tmp_path / "an")
+    xy = np.array([[p["x"], p["y"]] for p in points])
+    assert np.isfinite(xy).all() and xy.std(axis=0).min() > 0
+    assert {p["cluster"] for p in points} == {0, 1, 2}
+    assert main(["-q", "analyze", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2

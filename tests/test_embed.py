@@ -1,0 +1,166 @@
+"""`comics-analysis embed`: a real (tiny, untrained) Closure Lite model fills a store from an
+annotate-style folder and from a comic_pages export; resume, CLI shards and a real 2-process
+Accelerate run on CPU write the same vectors as one process."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("zarr")
+pytest.importorskip("torch")
+
+from comics_analysis.annotate import read_annotations
+from comics_analysis.cli import main
+from comics_analysis.store import open_store
+from comics_analysis.store.model import load_model, weights_digest
+from space_helpers import save_tiny_model, write_collection
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("embed")
+    write_collection(root / "coll", books=2, story=8, prose=2, noise=1)
+    pages = read_annotations(root / "coll")  # the store's row order: books by file name
+    model = save_tiny_model(root / "model")
+    out = root / "one.zarr"
+    args = ["-q", "embed", str(root / "coll"), "--model", str(model), "--out", str(out)]
+    assert main([*args, "--chunk-pages", "4", "--batch-size", "3"]) == 0
+    return root, pages, model, out
+
+
+def _arrays(path):
+    st = open_store(path)
+    return {
+        "page_id": list(st.page_ids),
+        "page": st.page_vectors(),
+        "panel": st.panel_vectors(),
+        "mask": st.panel_mask,
+        "bbox": st.panel_bbox,
+        "order": st.reading_order,
+        "type": list(st.page_types),
+    }
+
+
+def test_embed_writes_model_vectors_and_attributes(corpus):
+    import torch
+    import xarray as xr
+
+    root, pages, model_dir, out = corpus
+    st = open_store(out)
+    assert st.complete and len(st) == len(pages) == 19
+    assert list(st.page_ids) == [p.page_id for p in pages]
+    attrs = st.attrs
+    assert attrs["model_id"] == "model"  # an absolute folder is recorded by its name (no absolute paths)
+    assert attrs["model_revision"] == weights_digest(model_dir) and attrs["model_revision"].startswith(
+        "sha256:"
+    )
+    assert len(attrs["config_hash"]) == 16 and attrs["dim"] == 64 and attrs["panels"] == 16
+    assert attrs["source"] == os.path.relpath(root / "coll", out)
+    # one stored panel per real panel; panel-less pages (prose, noise) store none
+    assert st.panel_mask.sum(axis=1).tolist() == [min(len(p.panels), 16) for p in pages]
+    # the stored vectors are the model's own (float16 rounding), for a page embedded alone
+    loaded = load_model(model_dir)
+    page = pages[3]
+    assert len(page.panels) >= 2
+    from PIL import Image
+
+    image = Image.open(root / "coll" / "images" / page.image)
+    batch = loaded.processor.collate([loaded.processor.process_page(image, page)])
+    batch.pop("order")
+    with torch.no_grad():
+        ref = loaded.model(**batch, return_loss=False)
+    n = len(page.panels)
+    np.testing.assert_allclose(st.page_vectors(np.array([3]))[0], ref.page_embeddings[0].numpy(), atol=2e-3)
+    np.testing.assert_allclose(
+        st.panel_vectors(np.array([3]))[0, :n], ref.panel_embeddings[0, :n].numpy(), atol=2e-3
+    )
+    ds = xr.open_zarr(str(out))
+    assert ds["panel_embedding"].dims == ("page", "panel", "dim") and ds.attrs["model_revision"]
+
+
+def test_embed_cli_shards_resume_and_equal_rows(corpus, capsys):
+    root, _pages, model_dir, one = corpus
+    out = root / "sharded.zarr"
+    args = ["embed", str(root / "coll"), "--model", str(model_dir), "--out", str(out)]
+    args += ["--chunk-pages", "4", "--batch-size", "3"]
+    assert main(["-q", *args, "--num-shards", "2", "--shard-index", "1"]) == 0
+    assert "incomplete" in capsys.readouterr().out
+    st = open_store(out)
+    assert not st.complete and st.finished == [1, 3]  # 5 chunks of 4 pages; shard 1 of 2 owns 1 and 3
+    assert main(["-q", *args, "--num-shards", "2", "--shard-index", "0"]) == 0
+    assert "store complete" in capsys.readouterr().out
+    # resume after completion: nothing left to do
+    assert main(["-q", *args]) == 0
+    assert "chunks written 0, skipped 5" in capsys.readouterr().out
+    a, b = _arrays(one), _arrays(out)
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+    # another model into the same store is refused, naming the attribute
+    other = save_tiny_model(root / "other-model", seed=1)
+    assert main(["-q", "embed", str(root / "coll"), "--model", str(other), "--out", str(out)]) == 2
+    assert "config_hash" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_embed_with_two_accelerate_processes_on_cpu(corpus):
+    """`accelerate launch --multi_gpu --num_processes 2` with ACCELERATE_USE_CPU=1 (DESIGN 6: `--cpu`
+    alone silently runs one process): both processes write chunks, and the store equals one run."""
+    root, _pages, model_dir, one = corpus
+    out = root / "two-procs.zarr"
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONWARNINGS": "ignore",
+    }
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd += ["--main_process_port", str(_free_port()), "-m", "comics_analysis", "-q", "embed"]
+    cmd += [str(root / "coll"), "--model", str(model_dir), "--out", str(out), "--chunk-pages", "4"]
+    cmd += ["--batch-size", "3"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = sorted(line for line in result.stdout.splitlines() if line.startswith("process "))
+    assert len(lines) == 2 and lines[0].startswith("process 0/2") and lines[1].startswith("process 1/2")
+    progress = sorted((out / "progress").glob("*.json"))
+    assert [p.name for p in progress] == ["shard-000-of-002.json", "shard-001-of-002.json"]
+    chunks = [set(json.loads(p.read_text())["chunks"]) for p in progress]
+    assert chunks == [{0, 2, 4}, {1, 3}]  # each process wrote its own chunks
+    st = open_store(out)
+    assert st.complete and st.attrs["complete"]
+    a, b = _arrays(one), _arrays(out)
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+
+
+def test_embed_from_a_comic_pages_export(corpus, tmp_path):
+    from comics_analysis.dataset_builders.comic_pages import export_comic_pages
+
+    root, _pages, model_dir, one = corpus
+    export_comic_pages(root / "coll", tmp_path / "ds", configs=["all"], show_progress=False)
+    out = tmp_path / "from-ds.zarr"
+    args = ["-q", "embed", str(tmp_path / "ds"), "--model", str(model_dir), "--out", str(out)]
+    assert main([*args, "--batch-size", "3"]) == 0
+    a, b = _arrays(one), _arrays(out)
+    assert sorted(a["page_id"]) == sorted(b["page_id"])
+    where = {pid: i for i, pid in enumerate(b["page_id"])}
+    rows = [where[pid] for pid in a["page_id"]]
+    assert [b["type"][r] for r in rows] == a["type"]
+    np.testing.assert_array_equal(a["mask"], b["mask"][rows])
+    # images come from the Parquet rows (embedded bytes), not from the folder: same pixels, same vectors
+    np.testing.assert_allclose(a["page"], b["page"][rows], atol=2e-3)
+    assert "comic_pages export" in open_store(out).attrs["source_description"]
