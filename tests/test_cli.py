@@ -128,8 +128,13 @@ def test_openmantra_conversion_cli(tmp_path, shared_data):
     assert len(out.read_text().splitlines()) == 78
 
 
-def test_demo_prints_summary_per_page_type(tmp_path):
-    result = run_cli("-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none")
+def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
+    """synth -> ingest -> annotate -> dataset -> train -> embed -> analyze (serving off), small."""
+    monkeypatch.setenv("DEMO_NO_SERVE", "1")
+    result = run_cli(
+        "-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none",
+        "--model-config", "tiny", "--train-steps", "3",
+    )  # fmt: skip
     out = result.stdout
     for word in (
         "page_type",
@@ -138,18 +143,29 @@ def test_demo_prints_summary_per_page_type(tmp_path):
         "back_cover",
         "total",
         "text boxes by kind",
-        "[2/3] ingesting",
-        "[3/3] annotating",
+        "[2/8] ingesting",
+        "[3/8] annotating",
+        "[4/8] building the Hugging Face dataset",
+        "[5/8] training Closure Lite (tiny, 3 steps",
+        "[6/8] embedding",
+        "[7/8] UMAP map",
+        "sample text query",
     ):
         assert word in out
+    assert "serving" not in out  # DEMO_NO_SERVE=1
     assert "page status: ok" in out
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     pages = int(total[1])
     library = json.loads((tmp_path / "demo" / "library.json").read_text())
     assert pages == sum(b["pages"] for b in library["books"])
     assert f"{pages} of {pages} ground-truth pages join the manifest by page_id" in out
-    assert (tmp_path / "demo" / "ingest" / "manifest.parquet").is_file()
-    assert (tmp_path / "demo" / "annotated" / "dataspec.parquet").is_file()
+    demo = tmp_path / "demo"
+    assert (demo / "ingest" / "manifest.parquet").is_file()
+    assert (demo / "annotated" / "dataspec.parquet").is_file()
+    assert (demo / "dataset" / "README.md").is_file() and list((demo / "dataset" / "all").glob("*.parquet"))
+    assert (demo / "closure-lite" / "final" / "config.json").is_file()
+    assert f"{pages} pages" in out.split("[6/8] embedding")[1]
+    assert (demo / "store.zarr").is_dir() and list((demo / "analysis").glob("*.png"))
     assert float(out.split("panel F1 ")[1].split(",")[0]) >= 0.9
 
 

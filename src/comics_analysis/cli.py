@@ -105,14 +105,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     out = Path(args.out)
-    print(f"[1/3] synthesising a sample library of {args.books} books in {out}")
+    total = 8
+    print(f"[1/{total}] synthesising a sample library of {args.books} books in {out}")
     books = make_library(
         out, books=args.books, seed=args.seed, formats=("cbz", "pdf"), show_progress=not args.quiet
     )
     for book in books:
         print(f"  {book.file}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
     truth = read_pages(out / "truth")
-    print(f"\n[2/3] ingesting {out / 'books'} into {out / 'ingest'}")
+    print(f"\n[2/{total}] ingesting {out / 'books'} into {out / 'ingest'}")
     step = time.perf_counter()
     manifest = ingest([out / "books"], out / "ingest", workers=args.workers, show_progress=not args.quiet)
     _print_ingest_summary(manifest, time.perf_counter() - step)
@@ -121,7 +122,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if len(joined) != len(truth):
         print("error: ingested page ids do not match the ground truth", file=sys.stderr)
         return 1
-    print(f"\n[3/3] annotating panels, reading order and text (ocr: {args.ocr}) into {out / 'annotated'}")
+    print(
+        f"\n[3/{total}] annotating panels, reading order and text (ocr: {args.ocr}) into {out / 'annotated'}"
+    )
     step = time.perf_counter()
     annotate(
         out / "ingest", out / "annotated", ocr=args.ocr, workers=args.workers, show_progress=not args.quiet
@@ -141,7 +144,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
     _print_summary(truth)
-    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {out}")
+
+    from .dataset_builders import export_comic_pages
+
+    print(f"\n[4/{total}] building the Hugging Face dataset (comic_pages) into {out / 'dataset'}")
+    step = time.perf_counter()
+    export = export_comic_pages(
+        out / "annotated", out / "dataset", configs=["all"], show_progress=not args.quiet
+    )
+    splits = ", ".join(f"{split} {len(files)} shard(s)" for split, files in export.files["all"].items())
+    print(f"  {len(predicted)} pages ({splits}) + card in {time.perf_counter() - step:.1f} s")
+
+    from .training.closure_lite import TrainConfig, train_closure_lite
+
+    print(
+        f"\n[5/{total}] training Closure Lite ({args.model_config}, {args.train_steps} steps on CPU, "
+        f"text tower frozen) on the dataset into {out / 'closure-lite'}"
+    )
+    step = time.perf_counter()
+    trained = train_closure_lite(
+        TrainConfig(
+            out=str(out / "closure-lite"),
+            dataset=str(out / "dataset"),
+            data_config="all",
+            model_config=args.model_config,
+            steps=args.train_steps,
+            batch_size=8,
+            warmup_steps=max(1, args.train_steps // 10),
+            eval_every=args.train_steps,
+            freeze_backbones="text",
+            progress=not args.quiet,
+            report_to="none",
+        )
+    )
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items() if isinstance(v, float))
+    print(f"  {trained.step} steps in {time.perf_counter() - step:.1f} s; held-out: {shown}")
+
+    from .space.demo import run_demo_tail
+
+    tail = run_demo_tail(
+        out / "annotated", trained.final_dir, out, step=(6, total), show_progress=not args.quiet
+    )
+    print(
+        f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {out} (dataset, closure-lite, "
+        f"store.zarr, analysis)"
+    )
+    if tail.url:
+        print(f"the Space is at {tail.url}")
     return 0
 
 
@@ -930,8 +979,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="run the main job on an embedded sample (what `make demo` runs)",
-        description="Generate a sample library and summarise its pages. Later stages "
-        "(ingest, annotate, train, embed, search) join as they land.",
+        description="The whole pipeline on a generated sample: synth -> ingest -> annotate -> dataset -> "
+        "train Closure Lite (short CPU schedule) -> embed -> analyze -> serve the Space on 127.0.0.1 "
+        "(DEMO_NO_SERVE=1: stop after writing everything and print a sample query).",
     )
     p.add_argument(
         "--out", type=Path, default=Path("demo_output"), help="output folder (default demo_output)"
@@ -940,6 +990,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"])
+    p.add_argument("--model-config", default="lite", help="Closure Lite preset: tiny or lite (default)")
+    p.add_argument("--train-steps", type=int, default=60, help="optimiser steps of the short training run")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
