@@ -111,3 +111,21 @@ def test_closure_lite_text_tower(tmp_path):
     assert predict_cloze(rows, encode)[0] in (0, 1, 2)
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         closure_lite_text_encoder(tmp_path)
+
+
+def test_memoised_encoder_encodes_each_text_once():
+    from comics_analysis.evaluation.closure_text import memoised
+
+    seen = []
+
+    def counting(texts):
+        seen.extend(texts)
+        return bag_of_words(texts)
+
+    encode = memoised(counting)
+    rows = [_row([["ship"], [], ["storm"]], ["ship", "gun", "love"], 0)]
+    first = predict_cloze(rows, encode, "all")
+    second = predict_cloze(rows, encode, "last")
+    assert (first, second) == ([0], [0])
+    assert sorted(seen) == sorted(["ship storm", "ship", "gun", "love", "storm"])  # no text twice
+    assert np.allclose(encode(["gun", "ship"]), bag_of_words(["gun", "ship"]))

@@ -29,6 +29,7 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
         closure_lite_text_encoder,
         evaluate_cloze,
         hf_text_encoder,
+        memoised,
     )
     from .evaluation.report import run_info
 
@@ -45,6 +46,7 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
         encoder, name = closure_lite_text_encoder(args.model), f"closure-lite:{args.model.name}"
     else:
         encoder, name = hf_text_encoder(args.encoder), args.encoder
+    encoder = memoised(encoder)  # candidates are encoded once for all context modes
     results = [
         evaluate_cloze(rows, encoder, name, context, args.resamples, args.seed) for context in args.context
     ]

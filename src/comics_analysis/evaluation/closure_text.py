@@ -97,9 +97,12 @@ def hf_text_encoder(name_or_path: str = "minilm", batch_size: int = 64, max_leng
     model.eval()
 
     def encode(texts: Sequence[str]) -> np.ndarray:
+        from tqdm.auto import tqdm
+
         out = []
+        starts = range(0, len(texts), batch_size)
         with torch.no_grad():
-            for start in range(0, len(texts), batch_size):
+            for start in tqdm(starts, desc="encoding", unit="batch", disable=len(starts) < 20):
                 chunk = list(texts[start : start + batch_size])
                 enc = tokenizer(
                     chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
@@ -144,6 +147,22 @@ def load_closure_lite(model_dir: str | Path):
     model.eval()
     processor = type(model).processor_class.from_pretrained(model_dir)
     return model, processor
+
+
+def memoised(encoder: Encoder) -> Encoder:
+    """``encoder`` with a text -> vector memory, so several protocols over the same rows (e.g. the
+    context modes) encode each distinct text once."""
+    memory: dict[str, np.ndarray] = {}
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        new = list(dict.fromkeys(t for t in texts if t not in memory))
+        if new:
+            memory.update(zip(new, encoder(new)))
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([memory[t] for t in texts])
+
+    return encode
 
 
 def encode_unique(encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:

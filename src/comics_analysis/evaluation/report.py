@@ -278,7 +278,7 @@ SOURCES: list[Source] = [
     ),
     Source(
         "align-synthetic-truth-ocr.json",
-        _align(", truth OCR"),
+        _align(""),
         "python scripts/eval_align_synthetic.py --ocr truth --sweep "
         "--out docs/bench/align-synthetic-truth-ocr.json",
     ),
