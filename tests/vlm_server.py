@@ -86,7 +86,13 @@ class Replay:
 
 def image_sha(body) -> str:
     """SHA-256 of the JPEG a chat request carries (the client's cache key for that image)."""
-    url = body["messages"][1]["content"][1]["image_url"]["url"]
+    url = next(
+        part["image_url"]["url"]
+        for message in body["messages"]
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    )
     return hashlib.sha256(base64.b64decode(url.split(",", 1)[1])).hexdigest()
 
 

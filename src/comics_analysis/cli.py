@@ -1141,6 +1141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.set_defaults(func=cmd_eval_text)
+    from .cli_eval import add_eval_commands
+
+    add_eval_commands(ev_sub)
 
     ds = sub.add_parser(
         "dataspec",

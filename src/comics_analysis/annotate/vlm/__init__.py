@@ -1,6 +1,6 @@
 """VLM text extraction: OpenAI-compatible client, versioned prompts, response schema, JSON repair."""
 
-from .client import VlmClient, VlmConfig, VlmError, VlmResult, image_data_uri
+from .client import VlmAnswer, VlmClient, VlmConfig, VlmError, VlmResult, image_data_uri
 from .prompts import PROMPTS, Prompt
 from .repair import ParseResult, parse_vlm_json
 from .run import RunTotals, load_prices, page_file, read_pages, run_vlm
@@ -12,6 +12,7 @@ __all__ = [
     "ParseResult",
     "Prompt",
     "RunTotals",
+    "VlmAnswer",
     "VlmClient",
     "VlmConfig",
     "VlmError",

@@ -64,6 +64,20 @@ class VlmResult:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class VlmAnswer:
+    """A free-text answer of :meth:`VlmClient.ask`."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    attempts: int = 0
+    finish_reason: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
 class VlmError(Exception):
     """A request that cannot succeed (a 4xx other than 429, or retries exhausted)."""
 
@@ -98,61 +112,68 @@ class VlmClient:
         )
         self.cache = Path(config.cache_dir) if config.cache_dir else None
 
-    def _cache_path(self, image_sha: str) -> Path | None:
+    def _cache_path(self, image_sha: str, prompt_key: str | None = None) -> Path | None:
         if self.cache is None:
             return None
-        key = hashlib.sha256(
-            f"{image_sha}|{self.config.model}|{self.config.prompt_version}".encode()
-        ).hexdigest()
+        prompt_key = self.config.prompt_version if prompt_key is None else prompt_key
+        key = hashlib.sha256(f"{image_sha}|{self.config.model}|{prompt_key}".encode()).hexdigest()
         return self.cache / key[:2] / f"{key}.json"
 
-    async def _call(self, uri: str, max_tokens: int):
-        prompt = PROMPTS[self.config.prompt_version]
+    def _messages(self, uri: str, system: str | None, user: str) -> list[dict]:
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": user},
+                    {"type": "image_url", "image_url": {"url": uri}},
+                ],
+            }
+        )
+        return messages
+
+    async def _call(self, messages: list[dict], max_tokens: int, json_mode: bool):
         kwargs = {}
-        if self.config.json_mode:
+        if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         return await self._client.chat.completions.create(
             model=self.config.model,
             temperature=self.config.temperature,
             max_tokens=max_tokens,
-            messages=[
-                {"role": "system", "content": prompt.system},
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": prompt.user},
-                        {"type": "image_url", "image_url": {"url": uri}},
-                    ],
-                },
-            ],
+            messages=messages,
             **kwargs,
         )
 
-    async def read_page(self, image: Image.Image) -> VlmResult:
-        """One page: from the cache, or from the server with retries; never returns a half result."""
+    async def _complete(
+        self, image: Image.Image, system: str | None, user: str, json_mode: bool, prompt_key: str
+    ) -> tuple[str, int, int, float, bool, int, str | None, list[str]]:
+        """(text, tokens in, tokens out, cost, cached, attempts, finish reason, errors) of one
+        image + prompt: from the cache, or from the server with retries."""
         import openai
 
         # resizing and JPEG encoding take tens of ms: off the event loop, so requests overlap
         uri, image_sha = await asyncio.to_thread(image_data_uri, image, self.config.max_side)
-        cache_path = self._cache_path(image_sha)
+        cache_path = self._cache_path(image_sha, prompt_key)
         if cache_path is not None and cache_path.is_file():
             stored = json.loads(cache_path.read_text(encoding="utf-8"))
-            return VlmResult(
+            return (
                 stored["text"],
-                parse_vlm_json(stored["text"]),
                 stored["input_tokens"],
                 stored["output_tokens"],
                 0.0,
-                cached=True,
-                finish_reason=stored.get("finish_reason"),
+                True,
+                0,
+                stored.get("finish_reason"),
+                [],
             )
+        messages = self._messages(uri, system, user)
         max_tokens, errors, attempts, grown = self.config.max_tokens, [], 0, False
         usage_in = usage_out = 0
         while True:
             attempts += 1
             retry_reason = None
             try:
-                response = await self._call(uri, max_tokens)
+                response = await self._call(messages, max_tokens, json_mode)
             except openai.RateLimitError:
                 retry_reason = "429 rate limited"
             except openai.InternalServerError as exc:
@@ -176,9 +197,6 @@ class VlmClient:
                     continue
                 else:
                     cost = (usage_in * self.config.price_in + usage_out * self.config.price_out) / 1e6
-                    result = VlmResult(
-                        text, parse_vlm_json(text), usage_in, usage_out, cost, False, attempts, finish, errors
-                    )
                     if cache_path is not None:
                         cache_path.parent.mkdir(parents=True, exist_ok=True)
                         with atomic_write(cache_path) as handle:  # a killed run leaves no half entry
@@ -191,13 +209,30 @@ class VlmClient:
                                 },
                                 handle,
                             )
-                    return result
+                    return text, usage_in, usage_out, cost, False, attempts, finish, errors
             errors.append(retry_reason)
             if attempts > self.config.max_retries:
                 raise VlmError(f"gave up after {attempts} attempts: {'; '.join(errors)}")
             delay = self.config.backoff * (2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
             log.info("retrying in %.2f s (%s)", delay, retry_reason)
             await asyncio.sleep(delay)
+
+    async def read_page(self, image: Image.Image) -> VlmResult:
+        """One page: from the cache, or from the server with retries; never returns a half result."""
+        prompt = PROMPTS[self.config.prompt_version]
+        text, tin, tout, cost, cached, attempts, finish, errors = await self._complete(
+            image, prompt.system, prompt.user, self.config.json_mode, self.config.prompt_version
+        )
+        return VlmResult(text, parse_vlm_json(text), tin, tout, cost, cached, attempts, finish, errors)
+
+    async def ask(self, image: Image.Image, user: str, system: str | None = None) -> VlmAnswer:
+        """Any prompt about one image, answered as free text (no JSON mode, no parsing). The
+        cache key holds the SHA-256 of the prompt text instead of the prompt version."""
+        prompt_key = "text:" + hashlib.sha256(f"{system or ''}\0{user}".encode()).hexdigest()
+        text, tin, tout, cost, cached, attempts, finish, errors = await self._complete(
+            image, system, user, False, prompt_key
+        )
+        return VlmAnswer(text, tin, tout, cost, cached, attempts, finish, errors)
 
     def config_dict(self) -> dict:
         """The configuration without secrets (for provenance and logs)."""

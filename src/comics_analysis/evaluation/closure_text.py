@@ -1,0 +1,237 @@
+"""COMICS text cloze (Iyyer et al., CVPR 2017), zero-shot text protocol.
+
+Each row gives the lettered text of three context panels and three candidate texts for the next
+panel. Zero-shot: embed the context and each candidate with a text encoder and pick the
+candidate whose (L2-normalised) embedding is closest to the context's (cosine). No training on
+the folds. Context modes:
+
+- ``all`` (default): the text boxes of the three context panels, in order, joined by spaces;
+- ``last``: the boxes of the last context panel only (the panel right before the answer).
+
+A context with no text at all is embedded as the empty string (the encoder decides; it counts
+as a normal row, never dropped). Accuracy comes with a percentile bootstrap 95% interval over
+rows (fixed seed). Encoders: any Hugging Face text model by name or folder (mean pooling over
+tokens, as sentence-transformers does for MiniLM; ``"minilm"`` is the offline all-MiniLM-L6-v2
+package), or the text tower of a Closure Lite model folder (``embed_text``: the query path
+into the panel space).
+
+Published numbers on the same folds (trained models, from the COMICS paper and ComicVT5) are
+in :data:`PUBLISHED` for the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CHANCE = 1 / 3
+CONTEXT_MODES = ("all", "last")
+# Accuracy (%) of published systems on the test folds: (system, easy, hard, source).
+PUBLISHED = (
+    ("text-only (NC-text, trained)", 63.4, 52.9, "Iyyer et al. 2017, Table 3"),
+    ("image+text (NC-image+text, trained)", 68.6, 61.0, "Iyyer et al. 2017, Table 3"),
+    ("ComicVT5", 79.1, 71.3, "Vivoli et al. 2022 (ComicVT5)"),
+    ("random", 33.3, 33.3, "1 / 3 candidates"),
+)
+
+
+def context_text(context_texts: Sequence[Sequence[str]], mode: str = "all") -> str:
+    """The context of one row as one string (boxes joined by spaces, panels in order)."""
+    if mode not in CONTEXT_MODES:
+        raise ValueError(f"unknown context mode {mode!r}; expected one of {CONTEXT_MODES}")
+    panels = list(context_texts) if mode == "all" else list(context_texts)[-1:]
+    return " ".join(box.strip() for panel in panels for box in panel if box.strip())
+
+
+def bootstrap_interval(
+    correct: Sequence[bool] | np.ndarray, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of 0/1 outcomes (rows resampled with replacement)."""
+    values = np.asarray(correct, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no outcomes to bootstrap")
+    rng = np.random.default_rng(seed)
+    n = values.size
+    means = np.empty(n_resamples)
+    for i in range(n_resamples):
+        means[i] = values[rng.integers(0, n, n)].mean()
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def accuracy_with_interval(
+    predictions: Sequence[int], references: Sequence[int], n_resamples: int = 1000, seed: int = 0
+) -> dict:
+    """``{"accuracy", "ci_low", "ci_high", "n"}`` (accuracy as a fraction)."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    correct = np.asarray(predictions) == np.asarray(references)
+    low, high = bootstrap_interval(correct, n_resamples=n_resamples, seed=seed)
+    return {"accuracy": float(correct.mean()), "ci_low": low, "ci_high": high, "n": int(correct.size)}
+
+
+# --- encoders --------------------------------------------------------------------------------
+Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> [N, D] L2-normalised float32
+
+
+def hf_text_encoder(name_or_path: str = "minilm", batch_size: int = 64, max_length: int = 128) -> Encoder:
+    """Mean-pooled, L2-normalised token states of any HF text model (``"minilm"``: the offline
+    all-MiniLM-L6-v2 package, weights checked by SHA-256)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..modeling.closure_lite.configuration_closure_lite import resolve_backbone
+
+    resolved = resolve_backbone(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved)
+        model = AutoModel.from_pretrained(resolved)
+    except OSError as exc:
+        raise OSError(f"text encoder {name_or_path!r} ({resolved}) cannot be loaded: {exc}") from exc
+    model.eval()
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        out = []
+        starts = range(0, len(texts), batch_size)
+        with torch.no_grad():
+            for start in tqdm(starts, desc="encoding", unit="batch", disable=len(starts) < 20):
+                chunk = list(texts[start : start + batch_size])
+                enc = tokenizer(
+                    chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                )
+                hidden = model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+    return encode
+
+
+def closure_lite_text_encoder(model_dir: str | Path, batch_size: int = 64) -> Encoder:
+    """The text tower of a Closure Lite model folder (``embed_text``, already L2-normalised)."""
+    import torch
+
+    model, processor = load_closure_lite(model_dir)
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                chunk = list(texts[start : start + batch_size])
+                out.append(model.embed_text(**processor.text_queries(chunk)).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+    return encode
+
+
+def load_closure_lite(model_dir: str | Path):
+    """(model in eval mode, processor) from a Closure Lite folder written by ``save_pretrained``."""
+    from transformers import AutoModel
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: not a Closure Lite model folder (no config.json)")
+    model = AutoModel.from_pretrained(str(model_dir), trust_remote_code=True)
+    for method in ("embed_text", "embed_image"):
+        if not hasattr(model, method):
+            raise ValueError(f"{model_dir}: the model has no {method}() method; is it a Closure Lite model?")
+    model.eval()
+    processor = type(model).processor_class.from_pretrained(model_dir)
+    return model, processor
+
+
+def memoised(encoder: Encoder) -> Encoder:
+    """``encoder`` with a text -> vector memory, so several protocols over the same rows (e.g. the
+    context modes) encode each distinct text once."""
+    memory: dict[str, np.ndarray] = {}
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        new = list(dict.fromkeys(t for t in texts if t not in memory))
+        if new:
+            memory.update(zip(new, encoder(new)))
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([memory[t] for t in texts])
+
+    return encode
+
+
+def encode_unique(encoder: Encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """Embeddings of the distinct texts and, per input, the row of its embedding."""
+    index: dict[str, int] = {}
+    rows = [index.setdefault(t, len(index)) for t in texts]
+    distinct = list(index)
+    # encoded shortest first, so a batch pads to similar lengths; rows put back in place after
+    order = sorted(range(len(distinct)), key=lambda i: len(distinct[i]))
+    encoded = encoder([distinct[i] for i in order])
+    vectors = np.empty_like(encoded)
+    vectors[order] = encoded
+    return vectors, rows
+
+
+# --- protocol --------------------------------------------------------------------------------
+@dataclass
+class ClozeResult:
+    encoder: str
+    context: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    chance: float = CHANCE
+    predictions: list[int] = field(default_factory=list, repr=False)
+
+    def as_dict(self, with_predictions: bool = False) -> dict:
+        out = asdict(self)
+        if not with_predictions:
+            out.pop("predictions")
+        return out
+
+
+def predict_cloze(rows: Sequence[dict], encoder: Encoder, context: str = "all") -> list[int]:
+    """Index of the best-scoring candidate per row (rows of the ``comics_closure`` builder)."""
+    contexts = [context_text(row["context_texts"], context) for row in rows]
+    candidates = [c for row in rows for c in row["candidates"]]
+    vectors, where = encode_unique(encoder, contexts + candidates)
+    ctx = vectors[where[: len(contexts)]]
+    cand_rows = where[len(contexts) :]
+    predictions, k = [], 0
+    for i, row in enumerate(rows):
+        n = len(row["candidates"])
+        if n == 0:
+            raise ValueError(f"row {row.get('row', i)}: no candidates")
+        scores = vectors[cand_rows[k : k + n]] @ ctx[i]
+        predictions.append(int(np.argmax(scores)))  # ties: the first candidate
+        k += n
+    return predictions
+
+
+def evaluate_cloze(
+    rows: Sequence[dict],
+    encoder: Encoder,
+    encoder_name: str,
+    context: str = "all",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> ClozeResult:
+    """Zero-shot accuracy of ``encoder`` on cloze rows, with a bootstrap 95% interval."""
+    predictions = predict_cloze(rows, encoder, context)
+    scores = accuracy_with_interval(predictions, [row["answer"] for row in rows], n_resamples, seed)
+    return ClozeResult(
+        encoder=encoder_name,
+        context=context,
+        n=scores["n"],
+        accuracy=scores["accuracy"],
+        ci_low=scores["ci_low"],
+        ci_high=scores["ci_high"],
+        predictions=predictions,
+    )

@@ -1,0 +1,386 @@
+"""One Markdown table of every benchmark result found in a folder of result JSON files.
+
+Each known file (:data:`SOURCES`) is read by a small extractor that returns table rows
+(benchmark, metric, value, reference); the date, machine and commit come from the file itself
+(``date``, ``machine``, ``cores``, ``commit``, as written by :func:`run_info`) or else from git
+(the last commit that touched the file, and its date). Files that are expected but absent are
+listed under "Missing" with the command that produces them, so the report never silently drops
+a benchmark. Unknown ``*.json`` files with numeric top-level metrics are shown generically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """Short hash of HEAD (with ``+dirty`` when tracked files changed), or None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def run_info() -> dict:
+    """``date`` (UTC), ``machine``, ``cores`` and ``commit`` for a result file."""
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "machine": platform.platform(),
+        "cores": os.cpu_count(),
+        "commit": git_commit(Path(__file__).parent),
+    }
+
+
+def _git_file_info(path: Path) -> tuple[str | None, str | None]:
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%h %cI", "--", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    if not out:
+        return None, None
+    commit, date = out.split(" ", 1)
+    return commit, date
+
+
+@dataclass
+class Row:
+    benchmark: str
+    metric: str
+    value: str
+    reference: str = ""
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+# --- extractors ---------------------------------------------------------------------------------
+def _closure_text(d: dict) -> list[Row]:
+    rows = []
+    for r in d.get("results", [d.get("result", {})]):
+        fold = d.get("fold", "dev-easy")
+        name = f"COMICS text cloze ({fold}), zero-shot {r['encoder']}, context {r['context']}"
+        rows.append(
+            Row(
+                name,
+                "accuracy (95% CI)",
+                f"{_pct(r['accuracy'])} ({_pct(r['ci_low'])}-{_pct(r['ci_high'])}), n={r['n']}",
+                "random 33.3%; trained text-only 63.4%, image+text 68.6% (Iyyer et al. 2017, test)",
+            )
+        )
+    return rows
+
+
+def _comicspap(d: dict) -> list[Row]:
+    overall = d.get("overall", d)
+    name = f"ComicsPAP {d.get('split', 'val')}, {overall.get('protocol', '?')}"
+    rows = [
+        Row(
+            name,
+            "accuracy (sample-weighted)",
+            f"{_pct(overall.get('overall_accuracy'))}, n={overall.get('total_samples')}",
+            f"random {_pct(overall.get('random_baseline'))}",
+        )
+    ]
+    for skill, r in overall.get("skill_results", {}).items():
+        rows.append(
+            Row(
+                f"{name}: {skill}",
+                "accuracy",
+                f"{_pct(r.get('accuracy'))}, n={r.get('num_examples')}",
+                f"random {_pct(r.get('random_baseline'))}",
+            )
+        )
+    return rows
+
+
+def _detection(d: dict) -> list[Row]:
+    name = f"Detection ({d.get('dataset', 'CoMix-style')}, {d.get('predictions', 'predictions')})"
+    rows = [
+        Row(name, f"{cls} AP / AP50", f"{_num(r['ap'])} / {_num(r['ap50'])}", f"{r['truth']} true boxes")
+        for cls, r in d["classes"].items()
+    ]
+    rows.append(Row(name, "mean AP / AP50", f"{_num(d.get('mean_ap'))} / {_num(d.get('mean_ap50'))}"))
+    return rows
+
+
+def _openmantra(d: dict) -> list[Row]:
+    o = d["overall"]
+    name = f"Panel detection, OpenMantra ({o['pages']} real manga pages), classical detector"
+    return [
+        Row(name, "P / R / F1 @ IoU 0.5", f"{_num(o['precision'])} / {_num(o['recall'])} / {_num(o['f1'])}"),
+        Row(name, "AP / AP50", f"{_num(o['ap'])} / {_num(o['ap50'])}"),
+        Row(
+            name, "reading order exact / Kendall tau", f"{_num(o['order_exact'])} / {_num(o['kendall_tau'])}"
+        ),
+        Row(name, "speed", f"{d.get('pages_per_s', 0):.1f} pages/s"),
+    ]
+
+
+def _align(label: str) -> Callable[[dict], list[Row]]:
+    def extract(d: dict) -> list[Row]:
+        name = f"Alignment, synthetic ({d['pages']} pages, OCR {d.get('ocr', '?')}){label}"
+        acc, share = d["text_to_panel_accuracy"], d["kept_share"]
+        return [
+            Row(
+                name,
+                "text-to-panel accuracy",
+                f"aligned {_pct(acc['aligned'])}",
+                f"count equality (earlier pipeline) {_pct(acc['count_equality'])}",
+            ),
+            Row(
+                name,
+                "pages kept",
+                f"aligned {_pct(share['aligned'])}",
+                f"count equality {_pct(share['count_equality'])}",
+            ),
+        ]
+
+    return extract
+
+
+def _speed(kind: str) -> Callable[[dict], list[Row]]:
+    def extract(d: dict) -> list[Row]:
+        rows = []
+        if kind == "store":
+            for b in d.get("bytes", []):
+                rows.append(
+                    Row(
+                        f"Embedding store ({b['dtype']})",
+                        "bytes per page / write pages/s",
+                        f"{b['bytes_per_page']:.0f} B / {b['pages_per_s']:.0f}",
+                        f"earlier store {d.get('earlier_bytes_per_page', '?')} B/page",
+                    )
+                )
+            for lat in d.get("latency", []):
+                rows.append(
+                    Row(
+                        f"Search, {lat['rows']:,} rows, {lat['method']}",
+                        "p50 / p95 latency",
+                        f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} ms",
+                        f"recall@10 {lat['recall_at_10']}",
+                    )
+                )
+            return rows
+        for r in d.get("results", []):
+            label = r.get("container") or r.get("task") or r.get("configs") or ""
+            rows.append(
+                Row(
+                    f"Speed: {kind} {label} ({r.get('workers', 1)} worker(s))".replace("  ", " "),
+                    "pages/s",
+                    f"{r['pages_per_s']:.1f}",
+                    _target(d, r),
+                )
+            )
+        return rows
+
+    return extract
+
+
+def _target(d: dict, r: dict) -> str:
+    for key in ("target_pages_per_s", "target_detection_pages_per_s"):
+        value = r.get(key, d.get(key))
+        if value:
+            return f"target {value} pages/s"
+    if d.get("target_s_for_2000_pages"):
+        return f"target {d['target_s_for_2000_pages']} s for 2,000 pages"
+    return ""
+
+
+_METRIC_WORDS = ("acc", "f1", "pq", "recall", "precision", "tau", "exact", "ap", "mndd", "loss")
+
+
+def _generic(title: str) -> Callable[[dict], list[Row]]:
+    """Numeric metrics at the top level or one level down (PSS, Closure Lite held-out, others)."""
+
+    def extract(d: dict) -> list[Row]:
+        rows = []
+
+        def visit(prefix: str, value, depth: int) -> None:
+            if isinstance(value, bool):
+                return
+            if isinstance(value, (int, float)) and any(w in prefix.lower() for w in _METRIC_WORDS):
+                rows.append(Row(title, prefix, _num(float(value))))
+            elif isinstance(value, dict) and depth < 2:
+                for k, v in value.items():
+                    visit(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+
+        visit("", d, 0)
+        return rows
+
+    return extract
+
+
+@dataclass
+class Source:
+    pattern: str  # glob inside the results folder
+    extract: Callable[[dict], list[Row]]
+    produce: str  # the command that writes it
+    required: bool = True  # listed as missing when absent
+
+
+SOURCES: list[Source] = [
+    Source(
+        "closure-text*.json",
+        _closure_text,
+        "comics-analysis eval closure-text --data ../shared/data/comics-closure --context all last "
+        "--json docs/bench/closure-text.json",
+    ),
+    Source(
+        "comicspap*.json",
+        _comicspap,
+        "comics-analysis eval comicspap --data-dir <ComicsPAP snapshot> --split val --protocol vlm|embedding "
+        "--out <dir> --json docs/bench/comicspap-<protocol>.json",
+    ),
+    Source(
+        "detection*.json",
+        _detection,
+        "comics-analysis eval detection --gt <CoMix/CDF COCO file> --pred <predictions> "
+        "--json docs/bench/detection-<dataset>.json",
+    ),
+    Source(
+        "openmantra.json", _openmantra, "python scripts/eval_openmantra.py --json docs/bench/openmantra.json"
+    ),
+    Source(
+        "align-synthetic.json",
+        _align(""),
+        "python scripts/eval_align_synthetic.py --ocr rapidocr --sweep --out docs/bench/align-synthetic.json",
+    ),
+    Source(
+        "align-synthetic-truth-ocr.json",
+        _align(""),
+        "python scripts/eval_align_synthetic.py --ocr truth --sweep "
+        "--out docs/bench/align-synthetic-truth-ocr.json",
+    ),
+    Source("ingest.json", _speed("ingest"), "python scripts/bench_ingest.py --pages 1000 --runs 3"),
+    Source("annotate.json", _speed("annotate"), "python scripts/bench_annotate.py --pages 200"),
+    Source("dataset.json", _speed("dataset"), "python scripts/bench_dataset.py --pages 2000 --runs 3"),
+    Source("store.json", _speed("store"), "python scripts/bench_store.py --pages 2000"),
+    Source("pss*.json", _generic("CoSMo PSS (held-out)"), "PSS evaluation (issue 9)"),
+    Source(
+        "closure-lite*.json",
+        _generic("Closure Lite held-out"),
+        "Closure Lite training / evaluation (issue 7)",
+    ),
+]
+
+
+def collect(bench_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(sections found, sources missing). A section: file, date, machine, commit, rows."""
+    bench_dir = Path(bench_dir)
+    found, missing, seen = [], [], set()
+    for source in SOURCES:
+        paths = sorted(p for p in bench_dir.glob(source.pattern) if p.name not in seen)
+        if not paths and source.required:
+            missing.append({"pattern": source.pattern, "produce": source.produce})
+        for path in paths:
+            seen.add(path.name)
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                rows = source.extract(data)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: cannot read as a {source.pattern} result: {exc!r}") from None
+            git_commit_, git_date = _git_file_info(path)
+            machine = data.get("machine") if isinstance(data, dict) else None
+            if machine and data.get("cores"):
+                machine = f"{machine}, {data['cores']} cores"
+            found.append(
+                {
+                    "file": path.name,
+                    "date": (data.get("date") if isinstance(data, dict) else None)
+                    or git_date
+                    or "not recorded",
+                    "machine": machine or "not recorded",
+                    "commit": (data.get("commit") if isinstance(data, dict) else None)
+                    or (f"{git_commit_} (file)" if git_commit_ else "not committed"),
+                    "rows": rows,
+                }
+            )
+    return found, missing
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
+    found, missing = collect(bench_dir)
+    lines = [
+        f"# {title}",
+        "",
+        f"Generated by `comics-analysis eval report` from `{Path(bench_dir).as_posix()}` "
+        f"(commit {git_commit(bench_dir) or 'unknown'}). Every number below comes from the JSON file named "
+        "in its row; date, machine and commit are the file's own (or, where it records none, the last "
+        "git commit that touched it).",
+        "",
+        "| Benchmark | Metric | Value | Reference | Date | Machine | Commit | File |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for section in found:
+        for row in section["rows"]:
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(v)
+                    for v in (
+                        row.benchmark,
+                        row.metric,
+                        row.value,
+                        row.reference,
+                        section["date"][:10],
+                        section["machine"],
+                        section["commit"],
+                        section["file"],
+                    )
+                )
+                + " |"
+            )
+    lines += ["", "## Missing", ""]
+    if missing:
+        lines.append("No result file yet for these benchmarks (the command that writes one):")
+        lines.append("")
+        lines += [f"- `{m['pattern']}`: `{m['produce']}`" for m in missing]
+    else:
+        lines.append("None: every known benchmark has a result file.")
+    lines += [
+        "",
+        "## Published numbers for comparison",
+        "",
+        "- COMICS text cloze (Iyyer et al., CVPR 2017, test folds; trained models): text-only 63.4 (easy) / "
+        "52.9 (hard); image+text 68.6 / 61.0; ComicVT5 79.1 / 71.3; random 33.3. Our numbers are zero-shot "
+        "on the dev-easy fold, so they are a lower reference, not a like-for-like comparison.",
+        "- ComicsPAP (VLR-CVC/ComicsPAP, arXiv 2503.08561): random baseline = mean of 1 / number of options; "
+        "see the paper for VLM results per skill.",
+        "",
+    ]
+    return "\n".join(lines)

