@@ -139,7 +139,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("bench_output/pss.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench_output/pss-speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report = {

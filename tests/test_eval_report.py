@@ -129,13 +129,16 @@ def test_evaluate_modules_load_offline_and_match_the_functions():
         predictions, references
     )
     pss = evaluate.load(metric_path("pss"))
-    book = {"book_id": "b", "page_types": ["cover", "story", "story"], "story_start": [False, True, False]}
-    try:
-        from comics_analysis.evaluation.pss import evaluate as pss_evaluate
-    except ImportError:
-        with pytest.raises(RuntimeError, match=r"comics_analysis\.evaluation\.pss"):
-            pss.compute(predictions=[book], references=[book])
-    else:
-        assert pss.compute(predictions=[book], references=[book]) == pss_evaluate([book], [book])
+    from comics_analysis.evaluation.pss import evaluate as pss_evaluate
+
+    truth = {
+        "book_id": "b",
+        "page_types": ["cover", "story", "story", "advertisement", "story", "back_cover"],
+        "story_start": [False, True, False, False, False, False],
+    }
+    guess = {**truth, "page_types": ["cover", "story", "story", "story", "story", "story"]}
+    got = pss.compute(predictions=[guess], references=[truth])
+    assert got == pss_evaluate([truth], [guess])
+    assert got["accuracy"] == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match="unknown metric"):
         metric_path("bleu")

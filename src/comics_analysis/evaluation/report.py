@@ -241,6 +241,34 @@ def _generic(title: str) -> Callable[[dict], list[Row]]:
     return extract
 
 
+def _pss_speed(d: dict) -> list[Row]:
+    return [
+        Row(
+            f"Speed: PSS classification, {r['mode']}, {r['method']}",
+            "pages/s",
+            f"{r['pages_per_s']:.0f}",
+            f"{r['vs_target']:.2f}x the 2,000 pages/s target; {r['vs_baseline']:.2f}x one book per call",
+        )
+        for r in d.get("classify", {}).get("rows", [])
+    ]
+
+
+def _closure_lite_speed(d: dict) -> list[Row]:
+    rows = []
+    for name, r in d.get("results", {}).items():
+        params = r.get("parameters", {}).get("total")
+        rows.append(
+            Row(
+                f"Speed: Closure Lite {name} ({params:,} parameters)" if params else f"Closure Lite {name}",
+                "train steps/s (text frozen) / embed pages/s",
+                f"{r['train']['steps_per_s']:.2f} ({r['train_text_frozen']['steps_per_s']:.2f}) / "
+                f"{r['embed']['pages_per_s']:.1f}",
+                f"{r.get('device', 'cpu')}",
+            )
+        )
+    return rows
+
+
 @dataclass
 class Source:
     pattern: str  # glob inside the results folder
@@ -286,6 +314,8 @@ SOURCES: list[Source] = [
     Source("annotate.json", _speed("annotate"), "python scripts/bench_annotate.py --pages 200"),
     Source("dataset.json", _speed("dataset"), "python scripts/bench_dataset.py --pages 2000 --runs 3"),
     Source("store.json", _speed("store"), "python scripts/bench_store.py --pages 2000"),
+    Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
+    Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
     Source("pss*.json", _generic("CoSMo PSS (held-out)"), "PSS evaluation (issue 9)"),
     Source(
         "closure-lite*.json",

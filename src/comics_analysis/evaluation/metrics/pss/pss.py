@@ -1,9 +1,7 @@
 """CoSMo page stream segmentation metrics as an ``evaluate`` module: a thin wrapper over
 ``comics_analysis.evaluation.pss.evaluate`` (issue 9). Each prediction / reference is one book:
 {"book_id", "page_types" (our taxonomy; null = unlabelled), "story_start" (bools)}.
-
-NOTE: ``comics_analysis.evaluation.pss`` is written on the PSS branch; until it is merged,
-computing raises a RuntimeError that says so. Loading the module works either way."""
+Needs the comics-analysis package installed (the module imports its metric functions)."""
 
 import datasets
 import evaluate
@@ -39,11 +37,6 @@ class Pss(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, labels=None, scheme="ours"):
-        try:
-            from comics_analysis.evaluation.pss import evaluate as pss_evaluate
-        except ImportError:
-            raise RuntimeError(
-                "the PSS metric functions (comics_analysis.evaluation.pss, issue 9) are not in this "
-                "installation yet; this evaluate module wraps them once they are merged"
-            ) from None
+        from comics_analysis.evaluation.pss import evaluate as pss_evaluate
+
         return pss_evaluate(references, predictions, labels=labels, scheme=scheme)
