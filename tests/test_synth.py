@@ -245,3 +245,13 @@ def test_same_seed_gives_byte_identical_library(tmp_path):
         assert all(p.provenance.source_path == summary.file for p in truth)
         assert [p.page_index for p in truth] == list(range(len(truth)))
         assert any(p.story_start for p in truth)
+
+
+@pytest.mark.parametrize("size", [(106, 160), (160, 240)])
+def test_every_page_kind_is_valid_on_small_pages(size):
+    from comics_analysis.synth import PAGE_KINDS
+
+    for kind in PAGE_KINDS:
+        for seed in range(4):
+            page = make_page(seed, page_type=kind, size=size).record  # validation raises if a box is outside
+            assert all(t.bbox[1] + t.bbox[3] <= size[1] for t in page.texts)

@@ -272,6 +272,8 @@ def render_credits(rng, width, height, meta) -> tuple[Image.Image, Truth]:
     truth.texts.append(_text_record(item, -1))
     y = item.ink[1] + item.ink[3] + 60 * s
     for role in ("Writer", "Artist", "Letterer", "Colorist"):
+        if y + 2.5 * max(11, int(30 * s)) > height * 0.76:  # small pages: the credits that fit
+            break
         item = text_lines(
             draw,
             margin,
@@ -286,7 +288,7 @@ def render_credits(rng, width, height, meta) -> tuple[Image.Image, Truth]:
         y = item.ink[1] + item.ink[3] + 24 * s
     indicia = (
         f"{meta['series'].upper()} No. {meta['number']}, {meta['year']}. Published by {meta['publisher']}. "
-        + words.paragraph(rng, 3)
+        + words.paragraph(rng, 3 if height >= 800 else 1)
         + " All rights reserved. Printed nowhere."
     )
     item = text_lines(draw, margin, height * 0.78, indicia, "sans", max(9, int(18 * s)), width - 2 * margin)
