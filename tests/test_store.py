@@ -274,3 +274,26 @@ def test_content_hash_of_store_is_deterministic(tmp_path):
         for p in (tmp_path / "a.zarr", tmp_path / "b.zarr")
     ]
     assert digest[0] == digest[1]
+
+
+def test_set_page_types_updates_only_the_named_pages(tmp_path):
+    from comics_analysis.store import set_page_types
+
+    pages = _pages(books=2)
+    _write(pages, tmp_path / "s.zarr")
+    before = open_store(tmp_path / "s.zarr").page_types.copy()
+    vectors = open_store(tmp_path / "s.zarr").page_vectors()
+    target = {pages[0].page_id: "cover", pages[33].page_id: "advertisement", "nope-00000000/p0000": "story"}
+    changed = set_page_types(tmp_path / "s.zarr", target)
+    store = open_store(tmp_path / "s.zarr")
+    after = store.page_types
+    assert after[store.locate(pages[0].page_id)] == "cover"
+    assert after[store.locate(pages[33].page_id)] == "advertisement"
+    others = [i for i, pid in enumerate(store.page_ids) if pid not in target]
+    assert list(after[others]) == list(before[others])
+    assert changed == sum(
+        before[store.locate(pid)] != t for pid, t in target.items() if pid in store.position
+    )
+    np.testing.assert_array_equal(store.page_vectors(), vectors)  # vectors untouched
+    with pytest.raises(FileNotFoundError, match="not an embedding store"):
+        set_page_types(tmp_path, {})

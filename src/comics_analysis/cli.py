@@ -793,6 +793,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"model": str(args.model), "books": result}, indent=2) + "\n")
+    if args.store:
+        from .store import set_page_types
+
+        types = {pid: t for p in predictions for pid, t in zip(p["page_ids"], p["page_types"], strict=True)}
+        changed = set_page_types(args.store, types)
+        print(f"page_type of {changed} store rows updated in {args.store}")
     if args.dataspec:
         updated = _write_page_types(args.dataspec, predictions)
         logging.getLogger(__name__).info("page_type written to %d DataSpec records", updated)
@@ -1397,6 +1403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=16)
     p.add_argument("--json", type=Path, help="write per-page labels and segments here")
     p.add_argument("--dataspec", type=Path, help="DataSpec folder whose records get page_type/story_start")
+    p.add_argument("--store", type=Path, help="embedding store whose page_type column gets the predictions")
     p.set_defaults(func=cmd_segment)
 
     p = tr_sub.add_parser(

@@ -10,7 +10,7 @@ from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
 from .reader import EmbeddingStore, open_store
 from .search import Filters, Hit, StoreSearch, search
-from .writer import WriteSummary, write_store
+from .writer import WriteSummary, set_page_types, write_store
 
 __all__ = [
     "CHUNK_PAGES",
@@ -32,5 +32,6 @@ __all__ = [
     "quantize_int8",
     "recall_at_k",
     "search",
+    "set_page_types",
     "write_store",
 ]

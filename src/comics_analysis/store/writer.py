@@ -386,3 +386,31 @@ def write_store(
         summary.complete = True
     summary.seconds = time.perf_counter() - begin
     return summary
+
+
+def set_page_types(store: str | Path, page_types: dict[str, str | None]) -> int:
+    """Write page types (e.g. from ``segment``) into an existing store's ``page_type`` column for
+    the pages it holds; returns how many rows changed. Finished chunks only, one whole chunk of
+    the column at a time (a reader sees a chunk's old or new types, never a mix within a row)."""
+    import zarr
+
+    from .progress import finished_chunks
+
+    store = Path(store)
+    if not (store / "zarr.json").is_file():
+        raise FileNotFoundError(f"{store}: not an embedding store (no zarr.json)")
+    group = zarr.open_group(str(store), mode="r+")
+    chunk = int(group.attrs["chunk_pages"])
+    changed = 0
+    for c in sorted(finished_chunks(store)):
+        start, stop = c * chunk, min((c + 1) * chunk, group["page_id"].shape[0])
+        ids = group["page_id"][start:stop]
+        old = group["page_type"][start:stop]
+        new = np.array(
+            [_page_type(page_types[pid]) if pid in page_types else t for pid, t in zip(ids, old)],
+            dtype=object,
+        )
+        if (new != old).any():
+            group["page_type"][start:stop] = new
+            changed += int((new != old).sum())
+    return changed
