@@ -176,7 +176,7 @@ class VisionEncoder:
             from ..store import open_store
 
             self.store = open_store(name[len("store:") :])
-            self.positions = self.store.position()
+            self.positions = self.store.position
             self.dim = int(self.store.page_vectors(np.array([0])).shape[1])
         else:
             import torch
@@ -213,7 +213,10 @@ class VisionEncoder:
         if self.model is None:
             return np.stack([pixel_features(p.image) for p in pages])
         return np.concatenate(
-            [self._hf([p.image for p in pages[i : i + self.batch_size]]) for i in range(0, len(pages), 16)]
+            [
+                self._hf([p.image for p in pages[i : i + self.batch_size]])
+                for i in range(0, len(pages), self.batch_size)
+            ]
         )
 
 

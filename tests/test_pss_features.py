@@ -1,0 +1,58 @@
+"""PSS page features from the other vision sources: a Hugging Face vision model folder and the
+page embeddings of an embedding store (both offline: a tiny model saved in the test, a store
+written in the test)."""
+
+import numpy as np
+import pytest
+
+from comics_analysis.store import open_store, write_store
+from comics_analysis.training.pss_features import PageInput, VisionEncoder, synthetic_pages
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return list(synthetic_pages(1, seed=3, size=(120, 180), story_pages=(2, 2)))[:5]
+
+
+def test_hf_vision_model_by_folder(tmp_path, pages):
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    config = ViTConfig(
+        image_size=32, patch_size=8, hidden_size=24, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32,
+    )  # fmt: skip
+    ViTModel(config).save_pretrained(tmp_path / "vit")
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    encoder = VisionEncoder(str(tmp_path / "vit"), batch_size=2)  # batches of 2 over 5 pages
+    vectors = encoder(pages)
+    assert encoder.dim == 24 and vectors.shape == (5, 24) and np.isfinite(vectors).all()
+    one_by_one = np.concatenate([encoder([p]) for p in pages])
+    np.testing.assert_allclose(vectors, one_by_one, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(vectors[0], vectors[1])  # different pages, different vectors
+
+
+def test_closure_lite_page_embeddings_from_a_store(tmp_path, pages):
+    from comics_analysis.dataspec import Page
+
+    records = [
+        Page(page_id=p.page_id, book_id=p.book_id, page_index=p.page_index, width=120, height=180)
+        for p in pages
+    ]
+    rng = np.random.default_rng(0)
+    planted = rng.standard_normal((len(records), 384)).astype(np.float32)
+    planted /= np.linalg.norm(planted, axis=1, keepdims=True)
+    by_id = {r.page_id: v for r, v in zip(records, planted)}
+
+    def embed(items):  # a test embedder: planted vectors by page id, no panels
+        page = np.stack([by_id[it.page.page_id] for it in items])
+        return page, np.zeros((len(items), 16, 384), np.float32), np.zeros((len(items), 16), bool)
+
+    write_store(records, tmp_path / "s.zarr", embed, model_id="test-embedder", show_progress=False)
+    encoder = VisionEncoder(f"store:{tmp_path / 's.zarr'}")
+    got = encoder(list(reversed(pages)))
+    assert encoder.dim == 384
+    np.testing.assert_allclose(got, planted[::-1], atol=2e-3)  # float16 storage
+    assert open_store(tmp_path / "s.zarr").page_ids[0] == pages[0].page_id
+    stranger = PageInput("nobody-00000000/p0000", "nobody-00000000", 0, None, "")
+    with pytest.raises(KeyError, match="not in the embedding store"):
+        encoder([stranger])
