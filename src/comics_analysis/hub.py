@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -21,7 +20,7 @@ import yaml
 
 from . import __version__
 from .dataset_builders.cards import md_table, template
-from .dataset_builders.publish import _TRUE, _token
+from .dataset_builders.publish import check_repo_id, hub_api
 
 log = logging.getLogger(__name__)
 
@@ -204,21 +203,9 @@ def push_model(
 ) -> str:
     """Upload the staged files of ``folder`` to the model repo ``repo_id`` (created if needed).
     Returns the commit URL. Refuses without a token or when HF_HUB_OFFLINE is set."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    if repo_id.count("/") != 1:
-        raise ValueError(f"repo id must be USER/NAME (or ORG/NAME), got {repo_id!r}")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise ValueError(f"invalid repo id {repo_id!r}: {exc}") from None
+    check_repo_id(repo_id)
     files = stage_model_upload(folder, repo_id, license)
-    token = _token(token_env)
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE:
-        raise ValueError("HF_HUB_OFFLINE is set: pushing to the Hub needs the network; unset it to push")
-    api = HfApi(token=token)
+    api = hub_api(token_env)
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
     log.info("uploading %d files of %s to %s", len(files), folder, repo_id)
     commit = api.upload_folder(

@@ -178,9 +178,9 @@ def merge_vlm(
     # places it), else in the panel its VLM panel went to
     items = [(i, item) for i, vp in enumerate(vlm.panels) for item in vp.text if item.text.strip()]
     located = _locate(items, ocr, config.locate_sim)
-    read = {target[i] for i, _ in items if target[i] >= 0} | {ocr[b]["panel"] for b in located.values()}
-    read.discard(-1)
-    for k in read | {t for t in target if t >= 0}:
+    # panels the VLM read (its panels' targets, and where OCR located its text): VLM text replaces OCR's
+    read = (set(target) | {ocr[b]["panel"] for b in located.values()}) - {-1}
+    for k in read:
         panels[k]["text"] = {"dialogue": [], "narration": [], "sfx": []}
     for i, vp in enumerate(vlm.panels):
         k = target[i]

@@ -86,16 +86,8 @@ def _token(token_env: str) -> str:
     return token
 
 
-def push_dataset(
-    folder: str | Path,
-    repo_id: str,
-    private: bool = False,
-    token_env: str = "HF_TOKEN",
-    commit_message: str | None = None,
-) -> str:
-    """Upload the staged files of ``folder`` to the dataset repo ``repo_id`` (created if needed;
-    ``private`` applies when it is created). Returns the commit URL."""
-    from huggingface_hub import HfApi, constants
+def check_repo_id(repo_id: str) -> None:
+    """A clear error for a repo id the Hub would refuse, before any staging or network call."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
@@ -105,11 +97,30 @@ def push_dataset(
         validate_repo_id(repo_id)
     except HFValidationError as exc:
         raise ValueError(f"invalid repo id {repo_id!r}: {exc}") from None
-    files = stage_upload(folder)
+
+
+def hub_api(token_env: str):
+    """An ``HfApi`` with a write token; refuses without a token or when HF_HUB_OFFLINE is set."""
+    from huggingface_hub import HfApi, constants
+
     token = _token(token_env)
     if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE:
         raise ValueError("HF_HUB_OFFLINE is set: pushing to the Hub needs the network; unset it to push")
-    api = HfApi(token=token)
+    return HfApi(token=token)
+
+
+def push_dataset(
+    folder: str | Path,
+    repo_id: str,
+    private: bool = False,
+    token_env: str = "HF_TOKEN",
+    commit_message: str | None = None,
+) -> str:
+    """Upload the staged files of ``folder`` to the dataset repo ``repo_id`` (created if needed;
+    ``private`` applies when it is created). Returns the commit URL."""
+    check_repo_id(repo_id)
+    files = stage_upload(folder)
+    api = hub_api(token_env)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     log.info("uploading %d files of %s to datasets/%s", len(files), folder, repo_id)
     commit = api.upload_folder(

@@ -6,6 +6,7 @@ Dataset with the DataSpec features. Each page reaches the embedding function as 
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ class PageItem:
             return opened.convert("RGB")
 
 
-class PageSource:
+class PageSource(ABC):
     """Rows in a fixed order: ``page_ids`` (cheap) and ``items(start, stop)`` (pages + images)."""
 
     def __init__(self, page_ids: list[str], name: str):
@@ -57,8 +58,9 @@ class PageSource:
     def __len__(self) -> int:
         return len(self.page_ids)
 
-    def items(self, start: int, stop: int) -> list[PageItem]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def items(self, start: int, stop: int) -> list[PageItem]:
+        """Rows ``start:stop`` as page items (each subclass reads its own storage)."""
 
 
 class PagesSource(PageSource):
