@@ -10,7 +10,13 @@ from PIL import Image
 pytest.importorskip("zarr")
 pytest.importorskip("sklearn")
 
-from comics_analysis.analysis import analyze_store, default_clusters, outlier_scores, read_points
+from comics_analysis.analysis import (
+    analyze_store,
+    comic_reference,
+    default_clusters,
+    outlier_scores,
+    read_points,
+)
 from comics_analysis.cli import main
 from comics_analysis.store import open_store, write_store
 from space_helpers import save_tiny_model, write_collection
@@ -37,6 +43,37 @@ def test_outlier_scores_flag_planted_groups():
     # with k smaller than the run, the prose rows vouch for each other and are no longer flagged
     _, z_small = outlier_scores(vectors, k=3)
     assert not (z_small[300:308] > 5).any()
+
+
+def test_outlier_reference_exposes_a_large_tight_group():
+    """400 spread-out 'comic' vectors and 40 prose vectors nearly identical to each other (as a
+    trained model embeds text pages): against all pages the prose group looks the MOST typical
+    (each has 39 close neighbours); against the comic reference every prose row is flagged and
+    few comics are; a row is never its own neighbour."""
+    rng = np.random.default_rng(3)
+    dim = 64
+    centres = _unit(rng.standard_normal((20, dim)))
+    comics = _unit(centres[rng.integers(0, 20, 400)] + 0.1 * rng.standard_normal((400, dim)))
+    prose = _unit(_unit(rng.standard_normal(dim)) + 0.02 * rng.standard_normal((40, dim)))
+    vectors = np.concatenate([comics, prose]).astype(np.float32)
+    _, z_all = outlier_scores(vectors)
+    assert (z_all[400:] < np.median(z_all[:400])).all()
+    reference = np.arange(440) < 400
+    raw, z = outlier_scores(vectors, reference=reference)
+    assert (z[400:] > 3).all() and (z[:400] > 3).mean() < 0.1 and z[400:].min() > np.percentile(z[:400], 95)
+    # the own row is excluded: a duplicate of one comic row scores as the original does
+    dup = np.concatenate([vectors, vectors[:1]])
+    raw_dup, _ = outlier_scores(dup, reference=np.append(reference, True))
+    assert raw_dup[0] == pytest.approx(raw_dup[440]) and raw_dup[0] < raw[0]
+    with pytest.raises(ValueError, match="reference mask"):
+        outlier_scores(vectors, reference=reference[:10])
+
+
+def test_comic_reference_falls_back_to_all_pages():
+    counts = np.array([0] * 50 + [3] * 50)
+    assert comic_reference(counts).tolist() == [False] * 50 + [True] * 50
+    few = np.array([0] * 95 + [4] * 5)  # 5% multi-panel pages: too few to stand for the collection
+    assert comic_reference(few).all()
 
 
 def test_default_clusters():
@@ -75,9 +112,7 @@ def test_noise_pages_are_flagged_and_reports_written(tmp_path):
         chunk_pages=16,
         show_progress=False,
     )
-    # thumbnails of drawn pages are diffuse (median distance to neighbours ~0.55), so the robust z of
-    # the noise pages is ~4.5 here: below the default threshold 5, above 3
-    result = analyze_store(out, tmp_path / "an", method="pca", clusters=4, outlier_threshold=3.0)
+    result = analyze_store(out, tmp_path / "an", method="pca", clusters=4)
     st = open_store(out)
     types = dict(zip(st.page_ids, st.page_types))
     flagged = {o["page_id"] for o in result.outliers}

@@ -5,7 +5,6 @@ Vectors come from ``store_embedder`` (a deterministic TEST embedder), or are ran
 """
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -177,12 +176,42 @@ def test_exact_index_backends_agree_on_many_rows():
         assert ids.tolist() == truth.tolist(), backend
 
 
-def test_faiss_ivf_recall_at_10_on_100k_vectors(tmp_path):
-    """IVF (nlist 256, nprobe 16, float16 lists) on 100K random vectors drawn around 1,000 random
-    centres (isotropic random vectors have no neighbourhoods for any ANN index to find; see the
-    README). Build, save, load, query; recall@10 against exact search >= 0.95."""
-    start = time.perf_counter()
+def test_faiss_ivf_recall_at_10_on_100k_isotropic_random_vectors(tmp_path):
+    """100K isotropic random unit vectors (no neighbourhoods: the hardest case for an inverted
+    file). Default build calibrates nprobe to recall@10 >= 0.95 on held-out stored vectors; on
+    1,000 new random queries the saved and reloaded index reaches recall@10 >= 0.95 against exact
+    search, and the calibration it reports is what it measured."""
     rng = np.random.default_rng(0)
+
+    def sample(n):
+        v = rng.standard_normal((n, 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    data, queries = sample(100_000), sample(1000)
+    index = AnnIndex.build(data)
+    cal = index.meta["calibration"]
+    assert cal["target_recall"] == 0.95 and cal["queries"] == 500 and cal["nprobe"] == index.nprobe
+    assert cal["recall_lower_bound"] >= 0.95
+    assert index.nprobe < index.nlist  # not simply an exhaustive scan
+    path = index.save(tmp_path / "page-ivf.faiss")
+    loaded = AnnIndex.load(path)
+    assert loaded.nprobe == index.nprobe and loaded.meta["calibration"] == cal
+    _, found = loaded.search_many(queries, 10)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    recall = recall_at_k(truth, found, 10)
+    assert recall >= 0.95, (recall, loaded.nprobe)
+    _, i = loaded.search(queries[0], 10)
+    assert i.tolist() == found[0].tolist()
+    # fewer lists scanned than calibrated: recall drops below the target, so the calibration
+    # is doing the work
+    _, few = loaded.search_many(queries, 10, nprobe=loaded.nprobe // 4)
+    assert recall_at_k(truth, few, 10) < 0.9
+
+
+def test_faiss_ivf_calibration_on_clustered_vectors_with_ids(tmp_path):
+    """Vectors around 1,000 centres have neighbourhoods: a few lists reach the target; results
+    are the given ids; a fixed nprobe is kept and still measured."""
+    rng = np.random.default_rng(1)
     centres = rng.standard_normal((1000, 384)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
 
@@ -192,18 +221,18 @@ def test_faiss_ivf_recall_at_10_on_100k_vectors(tmp_path):
         )
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    data, queries = sample(100_000), sample(200)
-    index = AnnIndex.build(data, nlist=256, nprobe=16)
-    path = index.save(tmp_path / "page-ivf.faiss")
-    loaded = AnnIndex.load(path)
-    assert loaded.nprobe == 16 and loaded.nlist == 256
-    _, found = loaded.search_many(queries, 10)
-    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
-    recall = recall_at_k(truth, found, 10)
-    assert recall >= 0.95, recall
-    _, i = loaded.search(queries[0], 10)
-    assert i.tolist() == found[0].tolist()
-    assert time.perf_counter() - start < 60
+    data, queries = sample(30_000), sample(300)
+    ids = np.arange(len(data), dtype=np.int64) * 3 + 7
+    index = AnnIndex.build(data, ids=ids, target_recall=0.97)
+    assert index.nprobe <= 8 and index.meta["calibration"]["recall_lower_bound"] >= 0.97
+    _, found = index.search_many(queries, 10)
+    truth = ids[np.argsort(-(queries @ data.T), axis=1)[:, :10]]
+    assert recall_at_k(truth, found, 10) >= 0.97
+    fixed = AnnIndex.build(data, ids=ids, nlist=64, nprobe=64)
+    assert fixed.nprobe == 64 and fixed.meta["calibration"]["target_recall"] is None
+    assert fixed.meta["calibration"]["recall"] >= 0.999  # every list scanned: exact up to float16
+    with pytest.raises(ValueError, match="target_recall"):
+        AnnIndex.build(data, target_recall=1.5)
 
 
 def test_ann_index_through_store_and_staleness(planted_store, tmp_path):

@@ -690,10 +690,19 @@ def cmd_store_index(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     searcher = StoreSearch(args.store)
-    index = searcher.build_ann(args.level, nlist=args.nlist, nprobe=args.nprobe)
+    index = searcher.build_ann(
+        args.level, nlist=args.nlist, nprobe=args.nprobe, target_recall=args.target_recall
+    )
+    cal = index.meta["calibration"]
+    measured = (
+        f"; recall@{cal['k']} {cal['recall']:.3f} on {cal['queries']} held-out stored vectors"
+        if cal["recall"] is not None
+        else ""
+    )
     print(
         f"built a FAISS IVF index ({index.meta['n']} {args.level} vectors, nlist {index.nlist}, "
-        f"nprobe {index.nprobe}) in {time.perf_counter() - start:.1f} s -> {searcher.index_path(args.level)}"
+        f"nprobe {index.nprobe}{measured}) in {time.perf_counter() - start:.1f} s "
+        f"-> {searcher.index_path(args.level)}"
     )
     return 0
 
@@ -923,6 +932,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         neighbors=args.neighbors,
         seed=args.seed,
         outlier_threshold=args.outlier_threshold,
+        outlier_reference=args.outlier_reference,
         method=args.method,
     )
     print(result.summary_text())
@@ -1317,8 +1327,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--outlier-threshold",
         type=float,
-        default=5.0,
-        help="robust z-score above which a page is flagged (default 5)",
+        default=3.0,
+        help="robust z-score above which a page is flagged (default 3)",
+    )
+    p.add_argument(
+        "--outlier-reference",
+        choices=["multi-panel", "all"],
+        default="multi-panel",
+        help="pages the outlier score measures against: those with 2+ detected panels (default; all "
+        "pages when fewer than 10%% have them) or all pages",
     )
     p.set_defaults(func=cmd_analyze)
 
@@ -1353,7 +1370,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", type=Path)
     p.add_argument("--level", choices=["page", "panel"], default="page")
     p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")
-    p.add_argument("--nprobe", type=int, help="lists scanned per query (default max(8, nlist / 16))")
+    p.add_argument(
+        "--nprobe", type=int, help="lists scanned per query (default: calibrated to --target-recall)"
+    )
+    p.add_argument(
+        "--target-recall",
+        type=float,
+        default=0.95,
+        help="without --nprobe: the smallest nprobe whose recall@10 vs exact search reaches this "
+        "(measured on held-out stored vectors; default 0.95)",
+    )
     p.set_defaults(func=cmd_store_index)
     # ---------------------------------------------------------------- page stream segmentation
     ps = sub.add_parser("pss", help="page stream segmentation: page features")

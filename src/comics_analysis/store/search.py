@@ -151,10 +151,17 @@ class StoreSearch:
         nprobe: int | None = None,
         save: bool = True,
         seed: int = 0,
+        target_recall: float = 0.95,
     ) -> AnnIndex:
         vectors, ids = self._level_vectors(level)
         index = AnnIndex.build(
-            vectors, ids=ids, nlist=nlist, nprobe=nprobe, seed=seed, meta=self._meta(level)
+            vectors,
+            ids=ids,
+            nlist=nlist,
+            nprobe=nprobe,
+            target_recall=target_recall,
+            seed=seed,
+            meta=self._meta(level),
         )
         if save:
             index.save(self.index_path(level))
