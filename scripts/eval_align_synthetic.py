@@ -6,8 +6,9 @@ Per page: the classical detector and OCR run on the rendered page (as ``annotate
 simulated grounded VLM reads the ground truth with the errors of
 :class:`comics_analysis.synth.vlm.VlmErrors` (box jitter, a missing panel, a split panel, text in
 the wrong panel); its JSON goes through the real parser and :func:`merge_vlm`. Compares the pages
-kept and the text-to-panel accuracy of count equality (the earlier rule, sort-order join) and of
-the ``aligned`` subset, and the alignment precision of ``aligned``.
+kept and the text-to-panel accuracy of count equality (the earlier rule, sort-order join), of the
+``aligned`` subset (a panel the VLM skipped keeps its OCR lettering; those OCR items are scored
+too) and of ``aligned`` without that fallback, and the alignment precision of ``aligned``.
 
 ``--ocr truth`` uses the ground-truth text boxes as the OCR localisation (fast, no engine);
 ``--ocr rapidocr`` runs the real engine (about 1 s per page).
@@ -27,7 +28,7 @@ from comics_analysis.annotate.align import merge_vlm
 from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
 from comics_analysis.annotate.vlm import parse_vlm_json
 from comics_analysis.dataspec import Page, assign_panel
-from comics_analysis.evaluation.align import evaluate_alignment
+from comics_analysis.evaluation.align import RULES, evaluate_alignment
 from comics_analysis.synth import LAYOUTS, make_page
 from comics_analysis.synth.vlm import VlmErrors, simulate_vlm
 
@@ -122,10 +123,13 @@ def main() -> None:
     kept, acc = report["kept"], report["text_to_panel_accuracy"]
     print(f"{args.pages} synthetic pages, OCR {args.ocr}, simulated VLM errors {errors.__dict__}")
     print(f"events: {report['events']}")
-    print(f"{'rule':<16}{'pages kept':>12}{'share':>8}{'text->panel acc':>18}")
-    for rule in ("count_equality", "aligned"):
-        print(f"{rule:<16}{kept[rule]:>12}{report['kept_share'][rule]:>8.3f}{acc[rule]:>18.4f}")
-    print(f"aligned / count equality: {report['kept_ratio']:.2f}x pages")
+    print(f"{'rule':<22}{'pages kept':>12}{'share':>8}{'text->panel acc':>18}")
+    for rule in RULES:
+        print(f"{rule:<22}{kept[rule]:>12}{report['kept_share'][rule]:>8.3f}{acc[rule]:>18.4f}")
+    print(
+        f"aligned / count equality: {report['kept_ratio']:.2f}x pages; strict (no OCR fallback) "
+        f"{report['kept_ratio_strict']:.2f}x"
+    )
     print(f"alignment precision (aligned pages, IoU >= 0.5): {report['alignment_precision']:.4f}")
     for t, r in report["by_threshold"].items():
         print(
@@ -135,7 +139,7 @@ def main() -> None:
     if args.sweep:
         print(
             f"\n{'missing':>8}{'extra':>7}{'count eq.':>11}{'aligned':>9}{'ratio':>7}"
-            f"{'acc c.e.':>10}{'acc al.':>9}{'prec.':>7}"
+            f"{'acc c.e.':>10}{'acc al.':>9}{'prec.':>7}{'strict':>7}{'ratio':>7}{'acc':>8}"
         )
         report["sweep"] = []
         for missing, extra in SWEEP:
@@ -149,13 +153,21 @@ def main() -> None:
                     "extra": extra,
                     **{
                         k: r[k]
-                        for k in ("kept", "kept_ratio", "text_to_panel_accuracy", "alignment_precision")
+                        for k in (
+                            "kept",
+                            "kept_ratio",
+                            "kept_ratio_strict",
+                            "text_to_panel_accuracy",
+                            "alignment_precision",
+                        )
                     },
                 }
             )
             print(
                 f"{missing:>8}{extra:>7}{r['kept']['count_equality']:>11}{r['kept']['aligned']:>9}"
-                f"{r['kept_ratio']:>7.2f}{acc['count_equality']:>10.4f}{acc['aligned']:>9.4f}{r['alignment_precision']:>7.4f}"
+                f"{r['kept_ratio']:>7.2f}{acc['count_equality']:>10.4f}{acc['aligned']:>9.4f}"
+                f"{r['alignment_precision']:>7.4f}{r['kept']['aligned_strict']:>7}"
+                f"{r['kept_ratio_strict']:>7.2f}{acc['aligned_strict']:>8.4f}"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str))

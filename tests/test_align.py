@@ -11,6 +11,8 @@ from comics_analysis.annotate.align import (
     merge_vlm,
     select,
     text_similarity,
+    uses_ocr_fallback,
+    vlm_read_panels,
 )
 from comics_analysis.annotate.vlm import VlmPage
 from comics_analysis.dataspec import Page, read_jsonl, write_jsonl
@@ -100,15 +102,43 @@ def test_missing_panel_with_text_folded_into_a_neighbour_is_relocated_by_ocr():
     assert is_aligned(merged) and not is_perfect_match(merged)
 
 
-def test_missing_panel_whose_text_was_dropped_is_not_aligned():
+def test_missing_panel_whose_text_was_dropped_keeps_its_ocr_text_or_fails_strictly():
     reading = vlm([vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (0, 2, 3)])
-    merged = merge_vlm(detected(), reading)
+    data = detected().to_dict()
+    for k, panel in enumerate(data["panels"]):  # as annotate fills panel text from OCR
+        panel["text"]["dialogue"] = [WORDS[k]]
+    merged = merge_vlm(Page.from_dict(data), reading)
     assert "det_unread:1" in merged.quality.flags
-    assert not is_aligned(merged)
+    assert merged.panels[0].text.dialogue == [WORDS[0]]  # a read panel: the VLM text, once (not added)
+    # the skipped panel keeps the lettering OCR read in it, marked as OCR's, placed by its box
+    assert merged.panels[1].text.dialogue == [WORDS[1]]
+    assert [(t.text, t.panel, t.source) for t in merged.texts if t.source == "ocr" and t.panel == 1] == [
+        (WORDS[1], 1, "ocr")
+    ]
+    assert vlm_read_panels(merged) == {0, 2, 3}
+    assert is_aligned(merged) and uses_ocr_fallback(merged)
+    assert not is_aligned(merged, ocr_fallback=False)
+    assert [p.page_id for p in select([merged], "aligned", ocr_fallback=False)] == []
     # a textless missed panel is harmless, but only when OCR ran to prove it has no lettering
     words = [WORDS[0], "", WORDS[2], WORDS[3]]
-    assert is_aligned(merge_vlm(detected(words=words), reading))
+    textless = merge_vlm(detected(words=words), reading)
+    assert is_aligned(textless, ocr_fallback=False) and not uses_ocr_fallback(textless)
     assert not is_aligned(merge_vlm(detected(ocr=False), reading))
+
+
+def test_ocr_fallback_never_covers_a_panel_the_vlm_read():
+    """The VLM read panel 1 through a small box inside it but gave no text, while OCR saw words
+    there: the page stays out of ``aligned`` (the VLM's reading contradicts OCR's)."""
+    x, y, w, h = GRID[1]
+    reading = vlm(
+        [vpanel(box_2d(*GRID[0]), [WORDS[0]])]
+        + [vpanel(box_2d(x + 100, y + 100, w / 3, h / 3), [])]
+        + [vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (2, 3)]
+    )
+    merged = merge_vlm(detected(), reading)
+    assert "vlm_contained:1>1" in merged.quality.flags and "det_unread:1" in merged.quality.flags
+    assert 1 in vlm_read_panels(merged)
+    assert not is_aligned(merged) and not is_aligned(merged, ocr_fallback=False)
 
 
 def test_panel_split_in_two_by_the_vlm_keeps_its_text_inside():
@@ -237,5 +267,55 @@ def test_simulated_vlm_on_synthetic_pages_meets_the_alignment_targets():
     acc = report["text_to_panel_accuracy"]
     assert acc["aligned"] >= acc["count_equality"]
     assert report["kept"]["aligned"] >= 1.2 * report["kept"]["count_equality"]
+    assert report["kept"]["count_equality"] <= report["kept"]["aligned_strict"] <= report["kept"]["aligned"]
+    assert acc["aligned_strict"] >= acc["count_equality"]
     assert sum(report["events"].values()) >= 45
     assert np.isfinite(report["kept_ratio"])
+
+
+def test_subsets_cli_applies_the_ocr_fallback_switch(tmp_path, capsys):
+    from comics_analysis.cli import main
+    from comics_analysis.dataspec import read_pages, write_jsonl
+
+    reading = vlm([vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (0, 2, 3)])
+    fallback = merge_vlm(detected(), reading)  # panel 1 keeps OCR lettering
+    textless = merge_vlm(detected(words=[WORDS[0], "", WORDS[2], WORDS[3]]), reading)
+    textless = Page.from_dict({**textless.to_dict(), "page_id": "book-0000aaaa/p0001", "page_index": 1})
+    write_jsonl([fallback, textless], tmp_path / "pages.jsonl")
+    for extra, expected in (([], 2), (["--no-ocr-fallback"], 1)):
+        out = tmp_path / f"aligned{len(extra)}.jsonl"
+        argv = ["dataspec", "subsets", str(tmp_path / "pages.jsonl"), "--write", "aligned", "--out", str(out)]
+        assert main(argv + extra) == 0
+        assert len(read_pages(out)) == expected
+    printed = capsys.readouterr().out
+    assert "1 aligned page(s) keep OCR lettering" in printed
+
+
+def test_evaluate_alignment_scores_ocr_lettering_kept_in_a_skipped_panel():
+    from comics_analysis.evaluation.align import evaluate_alignment
+
+    truth = detected()  # ground truth: four panels, one line of lettering each
+    reading = vlm([vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (0, 2, 3)])
+    merged = merge_vlm(detected(), reading)
+    case = (truth, merged, [0, 2, 3], [[0], [2], [3]])
+    report = evaluate_alignment([case])
+    assert report["kept"] == {"count_equality": 0, "aligned": 1, "aligned_strict": 0}
+    assert report["text_items"]["aligned"] == 4 and report["text_to_panel_accuracy"]["aligned"] == 1.0
+    # OCR "lettering" over no true text in the skipped panel counts as a wrong item
+    x, y, _w, _h = GRID[1]
+    data = detected().to_dict()
+    data["texts"].append({"bbox": [x + 300, y + 500, 100, 40], "text": "ZZZ", "panel": 1, "source": "ocr"})
+    noisy = merge_vlm(Page.from_dict(data), reading)
+    report = evaluate_alignment([(truth, noisy, [0, 2, 3], [[0], [2], [3]])])
+    assert report["text_items"]["aligned"] == 5 and report["text_to_panel_accuracy"]["aligned"] == 0.8
+
+
+def test_comic_pages_aligned_config_follows_the_ocr_fallback_switch():
+    from comics_analysis.dataset_builders.comic_pages import collection_stats, plan_splits
+
+    reading = vlm([vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (0, 2, 3)])
+    pages = [merge_vlm(detected(), reading)]
+    with_fallback, strict = collection_stats(pages), collection_stats(pages, ocr_fallback=False)
+    assert with_fallback["configs"]["aligned"]["pages"] == 1 and with_fallback["ocr_fallback"] is True
+    assert strict["configs"]["aligned"]["pages"] == 0 and strict["ocr_fallback"] is False
+    assert plan_splits(pages, "aligned", ocr_fallback=False) == {}

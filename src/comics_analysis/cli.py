@@ -279,14 +279,20 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_subsets(pages, min_iou: float = 0.5) -> None:
-    from .annotate.align import SUBSETS
+def _print_subsets(pages, min_iou: float = 0.5, ocr_fallback: bool = True) -> None:
+    from .annotate.align import SUBSETS, uses_ocr_fallback
 
     total = len(pages)
     print(f"{'subset':<15}{'pages':>8}{'share':>8}")
     for name in SUBSETS:
-        n = sum(SUBSETS[name](p, min_iou=min_iou) for p in pages)
+        n = sum(SUBSETS[name](p, min_iou=min_iou, ocr_fallback=ocr_fallback) for p in pages)
         print(f"{name:<15}{n:>8}{n / max(1, total):>8.1%}")
+    if ocr_fallback:
+        n = sum(uses_ocr_fallback(p, min_iou=min_iou) for p in pages)
+        print(
+            f"  ({n} aligned page(s) keep OCR lettering in a panel the VLM skipped; "
+            f"--no-ocr-fallback drops them)"
+        )
 
 
 def cmd_vlm(args: argparse.Namespace) -> int:
@@ -346,11 +352,11 @@ def cmd_subsets(args: argparse.Namespace) -> int:
     from .dataspec import write_jsonl
 
     pages = _load_dataspec(args.dataspec, "en")
-    _print_subsets(pages, args.min_iou)
+    _print_subsets(pages, args.min_iou, not args.no_ocr_fallback)
     if args.write:
         if args.out is None:
             raise ValueError("--write needs --out FILE.jsonl")
-        chosen = select(pages, args.write, min_iou=args.min_iou)
+        chosen = select(pages, args.write, min_iou=args.min_iou, ocr_fallback=not args.no_ocr_fallback)
         write_jsonl(chosen, args.out)
         print(f"wrote {len(chosen)} pages of {args.write} (min IoU {args.min_iou}) to {args.out}")
     return 0
@@ -546,6 +552,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         configs=configs,
         image_dir=args.images,
         min_iou=args.min_iou,
+        ocr_fallback=not args.no_ocr_fallback,
         split_ratios=args.split_ratios,
         shard_rows=args.shard_rows,
         max_shard_bytes=args.shard_mb << 20,
@@ -1192,6 +1199,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dataspec", type=Path, help="annotate output folder or .jsonl files")
     p.add_argument("--min-iou", type=float, default=0.5)
+    p.add_argument(
+        "--no-ocr-fallback",
+        action="store_true",
+        help="aligned: drop pages where a panel the VLM skipped keeps OCR lettering",
+    )
     p.add_argument("--write", choices=["all", "aligned", "perfect_match"], help="write this subset to --out")
     p.add_argument("--out", type=Path, help="JSON Lines file for --write")
     p.set_defaults(func=cmd_subsets)
@@ -1221,6 +1233,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--min-iou", type=float, default=0.5, help="IoU threshold of the aligned rule (default 0.5)"
+    )
+    p.add_argument(
+        "--no-ocr-fallback",
+        action="store_true",
+        help="aligned: leave out pages where a panel the VLM skipped keeps OCR lettering",
     )
     p.add_argument(
         "--split-ratios",

@@ -102,6 +102,7 @@ def merge_vlm(
     target: list[int] = [-1] * len(vlm.panels)
     matches: list[dict] = []
     added: list[int] = []
+    contained: list[int] = []  # VLM panels inside a detector panel (flagged once indices are final)
     if vlm.panels and all(b is not None for b in vlm_boxes):
         kind = "iou"
         if det:
@@ -120,7 +121,7 @@ def merge_vlm(
             overlap = sum(intersection(box, d) for d in det) / (box[2] * box[3])
             if inside >= 0:
                 target[i] = inside
-                flags.append(f"vlm_contained:{i}>{inside}")
+                contained.append(i)
             elif overlap < config.max_overlap:
                 added.append(i)
                 flags.append(f"vlm_added:{i}")
@@ -155,6 +156,7 @@ def merge_vlm(
     for k, i in enumerate(added):
         target[i] = len(det) + k
     target = [new_index[t] if t >= 0 else -1 for t in target]
+    flags.extend(f"vlm_contained:{i}>{target[i]}" for i in contained)
     for m in matches:
         m["detector"] = new_index[m["detector"]]
 
@@ -236,12 +238,28 @@ def _flagged(flags: Iterable[str], prefix: str) -> set[int]:
     return {int(f.split(":")[1].split(">")[0]) for f in flags if f.startswith(prefix)}
 
 
-def is_aligned(page: Page, min_iou: float = 0.5, min_text_sim: float = 0.7, min_score: float = 0.5) -> bool:
+def _targets(flags: Iterable[str], prefix: str) -> set[int]:
+    """The ``k`` of flags ``prefix i>k``."""
+    return {int(f.split(">")[1]) for f in flags if f.startswith(prefix) and ">" in f}
+
+
+def is_aligned(
+    page: Page,
+    min_iou: float = 0.5,
+    min_text_sim: float = 0.7,
+    min_score: float = 0.5,
+    ocr_fallback: bool = True,
+) -> bool:
     """Whether every panel and every piece of lettering of ``page`` is placed consistently.
 
     With boxes: every VLM panel is matched to a detector panel (IoU >= ``min_iou``), lies inside
     one, or was added where the detector saw nothing; every detector panel is matched, scored
     below ``min_score``, or (OCR ran) holds no lettering that the VLM's text does not account for.
+    ``ocr_fallback`` (default): a detector panel the VLM skipped (no VLM panel matched or inside
+    it, no VLM text in it; see :func:`vlm_read_panels`) may hold lettering that only OCR saw: it
+    keeps that OCR text (text items with source "ocr", placed by their boxes; the merge leaves
+    them there) instead of failing the page. ``ocr_fallback=False``: such a page fails, so every
+    lettered panel's text is the VLM's.
     Without boxes: counts agree, the layout does not overlap and each pair's text agrees with
     the OCR text of its panel (``text_sim >= min_text_sim``)."""
     q = page.quality
@@ -258,12 +276,29 @@ def is_aligned(page: Page, min_iou: float = 0.5, min_text_sim: float = 0.7, min_
     if placed != set(range(q.vlm_panels)):
         return False
     paired, unread = {m.detector for m in good}, _flagged(q.flags, "det_unread:")
+    read = vlm_read_panels(page, min_iou)
     for j, panel in enumerate(page.panels):
         if j in paired or panel.source == "vlm" or (panel.score is not None and panel.score < min_score):
             continue
-        if page.provenance.ocr is None or j in unread:
+        if page.provenance.ocr is None:
+            return False
+        if j in unread and not (ocr_fallback and j not in read):
             return False
     return True
+
+
+def vlm_read_panels(page: Page, min_iou: float = 0.5) -> set[int]:
+    """Panels the VLM read: matched at IoU >= ``min_iou``, holding a VLM panel, or VLM text."""
+    q = page.quality
+    paired = {m.detector for m in q.matches if m.iou is not None and m.iou >= min_iou}
+    return paired | _targets(q.flags, "vlm_contained:") | {t.panel for t in page.texts if t.source == "vlm"}
+
+
+def uses_ocr_fallback(page: Page, **thresholds) -> bool:
+    """In ``aligned`` only with ``ocr_fallback=True``: some panel's lettering is OCR's."""
+    return is_aligned(page, **{**thresholds, "ocr_fallback": True}) and not is_aligned(
+        page, **{**thresholds, "ocr_fallback": False}
+    )
 
 
 SUBSETS: dict[str, Callable[..., bool]] = {

@@ -162,6 +162,11 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
         "tool": build["tool"],
         "created": build["created_utc"],
         "min_iou": stats["min_iou"],
+        "ocr_fallback": (
+            "A panel the VLM skipped keeps the lettering OCR read in it (text items with source `ocr`)."
+            if stats.get("ocr_fallback", True)
+            else "Every lettered panel's text is the VLM's (built with --no-ocr-fallback)."
+        ),
         "ratios": " / ".join(f"{r:g}" for r in stats["split_ratios"]),
         "written": written,
         "example_config": "aligned" if "aligned" in build["configs_written"] else build["configs_written"][0],

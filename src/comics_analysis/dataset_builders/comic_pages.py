@@ -15,7 +15,8 @@ Configs (DESIGN 3.3, the rules of :mod:`comics_analysis.annotate.align`, applied
 
 - ``all``: every page;
 - ``aligned``: pages whose detector and VLM panels are matched one to one
-  (:func:`~comics_analysis.annotate.align.is_aligned` at ``min_iou``, default 0.5);
+  (:func:`~comics_analysis.annotate.align.is_aligned` at ``min_iou``, default 0.5; a panel the
+  VLM skipped keeps its OCR lettering, text items with source "ocr");
 - ``perfect_match``: as many detector panels (score >= 0.5) as VLM panels (the earlier rule).
 
 Splits are by book: each book goes to ``train``, ``validation`` or ``test`` by a hash of its
@@ -178,10 +179,10 @@ def assign_splits(book_ids: Iterable[str], ratios: Sequence[float] = DEFAULT_RAT
     return splits
 
 
-def in_config(page: Page, config: str, min_iou: float = DEFAULT_MIN_IOU) -> bool:
+def in_config(page: Page, config: str, min_iou: float = DEFAULT_MIN_IOU, ocr_fallback: bool = True) -> bool:
     if config not in SUBSETS:
         raise ValueError(f"unknown comic_pages config {config!r}; expected one of {', '.join(CONFIGS)}")
-    return SUBSETS[config](page, min_iou=min_iou)
+    return SUBSETS[config](page, min_iou=min_iou, ocr_fallback=ocr_fallback)
 
 
 def plan_splits(
@@ -190,13 +191,14 @@ def plan_splits(
     ratios: Sequence[float] = DEFAULT_RATIOS,
     min_iou: float = DEFAULT_MIN_IOU,
     book_splits: dict[str, str] | None = None,
+    ocr_fallback: bool = True,
 ) -> dict[str, list[Page]]:
     """The pages of ``config`` by split (non-empty splits only, in train/validation/test order).
     Books are assigned over the whole collection, so every config agrees on each book's split."""
     book_splits = book_splits or assign_splits((p.book_id for p in pages), ratios)
     planned: dict[str, list[Page]] = {split: [] for split in SPLITS}
     for page in pages:
-        if in_config(page, config, min_iou):
+        if in_config(page, config, min_iou, ocr_fallback):
             planned[book_splits[page.book_id]].append(page)
     return {split: rows for split, rows in planned.items() if rows}
 
@@ -211,10 +213,12 @@ def page_row(page: Page, root: Path) -> dict[str, Any]:
 @dataclass
 class ComicPagesConfig(datasets.BuilderConfig):
     """``image_dir``: root of the records' image paths (default: recorded by ``annotate``);
-    ``min_iou``: threshold of the ``aligned`` rule; ``split_ratios``: train/validation/test."""
+    ``min_iou``, ``ocr_fallback``: settings of the ``aligned`` rule; ``split_ratios``:
+    train/validation/test."""
 
     image_dir: str | None = None
     min_iou: float = DEFAULT_MIN_IOU
+    ocr_fallback: bool = True
     split_ratios: tuple[float, float, float] = DEFAULT_RATIOS
     license: str | None = None
 
@@ -246,7 +250,9 @@ class ComicPages(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         ratios = parse_ratios(self.config.split_ratios)
         pages = read_collection(self.config.data_dir)
-        planned = plan_splits(pages, self.config.name, ratios, self.config.min_iou)
+        planned = plan_splits(
+            pages, self.config.name, ratios, self.config.min_iou, ocr_fallback=self.config.ocr_fallback
+        )
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"page_ids": [p.page_id for p in rows]})
             for split, rows in planned.items()
@@ -268,6 +274,7 @@ def load_comic_pages(
     split_ratios: str | Sequence[float] = DEFAULT_RATIOS,
     split: str | None = None,
     cache_dir=None,
+    ocr_fallback: bool = True,
 ) -> datasets.DatasetDict | datasets.Dataset:
     """The pages of ``config`` (all / aligned / perfect_match) as a ``DatasetDict`` by split."""
     if config not in CONFIGS:
@@ -275,6 +282,7 @@ def load_comic_pages(
     options = {
         "image_dir": None if image_dir is None else str(image_dir),
         "min_iou": float(min_iou),
+        "ocr_fallback": bool(ocr_fallback),
         "split_ratios": parse_ratios(split_ratios),
     }
     return build(ComicPages, config, data_dir, cache_dir=cache_dir, split=split, **options)
@@ -343,12 +351,13 @@ def collection_stats(
     pages: Sequence[Page],
     ratios: Sequence[float] = DEFAULT_RATIOS,
     min_iou: float = DEFAULT_MIN_IOU,
+    ocr_fallback: bool = True,
 ) -> dict[str, Any]:
     """The whole collection's :func:`page_stats` plus each config's pages and books per split."""
     book_splits = assign_splits((p.book_id for p in pages), ratios)
     configs = {}
     for config in CONFIGS:
-        planned = plan_splits(pages, config, ratios, min_iou, book_splits)
+        planned = plan_splits(pages, config, ratios, min_iou, book_splits, ocr_fallback)
         chosen = [p for rows in planned.values() for p in rows]
         configs[config] = {
             "description": _DESCRIPTIONS[config],
@@ -364,6 +373,7 @@ def collection_stats(
         "schema_version": pages[0].schema_version if pages else "1.0",
         "split_ratios": [round(r, 6) for r in ratios],
         "min_iou": min_iou,
+        "ocr_fallback": ocr_fallback,
         "collection": page_stats(pages),
         "configs": configs,
     }
@@ -445,6 +455,7 @@ def export_comic_pages(
     license: str = "unknown",
     pretty_name: str = "Comic pages (DataSpec v1)",
     show_progress: bool = True,
+    ocr_fallback: bool = True,
 ) -> ExportResult:
     """Write ``configs`` (default: every non-empty one) of the DataSpec folder ``data_dir`` as a
     dataset folder ``out_dir``: ``<config>/<split>-NNNNN-of-NNNNN.parquet`` (images embedded as
@@ -466,7 +477,7 @@ def export_comic_pages(
         raise DataSpecError("no pages", file=str(data_dir))
     root = images_root(data_dir, image_dir)
     sizes = {p.page_id: image_path(p, root).stat().st_size for p in pages}  # fail before writing
-    stats = collection_stats(pages, ratios, min_iou)
+    stats = collection_stats(pages, ratios, min_iou, ocr_fallback)
     empty = [c for c in (configs or CONFIGS) if stats["configs"][c]["pages"] == 0]
     if configs is not None and empty:
         raise ValueError(
@@ -487,7 +498,7 @@ def export_comic_pages(
     book_splits = assign_splits((p.book_id for p in pages), ratios)
     try:
         for config in configs:
-            planned = plan_splits(pages, config, ratios, min_iou, book_splits)
+            planned = plan_splits(pages, config, ratios, min_iou, book_splits, ocr_fallback)
             total = sum(len(rows) for rows in planned.values())
             bar = tqdm(total=total, desc=f"comic_pages {config}", unit="page", disable=not show_progress)
             result.files[config] = {}

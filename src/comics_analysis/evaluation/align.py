@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..annotate.align import is_aligned, is_perfect_match
+from ..annotate.align import is_aligned, is_perfect_match, vlm_read_panels
 from ..dataspec import Page
+from ..dataspec.geometry import intersection
 from .panels import match_boxes
+
+RULES = ("count_equality", "aligned", "aligned_strict")
 
 
 def _truth_of(truth: Page, page: Page) -> dict[int, int]:
@@ -37,9 +40,9 @@ def evaluate_alignment(
     min_iou: float = 0.5,
     min_score: float = 0.5,
 ) -> dict:
-    kept = {"count_equality": 0, "aligned": 0}
-    text_ok = {"count_equality": 0, "aligned": 0}
-    text_n = {"count_equality": 0, "aligned": 0}
+    kept = dict.fromkeys(RULES, 0)
+    text_ok = dict.fromkeys(RULES, 0)
+    text_n = dict.fromkeys(RULES, 0)
     pairs_ok = pairs_n = 0
     for truth, page, origin, item_truth in cases:
         to_truth = _truth_of(truth, page)
@@ -54,19 +57,36 @@ def evaluate_alignment(
                 for true_panel in items:
                     text_n["count_equality"] += 1
                     text_ok["count_equality"] += to_truth.get(detector[i], -2) == true_panel
-        if is_aligned(page, min_iou=min_iou, min_score=min_score):
+        vlm_ok = vlm_n = 0
+        placed = [t for t in page.texts if t.source == "vlm"]
+        flat = [true_panel for items in item_truth for true_panel in items]
+        if len(placed) != len(flat):
+            raise ValueError(f"page {page.page_id}: {len(placed)} VLM text items, {len(flat)} in truth")
+        for text, true_panel in zip(placed, flat):
+            vlm_n += 1
+            vlm_ok += text.panel >= 0 and to_truth.get(text.panel, -2) == true_panel
+        if is_aligned(page, min_iou=min_iou, min_score=min_score, ocr_fallback=False):
+            kept["aligned_strict"] += 1
+            text_n["aligned_strict"] += vlm_n
+            text_ok["aligned_strict"] += vlm_ok
+        if is_aligned(page, min_iou=min_iou, min_score=min_score, ocr_fallback=True):
             kept["aligned"] += 1
             for m in page.quality.matches:
                 if m.iou is not None and m.iou >= min_iou:
                     pairs_n += 1
                     pairs_ok += to_truth.get(m.detector, -2) == origin[m.vlm]
-            placed = [t for t in page.texts if t.source == "vlm"]
-            flat = [true_panel for items in item_truth for true_panel in items]
-            if len(placed) != len(flat):
-                raise ValueError(f"page {page.page_id}: {len(placed)} VLM text items, {len(flat)} in truth")
-            for text, true_panel in zip(placed, flat):
+            text_n["aligned"] += vlm_n
+            text_ok["aligned"] += vlm_ok
+            read = vlm_read_panels(page, min_iou)
+            for t in page.texts:  # OCR lettering kept in panels the VLM did not read
+                if t.source != "ocr" or t.panel < 0 or t.panel in read:
+                    continue
+                overlaps = [intersection(t.bbox, g.bbox) for g in truth.texts]
+                best = max(range(len(overlaps)), key=overlaps.__getitem__) if overlaps else -1
                 text_n["aligned"] += 1
-                text_ok["aligned"] += text.panel >= 0 and to_truth.get(text.panel, -2) == true_panel
+                text_ok["aligned"] += (
+                    best >= 0 and overlaps[best] > 0 and to_truth.get(t.panel, -2) == truth.texts[best].panel
+                )
     pages = len(cases)
     return {
         "pages": pages,
@@ -74,6 +94,7 @@ def evaluate_alignment(
         "kept": kept,
         "kept_share": {k: _ratio(v, pages) for k, v in kept.items()},
         "kept_ratio": _ratio(kept["aligned"], kept["count_equality"]),
+        "kept_ratio_strict": _ratio(kept["aligned_strict"], kept["count_equality"]),
         "text_to_panel_accuracy": {k: _ratio(text_ok[k], text_n[k]) for k in kept},
         "text_items": text_n,
         "alignment_precision": _ratio(pairs_ok, pairs_n),
