@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ocr", default="rapidocr", help="OCR engine for the detection + OCR rows")
     parser.add_argument("--out", type=Path, default=Path("bench_output/annotate"))
+    parser.add_argument("--json", type=Path, default=None, help="results file (default OUT/results.json)")
     args = parser.parse_args()
 
     total = prepare(args.out, args.pages)
@@ -109,8 +110,10 @@ def main() -> None:
         "target_detection_pages_per_s": TARGET,
         "results": results,
     }
-    (args.out / "results.json").write_text(json.dumps(payload, indent=2))
-    print(f"wrote {args.out / 'results.json'}")
+    path = args.json or args.out / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,18 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
+def time_queries(index, queries: np.ndarray, k: int = 10) -> tuple[float, float, list[np.ndarray]]:
+    """(p50 ms, p95 ms, found ids) of single queries, after one warm-up query."""
+    index.search(queries[0], k)
+    times, ids = [], []
+    for query in queries:
+        t = time.perf_counter()
+        _, found = index.search(query, k)
+        times.append(time.perf_counter() - t)
+        ids.append(found)
+    return (*percentiles(times), ids)
+
+
 def bench_latency(rows_list: list[int], queries: int) -> list[dict]:
     from comics_analysis.store import AnnIndex, ExactIndex, recall_at_k
 
@@ -170,14 +182,7 @@ def bench_latency(rows_list: list[int], queries: int) -> list[dict]:
         exact_ids = []
         for backend in ("faiss", "numpy"):
             index = ExactIndex(data, backend=backend, threads=2)
-            index.search(q[0], 10)  # warm
-            times, ids = [], []
-            for query in q:
-                t = time.perf_counter()
-                _, found = index.search(query, 10)
-                times.append(time.perf_counter() - t)
-                ids.append(found)
-            p50, p95 = percentiles(times)
+            p50, p95, ids = time_queries(index, q)
             exact_ids = exact_ids or ids
             results.append(
                 {
@@ -198,14 +203,7 @@ def bench_latency(rows_list: list[int], queries: int) -> list[dict]:
             start = time.perf_counter()
             ann = AnnIndex.build(data)
             build = time.perf_counter() - start
-            ann.search(q[0], 10)
-            times, ids = [], []
-            for query in q:
-                t = time.perf_counter()
-                _, found = ann.search(query, 10)
-                times.append(time.perf_counter() - t)
-                ids.append(found)
-            p50, p95 = percentiles(times)
+            p50, p95, ids = time_queries(ann, q)
             cal = ann.meta["calibration"]
             results.append(
                 {

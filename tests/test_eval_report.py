@@ -46,15 +46,19 @@ def test_report_gathers_results_and_lists_missing(tmp_path):
     files = [s["file"] for s in found]
     assert "openmantra.json" in files and "store.json" in files and "detection-synth.json" in files
     patterns = [m["pattern"] for m in missing]
-    assert {"closure-text*.json", "comicspap*.json", "pss*.json", "closure-lite*.json"} <= set(patterns)
+    assert {"closure-text*.json", "comicspap*.json", "pss-synthetic*.json", "closure-lite*.json"} <= set(
+        patterns
+    )
     text = render_markdown(bench)
     assert "| Detection (synthetic, perturbed truth) | panel AP / AP50 | 0.500 / 0.750 |" in text
     assert "| 2026-11-25 | test-machine, 2 cores | abc1234 | detection-synth.json |" in text
     openmantra = json.loads((bench / "openmantra.json").read_text())["overall"]
     assert f"{openmantra['ap']:.3f} / {openmantra['ap50']:.3f}" in text
-    assert "## Missing" in text and "`pss*.json`" in text
-    (bench / "pss-test.json").write_text("{not json")
-    with pytest.raises(ValueError, match=r"pss-test\.json"):
+    assert "## Missing" in text and "`pss-synthetic*.json`" in text
+    corpus = json.loads((bench / "store-corpus.json").read_text())
+    assert f"| {corpus['int8_agreement'][0]['int8_recall_at_10']:.4f} |" in text
+    (bench / "pss-synthetic-test.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"pss-synthetic-test\.json"):
         collect(bench)
 
 

@@ -22,6 +22,7 @@ from comics_analysis.modeling.cosmo_pss import (
 from comics_analysis.training.cosmo_pss import (
     PssTrainConfig,
     book_segments,
+    evaluate_books,
     load_books,
     predict_books,
     sample_windows,
@@ -368,3 +369,19 @@ def test_cli_segment_prints_a_table_writes_json_and_page_types(feature_store, tm
     written = read_pages(tmp_path / "spec" / "book.jsonl")
     assert [p.page_type for p in written] == result["page_types"]
     assert main(["segment", "nope", "--features", str(out), "--model", str(tmp_path / "run/model")]) == 2
+
+    # eval pss: the model beside both baselines, the same numbers as the library function
+    model_dir = str(tmp_path / "run/model")
+    argv = ["eval", "pss", "--features", str(out), "--model", model_dir]
+    assert main([*argv, "--json", str(tmp_path / "p.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "all_story" in printed and "cover_first_back_last" in printed and "macro_f1" in printed
+    scored = json.loads((tmp_path / "p.json").read_text())
+    expected = evaluate_books(
+        CosmoPssForPageClassification.from_pretrained(model_dir), load_books(out), 32, 16
+    )
+    for system in ("model", "all_story", "cover_first_back_last"):
+        for key in ("accuracy", "macro_f1", "pq", "boundary_f1_0", "mndd"):
+            assert scored[system][key] == pytest.approx(expected[system][key])
+    assert scored["model"]["books"] == 5 and scored["window"] == 32
+    assert main([*argv, "--books", "nope"]) == 2

@@ -1,4 +1,4 @@
-"""`comics-analysis eval` benchmark subcommands: closure-text, comicspap, detection, report.
+"""`comics-analysis eval` benchmark subcommands: closure-text, comicspap, detection, pss, report.
 
 Thin: each command parses arguments, calls library functions in ``comics_analysis.evaluation``
 and prints / writes their results.
@@ -195,6 +195,53 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+# --- pss ------------------------------------------------------------------------------------------
+def cmd_pss(args: argparse.Namespace) -> int:
+    from .dataspec import format_table
+    from .evaluation.pss import SUMMARY_KEYS
+    from .evaluation.report import run_info
+    from .modeling.cosmo_pss import CosmoPssForPageClassification
+    from .training.cosmo_pss import evaluate_books, load_books
+    from .training.pss_features import FeatureStore
+
+    known = FeatureStore(args.features).books()
+    wanted = list(known) if args.books == ["all"] else args.books
+    missing = [b for b in wanted if b not in known]
+    if missing:
+        raise KeyError(f"books not in the feature store {args.features}: {', '.join(missing[:5])}")
+    books = load_books(args.features, wanted)
+    unlabelled = [b["book_id"] for b in books if not any(t for t in b["page_types"])]
+    if unlabelled:
+        raise ValueError(
+            f"{args.features}: book(s) without page-type labels, nothing to score: "
+            f"{', '.join(unlabelled[:5])}"
+        )
+    model = CosmoPssForPageClassification.from_pretrained(args.model)
+    window = None if args.window <= 0 else args.window
+    results = evaluate_books(model, books, window, args.stride, scheme=args.scheme)
+    first = next(iter(results.values()))
+    print(
+        f"{first['books']} books, {first['pages']} labelled pages, scheme {args.scheme} "
+        f"(macro-F1 over {', '.join(first['macro_f1_labels'])})"
+    )
+    rows = [[name, *(f"{r[k]:.3f}" for k in SUMMARY_KEYS)] for name, r in results.items()]
+    print(format_table(["system", *SUMMARY_KEYS], rows))
+    if args.json:
+        _write_json(
+            args.json,
+            {
+                "benchmark": "pss",
+                "features": str(args.features),
+                "model": str(args.model),
+                "window": window,
+                "stride": args.stride,
+                **run_info(),
+                **results,
+            },
+        )
+    return 0
+
+
 # --- report ---------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import collect, render_markdown
@@ -275,6 +322,22 @@ def add_eval_commands(ev_sub) -> None:
     p.add_argument("--export-coco", type=Path, help="write the predictions as a COCO dict (CoMix layout)")
     p.add_argument("--json", type=Path, help="write the report (with date, machine, commit)")
     p.set_defaults(func=cmd_detection)
+
+    p = ev_sub.add_parser(
+        "pss",
+        help="page stream segmentation: a CoSMo PSS model against both trivial baselines",
+        description="Scores the model's page types and story starts on labelled books of a feature store "
+        "(`pss features`): accuracy, macro-F1, segment PQ, boundary F1 at +-0 / +-1, MnDD, beside "
+        "all-story and cover-first/back-last on the same books.",
+    )
+    p.add_argument("--features", required=True, type=Path, help="feature store of labelled books")
+    p.add_argument("--model", required=True, type=Path, help="model folder (`train pss` output /model)")
+    p.add_argument("--books", nargs="+", default=["all"], help="book ids (default all)")
+    p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
+    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--scheme", choices=["ours", "cosmo5", "cosmo_v4"], default="ours", help="label scheme")
+    p.add_argument("--json", type=Path, help="write the results (with date, machine, commit)")
+    p.set_defaults(func=cmd_pss)
 
     p = ev_sub.add_parser(
         "report",

@@ -169,6 +169,34 @@ def _align(label: str) -> Callable[[dict], list[Row]]:
     return extract
 
 
+def _store_corpus(d: dict) -> list[Row]:
+    name = f"Embedding store on model vectors ({d.get('books', '?')} synthetic books)"
+    rows = [
+        Row(name, f"{b['dtype']} bytes per stored vector", f"{b['bytes_per_stored_vector']:.0f}")
+        for b in d.get("bytes", [])
+    ]
+    for r in d.get("int8_agreement", []):
+        rows.append(
+            Row(
+                name,
+                f"int8 recall@10 vs float32, {r['queries']}",
+                _num(r["int8_recall_at_10"], 4),
+                f"float16 {_num(r['float16_recall_at_10'], 4)}",
+            )
+        )
+    o = d.get("outliers", {})
+    if o:
+        rows.append(
+            Row(
+                name,
+                "outlier score ROC AUC, text pages vs story",
+                _num(o.get("auc_text_backmatter_vs_story")),
+                f"non-story vs story {_num(o.get('auc_non_story_vs_story'))}",
+            )
+        )
+    return rows
+
+
 def _speed(kind: str) -> Callable[[dict], list[Row]]:
     def extract(d: dict) -> list[Row]:
         rows = []
@@ -314,9 +342,20 @@ SOURCES: list[Source] = [
     Source("annotate.json", _speed("annotate"), "python scripts/bench_annotate.py --pages 200"),
     Source("dataset.json", _speed("dataset"), "python scripts/bench_dataset.py --pages 2000 --runs 3"),
     Source("store.json", _speed("store"), "python scripts/bench_store.py --pages 2000"),
+    Source(
+        "store-corpus.json",
+        _store_corpus,
+        "python scripts/eval_store_synthetic.py --model runs/lite/best --books 40 "
+        "--json docs/bench/store-corpus.json",
+    ),
     Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
     Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
-    Source("pss*.json", _generic("CoSMo PSS (held-out)"), "PSS evaluation (issue 9)"),
+    Source(
+        "pss-synthetic*.json",
+        _generic("CoSMo PSS, synthetic books (held out)"),
+        "comics-analysis eval pss --features pss/test --model pss/run/model "
+        "--json docs/bench/pss-synthetic.json",
+    ),
     Source(
         "closure-lite*.json",
         _generic("Closure Lite held-out"),
