@@ -731,6 +731,21 @@ def cmd_pss_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pss_convert_v4(args: argparse.Namespace) -> int:
+    from .modeling.cosmo_pss.convert import convert_cosmo_v4
+
+    model = convert_cosmo_v4(args.checkpoint, heads=args.heads)
+    model.save_pretrained(args.out)
+    c, bert = model.config, model.config.bert_config
+    print(
+        f"converted {args.checkpoint} -> {args.out}: text {c.text_dim}-d + vision {c.vision_dim}-d "
+        f"features, BERT {bert['num_hidden_layers']} x {c.hidden_size} ({bert['num_attention_heads']} "
+        f"heads), {len(c.labels)} legacy classes ({', '.join(c.labels)}); "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters"
+    )
+    return 0
+
+
 def cmd_train_pss(args: argparse.Namespace) -> int:
     import json
 
@@ -1399,7 +1414,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_store_index)
     # ---------------------------------------------------------------- page stream segmentation
-    ps = sub.add_parser("pss", help="page stream segmentation: page features")
+    ps = sub.add_parser("pss", help="page stream segmentation: page features, cosmo-v4 conversion")
     ps_sub = ps.add_subparsers(dest="pss_command", metavar="ACTION", required=True)
     p = ps_sub.add_parser("features", help="vision + text vector per page, cached in Zarr by page_id")
     p.add_argument("dataset", help="a DataSpec .json/.jsonl file or folder, or synthetic:N_BOOKS[:SEED]")
@@ -1409,6 +1424,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-root", help="root of the DataSpec image paths (default: the dataset folder)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_pss_features)
+    p = ps_sub.add_parser(
+        "convert-v4",
+        help="a published cosmo-v4 checkpoint -> a CosmoPssForPageClassification folder",
+        description="Reads the checkpoint weights-only (.pt with model_state_dict, or .safetensors), checks "
+        "every tensor against the cosmo-v4 layout and writes save_pretrained output (config, weights, "
+        "remote code). Predictions keep the 9 legacy labels.",
+    )
+    p.add_argument("checkpoint", type=Path, help="checkpoint.pt or model.safetensors")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (not in the shapes; published: 4)")
+    p.set_defaults(func=cmd_pss_convert_v4)
 
     tr = sub.add_parser(
         "train",
