@@ -12,6 +12,7 @@ from .configuration_closure_lite import (
     ClosureLiteConfig,
     resolve_backbone,
 )
+from .legacy_v1 import ClosureLiteV1, ClosureLiteV1Output  # published v1 model, not remote code
 from .modeling_closure_lite import ClosureLiteModel, ClosureLiteOutput, decode_reading_order
 from .processing_closure_lite import ClosureLiteProcessor, letterbox, panel_text
 
@@ -27,6 +28,8 @@ __all__ = [
     "ClosureLiteModel",
     "ClosureLiteOutput",
     "ClosureLiteProcessor",
+    "ClosureLiteV1",
+    "ClosureLiteV1Output",
     "decode_reading_order",
     "letterbox",
     "panel_text",
