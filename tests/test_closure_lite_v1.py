@@ -78,32 +78,28 @@ def _save_variant(reference, tmp_path, edit):
     return path
 
 
-def test_unknown_tensor_is_named(reference, tmp_path):
-    path = _save_variant(
-        reference, tmp_path, lambda sd: sd.__setitem__("han.attention.extra", torch.zeros(3))
-    )
-    with pytest.raises(ValueError, match=r"unexpected \['han\.attention\.extra'\]"):
-        ClosureLiteV1.from_checkpoint(path, reference / "dims.json")
+VIT_KEY = "atom.vision.vit.encoder.layer.0.intermediate.dense.weight"  # transformers 4.x name
 
 
-def test_missing_tensor_is_named(reference, tmp_path):
-    path = _save_variant(reference, tmp_path, lambda sd: sd.pop("atom.fuse.gate.bias"))
-    with pytest.raises(ValueError, match=r"missing \['atom\.fuse\.gate\.bias'\]"):
-        ClosureLiteV1.from_checkpoint(path, reference / "dims.json")
-
-
-def test_missing_renamed_backbone_tensor_is_named(reference, tmp_path):
-    key = "atom.vision.vit.encoder.layer.0.intermediate.dense.weight"
-    path = _save_variant(reference, tmp_path, lambda sd: sd.pop(key))
-    with pytest.raises(ValueError, match=r"missing \['atom\.vision\.vit\.(encoder\.layer|layers)\.0\."):
-        ClosureLiteV1.from_checkpoint(path, reference / "dims.json")
-
-
-def test_shape_mismatch_is_named(reference, tmp_path):
-    path = _save_variant(
-        reference, tmp_path, lambda sd: sd.__setitem__("atom.fuse.gate.bias", torch.zeros(4))
-    )
-    with pytest.raises(ValueError, match=r"atom\.fuse\.gate\.bias: checkpoint \(4,\)"):
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda sd: sd.__setitem__("han.attention.extra", torch.zeros(3)),
+            r"unexpected \['han\.attention\.extra'\]",
+        ),
+        (lambda sd: sd.pop("atom.fuse.gate.bias"), r"missing \['atom\.fuse\.gate\.bias'\]"),
+        (lambda sd: sd.pop(VIT_KEY), r"missing \['atom\.vision\.vit\.(encoder\.layer|layers)\.0\."),
+        (
+            lambda sd: sd.__setitem__("atom.fuse.gate.bias", torch.zeros(4)),
+            r"atom\.fuse\.gate\.bias: checkpoint \(4,\)",
+        ),
+    ],
+    ids=["unknown", "missing", "missing-renamed-backbone", "shape"],
+)
+def test_layout_errors_name_the_tensor(reference, tmp_path, edit, message):
+    path = _save_variant(reference, tmp_path, edit)
+    with pytest.raises(ValueError, match=message):
         ClosureLiteV1.from_checkpoint(path, reference / "dims.json")
 
 
