@@ -12,8 +12,10 @@ pytest.importorskip("sklearn")
 
 from comics_analysis.analysis import (
     analyze_store,
+    cluster_pages,
     comic_reference,
     default_clusters,
+    embed_2d,
     outlier_scores,
     read_points,
 )
@@ -167,3 +169,36 @@ def test_analyze_cli_umap_on_a_model_store(tmp_path, capsys):
     assert np.isfinite(xy).all() and xy.std(axis=0).min() > 0
     assert {p["cluster"] for p in points} == {0, 1, 2}
     assert main(["-q", "analyze", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_large_collections_fit_on_a_sample_and_still_place_every_page():
+    """Above max_fit pages the map, k-means and outlier reference are fitted on a seeded sample;
+    every row still gets coordinates, a cluster and a score, and the planted odd rows stay on top."""
+    rng = np.random.default_rng(5)
+    dim = 32
+    centres = _unit(rng.standard_normal((4, dim)))
+    comics = _unit(centres[rng.integers(0, 4, 3000)] + 0.15 * rng.standard_normal((3000, dim)))
+    odd = _unit(rng.standard_normal((20, dim)))
+    vectors = np.concatenate([comics, odd]).astype(np.float32)
+    full_raw, full_z = outlier_scores(vectors)
+    raw, z = outlier_scores(vectors, max_reference=600)
+    odd_rows = set(range(3000, 3020))
+    assert odd_rows <= set(np.argsort(-z)[:25].tolist()) and odd_rows <= set(
+        np.argsort(-full_z)[:25].tolist()
+    )
+    assert len(set(np.argsort(-z)[:20].tolist()) & set(np.argsort(-full_z)[:20].tolist())) >= 18
+    assert np.corrcoef(raw, full_raw)[0, 1] > 0.95
+    xy = embed_2d(vectors, "pca", max_fit=500)
+    assert xy.shape == (3020, 2) and np.isfinite(xy).all()
+    # PCA fitted on all rows and on a sample give nearly the same plane (up to a rotation): the
+    # distances between mapped points agree
+    full = embed_2d(vectors, "pca")
+    a, b = xy[::10], full[::10]
+    da = np.linalg.norm(a[:, None] - a[None], axis=-1).ravel()
+    db = np.linalg.norm(b[:, None] - b[None], axis=-1).ravel()
+    assert np.corrcoef(da, db)[0, 1] > 0.95
+    labels, centres_found = cluster_pages(vectors[:3000], 4, max_fit=400)
+    assert labels.shape == (3000,) and len(centres_found) == 4
+    truth = np.argmax(vectors[:3000] @ centres.T, axis=1)
+    # every found cluster is one planted centre
+    assert all(len(set(truth[labels == c])) == 1 for c in range(4))

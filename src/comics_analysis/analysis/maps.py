@@ -91,18 +91,26 @@ def default_clusters(n: int) -> int:
 
 
 def outlier_scores(
-    vectors: np.ndarray, k: int | None = None, reference: np.ndarray | None = None
+    vectors: np.ndarray,
+    k: int | None = None,
+    reference: np.ndarray | None = None,
+    max_reference: int | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(raw score, robust z) per row of unit vectors: mean cosine distance to the ``k`` nearest
     rows of ``reference`` (a bool mask; default all rows), never counting a row as its own
     neighbour; ``k`` defaults to 5% of the reference (at least 10, at most its size - 1);
-    z = (score - median) / (1.4826 MAD), median and MAD over the reference rows."""
+    z = (score - median) / (1.4826 MAD), median and MAD over the reference rows. A reference
+    larger than ``max_reference`` is replaced by a seeded sample of that size (``k`` is then 5%
+    of the sample: the same share of the collection), which bounds the cost at 10^6 pages."""
     v = np.asarray(vectors, np.float32)
     n = len(v)
     ref = np.ones(n, bool) if reference is None else np.asarray(reference, bool)
     if ref.shape != (n,):
         raise ValueError(f"reference mask has shape {ref.shape}, expected ({n},)")
     ref_rows = np.flatnonzero(ref)
+    if max_reference is not None and len(ref_rows) > max_reference:  # a seeded sample stands for it
+        ref_rows = np.sort(np.random.default_rng(seed).choice(ref_rows, max_reference, replace=False))
     m = len(ref_rows)
     if n < 3 or m < 2:
         return np.zeros(n), np.zeros(n)
@@ -121,7 +129,7 @@ def outlier_scores(
         sims[hit, own[hit]] = -np.inf  # not its own neighbour
         top = np.partition(sims, m - k, axis=1)[:, m - k :]
         raw[start : start + block] = 1.0 - top.mean(axis=1)
-    median = float(np.median(raw[ref]))
+    median = float(np.median(raw[ref]))  # over every reference row, sampled or not
     mad = float(np.median(np.abs(raw[ref] - median))) * 1.4826
     scale = mad if mad > 1e-12 else (float(raw[ref].std()) or 1.0)
     return raw, (raw - median) / scale
@@ -137,43 +145,79 @@ def comic_reference(panel_count: np.ndarray, min_panels: int = 2, min_share: flo
     return multi
 
 
-def embed_2d(vectors: np.ndarray, method: str = "umap", neighbors: int = 15, seed: int = 0) -> np.ndarray:
-    """[n, 2] map of unit vectors: UMAP (cosine) or PCA. Tiny inputs (n < 4) fall back to PCA."""
+def _fit_rows(n: int, max_fit: int | None, seed: int) -> np.ndarray | None:
+    """Rows a model is fitted on when ``n`` exceeds ``max_fit`` (a seeded sample), else None."""
+    if max_fit is None or n <= max_fit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_fit, replace=False))
+
+
+def embed_2d(
+    vectors: np.ndarray,
+    method: str = "umap",
+    neighbors: int = 15,
+    seed: int = 0,
+    max_fit: int | None = None,
+) -> np.ndarray:
+    """[n, 2] map of unit vectors: UMAP (cosine) or PCA. Tiny inputs (n < 4) fall back to PCA.
+    With more than ``max_fit`` rows the map is fitted on a seeded sample of ``max_fit`` and the
+    other rows are placed with the fitted model (UMAP ``transform``, PCA projection)."""
     n = len(vectors)
     if method not in ("umap", "pca"):
         raise ValueError(f"map method must be umap or pca, got {method!r}")
     if n == 0:
         return np.zeros((0, 2), np.float32)
-    if method == "umap" and n >= 4:
+    fit = _fit_rows(n, max_fit, seed)
+    sample = vectors if fit is None else vectors[fit]
+    m = len(sample)
+    if method == "umap" and m >= 4:
         import umap  # umap-learn: heavy (numba), so only imported here
 
         reducer = umap.UMAP(
             n_components=2,
-            n_neighbors=max(2, min(neighbors, n - 1)),
+            n_neighbors=max(2, min(neighbors, m - 1)),
             metric="cosine",
             random_state=seed,
             n_jobs=1,  # a fixed random_state is only reproducible single-threaded
-            init="spectral" if n > 10 else "random",
+            init="spectral" if m > 10 else "random",
         )
-        return np.asarray(reducer.fit_transform(vectors), np.float32)
-    centred = vectors - vectors.mean(axis=0, keepdims=True)
+        placed = reducer.fit_transform(sample)
+        if fit is None:
+            return np.asarray(placed, np.float32)
+        out = np.empty((n, 2), np.float32)
+        rest = np.setdiff1d(np.arange(n), fit)
+        out[fit] = placed
+        for start in range(0, len(rest), 100_000):  # bounded memory per transform call
+            chunk = rest[start : start + 100_000]
+            out[chunk] = reducer.transform(vectors[chunk])
+        return out
     if n == 1:
         return np.zeros((1, 2), np.float32)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    coords = u[:, :2] * s[:2]
+    mean = sample.mean(axis=0, keepdims=True)
+    _, _s, vt = np.linalg.svd(sample - mean, full_matrices=False)
+    axes = vt[:2]
+    coords = np.concatenate([(vectors[i : i + 100_000] - mean) @ axes.T for i in range(0, n, 100_000)])
     if coords.shape[1] < 2:
         coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
     return coords.astype(np.float32)
 
 
-def cluster_pages(vectors: np.ndarray, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(labels [n], centres [k, D]) of k-means on the page vectors; labels ordered by size."""
+def cluster_pages(
+    vectors: np.ndarray, clusters: int, seed: int = 0, max_fit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels [n], centres [k, D]) of k-means on the page vectors; labels ordered by size.
+    With more than ``max_fit`` rows k-means is fitted on a seeded sample and every row is
+    assigned to its nearest centre."""
     from sklearn.cluster import KMeans
 
     n = len(vectors)
     clusters = max(1, min(clusters, n))
-    km = KMeans(n_clusters=clusters, n_init=10, random_state=seed).fit(vectors)
-    labels, centres = km.labels_, km.cluster_centers_
+    fit = _fit_rows(n, max_fit, seed)
+    km = KMeans(n_clusters=clusters, n_init=10, random_state=seed).fit(
+        vectors if fit is None else vectors[fit]
+    )
+    labels = km.labels_ if fit is None else km.predict(vectors)
+    centres = km.cluster_centers_
     order = np.argsort(-np.bincount(labels, minlength=clusters), kind="stable")  # 0 = largest
     remap = np.empty(clusters, np.int64)
     remap[order] = np.arange(clusters)
@@ -262,9 +306,12 @@ def analyze_store(
     outlier_reference: str = "multi-panel",
     method: str = "umap",
     plots: bool = True,
+    max_fit: int | None = 50_000,
 ) -> AnalysisResult:
     """Map, cluster and score the pages of ``store``; write the files listed in the module doc.
-    ``outlier_reference``: "multi-panel" (see the module doc) or "all" (every page)."""
+    ``outlier_reference``: "multi-panel" (see the module doc) or "all" (every page). ``max_fit``:
+    above this many pages the map, k-means and the outlier reference use a seeded sample of that
+    size (every page is still placed, clustered and scored); None: always all pages."""
     import time
 
     start = time.perf_counter()
@@ -279,13 +326,13 @@ def analyze_store(
     has_text = st.page_has_text
     page_types = [t or "" for t in st.page_types]
     k = clusters if clusters is not None else default_clusters(n)
-    labels, centres = cluster_pages(vectors, k, seed)
+    labels, centres = cluster_pages(vectors, k, seed, max_fit)
     log.info("%d pages in %d clusters; computing the %s map", n, len(centres), method)
-    xy = embed_2d(vectors, method, neighbors, seed)
+    xy = embed_2d(vectors, method, neighbors, seed, max_fit)
     if outlier_reference not in ("multi-panel", "all"):
         raise ValueError(f"outlier_reference must be multi-panel or all, got {outlier_reference!r}")
     reference = comic_reference(panel_count) if outlier_reference == "multi-panel" else np.ones(n, bool)
-    raw, z = outlier_scores(vectors, outlier_k, reference)
+    raw, z = outlier_scores(vectors, outlier_k, reference, max_fit, seed)
     flagged = z > outlier_threshold
 
     infos: list[ClusterInfo] = []
@@ -367,6 +414,7 @@ def analyze_store(
         "outlier_k": outlier_k,
         "outlier_reference": outlier_reference,
         "outlier_reference_pages": int(reference.sum()),
+        "max_fit": max_fit,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
     }
