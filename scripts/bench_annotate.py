@@ -17,7 +17,6 @@ import platform
 import shutil
 import statistics
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 TARGET = 10.0  # classical detection, pages/s on 2 cores
@@ -104,15 +103,12 @@ def main() -> None:
             f"{r['pages_per_s']:>8.2f} {vs_target:>9} {r['vs_1_worker']:>10.2f}x"
         )
     payload = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cores": os.cpu_count(),
         "target_detection_pages_per_s": TARGET,
         "results": results,
     }
-    path = args.json or args.out / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")
 
 

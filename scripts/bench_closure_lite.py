@@ -15,13 +15,11 @@ The machine is shared: the load average before and after each measurement is rec
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
 import shutil
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -148,17 +146,14 @@ def main() -> None:
         )
     payload = {
         "benchmark": "closure_lite",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "closure_lite.json"
-    path.write_text(json.dumps(payload, indent=2))
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.out / "closure_lite.json", payload)
     print(f"wrote {path}")
     if args.copy:
         args.copy.parent.mkdir(parents=True, exist_ok=True)

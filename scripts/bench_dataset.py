@@ -21,7 +21,6 @@ import shutil
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 TARGET_S = 60.0  # 2,000 pages
@@ -178,16 +177,13 @@ def main() -> None:
         print(f"load_dataset(folder): {count} rows in {time.perf_counter() - start:.1f} s")
         shutil.rmtree(args.out / "hf-cache", ignore_errors=True)
     payload = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cores": os.cpu_count(),
         "target_s_for_2000_pages": TARGET_S,
         "target_ratio_off": MAX_RATIO_OFF,
         "results": rows,
     }
-    path = args.json or args.out / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")
 
 

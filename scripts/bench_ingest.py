@@ -18,7 +18,6 @@ import shutil
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 TARGETS = {"cbz": 150.0, "pdf": 15.0, "pdf render": 15.0}
@@ -126,14 +125,11 @@ def main() -> None:
             f"{r['speedup_vs_1_worker']:>10.2f}x"
         )
     payload = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cores": os.cpu_count(),
         "results": results,
     }
-    path = args.json or args.out / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")
 
 

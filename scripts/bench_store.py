@@ -23,12 +23,10 @@ exact p50 <= 150 ms at 10^6 page vectors on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -269,18 +267,15 @@ def main() -> None:
             f"{r['memory_bytes'] / 2**20:>10.0f}"
         )
     payload = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cores": os.cpu_count(),
         "pages": len(pages),
         "earlier_bytes_per_page": EARLIER_BYTES_PER_PAGE,
         "bytes": sizes,
         "int8_agreement": int8,
         "latency": latency,
     }
-    path = args.json or args.out / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")
 
 

@@ -28,7 +28,6 @@ import platform
 import shutil
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -233,9 +232,6 @@ def main() -> None:
     for r in per_type:
         print(f"{r['page_type']:<18} {r['pages']:>6} {r['flagged']:>8} {r['median_score']:>9.2f}")
     payload = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "cores": os.cpu_count(),
         "model": str(args.model),
         "books": args.books,
         "seed": args.seed,
@@ -246,9 +242,9 @@ def main() -> None:
         "int8_agreement": rows,
         "outliers": outliers,
     }
-    path = args.json or out / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
+    from comics_analysis.evaluation.report import write_results
+
+    path = write_results(args.json or out / "results.json", payload)
     print(f"wrote {path}")
 
 

@@ -3,9 +3,6 @@ that cannot import comics_analysis, backbones from local folders, the offline Mi
 
 import importlib.util
 import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -21,21 +18,10 @@ from comics_analysis.modeling.closure_lite import (  # noqa: E402
     configuration_closure_lite,
     resolve_backbone,
 )
+from remote_code import run_without_package  # noqa: E402
 
-# Runs in a fresh interpreter: comics_analysis is made unimportable (it may be installed in the
-# venv as an editable package), then the saved folder is loaded as remote code.
-REMOTE_SCRIPT = textwrap.dedent(
-    """
-    import sys, importlib.abc
-    sys.path = [p for p in sys.path if not p.rstrip("/").endswith("src")]
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "comics_analysis":
-                raise ImportError("remote code must not import comics_analysis")
-            return None
-
-    sys.meta_path.insert(0, Block())
+# Runs in a fresh interpreter that cannot import comics_analysis (tests/remote_code.py).
+REMOTE_SCRIPT = """
     import numpy as np, torch
     from transformers import AutoModel
 
@@ -53,8 +39,7 @@ REMOTE_SCRIPT = textwrap.dedent(
     assert not [m for m in sys.modules if m.startswith("comics_analysis")]
     np.savez(out, panel=result.panel_embeddings.numpy(), page=result.page_embeddings.numpy(),
              order=result.reading_order_logits.numpy(), text=text.numpy())
-    """
-)
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -84,17 +69,7 @@ def test_remote_code_in_a_fresh_process_gives_identical_outputs(tmp_path):
     pages = synth_pages(range(3))
     batch = processor([p.image for p in pages], [p.record for p in pages])
     np.savez(tmp_path / "inputs.npz", **{k: v.numpy() for k, v in batch.items() if k != "order"})
-    script = tmp_path / "load.py"
-    script.write_text(REMOTE_SCRIPT)
-    result = subprocess.run(
-        [sys.executable, str(script), str(folder), str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_without_package(tmp_path, REMOTE_SCRIPT, str(folder), "inputs.npz", "out.npz")
     remote = np.load(tmp_path / "out.npz")
     batch.pop("order")
     with torch.no_grad():

@@ -1,10 +1,6 @@
 """CoSMo PSS: config, remote-code round trip, page features, training with exact resume, segmentation."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -37,19 +33,9 @@ from comics_analysis.training.pss_features import (
     page_text,
     synthetic_pages,
 )
+from remote_code import run_without_package
 
-REMOTE_SCRIPT = textwrap.dedent(
-    """
-    import sys, importlib.abc
-    sys.path = [p for p in sys.path if not p.rstrip("/").endswith("src")]
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "comics_analysis":
-                raise ImportError("remote code must not import comics_analysis")
-            return None
-
-    sys.meta_path.insert(0, Block())
+REMOTE_SCRIPT = """
     import numpy as np, torch
     from transformers import AutoModel
 
@@ -63,8 +49,7 @@ REMOTE_SCRIPT = textwrap.dedent(
         book = model.classify_book(batch["vision_features"][0], batch["text_features"][0], window=3, stride=1)
     np.savez(out, logits=result.logits.numpy(), start=result.story_start_logits.numpy(),
              book=book["logits"].numpy(), labels=np.array(book["labels"]))
-    """
-)
+"""
 
 
 def tiny(**kwargs):
@@ -122,16 +107,7 @@ def test_remote_code_in_a_fresh_process_gives_identical_outputs(tmp_path):
         "scalars": torch.stack([page_scalars(torch.arange(5), 5), page_scalars(torch.arange(5), 3)]),
     }
     np.savez(tmp_path / "inputs.npz", **{k: v.numpy() for k, v in batch.items()})
-    (tmp_path / "load.py").write_text(REMOTE_SCRIPT)
-    result = subprocess.run(
-        [sys.executable, "load.py", str(folder), "inputs.npz", "out.npz"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_without_package(tmp_path, REMOTE_SCRIPT, str(folder), "inputs.npz", "out.npz")
     remote = np.load(tmp_path / "out.npz")
     with torch.no_grad():
         local = model(**batch)

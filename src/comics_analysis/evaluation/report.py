@@ -41,6 +41,14 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def write_results(path: str | Path, payload: dict) -> Path:
+    """``payload`` with :func:`run_info` first, as indented JSON at ``path`` (folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**run_info(), **payload}, indent=2, default=str) + "\n")
+    return path
+
+
 def run_info() -> dict:
     """``date`` (UTC), ``machine``, ``cores`` and ``commit`` for a result file."""
     return {
