@@ -151,7 +151,7 @@ def main() -> None:
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "results": results,
     }
-    from comics_analysis.evaluation.report import write_results
+    from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.out / "closure_lite.json", payload)
     print(f"wrote {path}")

@@ -181,7 +181,7 @@ def main() -> None:
         "target_ratio_off": MAX_RATIO_OFF,
         "results": rows,
     }
-    from comics_analysis.evaluation.report import write_results
+    from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")

@@ -127,7 +127,7 @@ def main() -> None:
     payload = {
         "results": results,
     }
-    from comics_analysis.evaluation.report import write_results
+    from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")

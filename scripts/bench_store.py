@@ -273,7 +273,7 @@ def main() -> None:
         "int8_agreement": int8,
         "latency": latency,
     }
-    from comics_analysis.evaluation.report import write_results
+    from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.json or args.out / "results.json", payload)
     print(f"wrote {path}")

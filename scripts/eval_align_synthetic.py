@@ -28,7 +28,7 @@ from comics_analysis.annotate.align import merge_vlm
 from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
 from comics_analysis.annotate.vlm import parse_vlm_json
 from comics_analysis.dataspec import Page, assign_panel
-from comics_analysis.evaluation.align import RULES, evaluate_alignment
+from comics_analysis.metrics.align import RULES, evaluate_alignment
 from comics_analysis.synth import LAYOUTS, make_page
 from comics_analysis.synth.vlm import VlmErrors, simulate_vlm
 

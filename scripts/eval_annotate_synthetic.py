@@ -16,8 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
-from comics_analysis.evaluation.panels import evaluate_panels
-from comics_analysis.evaluation.text import evaluate_text
+from comics_analysis.metrics.panels import evaluate_panels
+from comics_analysis.metrics.text import evaluate_text
 from comics_analysis.synth import LAYOUTS, make_page
 
 

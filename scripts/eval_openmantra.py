@@ -22,7 +22,7 @@ from PIL import Image
 from comics_analysis.annotate.panels import ClassicalConfig, detect_classical
 from comics_analysis.annotate.reading_order import reading_order
 from comics_analysis.dataspec import Page, pages_from_openmantra
-from comics_analysis.evaluation.panels import evaluate_panels
+from comics_analysis.metrics.panels import evaluate_panels
 
 
 def _config(pairs: list[str]) -> ClassicalConfig:

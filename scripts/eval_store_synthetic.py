@@ -242,7 +242,7 @@ def main() -> None:
         "int8_agreement": rows,
         "outliers": outliers,
     }
-    from comics_analysis.evaluation.report import write_results
+    from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.json or out / "results.json", payload)
     print(f"wrote {path}")

@@ -292,7 +292,7 @@ def test_subsets_cli_applies_the_ocr_fallback_switch(tmp_path, capsys):
 
 
 def test_evaluate_alignment_scores_ocr_lettering_kept_in_a_skipped_panel():
-    from comics_analysis.evaluation.align import evaluate_alignment
+    from comics_analysis.metrics.align import evaluate_alignment
 
     truth = detected()  # ground truth: four panels, one line of lettering each
     reading = vlm([vpanel(box_2d(*GRID[k]), [WORDS[k]]) for k in (0, 2, 3)])

@@ -9,8 +9,8 @@ import pytest
 
 from comics_analysis.annotate import annotate, read_annotations
 from comics_analysis.dataspec import read_pages
-from comics_analysis.evaluation.panels import evaluate_panels
 from comics_analysis.ingest import ingest
+from comics_analysis.metrics.panels import evaluate_panels
 from comics_analysis.synth import make_library
 
 
@@ -144,7 +144,7 @@ def test_eval_panels_cli_on_real_openmantra_pages(tmp_path, shared_data):
 
 def test_annotate_with_rapidocr_reads_the_lettering(tmp_path):
     pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
-    from comics_analysis.evaluation.text import evaluate_text
+    from comics_analysis.metrics.text import evaluate_text
 
     make_library(tmp_path / "lib", books=1, seed=8, size=(700, 1050), story_pages=(3, 3), show_progress=False)
     ingest([tmp_path / "lib" / "books"], tmp_path / "ingest", show_progress=False)

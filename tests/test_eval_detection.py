@@ -11,7 +11,7 @@ import pytest
 from comics_analysis.annotate.panels import detect_classical
 from comics_analysis.dataset_builders.comix import pages_from_coco
 from comics_analysis.dataspec import Box, Panel, Provenance, TextBox
-from comics_analysis.evaluation.detection import CLASSES, boxes_of, evaluate_detection, to_coco
+from comics_analysis.metrics.detection import CLASSES, boxes_of, evaluate_detection, to_coco
 from comics_analysis.synth import make_page
 
 SIZE = (400, 600)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from comics_analysis.benchmarks.report import collect, render_markdown
 from comics_analysis.cli import main
-from comics_analysis.evaluation.report import collect, render_markdown
 
 DOCS_BENCH = Path(__file__).resolve().parents[1] / "docs" / "bench"
 HEADER = (
@@ -95,7 +95,7 @@ def test_cli_closure_text_and_report(tmp_path, capsys):
 
 
 def test_cli_detection_with_coco_files(tmp_path, capsys):
-    from comics_analysis.evaluation.detection import to_coco
+    from comics_analysis.metrics.detection import to_coco
     from comics_analysis.synth import make_page
 
     pages = [make_page(i, size=(300, 450), book_id="synth-0000abcd", page_index=i).record for i in range(2)]
@@ -115,9 +115,9 @@ def test_cli_detection_with_coco_files(tmp_path, capsys):
 
 def test_evaluate_modules_load_offline_and_match_the_functions():
     evaluate = pytest.importorskip("evaluate")
-    from comics_analysis.evaluation.closure_text import accuracy_with_interval
-    from comics_analysis.evaluation.comicspap import overall_results, skill_results
-    from comics_analysis.evaluation.metrics import metric_path
+    from comics_analysis.benchmarks.evaluate_modules import metric_path
+    from comics_analysis.metrics.comicspap import overall_results, skill_results
+    from comics_analysis.metrics.intervals import accuracy_with_interval
 
     predictions, references = [0, 1, 1, 2, 0, -1], [0, 1, 0, 2, 1, 1]
     skills = ["sequence_filling"] * 4 + ["caption_relevance"] * 2
@@ -137,7 +137,7 @@ def test_evaluate_modules_load_offline_and_match_the_functions():
         predictions, references
     )
     pss = evaluate.load(metric_path("pss"))
-    from comics_analysis.evaluation.pss import evaluate as pss_evaluate
+    from comics_analysis.metrics.pss import evaluate as pss_evaluate
 
     truth = {
         "book_id": "b",

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from comics_analysis.annotate.ocr import TextBlock, TextLine, classify_block, group_lines, make_engine
 from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
-from comics_analysis.evaluation.text import evaluate_text
+from comics_analysis.metrics.text import evaluate_text
 from comics_analysis.synth import LAYOUTS, make_page
 from comics_analysis.synth.fonts import font
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from comics_analysis.annotate import detect, detect_classical
-from comics_analysis.evaluation.panels import coco_ap, iou, kendall_tau, match_boxes, score_page, summarise
+from comics_analysis.metrics.panels import coco_ap, iou, kendall_tau, match_boxes, score_page, summarise
 from comics_analysis.synth import LAYOUTS, make_page
 
 # --- metrics ------------------------------------------------------------------------------------

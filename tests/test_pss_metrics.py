@@ -2,7 +2,7 @@
 
 import pytest
 
-from comics_analysis.evaluation.pss import (
+from comics_analysis.metrics.pss import (
     BookLabels,
     Segment,
     baseline_all_story,

@@ -17,8 +17,8 @@ from comics_analysis.annotate.align import is_aligned
 from comics_analysis.annotate.vlm import VlmConfig, image_data_uri, load_prices, run_vlm
 from comics_analysis.annotate.vlm.importers import VlmFolder, detect_schema, from_v1
 from comics_analysis.dataspec import read_pages
-from comics_analysis.evaluation.panels import match_boxes
 from comics_analysis.ingest import ingest, read_manifest
+from comics_analysis.metrics.panels import match_boxes
 from comics_analysis.synth import make_library
 from comics_analysis.synth.vlm import VlmErrors, simulate_vlm
 from vlm_server import Oracle

@@ -98,9 +98,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .annotate import annotate, read_annotations
     from .dataspec import read_pages
-    from .evaluation.panels import evaluate_panels
-    from .evaluation.text import evaluate_text
     from .ingest import ingest
+    from .metrics.panels import evaluate_panels
+    from .metrics.text import evaluate_text
     from .synth import make_library
 
     start = time.perf_counter()
@@ -382,7 +382,7 @@ def cmd_eval_panels(args: argparse.Namespace) -> int:
     import json
 
     from .dataspec import format_table
-    from .evaluation.panels import evaluate_panels
+    from .metrics.panels import evaluate_panels
 
     truth, pred = _load_pages(args)
     report = evaluate_panels(truth, pred, threshold=args.iou)
@@ -440,7 +440,7 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
     import json
 
     from .dataspec import format_table
-    from .evaluation.text import evaluate_text
+    from .metrics.text import evaluate_text
 
     truth, pred = _load_pages(args)
     kinds = tuple(args.kinds.split(",")) if args.kinds else None

@@ -1,7 +1,7 @@
 """`comics-analysis eval` benchmark subcommands: closure-text, comicspap, detection, pss, report.
 
-Thin: each command parses arguments, calls library functions in ``comics_analysis.evaluation``
-and prints / writes their results.
+Thin: each command parses arguments, calls library functions in ``comics_analysis.benchmarks``
+and ``comics_analysis.metrics`` and prints / writes their results.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ def _write_json(path: Path, payload: dict) -> None:
 
 # --- closure-text ---------------------------------------------------------------------------------
 def cmd_closure_text(args: argparse.Namespace) -> int:
-    from .dataset_builders.comics_closure import fold_files, read_fold
-    from .dataspec import format_table
-    from .evaluation.closure_text import (
+    from .benchmarks.closure_text import (
         PUBLISHED,
         closure_lite_text_encoder,
         evaluate_cloze,
         hf_text_encoder,
         memoised,
     )
-    from .evaluation.report import run_info
+    from .benchmarks.report import run_info
+    from .dataset_builders.comics_closure import fold_files, read_fold
+    from .dataspec import format_table
 
     files = fold_files(args.data, args.difficulty)
     if args.split not in files:
@@ -76,10 +76,10 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
 
 # --- comicspap ------------------------------------------------------------------------------------
 def cmd_comicspap(args: argparse.Namespace) -> int:
+    from .benchmarks.comicspap import evaluate_skills, write_results
+    from .benchmarks.report import run_info
     from .dataset_builders.comicspap import SKILLS, load_comicspap
     from .dataspec import format_table
-    from .evaluation.comicspap import evaluate_skills, write_results
-    from .evaluation.report import run_info
 
     skills = args.skills or list(SKILLS)
     samples = {}
@@ -92,7 +92,7 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
         if not (args.vlm_model and args.base_url):
             raise ValueError("--protocol vlm needs --vlm-model NAME and --base-url URL")
         from .annotate.vlm import VlmClient, VlmConfig
-        from .evaluation.comicspap import PROMPT_VERSION, vlm_predictor
+        from .benchmarks.comicspap import PROMPT_VERSION, vlm_predictor
 
         config = VlmConfig(
             model=args.vlm_model,
@@ -109,8 +109,8 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     else:
         if args.model is None:
             raise ValueError("--protocol embedding needs --model DIR (a Closure Lite model folder)")
-        from .evaluation.closure_text import load_closure_lite
-        from .evaluation.comicspap import embedding_predictor
+        from .benchmarks.closure_text import load_closure_lite
+        from .benchmarks.comicspap import embedding_predictor
 
         model, processor = load_closure_lite(args.model)
         predictor = embedding_predictor(model, processor)
@@ -162,9 +162,9 @@ def _detection_pages(path: Path, image_dir: Path | None):
 
 
 def cmd_detection(args: argparse.Namespace) -> int:
+    from .benchmarks.report import run_info
     from .dataspec import format_table
-    from .evaluation.detection import evaluate_detection, to_coco
-    from .evaluation.report import run_info
+    from .metrics.detection import evaluate_detection, to_coco
 
     truth = _detection_pages(args.gt, args.image_dir)
     preds = _detection_pages(args.pred, args.image_dir)
@@ -197,9 +197,9 @@ def _fmt(v) -> str:
 
 # --- pss ------------------------------------------------------------------------------------------
 def cmd_pss(args: argparse.Namespace) -> int:
+    from .benchmarks.report import run_info
     from .dataspec import format_table
-    from .evaluation.pss import SUMMARY_KEYS
-    from .evaluation.report import run_info
+    from .metrics.pss import SUMMARY_KEYS
     from .modeling.cosmo_pss import CosmoPssForPageClassification
     from .training.cosmo_pss import evaluate_books, load_books
     from .training.pss_features import FeatureStore
@@ -244,7 +244,7 @@ def cmd_pss(args: argparse.Namespace) -> int:
 
 # --- report ---------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from .evaluation.report import collect, render_markdown
+    from .benchmarks.report import collect, render_markdown
 
     text = render_markdown(args.bench_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)

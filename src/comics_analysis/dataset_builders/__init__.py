@@ -26,6 +26,7 @@ from .comicspap import ComicsPap, load_comicspap
 from .comix import Comix, load_comix
 from .cosmo_pss import CosmoPss, load_cosmo_pss
 from .open_mantra import OpenMantra, load_open_mantra
+from .synthetic import Synthetic, load_synthetic
 
 BUILDERS = {
     "comic_pages": ComicPages,
@@ -35,7 +36,7 @@ BUILDERS = {
     "comics_closure": ComicsClosure,
     "open_mantra": OpenMantra,
 }
-# `synthetic` lives in comics_analysis.synth (a later stage, DESIGN 2) and is imported on demand
+# `synthetic` has no data_dir (rows come from a seed), so it is loaded apart from BUILDERS
 NAMES = (*BUILDERS, "synthetic")
 
 
@@ -48,8 +49,6 @@ def load(name: str, data_dir: str | Path | None = None, config: str | None = Non
     if name == "comicspap":
         return load_comicspap(config or ComicsPap.DEFAULT_CONFIG_NAME, data_dir=data_dir, **kwargs)
     if name == "synthetic":
-        from ..synth.builder import load_synthetic
-
         return load_synthetic(config or "pages", **kwargs)
     if name not in BUILDERS:
         raise ValueError(f"unknown dataset builder {name!r}; expected one of {', '.join(NAMES)}")
@@ -142,6 +141,7 @@ __all__ = [
     "Comix",
     "CosmoPss",
     "OpenMantra",
+    "Synthetic",
     "export",
     "export_comic_pages",
     "load",
@@ -151,4 +151,5 @@ __all__ = [
     "load_comix",
     "load_cosmo_pss",
     "load_open_mantra",
+    "load_synthetic",
 ]

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..evaluation.closure_lite import next_panel_accuracy, reading_order_scores, recall_at_k, true_order
+from ..metrics.closure_lite import next_panel_accuracy, reading_order_scores, recall_at_k, true_order
 from ..modeling.closure_lite import (
     PRESETS,
     VARIANTS,

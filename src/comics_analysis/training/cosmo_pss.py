@@ -13,7 +13,7 @@ Inference (:func:`segment_book`): one book at a time, overlapping windows with a
 logits (``CosmoPssForPageClassification.classify_book``), never mixing books; returns per-page
 labels with confidences and the segments.
 
-Validation and test metrics come from :mod:`comics_analysis.evaluation.pss` (imported where
+Validation and test metrics come from :mod:`comics_analysis.metrics.pss` (imported where
 used: early stopping needs macro-F1).
 """
 
@@ -203,8 +203,8 @@ def evaluate_books(
     stride: int | None,
     scheme: str = "ours",
 ) -> dict[str, dict[str, Any]]:
-    """Model and both baselines on ``books`` (metrics of evaluation.pss)."""
-    from ..evaluation.pss import evaluate_with_baselines
+    """Model and both baselines on ``books`` (metrics of metrics.pss)."""
+    from ..metrics.pss import evaluate_with_baselines
 
     preds = predict_books(model, books, window, stride)
     truth = [
@@ -352,7 +352,7 @@ def load_books(features: str | Path, book_ids: list[str] | None = None) -> list[
 def book_segments(prediction: dict[str, Any]) -> list[dict[str, Any]]:
     """Segments of one predicted book: type, first page, last page (0-based, inclusive), mean
     confidence; a story segment also starts at every predicted story start."""
-    from ..evaluation.pss import segments
+    from ..metrics.pss import segments
 
     segs = segments(prediction["page_types"], prediction["story_start"])
     conf = prediction["confidence"]

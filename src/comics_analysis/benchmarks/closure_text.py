@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics.intervals import accuracy_with_interval
+
 log = logging.getLogger(__name__)
 
 CHANCE = 1 / 3
@@ -47,33 +49,6 @@ def context_text(context_texts: Sequence[Sequence[str]], mode: str = "all") -> s
         raise ValueError(f"unknown context mode {mode!r}; expected one of {CONTEXT_MODES}")
     panels = list(context_texts) if mode == "all" else list(context_texts)[-1:]
     return " ".join(box.strip() for panel in panels for box in panel if box.strip())
-
-
-def bootstrap_interval(
-    correct: Sequence[bool] | np.ndarray, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of 0/1 outcomes (rows resampled with replacement)."""
-    values = np.asarray(correct, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("no outcomes to bootstrap")
-    rng = np.random.default_rng(seed)
-    n = values.size
-    means = np.empty(n_resamples)
-    for i in range(n_resamples):
-        means[i] = values[rng.integers(0, n, n)].mean()
-    tail = (1 - level) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
-
-
-def accuracy_with_interval(
-    predictions: Sequence[int], references: Sequence[int], n_resamples: int = 1000, seed: int = 0
-) -> dict:
-    """``{"accuracy", "ci_low", "ci_high", "n"}`` (accuracy as a fraction)."""
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
-    correct = np.asarray(predictions) == np.asarray(references)
-    low, high = bootstrap_interval(correct, n_resamples=n_resamples, seed=seed)
-    return {"accuracy": float(correct.mean()), "ci_low": low, "ci_high": high, "n": int(correct.size)}
 
 
 # --- encoders --------------------------------------------------------------------------------

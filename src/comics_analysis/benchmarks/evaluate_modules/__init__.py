@@ -1,12 +1,11 @@
 """Local ``evaluate`` modules: thin wrappers over this package's metric functions, so users of the
 ``evaluate`` API get the same numbers as the CLI. Load one with
-``evaluate.load(comics_analysis.evaluation.metrics.metric_path("comicspap_accuracy"))``
+``evaluate.load(comics_analysis.benchmarks.evaluate_modules.metric_path("comicspap_accuracy"))``
 (works offline: the module is a local folder).
 
-- ``comicspap_accuracy``: per-skill and sample-weighted accuracy (``evaluation.comicspap``);
-- ``closure_text_accuracy``: accuracy with a bootstrap 95% interval (``evaluation.closure_text``);
-- ``pss``: page stream segmentation metrics (``evaluation.pss``, issue 9). It needs that module,
-  which arrives with the PSS branch; until then computing raises a clear error.
+- ``comicspap_accuracy``: per-skill and sample-weighted accuracy (``metrics.comicspap``);
+- ``closure_text_accuracy``: accuracy with a bootstrap 95% interval (``metrics.intervals``);
+- ``pss``: page stream segmentation metrics (``metrics.pss``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """CoSMo page stream segmentation metrics as an ``evaluate`` module: a thin wrapper over
-``comics_analysis.evaluation.pss.evaluate`` (issue 9). Each prediction / reference is one book:
+``comics_analysis.metrics.pss.evaluate`` (issue 9). Each prediction / reference is one book:
 {"book_id", "page_types" (our taxonomy; null = unlabelled), "story_start" (bools)}.
 Needs the comics-analysis package installed (the module imports its metric functions)."""
 
@@ -16,7 +16,7 @@ Args:
     labels (list of str, optional): the label list per-class and macro numbers are stated over.
     scheme (str, optional): "ours" (default), "cosmo5" or "cosmo_v4".
 Returns:
-    the dict of comics_analysis.evaluation.pss.evaluate.
+    the dict of comics_analysis.metrics.pss.evaluate.
 """
 
 _BOOK = {
@@ -37,6 +37,6 @@ class Pss(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, labels=None, scheme="ours"):
-        from comics_analysis.evaluation.pss import evaluate as pss_evaluate
+        from comics_analysis.metrics.pss import evaluate as pss_evaluate
 
         return pss_evaluate(references, predictions, labels=labels, scheme=scheme)

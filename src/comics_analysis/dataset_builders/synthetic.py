@@ -10,8 +10,8 @@ Configs:
   page images in order and, per page, its id, page type and story-start flag: the shape page
   stream segmentation trains on.
 
-It lives in ``synth`` (the last stage, DESIGN 2) and ``dataset_builders.load("synthetic")``
-imports it on demand.
+The generator itself is ``comics_analysis.synth`` (a data stage below the builders); this module
+only wraps it as a builder, beside the others.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from typing import ClassVar
 import datasets
 
 from .. import __version__
-from ..dataset_builders._common import fingerprint
 from ..dataspec import hf_features
-from .book import BOOK_KINDS, encode_image, make_book, make_page
-from .layout import LAYOUTS
-from .pages import PAGE_KINDS
+from ..synth.book import BOOK_KINDS, encode_image, make_book, make_page
+from ..synth.layout import LAYOUTS
+from ..synth.pages import PAGE_KINDS
+from ._common import fingerprint
 
 OTHER_KINDS = tuple(k for k in PAGE_KINDS if k != "story")
 

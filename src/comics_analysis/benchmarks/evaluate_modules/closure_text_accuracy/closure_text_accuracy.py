@@ -1,10 +1,10 @@
 """COMICS text cloze accuracy with a bootstrap 95% interval, as an ``evaluate`` module (a thin
-wrapper over ``comics_analysis.evaluation.closure_text.accuracy_with_interval``)."""
+wrapper over ``comics_analysis.metrics.intervals.accuracy_with_interval``)."""
 
 import datasets
 import evaluate
 
-from comics_analysis.evaluation.closure_text import accuracy_with_interval
+from comics_analysis.metrics.intervals import accuracy_with_interval
 
 _DESCRIPTION = """Accuracy of picked candidates on the COMICS text cloze (Iyyer et al., CVPR 2017), with a
 percentile bootstrap 95% interval over rows (1000 resamples, seed 0 unless given)."""

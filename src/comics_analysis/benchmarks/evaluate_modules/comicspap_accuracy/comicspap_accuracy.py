@@ -1,10 +1,10 @@
 """ComicsPAP accuracy as an ``evaluate`` module (a thin wrapper over
-``comics_analysis.evaluation.comicspap``): accuracy per skill and the sample-weighted total."""
+``comics_analysis.metrics.comicspap``): accuracy per skill and the sample-weighted total."""
 
 import datasets
 import evaluate
 
-from comics_analysis.evaluation.comicspap import overall_results, skill_results
+from comics_analysis.metrics.comicspap import overall_results, skill_results
 
 _DESCRIPTION = """ComicsPAP (VLR-CVC/ComicsPAP) accuracy: per skill, and the total weighted by samples
 (as the authors' overall_results.json). `skills` names the skill of each sample; with `num_options`
