@@ -313,3 +313,20 @@ def select(pages: Iterable[Page], subset: str, **thresholds) -> list[Page]:
     if subset not in SUBSETS:
         raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
     return [p for p in pages if SUBSETS[subset](p, **thresholds)]
+
+
+def subsets_text(pages: Iterable[Page], min_iou: float = 0.5, ocr_fallback: bool = True) -> str:
+    """Pages and share of each subset (all / aligned / perfect_match), for a terminal."""
+    pages = list(pages)
+    total = len(pages)
+    lines = [f"{'subset':<15}{'pages':>8}{'share':>8}"]
+    for name in SUBSETS:
+        n = sum(SUBSETS[name](p, min_iou=min_iou, ocr_fallback=ocr_fallback) for p in pages)
+        lines.append(f"{name:<15}{n:>8}{n / max(1, total):>8.1%}")
+    if ocr_fallback:
+        n = sum(uses_ocr_fallback(p, min_iou=min_iou) for p in pages)
+        lines.append(
+            f"  ({n} aligned page(s) keep OCR lettering in a panel the VLM skipped; "
+            f"--no-ocr-fallback drops them)"
+        )
+    return "\n".join(lines)

@@ -20,6 +20,7 @@ from .io import (
     read_pages,
     write_json,
     write_jsonl,
+    write_page_types,
 )
 from .legacy import load_legacy_v03, page_from_legacy_v03, pages_from_openmantra
 from .records import (
@@ -37,7 +38,7 @@ from .records import (
     Quality,
     TextBox,
 )
-from .stats import TypeCounts, counts_by_page_type, format_table, text_kind_counts
+from .stats import TypeCounts, counts_by_page_type, format_table, page_summary_text, text_kind_counts
 
 __all__ = [
     "PAGE_TYPES",
@@ -68,6 +69,7 @@ __all__ = [
     "make_book_id",
     "make_page_id",
     "page_from_legacy_v03",
+    "page_summary_text",
     "pages_from_openmantra",
     "parse_page_id",
     "read_json",
@@ -80,5 +82,6 @@ __all__ = [
     "to_hf_row",
     "write_json",
     "write_jsonl",
+    "write_page_types",
     "write_parquet",
 ]

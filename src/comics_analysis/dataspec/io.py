@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,3 +93,24 @@ def read_pages(path: str | Path) -> list[Page]:
 def dumps_compact(page: Page) -> str:
     """Canonical one-line form (sorted keys) used for hashing and determinism checks."""
     return json.dumps(page.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_page_types(folder: str | Path, types: Mapping[str, tuple[str, bool]]) -> int:
+    """Set ``page_type`` and ``story_start`` of the DataSpec records under ``folder`` whose page_id is
+    in ``types`` (``{page_id: (page_type, story_start)}``); files without such a page are left
+    untouched. Returns the number of records updated."""
+    updated = 0
+    files = sorted(f for f in Path(folder).rglob("*") if f.suffix in {".json", ".jsonl"} and f.is_file())
+    for file in files:
+        pages = read_pages(file)
+        hit = False
+        for page in pages:
+            if page.page_id in types:
+                page.page_type, page.story_start = types[page.page_id]
+                updated += 1
+                hit = True
+        if hit and file.suffix == ".jsonl":
+            write_jsonl(pages, file)
+        elif hit:
+            write_json(pages[0], file)
+    return updated

@@ -56,3 +56,28 @@ def format_table(headers: list[str], rows: list[list[object]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def page_summary_text(pages: Iterable[Page]) -> str:
+    """Counts per page type (pages, panels, text boxes, characters, per-page means) and text boxes
+    by kind, as a table for a terminal."""
+    pages = list(pages)
+    rows = counts_by_page_type(pages)
+    table = [
+        [r.page_type, r.pages, r.panels, r.texts, r.characters, r.panels_per_page, r.texts_per_page]
+        for r in rows
+    ]
+    total = [
+        sum(r.pages for r in rows),
+        sum(r.panels for r in rows),
+        sum(r.texts for r in rows),
+        sum(r.characters for r in rows),
+    ]
+    table.append(["total", *total, total[1] / max(total[0], 1), total[2] / max(total[0], 1)])
+    headers = ["page_type", "pages", "panels", "text boxes", "characters", "panels/page", "texts/page"]
+    kinds = text_kind_counts(pages)
+    return (
+        format_table(headers, table)
+        + "\ntext boxes by kind: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    )

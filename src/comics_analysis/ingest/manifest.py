@@ -7,7 +7,7 @@ and merged shards both go through it, which is why they give identical files.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,3 +181,22 @@ def read_manifest(folder: str | Path) -> Manifest:
             f"no {MANIFEST_FILE} in {folder}: run `comics-analysis ingest` (or ingest-merge)"
         )
     return Manifest(pages=pq.read_table(path), errors=pq.read_table(folder / ERRORS_FILE))
+
+
+def summary_text(manifest: Manifest, seconds: float) -> str:
+    """Pages, books and speed, page statuses, duplicates and errors of an ingest, for a terminal."""
+    rows = manifest.rows()
+    statuses = Counter(r["status"] for r in rows)
+    books = len({r["book_id"] for r in rows})
+    lines = [
+        f"{len(rows)} pages from {books} books in {seconds:.1f} s "
+        f"({len(rows) / max(seconds, 1e-9):.1f} pages/s)",
+        "page status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+    ]
+    dups = sum(r["duplicate_of"] is not None for r in rows)
+    near = sum(r["near_duplicate_of"] is not None for r in rows)
+    lines.append(f"duplicates flagged: {dups} exact, {near} near")
+    errors = Counter(e["kind"] for e in manifest.error_rows())
+    if errors:
+        lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
+    return "\n".join(lines)

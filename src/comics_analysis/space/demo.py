@@ -1,6 +1,5 @@
-"""The tail of ``make demo`` (issue 8): embed -> analyze -> (serve), once a model is trained.
-
-``cmd_demo`` calls :func:`run_demo_tail` after training Closure Lite::
+"""``make demo``: :func:`run_demo` runs the whole pipeline on a generated sample; its tail,
+:func:`run_demo_tail`, embeds -> analyzes -> serves once a model is trained::
 
     tail = run_demo_tail(out / "annotated", out / "model", out)
     # embeds into out/store.zarr, analyses into out/analysis, prints a sample query, and unless
@@ -114,4 +113,107 @@ def run_demo_tail(
         config = SpaceConfig.from_env(store=store_path, model=Path(model_dir), analysis=analysis_path)
         tail.app, tail.url = launch(config, host="127.0.0.1", port=0, block=block)
     tail.seconds = time.perf_counter() - begin
+    return tail
+
+
+def run_demo(
+    out: str | Path,
+    *,
+    books: int = 3,
+    seed: int = 0,
+    workers: int = 1,
+    ocr: str = "rapidocr",
+    model_config: str = "lite",
+    train_steps: int = 60,
+    show_progress: bool = True,
+) -> DemoTail:
+    """The whole pipeline on a generated sample (what ``make demo`` runs), narrated on stdout:
+    synth -> ingest -> annotate (scored against the exact truth) -> comic_pages dataset -> a short
+    Closure Lite training run -> :func:`run_demo_tail` (embed, analyze, serve). ``seconds`` of the
+    result is the whole run's wall time."""
+    from ..annotate import annotate, read_annotations
+    from ..dataspec import page_summary_text, read_pages
+    from ..ingest import ingest
+    from ..ingest.manifest import summary_text
+    from ..metrics.panels import evaluate_panels
+    from ..metrics.text import evaluate_text
+    from ..synth import make_library
+
+    start = time.perf_counter()
+    out = Path(out)
+    total = 8
+    print(f"[1/{total}] synthesising a sample library of {books} books in {out}")
+    books = make_library(out, books=books, seed=seed, formats=("cbz", "pdf"), show_progress=show_progress)
+    for book in books:
+        print(f"  {book.file}  {book.pages} pages  {book.kind}/{book.direction}  {book.title}")
+    truth = read_pages(out / "truth")
+    print(f"\n[2/{total}] ingesting {out / 'books'} into {out / 'ingest'}")
+    step = time.perf_counter()
+    manifest = ingest([out / "books"], out / "ingest", workers=workers, show_progress=show_progress)
+    print(summary_text(manifest, time.perf_counter() - step))
+    joined = {r["page_id"] for r in manifest.rows()} & {p.page_id for p in truth}
+    print(f"  {len(joined)} of {len(truth)} ground-truth pages join the manifest by page_id")
+    if len(joined) != len(truth):
+        raise RuntimeError(
+            f"demo: {len(truth) - len(joined)} ground-truth pages of {out / 'truth'} are not in the ingest "
+            f"manifest {out / 'ingest'} (page ids differ)"
+        )
+    print(f"\n[3/{total}] annotating panels, reading order and text (ocr: {ocr}) into {out / 'annotated'}")
+    step = time.perf_counter()
+    annotate(out / "ingest", out / "annotated", ocr=ocr, workers=workers, show_progress=show_progress)
+    predicted = read_annotations(out / "annotated")
+    story = [p for p in truth if p.page_type == "story"]
+    panels = evaluate_panels(story, predicted)["overall"]
+    print(
+        f"  {len(predicted)} pages in {time.perf_counter() - step:.1f} s; on the {len(story)} story pages: "
+        f"panel F1 {panels.f1:.3f}, reading order exact {panels.order_exact:.3f}"
+    )
+    if ocr != "none":
+        text = evaluate_text(story, predicted, kinds=("dialogue",))["overall"]
+        print(
+            f"  balloon text: recall {text.recall:.3f}, CER {text.cer:.4f}, panel assignment "
+            f"{text.panel_accuracy:.3f}"
+        )
+    print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
+    print(page_summary_text(truth))
+
+    from ..dataset_builders import export_comic_pages
+
+    print(f"\n[4/{total}] building the Hugging Face dataset (comic_pages) into {out / 'dataset'}")
+    step = time.perf_counter()
+    export = export_comic_pages(
+        out / "annotated", out / "dataset", configs=["all"], show_progress=show_progress
+    )
+    splits = ", ".join(f"{split} {len(files)} shard(s)" for split, files in export.files["all"].items())
+    print(f"  {len(predicted)} pages ({splits}) + card in {time.perf_counter() - step:.1f} s")
+
+    from ..training.closure_lite import TrainConfig, train_closure_lite
+
+    print(
+        f"\n[5/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, "
+        f"text tower frozen) on the dataset into {out / 'closure-lite'}"
+    )
+    step = time.perf_counter()
+    trained = train_closure_lite(
+        TrainConfig(
+            out=str(out / "closure-lite"),
+            dataset=str(out / "dataset"),
+            data_config="all",
+            model_config=model_config,
+            steps=train_steps,
+            batch_size=8,
+            warmup_steps=max(1, train_steps // 10),
+            eval_every=train_steps,
+            freeze_backbones="text",
+            progress=show_progress,
+            report_to="none",
+        )
+    )
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items() if isinstance(v, float))
+    print(f"  {trained.step} steps in {time.perf_counter() - step:.1f} s; held-out: {shown}")
+
+    tail = run_demo_tail(
+        out / "annotated", trained.final_dir, out, step=(6, total), show_progress=show_progress
+    )
+    tail.seconds = time.perf_counter() - start
     return tail

@@ -319,6 +319,15 @@ class FeatureStore:
             result[book] = rows_arr
         return result
 
+    def select_books(self, names: list[str]) -> list[str]:
+        """Book ids of ``names`` (``["all"]``: every book, in store order); unknown ids are an error."""
+        known = self.books()
+        wanted = list(known) if list(names) == ["all"] else list(names)
+        missing = [b for b in wanted if b not in known]
+        if missing:
+            raise KeyError(f"books not in the feature store {self.path}: {', '.join(missing[:5])}")
+        return wanted
+
     def book(self, book_id: str) -> dict[str, Any]:
         """Arrays of one book in page order (vision, text, text_mask, page_types, story_start, page_ids)."""
         books = self.books()

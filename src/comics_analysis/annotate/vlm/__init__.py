@@ -3,7 +3,7 @@
 from .client import VlmAnswer, VlmClient, VlmConfig, VlmError, VlmResult, image_data_uri
 from .prompts import PROMPTS, Prompt
 from .repair import ParseResult, parse_vlm_json
-from .run import RunTotals, load_prices, page_file, read_pages, run_vlm
+from .run import RunTotals, load_prices, page_file, read_pages, resolve_prices, run_vlm
 from .schema import PROMPT_VERSION, VlmPage, VlmPanel, VlmText
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "page_file",
     "parse_vlm_json",
     "read_pages",
+    "resolve_prices",
     "run_vlm",
 ]

@@ -63,6 +63,23 @@ def load_prices(path: str | Path) -> dict[str, tuple[float, float]]:
     return prices
 
 
+def resolve_prices(
+    model: str,
+    prices: str | Path | None = None,
+    price_in: float | None = None,
+    price_out: float | None = None,
+) -> tuple[float, float]:
+    """(input, output) price per million tokens of ``model``: explicit prices win, then the
+    ``prices`` table; a table without the model (and no explicit input price) is an error."""
+    if prices:
+        table = load_prices(prices)
+        if model not in table and price_in is None:
+            raise ValueError(f"{prices} has no prices for model {model!r}; known: {', '.join(table)}")
+        price_in = table.get(model, (price_in, price_out))[0] if price_in is None else price_in
+        price_out = table.get(model, (price_in, price_out))[1] if price_out is None else price_out
+    return price_in or 0.0, price_out or 0.0
+
+
 def page_file(out: str | Path, page_id: str) -> Path:
     return Path(out) / "pages" / f"{page_id}.json"
 

@@ -1,37 +1,24 @@
-"""`comics-analysis eval` benchmark subcommands: closure-text, comicspap, detection, pss, report.
-
-Thin: each command parses arguments, calls library functions in ``comics_analysis.benchmarks``
-and ``comics_analysis.metrics`` and prints / writes their results.
-"""
+"""`eval closure-text / comicspap / pss / report`: public benchmarks and the benchmark report."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from ._common import Commands, write_json
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
-
-
-# --- closure-text ---------------------------------------------------------------------------------
 def cmd_closure_text(args: argparse.Namespace) -> int:
-    from .benchmarks.closure_text import (
+    from ..benchmarks.closure_text import (
         PUBLISHED,
         closure_lite_text_encoder,
         evaluate_cloze,
         hf_text_encoder,
         memoised,
     )
-    from .benchmarks.report import run_info
-    from .dataset_builders.comics_closure import fold_files, read_fold
-    from .dataspec import format_table
+    from ..benchmarks.report import run_info
+    from ..dataset_builders.comics_closure import fold_files, read_fold
+    from ..dataspec import format_table
 
     files = fold_files(args.data, args.difficulty)
     if args.split not in files:
@@ -57,7 +44,7 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
     print(format_table(["encoder", "context", "rows", "accuracy %", "95% CI"], table))
     print("published (test folds, trained): " + "; ".join(f"{s} {e} (easy)" for s, e, _, _ in PUBLISHED))
     if args.json:
-        _write_json(
+        write_json(
             args.json,
             {
                 "benchmark": "comics-text-cloze",
@@ -74,12 +61,11 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- comicspap ------------------------------------------------------------------------------------
 def cmd_comicspap(args: argparse.Namespace) -> int:
-    from .benchmarks.comicspap import evaluate_skills, write_results
-    from .benchmarks.report import run_info
-    from .dataset_builders.comicspap import SKILLS, load_comicspap
-    from .dataspec import format_table
+    from ..benchmarks.comicspap import evaluate_skills, write_results
+    from ..benchmarks.report import run_info
+    from ..dataset_builders.comicspap import SKILLS, load_comicspap
+    from ..dataspec import format_table
 
     skills = args.skills or list(SKILLS)
     samples = {}
@@ -91,8 +77,8 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     if args.protocol == "vlm":
         if not (args.vlm_model and args.base_url):
             raise ValueError("--protocol vlm needs --vlm-model NAME and --base-url URL")
-        from .annotate.vlm import VlmClient, VlmConfig
-        from .benchmarks.comicspap import PROMPT_VERSION, vlm_predictor
+        from ..annotate.vlm import VlmClient, VlmConfig
+        from ..benchmarks.comicspap import PROMPT_VERSION, vlm_predictor
 
         config = VlmConfig(
             model=args.vlm_model,
@@ -109,8 +95,8 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     else:
         if args.model is None:
             raise ValueError("--protocol embedding needs --model DIR (a Closure Lite model folder)")
-        from .benchmarks.closure_text import load_closure_lite
-        from .benchmarks.comicspap import embedding_predictor
+        from ..benchmarks.closure_text import load_closure_lite
+        from ..benchmarks.comicspap import embedding_predictor
 
         model, processor = load_closure_lite(args.model)
         predictor = embedding_predictor(model, processor)
@@ -138,71 +124,19 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     print(format_table(["skill", "samples", "accuracy %", "random %"], rows))
     print(f"wrote {len(written)} files to {args.out}")
     if args.json:
-        _write_json(
+        write_json(
             args.json, {"benchmark": "comicspap", "split": args.split, **run_info(), "overall": overall}
         )
     return 0
 
 
-# --- detection ------------------------------------------------------------------------------------
-def _detection_pages(path: Path, image_dir: Path | None):
-    """A CoMix COCO file (a dict with images + annotations), else any DataSpec form."""
-    from .cli import _load_dataspec
-
-    if path.is_file() and path.suffix == ".json":
-        try:
-            head = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON: {exc}") from None
-        if isinstance(head, dict) and "images" in head and "annotations" in head:
-            from .dataset_builders.comix import pages_from_coco
-
-            return pages_from_coco(path, image_dir=image_dir, require_images=False)
-    return _load_dataspec(path, "en")
-
-
-def cmd_detection(args: argparse.Namespace) -> int:
-    from .benchmarks.report import run_info
-    from .dataspec import format_table
-    from .metrics.detection import evaluate_detection, to_coco
-
-    truth = _detection_pages(args.gt, args.image_dir)
-    preds = _detection_pages(args.pred, args.image_dir)
-    report = evaluate_detection(truth, preds)
-    rows = [
-        [name, r["truth"], r["pred"], _fmt(r["ap"]), _fmt(r["ap50"])] for name, r in report["classes"].items()
-    ]
-    rows.append(["mean", "", "", _fmt(report["mean_ap"]), _fmt(report["mean_ap50"])])
-    print(format_table(["class", "true", "pred", "AP", "AP50"], rows))
-    print(f"{report['pages']} pages paired; {len(report['missing'])} true pages without a prediction")
-    if args.export_coco:
-        _write_json(args.export_coco, to_coco(preds, with_scores=True))
-    if args.json:
-        _write_json(
-            args.json,
-            {
-                "benchmark": "detection",
-                "dataset": args.dataset or args.gt.name,
-                "predictions": args.pred.name,
-                **run_info(),
-                **report,
-            },
-        )
-    return 0
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else f"{v:.3f}"
-
-
-# --- pss ------------------------------------------------------------------------------------------
 def cmd_pss(args: argparse.Namespace) -> int:
-    from .benchmarks.report import run_info
-    from .dataspec import format_table
-    from .metrics.pss import SUMMARY_KEYS
-    from .modeling.cosmo_pss import CosmoPssForPageClassification
-    from .training.cosmo_pss import evaluate_books, load_books
-    from .training.pss_features import FeatureStore
+    from ..benchmarks.report import run_info
+    from ..dataspec import format_table
+    from ..metrics.pss import SUMMARY_KEYS
+    from ..modeling.cosmo_pss import CosmoPssForPageClassification
+    from ..training.cosmo_pss import evaluate_books, load_books
+    from ..training.pss_features import FeatureStore
 
     known = FeatureStore(args.features).books()
     wanted = list(known) if args.books == ["all"] else args.books
@@ -227,7 +161,7 @@ def cmd_pss(args: argparse.Namespace) -> int:
     rows = [[name, *(f"{r[k]:.3f}" for k in SUMMARY_KEYS)] for name, r in results.items()]
     print(format_table(["system", *SUMMARY_KEYS], rows))
     if args.json:
-        _write_json(
+        write_json(
             args.json,
             {
                 "benchmark": "pss",
@@ -242,9 +176,8 @@ def cmd_pss(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- report ---------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from .benchmarks.report import collect, render_markdown
+    from ..benchmarks.report import collect, render_markdown
 
     text = render_markdown(args.bench_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -256,8 +189,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_eval_commands(ev_sub) -> None:
-    """Register the benchmark subcommands under `comics-analysis eval`."""
+def register(commands: Commands) -> None:
+    ev_sub = commands.group("eval")
     p = ev_sub.add_parser(
         "closure-text",
         help="COMICS text cloze, zero-shot: accuracy with a bootstrap 95%% interval",
@@ -308,20 +241,6 @@ def add_eval_commands(ev_sub) -> None:
         "--font", help="TrueType font for the rendering (the authors used Arial; default DejaVu Sans)"
     )
     p.set_defaults(func=cmd_comicspap)
-
-    p = ev_sub.add_parser(
-        "detection",
-        help="CoMix-style detection: COCO AP / AP50 per class (panel, character, text, face)",
-        description="Ground truth: a CoMix/CDF COCO file or DataSpec files; predictions: DataSpec files, an "
-        "annotate output folder or a COCO file.",
-    )
-    p.add_argument("--gt", required=True, type=Path)
-    p.add_argument("--pred", required=True, type=Path)
-    p.add_argument("--image-dir", type=Path, help="page images of COCO files (not needed for scoring)")
-    p.add_argument("--dataset", help="dataset name for the report (default: the --gt file name)")
-    p.add_argument("--export-coco", type=Path, help="write the predictions as a COCO dict (CoMix layout)")
-    p.add_argument("--json", type=Path, help="write the report (with date, machine, commit)")
-    p.set_defaults(func=cmd_detection)
 
     p = ev_sub.add_parser(
         "pss",

@@ -1,0 +1,209 @@
+"""`eval panels / text / detection`: annotations against ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ._common import Commands, load_dataspec, write_json
+
+
+def _load_pages(args: argparse.Namespace):
+    """(truth, predictions) of an `eval` subcommand; both take any accepted form."""
+    return load_dataspec(args.gt, args.lang), load_dataspec(args.pred, args.lang)
+
+
+def cmd_eval_panels(args: argparse.Namespace) -> int:
+    import json
+
+    from ..dataspec import format_table
+    from ..metrics.panels import evaluate_panels
+
+    truth, pred = _load_pages(args)
+    report = evaluate_panels(truth, pred, threshold=args.iou)
+    rows = []
+    for name, s in [*report["books"].items(), ("overall", report["overall"])]:
+        rows.append(
+            [
+                name,
+                s.pages,
+                s.truth,
+                s.pred,
+                s.precision,
+                s.recall,
+                s.f1,
+                s.ap,
+                s.ap50,
+                s.exact_count,
+                s.order_exact if s.order_exact is not None else "-",
+                s.kendall_tau or "-",
+            ]
+        )
+    print(
+        format_table(
+            [
+                "book",
+                "pages",
+                "true",
+                "pred",
+                "P",
+                "R",
+                f"F1@{args.iou}",
+                "AP",
+                "AP50",
+                "exact count",
+                "order exact",
+                "tau",
+            ],
+            rows,
+        )
+    )
+    if report["missing"]:
+        print(f"{len(report['missing'])} true pages had no prediction, e.g. {report['missing'][0]}")
+    if args.json:
+        payload = {
+            "overall": report["overall"].as_dict(),
+            "books": {k: v.as_dict() for k, v in report["books"].items()},
+            "missing": report["missing"],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_eval_text(args: argparse.Namespace) -> int:
+    import json
+
+    from ..dataspec import format_table
+    from ..metrics.text import evaluate_text
+
+    truth, pred = _load_pages(args)
+    kinds = tuple(args.kinds.split(",")) if args.kinds else None
+    report = evaluate_text(truth, pred, kinds=kinds, iou=args.iou)
+    s = report["overall"]
+    print(
+        format_table(
+            ["pages", "true", "pred", "matched", "P", "R", "CER", "exact text", "kind acc", "panel acc"],
+            [
+                [
+                    s.pages,
+                    s.truth,
+                    s.pred,
+                    s.matched,
+                    s.precision,
+                    s.recall,
+                    s.cer if s.cer is not None else "-",
+                    s.exact_text if s.exact_text is not None else "-",
+                    s.kind_accuracy if s.kind_accuracy is not None else "-",
+                    s.panel_accuracy if s.panel_accuracy is not None else "-",
+                ]
+            ],
+        )
+    )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"overall": s.as_dict(), "missing": report["missing"]}, indent=2)
+        )
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _detection_pages(path: Path, image_dir: Path | None):
+    """A CoMix COCO file (a dict with images + annotations), else any DataSpec form."""
+    if path.is_file() and path.suffix == ".json":
+        try:
+            head = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
+        if isinstance(head, dict) and "images" in head and "annotations" in head:
+            from ..dataset_builders.comix import pages_from_coco
+
+            return pages_from_coco(path, image_dir=image_dir, require_images=False)
+    return load_dataspec(path, "en")
+
+
+def cmd_detection(args: argparse.Namespace) -> int:
+    from ..benchmarks.report import run_info
+    from ..dataspec import format_table
+    from ..metrics.detection import evaluate_detection, to_coco
+
+    truth = _detection_pages(args.gt, args.image_dir)
+    preds = _detection_pages(args.pred, args.image_dir)
+    report = evaluate_detection(truth, preds)
+    rows = [
+        [name, r["truth"], r["pred"], _fmt(r["ap"]), _fmt(r["ap50"])] for name, r in report["classes"].items()
+    ]
+    rows.append(["mean", "", "", _fmt(report["mean_ap"]), _fmt(report["mean_ap50"])])
+    print(format_table(["class", "true", "pred", "AP", "AP50"], rows))
+    print(f"{report['pages']} pages paired; {len(report['missing'])} true pages without a prediction")
+    if args.export_coco:
+        write_json(args.export_coco, to_coco(preds, with_scores=True))
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "benchmark": "detection",
+                "dataset": args.dataset or args.gt.name,
+                "predictions": args.pred.name,
+                **run_info(),
+                **report,
+            },
+        )
+    return 0
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def register(commands: Commands) -> None:
+    ev_sub = commands.group(
+        "eval",
+        help="evaluate predictions against ground truth",
+        description="Evaluation of annotations and models against ground truth.",
+        dest="eval_command",
+        metavar="TASK",
+    )
+    p = ev_sub.add_parser(
+        "panels",
+        help="panel detection and reading order: P/R/F1, AP, exact count, order",
+        description="Pages are paired by page_id, else by book folder + image file name.",
+    )
+    p.add_argument(
+        "--gt",
+        required=True,
+        type=Path,
+        help="OpenMantra annotation.json, a DataSpec .jsonl/.json/folder, or an annotate output folder",
+    )
+    p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
+    p.add_argument("--iou", type=float, default=0.5)
+    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--json", type=Path, help="write the report as JSON")
+    p.set_defaults(func=cmd_eval_panels)
+    p = ev_sub.add_parser(
+        "text",
+        help="lettered text: detection P/R, CER, kind and panel assignment accuracy",
+        description="Text boxes are paired one-to-one by IoU; CER folds case and spaces.",
+    )
+    p.add_argument("--gt", required=True, type=Path, help="DataSpec ground truth (e.g. a synth truth folder)")
+    p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
+    p.add_argument("--kinds", help="only true boxes of these kinds, e.g. dialogue or dialogue,narration")
+    p.add_argument("--iou", type=float, default=0.3)
+    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--json", type=Path, help="write the report as JSON")
+    p.set_defaults(func=cmd_eval_text)
+
+    p = ev_sub.add_parser(
+        "detection",
+        help="CoMix-style detection: COCO AP / AP50 per class (panel, character, text, face)",
+        description="Ground truth: a CoMix/CDF COCO file or DataSpec files; predictions: DataSpec files, an "
+        "annotate output folder or a COCO file.",
+    )
+    p.add_argument("--gt", required=True, type=Path)
+    p.add_argument("--pred", required=True, type=Path)
+    p.add_argument("--image-dir", type=Path, help="page images of COCO files (not needed for scoring)")
+    p.add_argument("--dataset", help="dataset name for the report (default: the --gt file name)")
+    p.add_argument("--export-coco", type=Path, help="write the predictions as a COCO dict (CoMix layout)")
+    p.add_argument("--json", type=Path, help="write the report (with date, machine, commit)")
+    p.set_defaults(func=cmd_detection)

@@ -1,0 +1,178 @@
+"""`pss features / convert-v4`, `train pss` and `segment`: page stream segmentation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from ._common import Commands, page_range
+
+
+def cmd_pss_features(args: argparse.Namespace) -> int:
+
+    from ..training.pss_features import dataset_pages, extract_features
+
+    summary = extract_features(
+        dataset_pages(args.dataset, image_root=args.image_root),
+        args.out,
+        vision=args.vision,
+        text=args.text,
+        device=args.device,
+        show_progress=not args.quiet,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_pss_convert_v4(args: argparse.Namespace) -> int:
+    from ..modeling.cosmo_pss.convert import convert_cosmo_v4
+
+    model = convert_cosmo_v4(args.checkpoint, heads=args.heads)
+    model.save_pretrained(args.out)
+    c, bert = model.config, model.config.bert_config
+    print(
+        f"converted {args.checkpoint} -> {args.out}: text {c.text_dim}-d + vision {c.vision_dim}-d "
+        f"features, BERT {bert['num_hidden_layers']} x {c.hidden_size} ({bert['num_attention_heads']} "
+        f"heads), {len(c.labels)} legacy classes ({', '.join(c.labels)}); "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters"
+    )
+    return 0
+
+
+def cmd_train_pss(args: argparse.Namespace) -> int:
+
+    from ..training.cosmo_pss import PssTrainConfig, train_pss
+
+    cfg = PssTrainConfig(
+        features=str(args.features),
+        out=str(args.out),
+        val_features=str(args.val_features) if args.val_features else None,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        epochs=args.epochs,
+        windows_per_book=args.windows_per_book,
+        window_range=args.window_range,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        label_smoothing=args.label_smoothing,
+        patience=args.patience,
+        hidden_size=args.hidden_size,
+        layers=args.layers,
+        heads=args.heads,
+        transitions=args.transitions,
+        threads=args.threads,
+    )
+    summary = train_pss(cfg, resume=args.resume, show_progress=not args.quiet)
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+
+    from ..modeling.cosmo_pss import CosmoPssForPageClassification
+    from ..training.cosmo_pss import book_segments, load_books, predict_books, segments_table
+    from ..training.pss_features import FeatureStore
+
+    wanted = FeatureStore(args.features).select_books(args.books)
+    model = CosmoPssForPageClassification.from_pretrained(args.model)
+    window = None if args.window <= 0 else args.window
+    predictions = predict_books(model, load_books(args.features, wanted), window, args.stride)
+    result = []
+    for prediction in predictions:
+        segs = book_segments(prediction)
+        print(segments_table(prediction["book_id"], segs))
+        result.append({**prediction, "segments": segs})
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"model": str(args.model), "books": result}, indent=2) + "\n")
+    if args.store:
+        from ..store import set_page_types
+
+        types = {pid: t for p in predictions for pid, t in zip(p["page_ids"], p["page_types"], strict=True)}
+        changed = set_page_types(args.store, types)
+        print(f"page_type of {changed} store rows updated in {args.store}")
+    if args.dataspec:
+        from ..dataspec import write_page_types
+
+        updated = write_page_types(
+            args.dataspec,
+            {
+                pid: (t, s)
+                for p in predictions
+                for pid, t, s in zip(p["page_ids"], p["page_types"], p["story_start"], strict=True)
+            },
+        )
+        logging.getLogger(__name__).info("page_type written to %d DataSpec records", updated)
+    return 0
+
+
+def register(commands: Commands) -> None:
+    ps_sub = commands.group(
+        "pss",
+        help="page stream segmentation: page features, cosmo-v4 conversion",
+        dest="pss_command",
+        metavar="ACTION",
+    )
+    p = ps_sub.add_parser("features", help="vision + text vector per page, cached in Zarr by page_id")
+    p.add_argument("dataset", help="a DataSpec .json/.jsonl file or folder, or synthetic:N_BOOKS[:SEED]")
+    p.add_argument("--out", type=Path, required=True, help="feature store folder (appended to if it exists)")
+    p.add_argument("--vision", default="pixels", help="pixels (offline), store:PATH, or a HF vision model")
+    p.add_argument("--text", default="minilm", help="minilm (offline package) or a HF text model")
+    p.add_argument("--image-root", help="root of the DataSpec image paths (default: the dataset folder)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_pss_features)
+    p = ps_sub.add_parser(
+        "convert-v4",
+        help="a published cosmo-v4 checkpoint -> a CosmoPssForPageClassification folder",
+        description="Reads the checkpoint weights-only (.pt with model_state_dict, or .safetensors), checks "
+        "every tensor against the cosmo-v4 layout and writes save_pretrained output (config, weights, "
+        "remote code). Predictions keep the 9 legacy labels.",
+    )
+    p.add_argument("checkpoint", type=Path, help="checkpoint.pt or model.safetensors")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (not in the shapes; published: 4)")
+    p.set_defaults(func=cmd_pss_convert_v4)
+
+    tr_sub = commands.group(
+        "train",
+        help="train models (Closure Lite, CoSMo PSS) with Accelerate",
+        description="Training loops over an Accelerate Accelerator; launch with `accelerate launch` for "
+        "several processes or GPUs.",
+        dest="train_command",
+        metavar="MODEL",
+    )
+    p = tr_sub.add_parser("pss", help="CoSMo PSS on a feature store (Accelerate)")
+    p.add_argument("features", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--val-features", type=Path, help="validation store (default: a split of FEATURES)")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--windows-per-book", type=int, default=4)
+    p.add_argument("--window-range", type=page_range, default=(8, 48), help="window length range, e.g. 8-48")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation macro-F1")
+    p.add_argument("--hidden-size", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--transitions", choices=["none", "counted", "learned"], default="counted")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.set_defaults(func=cmd_train_pss)
+
+    p = commands.sub.add_parser(
+        "segment", help="page types and segments of books (per book, overlapping windows)"
+    )
+    p.add_argument("books", nargs="+", help="book ids in the feature store, or 'all'")
+    p.add_argument("--features", type=Path, required=True)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
+    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--json", type=Path, help="write per-page labels and segments here")
+    p.add_argument("--dataspec", type=Path, help="DataSpec folder whose records get page_type/story_start")
+    p.add_argument("--store", type=Path, help="embedding store whose page_type column gets the predictions")
+    p.set_defaults(func=cmd_segment)
