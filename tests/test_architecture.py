@@ -1,0 +1,39 @@
+"""The rules of docs/architecture.md that import-linter (`make lint`) cannot express."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "comics_analysis"
+# transformers' own dependencies, which a processor needs for images and arrays
+MODELING_EXTERNAL = {"torch", "transformers", "numpy", "PIL", "safetensors"}
+
+
+def _modules(folder: Path = PACKAGE) -> list[Path]:
+    return sorted(folder.rglob("*.py"))
+
+
+def _imported_roots(tree: ast.AST) -> set[str]:
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", _modules(PACKAGE / "modeling"), ids=lambda p: p.name)
+def test_model_code_imports_only_torch_transformers_and_itself(path):
+    outside = _imported_roots(ast.parse(path.read_text())) - MODELING_EXTERNAL - set(sys.stdlib_module_names)
+    assert not outside, f"{path.relative_to(PACKAGE)} imports {sorted(outside)} (remote code must not)"
+    relative = [
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level > 2
+    ]
+    assert not relative, f"{path.relative_to(PACKAGE)} reaches outside modeling with a relative import"
