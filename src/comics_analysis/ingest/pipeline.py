@@ -122,7 +122,9 @@ def discover(
         try:
             rel = path.relative_to(root).as_posix()
         except ValueError:
-            raise ValueError(f"{path} is not under the library root {root}; pass --root") from None
+            raise ValueError(
+                f"{path} is not under the library root {root} (root: give a folder that holds every source)"
+            ) from None
         tasks[rel or "."] = Task(str(path), rel or ".", folder)
 
     for path in paths:
