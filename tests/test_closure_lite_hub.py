@@ -132,7 +132,7 @@ def test_backbones_by_name_from_local_folders(tmp_path):
 
     char_tokenizer().save_pretrained(tmp_path / "text")
 
-    config = ClosureLiteConfig(
+    config = ClosureLiteConfig.with_backbones(
         embed_dim=32,
         context_heads=2,
         vision_backbone=str(tmp_path / "vision"),
@@ -152,6 +152,28 @@ def test_backbones_by_name_from_local_folders(tmp_path):
     pages = synth_pages(range(2))
     out = model.eval()(**processor([p.image for p in pages], [p.record for p in pages]))
     assert out.page_embeddings.shape == (2, 32) and torch.isfinite(out.page_embeddings).all()
+
+
+def test_config_init_reads_no_files(tmp_path, monkeypatch):
+    """Backbones are resolved by with_backbones / from_preset only; __init__ and from_pretrained
+    of a saved config are pure data."""
+    bert = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+    bert.save_pretrained(tmp_path / "text")
+    folder = str(tmp_path / "text")
+    config = ClosureLiteConfig.with_backbones(embed_dim=32, context_heads=2, text_backbone=folder)
+    assert config.text_config["hidden_size"] == 32 and config.text_backbone == folder
+    config.save_pretrained(tmp_path / "saved")
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("a configuration read a backbone in __init__")
+
+    monkeypatch.setattr(configuration_closure_lite, "resolve_backbone", no_files)
+    monkeypatch.setattr(configuration_closure_lite.AutoConfig, "from_pretrained", no_files)
+    loaded = ClosureLiteConfig.from_pretrained(tmp_path / "saved")
+    assert loaded.text_config == json.loads(json.dumps(config.text_config))  # JSON keys are strings
+    assert ClosureLiteConfig(**config.to_dict()).text_config == config.text_config
+    with pytest.raises(ValueError, match="with_backbones"):
+        ClosureLiteConfig(text_backbone="minilm")
 
 
 def test_alias_resolution_checks_the_weight_hash(tmp_path, monkeypatch):

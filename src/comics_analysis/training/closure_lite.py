@@ -166,7 +166,7 @@ def resolve_model_config(name_or_path: str, variant: str, use_layout: bool, **ov
     data = json.loads(path.read_text())
     for key in ("auto_map", "architectures", "transformers_version", "model_type"):
         data.pop(key, None)
-    return ClosureLiteConfig(**{**data, **kwargs})
+    return ClosureLiteConfig.with_backbones(**{**data, **kwargs})
 
 
 def _tower_of(name: str) -> str | None:
