@@ -1,7 +1,8 @@
 """Closure Lite: panel and page embeddings (DESIGN 4.1). Needs the ``ml`` extra (torch, transformers).
 
 Importing this package registers the classes for ``auto_map``, so ``save_pretrained`` writes the
-remote code that ``AutoModel.from_pretrained(..., trust_remote_code=True)`` loads.
+remote code that ``AutoModel.from_pretrained(..., trust_remote_code=True)`` and
+``AutoProcessor.from_pretrained(..., trust_remote_code=True)`` load.
 """
 
 from .configuration_closure_lite import (
@@ -18,6 +19,7 @@ from .processing_closure_lite import ClosureLiteProcessor, letterbox, panel_text
 
 ClosureLiteConfig.register_for_auto_class()
 ClosureLiteModel.register_for_auto_class("AutoModel")
+ClosureLiteProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
     "LAYOUT_FEATURES",
