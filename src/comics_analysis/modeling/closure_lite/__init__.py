@@ -5,6 +5,7 @@ remote code that ``AutoModel.from_pretrained(..., trust_remote_code=True)`` and
 ``AutoProcessor.from_pretrained(..., trust_remote_code=True)`` load.
 """
 
+from ..closure_lite_v1 import ClosureLiteV1, ClosureLiteV1Output  # published v1 model (its own folder)
 from .configuration_closure_lite import (
     LAYOUT_FEATURES,
     LOSS_NAMES,
@@ -13,7 +14,6 @@ from .configuration_closure_lite import (
     ClosureLiteConfig,
     resolve_backbone,
 )
-from .legacy_v1 import ClosureLiteV1, ClosureLiteV1Output  # published v1 model, not remote code
 from .modeling_closure_lite import ClosureLiteModel, ClosureLiteOutput, decode_reading_order
 from .processing_closure_lite import ClosureLiteProcessor, letterbox, panel_text
 
