@@ -86,6 +86,55 @@ def test_remote_code_in_a_fresh_process_gives_identical_outputs(tmp_path):
         np.testing.assert_allclose(remote[key], value.numpy(), rtol=1e-6, atol=1e-7, err_msg=key)
 
 
+PROCESSOR_SCRIPT = """
+    import json
+    from transformers import AutoProcessor
+
+    folder, out = sys.argv[1:3]
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    assert type(processor).__name__ == "ClosureLiteProcessor", type(processor)
+    assert type(processor).__module__.startswith("transformers_modules."), type(processor).__module__
+    assert not [m for m in sys.modules if m.startswith("comics_analysis")]
+    ids, mask = processor.tokenize(["Hello there!", "no"])
+    json.dump({"settings": processor.to_dict(), "ids": ids.tolist(), "mask": mask.tolist()}, open(out, "w"))
+"""
+
+
+@pytest.mark.parametrize("with_model", [False, True])
+def test_auto_processor_loads_the_processor_as_remote_code(tmp_path, with_model):
+    """A processor folder alone, or beside its model: AutoProcessor finds the class in
+    processor_config.json's auto_map, in a fresh process that never imported comics_analysis."""
+    config = tiny_config()
+    processor = ClosureLiteProcessor.from_config(config, max_text_length=24)
+    folder = tmp_path / "folder"
+    if with_model:
+        tiny_model().save_pretrained(folder)
+    processor.save_pretrained(folder)
+    saved = json.loads((folder / "processor_config.json").read_text())
+    assert saved["auto_map"] == {"AutoProcessor": "processing_closure_lite.ClosureLiteProcessor"}
+    assert "auto_map" not in processor.to_dict()  # saving leaves the processor as it was
+    for name in ("processing", "configuration"):
+        assert (folder / f"{name}_closure_lite.py").is_file(), name
+    run_without_package(tmp_path, PROCESSOR_SCRIPT, str(folder), "out.json")
+    remote = json.loads((tmp_path / "out.json").read_text())
+    assert remote["settings"] == processor.to_dict()
+    ids, mask = processor.tokenize(["Hello there!", "no"])
+    assert remote["ids"] == ids.tolist() and remote["mask"] == mask.tolist()
+
+
+def test_processor_folders_of_earlier_versions_still_load(tmp_path):
+    processor = ClosureLiteProcessor.from_config(tiny_config(), max_text_length=24)
+    processor.tokenizer.save_pretrained(tmp_path)
+    legacy = {"processor_class": "ClosureLiteProcessor", **processor.to_dict()}
+    (tmp_path / "closure_lite_processor.json").write_text(json.dumps(legacy))
+    loaded = ClosureLiteProcessor.from_pretrained(tmp_path)
+    assert loaded.to_dict() == processor.to_dict()
+    pages = synth_pages(range(2))
+    a = processor([p.image for p in pages], [p.record for p in pages])
+    b = loaded([p.image for p in pages], [p.record for p in pages])
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_save_and_load_in_process_round_trip(tmp_path):
     model = tiny_model(variant="context").eval()
     model.save_pretrained(tmp_path)
@@ -132,7 +181,7 @@ def test_backbones_by_name_from_local_folders(tmp_path):
 
     char_tokenizer().save_pretrained(tmp_path / "text")
 
-    config = ClosureLiteConfig(
+    config = ClosureLiteConfig.with_backbones(
         embed_dim=32,
         context_heads=2,
         vision_backbone=str(tmp_path / "vision"),
@@ -152,6 +201,28 @@ def test_backbones_by_name_from_local_folders(tmp_path):
     pages = synth_pages(range(2))
     out = model.eval()(**processor([p.image for p in pages], [p.record for p in pages]))
     assert out.page_embeddings.shape == (2, 32) and torch.isfinite(out.page_embeddings).all()
+
+
+def test_config_init_reads_no_files(tmp_path, monkeypatch):
+    """Backbones are resolved by with_backbones / from_preset only; __init__ and from_pretrained
+    of a saved config are pure data."""
+    bert = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
+    bert.save_pretrained(tmp_path / "text")
+    folder = str(tmp_path / "text")
+    config = ClosureLiteConfig.with_backbones(embed_dim=32, context_heads=2, text_backbone=folder)
+    assert config.text_config["hidden_size"] == 32 and config.text_backbone == folder
+    config.save_pretrained(tmp_path / "saved")
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("a configuration read a backbone in __init__")
+
+    monkeypatch.setattr(configuration_closure_lite, "resolve_backbone", no_files)
+    monkeypatch.setattr(configuration_closure_lite.AutoConfig, "from_pretrained", no_files)
+    loaded = ClosureLiteConfig.from_pretrained(tmp_path / "saved")
+    assert loaded.text_config == json.loads(json.dumps(config.text_config))  # JSON keys are strings
+    assert ClosureLiteConfig(**config.to_dict()).text_config == config.text_config
+    with pytest.raises(ValueError, match="with_backbones"):
+        ClosureLiteConfig(text_backbone="minilm")
 
 
 def test_alias_resolution_checks_the_weight_hash(tmp_path, monkeypatch):

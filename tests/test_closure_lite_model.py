@@ -13,6 +13,10 @@ from comics_analysis.modeling.closure_lite import (  # noqa: E402
     decode_reading_order,
 )
 from comics_analysis.modeling.closure_lite.losses_closure_lite import (  # noqa: E402
+    image_text_loss,
+    info_nce,
+    panel_page_loss,
+    reading_order_loss,
     reading_order_targets,
     select_masked,
 )
@@ -101,6 +105,51 @@ def test_every_enabled_loss_is_finite_and_weighted(pages):
     }
     nothing = tiny_model(**{f"loss_{name}": False for name in LOSS_NAMES})
     assert nothing.train()(**tiny_batch(nothing.config, pages)).losses == {}
+
+
+def test_each_loss_term_is_in_the_output_and_a_pure_function_of_tensors(pages):
+    model = tiny_model(variant="context-denoise").train()
+    batch = tiny_batch(model.config, pages)
+    out = _run(model, batch)
+    for name in LOSS_NAMES:  # each term as transformers outputs carry them: <name>_loss, not detached
+        term = getattr(out, f"{name}_loss")
+        assert term.requires_grad and torch.equal(term.detach(), out.losses[name]), name
+    valid = out.panel_mask
+    tau = model.config.contrastive_temperature
+    # recomputed from the output tensors alone, the terms that need no second pass agree exactly
+    assert torch.equal(
+        reading_order_loss(out.reading_order_logits, batch["order"], valid), out.reading_order_loss
+    )
+    assert torch.equal(
+        panel_page_loss(out.panel_embeddings, out.page_embeddings, valid, tau), out.panel_page_loss
+    )
+    base = tiny_model(variant="base").eval()
+    out = base(**batch, return_loss=True)
+    assert out.masked_panel_loss is None and out.denoise_loss is None
+    both = valid & batch["text_mask"]
+    expected = image_text_loss(out.vision_embeds, out.text_embeds, both, both, batch["input_ids"], tau)
+    assert torch.allclose(expected, out.image_text_loss, atol=1e-6)  # normalised input: same loss
+    with pytest.raises(ValueError, match="order"):
+        reading_order_loss(out.reading_order_logits, None, valid)
+
+
+def test_info_nce_and_panel_page_loss_by_hand():
+    query = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    # row 0: logits (1, 0, -1) / 0.5 = (2, 0, -2), positive 0
+    expected_0 = -torch.log(torch.exp(torch.tensor(2.0)) / (torch.exp(torch.tensor([2.0, 0.0, -2.0])).sum()))
+    # row 1: logits (0, 1, 0) / 0.5 = (0, 2, 0), positive 2; key 1 excluded -> (0, -inf, 0)
+    exclude = torch.tensor([[False, False, False], [False, True, False]])
+    expected_1 = torch.log(torch.tensor(2.0))
+    got = info_nce(query, keys, torch.tensor([0, 2]), 0.5, exclude)
+    assert torch.allclose(got, (expected_0 + expected_1) / 2)
+    # two pages, one panel each, equal to their page: each panel picks its page
+    panels = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
+    pages_ = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    mask = torch.ones(2, 1, dtype=torch.bool)
+    loss = panel_page_loss(panels, pages_, mask, 1.0)
+    assert torch.allclose(loss, -torch.log(torch.exp(torch.tensor(1.0)) / (torch.exp(torch.tensor(1.0)) + 1)))
+    assert panel_page_loss(panels[:1], pages_[:1], mask[:1], 1.0) == 0  # one page: nothing to contrast
 
 
 def test_padding_never_enters_outputs_or_losses(pages):

@@ -286,7 +286,12 @@ def test_push_model_dry_run_stages_card_and_files(tmp_path, capsys, monkeypatch)
         "modeling_closure_lite.py",
         "configuration_closure_lite.py",
     ]
-    expected += ["closure_lite_processor.json", "training_info.json", "tokenizer_config.json"]
+    expected += [
+        "processor_config.json",
+        "processing_closure_lite.py",
+        "training_info.json",
+        "tokenizer_config.json",
+    ]
     for name in expected:
         assert name in staged, name
     card = (out / "final" / "README.md").read_text()

@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 from safetensors.torch import load_file  # noqa: E402
 
-from comics_analysis.modeling.closure_lite.legacy_v1 import ClosureLiteV1  # noqa: E402
+from comics_analysis.modeling.closure_lite_v1 import ClosureLiteV1  # noqa: E402
 
 EXPECTED = {
     "panel_embeddings": "P",

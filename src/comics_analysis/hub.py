@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 CARD = "README.md"
 TRAINING_INFO = "training_info.json"
-MODEL_FILES = ("config.json", "closure_lite_processor.json", TRAINING_INFO)
+MODEL_FILES = ("config.json", "processor_config.json", "closure_lite_processor.json", TRAINING_INFO)
 MODEL_PATTERNS = (
     "*.safetensors",
     "model.safetensors.index.json",

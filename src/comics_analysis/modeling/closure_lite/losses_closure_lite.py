@@ -1,11 +1,17 @@
 """Closure Lite objectives (DESIGN 4.1). Each is switched by ``config.loss_<name>`` and logged by name.
 
-Every loss reads real panels only: padding rows are selected away before any term is formed.
-Random choices (masking, dropout, noise) are drawn per real panel, so padding does not even
-shift the random stream. Uploaded as remote code with the model: imports only torch.
+Each loss is a pure function of tensors (``<name>_loss``); ``ClosureLiteModel.forward(...,
+return_loss=True)`` computes what they compare (query embeddings, a corrupted view of each page
+and the heads' predictions on it) and calls them. Every loss reads real panels only: padding rows
+are selected away before any term is formed. Random choices of the corrupted view (masking,
+noise, dropped panels and modalities, jitter; :func:`corrupt_view`) are drawn per real panel, so
+padding does not even shift the random stream. Uploaded as remote code with the model: imports
+only torch.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -73,79 +79,112 @@ def _per_panel(values: torch.Tensor, valid: torch.Tensor, fill: float) -> torch.
     return full
 
 
-def compute_losses(
-    model, out, vision, text, layout, has_vision, has_text, input_ids, order, masked_positions
-):
-    """Adds ``loss``, ``losses``, ``masked_positions`` and ``masked_predictions`` to ``out``."""
-    cfg = model.config
-    valid = out.panel_mask
-    tau = cfg.contrastive_temperature
-    losses: dict[str, torch.Tensor] = {}
-    zero = layout.new_zeros(())
-    n_valid = int(valid.sum())
-    index = torch.cumsum(valid.flatten(), 0).view_as(valid) - 1  # panel -> row among real panels
-
-    if cfg.loss_reading_order:
-        if order is None:
-            raise ValueError("the reading-order loss needs `order` (ClosureLiteProcessor writes it)")
-        targets = reading_order_targets(order, valid)
-        logits = out.reading_order_logits
-        known = targets >= 0
-        losses["reading_order"] = F.cross_entropy(logits[known], targets[known]) if known.any() else zero
-
-    if cfg.loss_image_text:
-        both = has_vision & has_text
-        if int(both.sum()) >= 2:
-            v, t = F.normalize(vision[both], dim=-1), F.normalize(text[both], dim=-1)
-            ids = input_ids[both]
-            same = _same_text(ids, ids, torch.ones_like(both[both]))
-            pos = torch.arange(v.shape[0], device=v.device)
-            losses["image_text"] = 0.5 * (info_nce(v, t, pos, tau, same) + info_nce(t, v, pos, tau, same))
-        else:
-            losses["image_text"] = zero
-
-    if cfg.loss_query:
-        keys = out.panel_embeddings[valid].detach()  # the panel space is the target, not moved by queries
-        terms = []
-        if n_valid >= 2 and has_text.any():
-            q = model._query(text=text[has_text])
-            same = _same_text(input_ids[has_text], input_ids[valid], has_text[valid])
-            terms.append(info_nce(q, keys, index[has_text], tau, same))
-        if n_valid >= 2 and has_vision.any():
-            q = model._query(vision=vision[has_vision])
-            terms.append(info_nce(q, keys, index[has_vision], tau))
-        losses["query"] = torch.stack(terms).mean() if terms else zero
-
-    if cfg.loss_panel_page:
-        pages = valid.any(-1)
-        if int(pages.sum()) >= 2:
-            owner = torch.cumsum(pages.long(), 0) - 1  # page -> row among pages with panels
-            rows = owner.unsqueeze(1).expand_as(valid)[valid]
-            keys = out.page_embeddings[pages]
-            losses["panel_page"] = info_nce(out.panel_embeddings[valid], keys, rows, tau)
-        else:
-            losses["panel_page"] = zero
-
-    if cfg.loss_masked_panel or cfg.loss_denoise or cfg.loss_page:
-        losses.update(
-            _corrupted_view_losses(
-                model, out, vision, text, layout, has_vision, has_text, masked_positions, index
-            )
-        )
-
-    weights = cfg.loss_weights
-    out["loss"] = sum((weights[name] * value for name, value in losses.items()), zero)
-    out["losses"] = {name: value.detach() for name, value in losses.items()}
+def weighted_sum(
+    losses: dict[str, torch.Tensor], weights: dict[str, float], zero: torch.Tensor
+) -> torch.Tensor:
+    """``zero + sum(weights[name] * loss)`` in the order of ``losses``."""
+    return sum((weights[name] * value for name, value in losses.items()), zero)
 
 
-def _corrupted_view_losses(model, out, vision, text, layout, has_vision, has_text, masked_positions, index):
-    """One more pass of the context encoder over a corrupted copy of each page: masked panels
-    (their image and text are not given to the fusion at all), noisy and dropped modalities,
-    dropped panels and jittered layout. Serves masked-panel, denoise and page losses."""
-    cfg = model.config
-    valid = out.panel_mask
-    tau = cfg.contrastive_temperature
-    zero = layout.new_zeros(())
+# --- losses on the page as given ------------------------------------------------------------------
+def reading_order_loss(logits: torch.Tensor, order: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``reading_order_logits`` [B, P + 1, P + 1] against the next panel of each
+    panel (END after the last; the first panel for the START row), where the order is known."""
+    if order is None:
+        raise ValueError("the reading-order loss needs `order` (ClosureLiteProcessor writes it)")
+    targets = reading_order_targets(order, mask)
+    known = targets >= 0
+    return F.cross_entropy(logits[known], targets[known]) if known.any() else logits.new_zeros(())
+
+
+def image_text_loss(
+    vision: torch.Tensor,
+    text: torch.Tensor,
+    has_vision: torch.Tensor,
+    has_text: torch.Tensor,
+    input_ids: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """Symmetric InfoNCE between the vision and text vectors [B, P, D] of panels that have both
+    (other panels with the same text are not negatives); 0 with fewer than two such panels."""
+    both = has_vision & has_text
+    if int(both.sum()) < 2:
+        return vision.new_zeros(())
+    v, t = F.normalize(vision[both], dim=-1), F.normalize(text[both], dim=-1)
+    ids = input_ids[both]
+    same = _same_text(ids, ids, torch.ones_like(both[both]))
+    pos = torch.arange(v.shape[0], device=v.device)
+    return 0.5 * (info_nce(v, t, pos, temperature, same) + info_nce(t, v, pos, temperature, same))
+
+
+def query_loss(
+    panel_embeddings: torch.Tensor,
+    mask: torch.Tensor,
+    text_queries: torch.Tensor | None,
+    image_queries: torch.Tensor | None,
+    has_text: torch.Tensor,
+    has_vision: torch.Tensor,
+    input_ids: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """InfoNCE of the text-only [T, D] and image-only [V, D] query embeddings of the panels in
+    ``has_text`` / ``has_vision`` against the (detached) panel embeddings [B, P, D]: the panel
+    space is the target, not moved by queries. Mean of the two terms; a term whose queries are
+    None is left out (0 when both are)."""
+    keys = panel_embeddings[mask].detach()
+    index = torch.cumsum(mask.flatten(), 0).view_as(mask) - 1  # panel -> row among real panels
+    terms = []
+    if text_queries is not None:
+        same = _same_text(input_ids[has_text], input_ids[mask], has_text[mask])
+        terms.append(info_nce(text_queries, keys, index[has_text], temperature, same))
+    if image_queries is not None:
+        terms.append(info_nce(image_queries, keys, index[has_vision], temperature))
+    return torch.stack(terms).mean() if terms else panel_embeddings.new_zeros(())
+
+
+def panel_page_loss(
+    panel_embeddings: torch.Tensor, page_embeddings: torch.Tensor, mask: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """InfoNCE of each real panel embedding against the page embeddings of the batch (its own
+    page is the positive); 0 with fewer than two pages that have panels."""
+    pages = mask.any(-1)
+    if int(pages.sum()) < 2:
+        return panel_embeddings.new_zeros(())
+    owner = torch.cumsum(pages.long(), 0) - 1  # page -> row among pages with panels
+    rows = owner.unsqueeze(1).expand_as(mask)[mask]
+    return info_nce(panel_embeddings[mask], page_embeddings[pages], rows, temperature)
+
+
+# --- the corrupted view and the losses read on it --------------------------------------------------
+@dataclass
+class CorruptedView:
+    """Inputs of the second context pass (all [B, P] or [B, P, D] / [B, P, F] like the batch)."""
+
+    masked: torch.Tensor  # panels whose image and text are removed (masked-panel task)
+    keep_vision: torch.Tensor  # vision vector given to the fusion
+    keep_text: torch.Tensor
+    vision: torch.Tensor  # vision vectors, noisy with the denoise loss
+    text: torch.Tensor
+    visible: torch.Tensor  # panels left on the page (the rest are dropped from the view)
+    layout: torch.Tensor  # layout, jittered with the page loss
+
+
+def corrupt_view(
+    vision: torch.Tensor,
+    text: torch.Tensor,
+    layout: torch.Tensor,
+    mask: torch.Tensor,
+    has_vision: torch.Tensor,
+    has_text: torch.Tensor,
+    config,
+    masked_positions: torch.Tensor | None = None,
+) -> CorruptedView:
+    """A corrupted copy of each page for the masked-panel, denoise and page losses: masked panels
+    (``masked_positions``, else drawn with ``config.mask_ratio``), noisy and dropped modalities,
+    dropped panels and jittered layout, as far as ``config`` switches them on. Draws from the
+    global torch RNG: ``torch.rand`` [real panels, 6], then the denoise noise, then the jitter."""
+    cfg = config
+    valid = mask
     n_valid = int(valid.sum())
     u = torch.rand(n_valid, 6, device=layout.device)
 
@@ -182,46 +221,85 @@ def _corrupted_view_losses(model, out, vision, text, layout, has_vision, has_tex
         jitter[valid] = torch.randn_like(layout[valid]) * cfg.view_layout_jitter
         jitter[..., 7:] = 0.0  # page-level columns (aspect, direction, count, index) stay exact
         view_layout = layout + jitter
-    layout_vec = model._layout_vectors(view_layout)
-    has_layout = valid & cfg.use_layout & (~masked | cfg.mask_keep_layout)
-    fused = model._fuse(noisy_vision, noisy_text, layout_vec, keep_vision, keep_text, has_layout)
-    if model.mask_token is not None:
-        fused = torch.where(masked.unsqueeze(-1), fused + model.mask_token, fused)
-    hidden, _ = model._contextualise(fused, visible)
+    return CorruptedView(masked, keep_vision, keep_text, noisy_vision, noisy_text, visible, view_layout)
 
-    losses: dict[str, torch.Tensor] = {}
-    if cfg.loss_masked_panel:
-        has_content = has_vision | has_text
-        content = torch.where(has_vision.unsqueeze(-1), F.normalize(vision, dim=-1), 0.0)
-        content = content + torch.where(has_text.unsqueeze(-1), F.normalize(text, dim=-1), 0.0)
-        content = F.normalize(content, dim=-1).detach()  # targets: what the panel holds, detached
-        target = masked & has_content
-        predictions = torch.zeros_like(vision)
-        if target.any():
-            pred = F.normalize(model.mask_head(hidden[target]), dim=-1)
-            keys = content[valid & has_content]
-            rows = torch.cumsum((valid & has_content).flatten(), 0).view_as(valid) - 1
-            losses["masked_panel"] = info_nce(pred, keys, rows[target], tau)
-            predictions[target] = pred.to(predictions.dtype)
-        else:
-            losses["masked_panel"] = zero
-        out["masked_positions"] = masked
-        out["masked_predictions"] = predictions
-    if cfg.loss_denoise:
-        terms = []
-        for name, clean, present in (("vision", vision, has_vision), ("text", text, has_text)):
-            sel = visible & ~masked & present
-            if sel.any():
-                pred = F.normalize(model.recon_heads[name](hidden[sel]), dim=-1)
-                terms.append(1.0 - (pred * F.normalize(clean[sel], dim=-1).detach()).sum(-1))
-        losses["denoise"] = torch.cat(terms).mean() if terms else zero
-    if cfg.loss_page:
-        pooled, _ = model.pool(hidden, model.out_proj(hidden), view_layout[..., : cfg.layout_dim], visible)
-        pages = valid.any(-1)
-        if int(pages.sum()) >= 2:
-            a, b = out.page_embeddings[pages], F.normalize(pooled[pages], dim=-1)
-            pos = torch.arange(a.shape[0], device=a.device)
-            losses["page"] = 0.5 * (info_nce(a, b, pos, tau) + info_nce(b, a, pos, tau))
-        else:
-            losses["page"] = zero
-    return losses
+
+def masked_panel_content(
+    vision: torch.Tensor, text: torch.Tensor, has_vision: torch.Tensor, has_text: torch.Tensor
+) -> torch.Tensor:
+    """[B, P, D] what each panel holds (its normalised vision + text vectors, renormalised),
+    detached: the targets of the masked-panel task."""
+    content = torch.where(has_vision.unsqueeze(-1), F.normalize(vision, dim=-1), 0.0)
+    content = content + torch.where(has_text.unsqueeze(-1), F.normalize(text, dim=-1), 0.0)
+    return F.normalize(content, dim=-1).detach()
+
+
+def masked_panel_loss(
+    predictions: torch.Tensor | None,
+    target: torch.Tensor,
+    content: torch.Tensor,
+    mask: torch.Tensor,
+    has_content: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """InfoNCE of the normalised predictions [T, D] for the masked panels ``target`` [B, P]
+    (masked panels with content) against the content (:func:`masked_panel_content`) of every real
+    panel with content in the batch; 0 when nothing is masked (``predictions`` None)."""
+    if predictions is None:
+        return content.new_zeros(())
+    keys = content[mask & has_content]
+    rows = torch.cumsum((mask & has_content).flatten(), 0).view_as(mask) - 1
+    return info_nce(predictions, keys, rows[target], temperature)
+
+
+def denoise_loss(
+    vision_predictions: torch.Tensor | None,
+    text_predictions: torch.Tensor | None,
+    vision: torch.Tensor,
+    text: torch.Tensor,
+    vision_rows: torch.Tensor,
+    text_rows: torch.Tensor,
+) -> torch.Tensor:
+    """Mean cosine distance of the normalised reconstructions of the vision [N, D] and text [M, D]
+    vectors of the panels ``vision_rows`` / ``text_rows`` [B, P] to their detached clean vectors
+    (``vision`` / ``text`` [B, P, D]); a modality whose predictions are None is left out."""
+    terms = [
+        1.0 - (pred * F.normalize(clean[rows], dim=-1).detach()).sum(-1)
+        for pred, clean, rows in (
+            (vision_predictions, vision, vision_rows),
+            (text_predictions, text, text_rows),
+        )
+        if pred is not None
+    ]
+    return torch.cat(terms).mean() if terms else vision.new_zeros(())
+
+
+def page_loss(
+    page_embeddings: torch.Tensor, view_pooled: torch.Tensor, mask: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Symmetric InfoNCE between each page embedding [B, D] and the pooled (not yet normalised)
+    vector of its corrupted view [B, D]; 0 with fewer than two pages that have panels."""
+    pages = mask.any(-1)
+    if int(pages.sum()) < 2:
+        return page_embeddings.new_zeros(())
+    a, b = page_embeddings[pages], F.normalize(view_pooled[pages], dim=-1)
+    pos = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (info_nce(a, b, pos, temperature) + info_nce(b, a, pos, temperature))
+
+
+__all__ = [
+    "CorruptedView",
+    "corrupt_view",
+    "denoise_loss",
+    "image_text_loss",
+    "info_nce",
+    "masked_panel_content",
+    "masked_panel_loss",
+    "page_loss",
+    "panel_page_loss",
+    "query_loss",
+    "reading_order_loss",
+    "reading_order_targets",
+    "select_masked",
+    "weighted_sum",
+]

@@ -27,7 +27,18 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_closure_lite import ClosureLiteConfig, resolve_backbone
-from .losses_closure_lite import compute_losses
+from .losses_closure_lite import (
+    corrupt_view,
+    denoise_loss,
+    image_text_loss,
+    masked_panel_content,
+    masked_panel_loss,
+    page_loss,
+    panel_page_loss,
+    query_loss,
+    reading_order_loss,
+    weighted_sum,
+)
 from .processing_closure_lite import ClosureLiteProcessor  # imported so remote code ships it too
 
 try:  # transformers 5: initialisers that respect weights already loaded
@@ -43,8 +54,11 @@ _X, _Y, _W, _H, _CX, _CY, _RTL = 0, 1, 2, 3, 4, 5, 8
 class ClosureLiteOutput(ModelOutput):
     """Outputs of [`ClosureLiteModel`]. Vectors are L2-normalised; padding rows are zero.
 
-    loss: weighted sum of the enabled losses (when computed).
+    loss: weighted sum of the enabled losses (when computed: ``return_loss=True``, or training).
     losses: each enabled loss by name (detached, for logging).
+    <name>_loss (reading_order_loss, masked_panel_loss, image_text_loss, query_loss,
+        panel_page_loss, page_loss, denoise_loss): each enabled loss term, unweighted and not
+        detached (None when switched off or not computed).
     panel_embeddings [B, P, D], page_embeddings [B, D]: the stored embeddings.
     vision_embeds / text_embeds / layout_embeds [B, P, D]: modality-specific panel vectors
         (zero where the modality is absent).
@@ -69,6 +83,13 @@ class ClosureLiteOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
     masked_positions: torch.BoolTensor | None = None
     masked_predictions: torch.FloatTensor | None = None
+    reading_order_loss: torch.FloatTensor | None = None
+    masked_panel_loss: torch.FloatTensor | None = None
+    image_text_loss: torch.FloatTensor | None = None
+    query_loss: torch.FloatTensor | None = None
+    panel_page_loss: torch.FloatTensor | None = None
+    page_loss: torch.FloatTensor | None = None
+    denoise_loss: torch.FloatTensor | None = None
 
 
 # --- building blocks -----------------------------------------------------------------------------
@@ -448,10 +469,92 @@ class ClosureLiteModel(ClosureLitePreTrainedModel):
             attentions=tuple(w * valid.unsqueeze(-1) for w in attentions) if output_attentions else None,
         )
         if return_loss:
-            compute_losses(
-                self, out, vision, text, layout, has_vision, has_text, input_ids, order, masked_positions
+            self._add_losses(
+                out, vision, text, layout, has_vision, has_text, input_ids, order, masked_positions
             )
         return out if return_dict is not False else out.to_tuple()
+
+    # --- losses ----------------------------------------------------------------------------
+    def _add_losses(
+        self, out, vision, text, layout, has_vision, has_text, input_ids, order, masked_positions
+    ):
+        """Sets ``loss``, ``losses`` and ``<name>_loss`` on ``out`` (and ``masked_positions`` /
+        ``masked_predictions``): computes what the enabled losses compare, in a fixed order (the
+        random stream is always drawn the same way), and each loss with its pure function in
+        ``losses_closure_lite``. ``vision`` / ``text``: the projected, unnormalised vectors."""
+        cfg = self.config
+        valid = out.panel_mask
+        tau = cfg.contrastive_temperature
+        n_valid = int(valid.sum())
+        losses: dict[str, torch.Tensor] = {}
+        if cfg.loss_reading_order:
+            losses["reading_order"] = reading_order_loss(out.reading_order_logits, order, valid)
+        if cfg.loss_image_text:
+            losses["image_text"] = image_text_loss(vision, text, has_vision, has_text, input_ids, tau)
+        if cfg.loss_query:
+            text_queries = self._query(text=text[has_text]) if n_valid >= 2 and has_text.any() else None
+            image_queries = (
+                self._query(vision=vision[has_vision]) if n_valid >= 2 and has_vision.any() else None
+            )
+            losses["query"] = query_loss(
+                out.panel_embeddings, valid, text_queries, image_queries, has_text, has_vision, input_ids, tau
+            )
+        if cfg.loss_panel_page:
+            losses["panel_page"] = panel_page_loss(out.panel_embeddings, out.page_embeddings, valid, tau)
+        if cfg.loss_masked_panel or cfg.loss_denoise or cfg.loss_page:
+            losses.update(
+                self._corrupted_view_losses(out, vision, text, layout, has_vision, has_text, masked_positions)
+            )
+        out["loss"] = weighted_sum(losses, cfg.loss_weights, layout.new_zeros(()))
+        out["losses"] = {name: value.detach() for name, value in losses.items()}
+        for name, value in losses.items():
+            out[f"{name}_loss"] = value
+
+    def _corrupted_view_losses(self, out, vision, text, layout, has_vision, has_text, masked_positions):
+        """One more pass of the context encoder over a corrupted copy of each page
+        (``losses_closure_lite.corrupt_view``): masked-panel, denoise and page losses."""
+        cfg = self.config
+        valid = out.panel_mask
+        tau = cfg.contrastive_temperature
+        view = corrupt_view(vision, text, layout, valid, has_vision, has_text, cfg, masked_positions)
+        layout_vec = self._layout_vectors(view.layout)
+        has_layout = valid & cfg.use_layout & (~view.masked | cfg.mask_keep_layout)
+        fused = self._fuse(view.vision, view.text, layout_vec, view.keep_vision, view.keep_text, has_layout)
+        if self.mask_token is not None:
+            fused = torch.where(view.masked.unsqueeze(-1), fused + self.mask_token, fused)
+        hidden, _ = self._contextualise(fused, view.visible)
+
+        losses: dict[str, torch.Tensor] = {}
+        if cfg.loss_masked_panel:
+            has_content = has_vision | has_text
+            content = masked_panel_content(vision, text, has_vision, has_text)
+            target = view.masked & has_content
+            predictions = torch.zeros_like(vision)
+            pred = None
+            if target.any():
+                pred = F.normalize(self.mask_head(hidden[target]), dim=-1)
+                predictions[target] = pred.to(predictions.dtype)
+            losses["masked_panel"] = masked_panel_loss(pred, target, content, valid, has_content, tau)
+            out["masked_positions"] = view.masked
+            out["masked_predictions"] = predictions
+        if cfg.loss_denoise:
+            rows, preds = {}, {}
+            for name, present in (("vision", has_vision), ("text", has_text)):
+                rows[name] = view.visible & ~view.masked & present
+                preds[name] = (
+                    F.normalize(self.recon_heads[name](hidden[rows[name]]), dim=-1)
+                    if rows[name].any()
+                    else None
+                )
+            losses["denoise"] = denoise_loss(
+                preds["vision"], preds["text"], vision, text, rows["vision"], rows["text"]
+            )
+        if cfg.loss_page:
+            pooled, _ = self.pool(
+                hidden, self.out_proj(hidden), view.layout[..., : cfg.layout_dim], view.visible
+            )
+            losses["page"] = page_loss(out.page_embeddings, pooled, valid, tau)
+        return losses
 
 
 __all__ = ["ClosureLiteModel", "ClosureLiteOutput", "ClosureLitePreTrainedModel", "decode_reading_order"]

@@ -7,12 +7,20 @@ a panel without text gets ``text_mask = False`` and an all-padding row, never th
 
 Pages and panels are duck-typed (DataSpec ``Page`` objects or their JSON dicts), because this
 file is uploaded as remote code and imports only numpy, Pillow, torch and transformers.
+
+``ClosureLiteProcessor`` is a ``transformers.ProcessorMixin`` with one sub-processor, the
+``tokenizer``; the image settings (size, mean, std, letterbox fill) are its own fields, because
+crops are cut from the page by panel box before any image processing. ``save_pretrained``
+writes the tokenizer files and ``processor_config.json`` (with ``auto_map`` when the class is
+registered for ``AutoProcessor``, as ``comics_analysis.modeling.closure_lite`` does), so
+``AutoProcessor.from_pretrained(folder, trust_remote_code=True)`` returns it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from transformers import ProcessorMixin
 
 from .configuration_closure_lite import CHAR_VOCAB, LAYOUT_FEATURES, ClosureLiteConfig, resolve_backbone
 
-PROCESSOR_FILE = "closure_lite_processor.json"
+# settings file of processors saved before ClosureLiteProcessor was a ProcessorMixin (still read)
+LEGACY_PROCESSOR_FILE = "closure_lite_processor.json"
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -61,8 +71,17 @@ def char_tokenizer():
     return BertTokenizer(vocab={token: i for i, token in enumerate(CHAR_VOCAB)}, do_lower_case=True)
 
 
-class ClosureLiteProcessor:
-    """Turns pages into the batch format of ``ClosureLiteModel`` (see its module docstring)."""
+class ClosureLiteProcessor(ProcessorMixin):
+    """Turns pages into the batch format of ``ClosureLiteModel`` (see its module docstring).
+
+    Args:
+        tokenizer: the text tower's tokenizer (any transformers tokenizer).
+        image_size: side of the square, letterboxed panel crops (the vision tower's input size).
+        image_mean, image_std: per-channel normalisation of pixels in [0, 1].
+        max_panels: most panels per page (the first ones in reading order are kept).
+        max_text_length: most tokens of a panel's text.
+        letterbox_fill: RGB colour around a letterboxed crop (white, like a gutter).
+    """
 
     def __init__(
         self,
@@ -73,14 +92,15 @@ class ClosureLiteProcessor:
         max_panels: int = 16,
         max_text_length: int = 64,
         letterbox_fill: Sequence[int] = (255, 255, 255),
+        **kwargs: Any,
     ):
-        self.tokenizer = tokenizer
         self.image_size = int(image_size)
         self.image_mean = np.asarray(image_mean, dtype=np.float32)
         self.image_std = np.asarray(image_std, dtype=np.float32)
         self.max_panels = int(max_panels)
         self.max_text_length = int(max_text_length)
         self.letterbox_fill = tuple(int(v) for v in letterbox_fill)  # white, like a gutter
+        super().__init__(tokenizer, **kwargs)
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -108,37 +128,31 @@ class ClosureLiteProcessor:
         return cls(tokenizer, size, mean, std, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "processor_class": type(self).__name__,
-            "image_size": self.image_size,
-            "image_mean": self.image_mean.tolist(),
-            "image_std": self.image_std.tolist(),
-            "max_panels": self.max_panels,
-            "max_text_length": self.max_text_length,
-            "letterbox_fill": list(self.letterbox_fill),
-        }
+        """The settings saved in ``processor_config.json`` (the tokenizer has its own files)."""
+        data = super().to_dict()
+        data["letterbox_fill"] = list(self.letterbox_fill)
+        return data
 
-    def save_pretrained(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.tokenizer.save_pretrained(folder)
-        (folder / PROCESSOR_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> list[str]:
+        """Tokenizer files + ``processor_config.json`` (+ the remote code, when registered)."""
+        try:
+            return super().save_pretrained(str(save_directory), **kwargs)
+        finally:  # saving records auto_map on the instance; the processor itself is unchanged
+            self.__dict__.pop("auto_map", None)
 
     @classmethod
-    def from_pretrained(cls, folder_or_repo: str | Path, **hub_kwargs: Any) -> ClosureLiteProcessor:
-        """From a folder written by ``save_pretrained`` or a Hub repository holding one."""
-        from transformers import AutoTokenizer
-        from transformers.utils import cached_file
-
-        path = Path(folder_or_repo) / PROCESSOR_FILE
-        if not path.is_file():
-            path = Path(cached_file(str(folder_or_repo), PROCESSOR_FILE, **hub_kwargs))
-        settings = json.loads(path.read_text())
-        settings.pop("processor_class", None)
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        """From a folder written by ``save_pretrained`` or a Hub repository holding one (also the
+        ``closure_lite_processor.json`` folders of earlier versions)."""
         # the folder's config.json names the model's remote code (auto_map), so AutoTokenizer would
         # stop and ask on stdin; the tokenizer itself is a stock class named in tokenizer_config.json
-        tokenizer = AutoTokenizer.from_pretrained(str(folder_or_repo), trust_remote_code=True, **hub_kwargs)
-        return cls(tokenizer, **settings)
+        kwargs.setdefault("trust_remote_code", True)
+        settings = _legacy_settings(str(pretrained_model_name_or_path), kwargs)
+        if settings is None:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(str(pretrained_model_name_or_path), **kwargs), **settings)
 
     # --- pieces --------------------------------------------------------------------------------
     def normalise(self, images: Sequence[Image.Image]) -> torch.Tensor:
@@ -256,6 +270,30 @@ class ClosureLiteProcessor:
         if len(images) != len(pages):
             raise ValueError(f"got {len(images)} images for {len(pages)} pages")
         return self.collate([self.process_page(image, page) for image, page in zip(images, pages)])
+
+
+def _legacy_settings(path: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings of a processor saved as ``closure_lite_processor.json`` (before it was a
+    ProcessorMixin), or None when ``processor_config.json`` is there (or neither is)."""
+    from transformers.utils import cached_file
+
+    hub = {
+        k: kwargs[k]
+        for k in ("revision", "token", "cache_dir", "local_files_only", "subfolder")
+        if k in kwargs
+    }
+    found = {}
+    for name in ("processor_config.json", LEGACY_PROCESSOR_FILE):
+        local = Path(path) / name
+        if local.is_file():
+            found[name] = str(local)
+        elif not Path(path).is_dir():
+            found[name] = cached_file(path, name, _raise_exceptions_for_missing_entries=False, **hub)
+    if found.get("processor_config.json") or not found.get(LEGACY_PROCESSOR_FILE):
+        return None
+    settings = json.loads(Path(found[LEGACY_PROCESSOR_FILE]).read_text())
+    settings.pop("processor_class", None)
+    return settings
 
 
 def _backbone_normalisation(path: str, mean, std):
