@@ -37,3 +37,13 @@ def test_model_code_imports_only_torch_transformers_and_itself(path):
         if isinstance(node, ast.ImportFrom) and node.level > 2
     ]
     assert not relative, f"{path.relative_to(PACKAGE)} reaches outside modeling with a relative import"
+
+
+def test_no_module_over_600_lines_and_no_cli_module_over_400():
+    too_long = []
+    for path in _modules():
+        lines = len(path.read_text().splitlines())
+        limit = 400 if path.parent.name == "cli" else 600
+        if lines > limit:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {lines} lines (limit {limit})")
+    assert not too_long, "\n".join(too_long)
