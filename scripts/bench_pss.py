@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from comics_analysis.inference.pss import load_books, load_pss_model, predict_books
+from comics_analysis.inference.text import TextEncoder
+from comics_analysis.inference.vision import VisionEncoder
 from comics_analysis.modeling.cosmo_pss import CosmoPssConfig, CosmoPssForPageClassification
-from comics_analysis.training.cosmo_pss import load_books, predict_books
-from comics_analysis.training.pss_features import TextEncoder, VisionEncoder, synthetic_pages
+from comics_analysis.training.pss_features import synthetic_pages
 
 TARGET = 2000.0  # pages/s from cached features (issue 9)
 
@@ -86,10 +88,7 @@ def one_at_a_time(model, books, window, stride) -> None:
 
 
 def bench_classify(features: str | None, model_dir: str | None, books_n: int, runs: int) -> dict:
-    if model_dir:
-        model = CosmoPssForPageClassification.from_pretrained(model_dir).eval()
-    else:
-        model = CosmoPssForPageClassification(CosmoPssConfig()).eval()
+    model = load_pss_model(model_dir) if model_dir else CosmoPssForPageClassification(CosmoPssConfig()).eval()
     config = model.config
     books = load_books(features) if features else random_books(books_n, config.vision_dim, config.text_dim)
     pages = sum(len(b["page_ids"]) for b in books)

@@ -86,12 +86,10 @@ def main() -> None:
     from comics_analysis.annotate import annotate
     from comics_analysis.annotate.pipeline import recorded_images_root
     from comics_analysis.dataspec import read_pages
+    from comics_analysis.inference.closure_lite import ModelEmbedder, load_closure_lite, query_vector
     from comics_analysis.ingest import ingest
     from comics_analysis.store import open_store, write_store
-    from comics_analysis.store.embed import ModelEmbedder
     from comics_analysis.store.inputs import page_source
-    from comics_analysis.store.model import load_model
-    from comics_analysis.store.query import query_vector
     from comics_analysis.synth import make_library
 
     out = args.out
@@ -107,7 +105,7 @@ def main() -> None:
     timings["library_ingest_annotate_s"] = time.perf_counter() - t
     truth = {p.page_id: p.page_type for p in read_pages(out / "truth")}
 
-    loaded = load_model(args.model)
+    loaded = load_closure_lite(args.model)
     embedder = ModelEmbedder(loaded)
     source = page_source(out / "annotated", image_root=recorded_images_root(out / "annotated"))
     raw: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -17,8 +17,8 @@ pytest.importorskip("torch")
 
 from comics_analysis.annotate import read_annotations
 from comics_analysis.cli import main
+from comics_analysis.inference.closure_lite import load_closure_lite, weights_digest
 from comics_analysis.store import open_store
-from comics_analysis.store.model import load_model, weights_digest
 from space_helpers import save_tiny_model, write_collection
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -67,7 +67,7 @@ def test_embed_writes_model_vectors_and_attributes(corpus):
     # one stored panel per real panel; panel-less pages (prose, noise) store none
     assert st.panel_mask.sum(axis=1).tolist() == [min(len(p.panels), 16) for p in pages]
     # the stored vectors are the model's own (float16 rounding), for a page embedded alone
-    loaded = load_model(model_dir)
+    loaded = load_closure_lite(model_dir)
     page = pages[3]
     assert len(page.panels) >= 2
     from PIL import Image

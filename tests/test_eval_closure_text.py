@@ -92,7 +92,7 @@ def test_minilm_on_real_dev_easy_rows_beats_chance(minilm, shared_data):
 def test_closure_lite_text_tower(tmp_path):
     pytest.importorskip("torch")
     from closure_lite_helpers import tiny_model
-    from comics_analysis.benchmarks.closure_text import closure_lite_text_encoder
+    from comics_analysis.inference.closure_lite import closure_lite_text_encoder
     from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
 
     model = tiny_model()

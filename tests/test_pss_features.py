@@ -5,8 +5,10 @@ written in the test)."""
 import numpy as np
 import pytest
 
+from comics_analysis.inference.features import PageInput
+from comics_analysis.inference.vision import VisionEncoder
 from comics_analysis.store import open_store, write_store
-from comics_analysis.training.pss_features import PageInput, VisionEncoder, synthetic_pages
+from comics_analysis.training.pss_features import synthetic_pages
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,10 @@ def test_closure_lite_page_embeddings_from_a_store(tmp_path, pages):
         return page, np.zeros((len(items), 16, 384), np.float32), np.zeros((len(items), 16), bool)
 
     write_store(records, tmp_path / "s.zarr", embed, model_id="test-embedder", show_progress=False)
-    encoder = VisionEncoder(f"store:{tmp_path / 's.zarr'}")
+    name = f"store:{tmp_path / 's.zarr'}"
+    with pytest.raises(ValueError, match="pass page_store"):  # inference does not open stores itself
+        VisionEncoder(name)
+    encoder = VisionEncoder(name, page_store=open_store(tmp_path / "s.zarr"))
     got = encoder(list(reversed(pages)))
     assert encoder.dim == 384
     np.testing.assert_allclose(got, planted[::-1], atol=2e-3)  # float16 storage

@@ -7,6 +7,17 @@ import pytest
 import torch
 
 from comics_analysis.dataspec import PAGE_TYPES, Page, TextBox
+from comics_analysis.inference.features import FeatureStore, extract_features, page_text
+from comics_analysis.inference.pss import (
+    book_segments,
+    evaluate_books,
+    load_books,
+    load_pss_model,
+    predict_books,
+    segment_books,
+    segments_table,
+)
+from comics_analysis.inference.vision import PIXEL_DIM
 from comics_analysis.modeling.cosmo_pss import (
     PAGE_TYPES as MODEL_PAGE_TYPES,
 )
@@ -17,22 +28,12 @@ from comics_analysis.modeling.cosmo_pss import (
 )
 from comics_analysis.training.cosmo_pss import (
     PssTrainConfig,
-    book_segments,
-    evaluate_books,
-    load_books,
-    predict_books,
     sample_windows,
     split_books,
     sqrt_inverse_weights,
     train_pss,
 )
-from comics_analysis.training.pss_features import (
-    PIXEL_DIM,
-    FeatureStore,
-    extract_features,
-    page_text,
-    synthetic_pages,
-)
+from comics_analysis.training.pss_features import synthetic_pages
 from remote_code import run_without_package
 
 REMOTE_SCRIPT = """
@@ -52,10 +53,10 @@ REMOTE_SCRIPT = """
 """
 
 
-def tiny(**kwargs):
+def tiny(vision_dim=12, text_dim=8, **kwargs):
     config = CosmoPssConfig(
-        vision_dim=12,
-        text_dim=8,
+        vision_dim=vision_dim,
+        text_dim=text_dim,
         bert_config={
             "hidden_size": 32,
             "num_hidden_layers": 1,
@@ -353,11 +354,47 @@ def test_cli_segment_prints_a_table_writes_json_and_page_types(feature_store, tm
     printed = capsys.readouterr().out
     assert "all_story" in printed and "cover_first_back_last" in printed and "macro_f1" in printed
     scored = json.loads((tmp_path / "p.json").read_text())
-    expected = evaluate_books(
-        CosmoPssForPageClassification.from_pretrained(model_dir), load_books(out), 32, 16
-    )
+    expected = evaluate_books(load_pss_model(model_dir), load_books(out), 32, 16)
     for system in ("model", "all_story", "cover_first_back_last"):
         for key in ("accuracy", "macro_f1", "pq", "boundary_f1_0", "mndd"):
             assert scored[system][key] == pytest.approx(expected[system][key])
     assert scored["model"]["books"] == 5 and scored["window"] == 32
     assert main([*argv, "--books", "nope"]) == 2
+
+
+def test_segment_books_predicts_chosen_books_and_writes_json_and_dataspec(feature_store, tmp_path):
+    from comics_analysis.dataspec import read_pages, write_jsonl
+    from comics_analysis.synth.book import BOOK_KINDS, make_book
+
+    out, _, _ = feature_store
+    model_dir = tmp_path / "model"
+    tiny(vision_dim=PIXEL_DIM, text_dim=384).save_pretrained(model_dir)
+    book = make_book((3, 1), kind=BOOK_KINDS[1], number=2, size=(265, 400))  # as synthetic_pages
+    records = [p.record.rekeyed("synthetic-3-00001") for p in book.pages]
+    for r in records:
+        r.page_type = None
+    write_jsonl(records, tmp_path / "spec" / "book.jsonl")
+    wanted = ["synthetic-3-00002", "synthetic-3-00001"]
+    result = segment_books(
+        model_dir, out, wanted, window=0, json_path=tmp_path / "x" / "seg.json", dataspec=tmp_path / "spec"
+    )
+    assert [b["book_id"] for b in result.books] == wanted  # the order asked for
+    # window 0 is the whole book: the same predictions as the pieces called by hand
+    expected = predict_books(load_pss_model(model_dir), load_books(out, wanted), None, 16)
+    for got, want in zip(result.books, expected, strict=True):
+        assert got["page_types"] == want["page_types"] and got["confidence"] == want["confidence"]
+        assert got["segments"] == book_segments(want)
+    saved = json.loads((tmp_path / "x" / "seg.json").read_text())
+    assert saved["model"] == str(model_dir) and saved["books"] == json.loads(json.dumps(result.books))
+    types = result.page_types()
+    assert len(types) == sum(len(b["page_ids"]) for b in result.books)
+    assert result.tables().startswith(segments_table(wanted[0], result.books[0]["segments"]))
+    assert result.dataspec_updated == len(records)
+    written = read_pages(tmp_path / "spec" / "book.jsonl")
+    assert [p.page_type for p in written] == result.books[1]["page_types"]
+    windowed = segment_books(model_dir, out, ["all"], window=4, stride=2)
+    assert len(windowed.books) == 5 and windowed.json_path is None and windowed.dataspec_updated is None
+    with pytest.raises(KeyError, match="nope"):
+        segment_books(model_dir, out, ["nope"])
+    with pytest.raises(FileNotFoundError, match=r"no config\.json"):
+        load_pss_model(tmp_path / "spec")

@@ -13,7 +13,8 @@ as a normal row, never dropped). Accuracy comes with a percentile bootstrap 95% 
 rows (fixed seed). Encoders: any Hugging Face text model by name or folder (mean pooling over
 tokens, as sentence-transformers does for MiniLM; ``"minilm"`` is the offline all-MiniLM-L6-v2
 package), or the text tower of a Closure Lite model folder (``embed_text``: the query path
-into the panel space).
+into the panel space). Both come from :mod:`comics_analysis.inference` (``TextEncoder``,
+``closure_lite_text_encoder``).
 
 Published numbers on the same folds (trained models, from the COMICS paper and ComicVT5) are
 in :data:`PUBLISHED` for the report.
@@ -24,10 +25,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from ..inference.text import TextEncoder
 from ..metrics.intervals import accuracy_with_interval
 
 log = logging.getLogger(__name__)
@@ -56,72 +57,13 @@ Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> [N, D] L2-normalised
 
 
 def hf_text_encoder(name_or_path: str = "minilm", batch_size: int = 64, max_length: int = 128) -> Encoder:
-    """Mean-pooled, L2-normalised token states of any HF text model (``"minilm"``: the offline
-    all-MiniLM-L6-v2 package, weights checked by SHA-256)."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from ..modeling.closure_lite.configuration_closure_lite import resolve_backbone
-
-    resolved = resolve_backbone(name_or_path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved)
-        model = AutoModel.from_pretrained(resolved)
-    except OSError as exc:
-        raise OSError(f"text encoder {name_or_path!r} ({resolved}) cannot be loaded: {exc}") from exc
-    model.eval()
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        from tqdm.auto import tqdm
-
-        out = []
-        starts = range(0, len(texts), batch_size)
-        with torch.no_grad():
-            for start in tqdm(starts, desc="encoding", unit="batch", disable=len(starts) < 20):
-                chunk = list(texts[start : start + batch_size])
-                enc = tokenizer(
-                    chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-                )
-                hidden = model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
-
-    return encode
-
-
-def closure_lite_text_encoder(model_dir: str | Path, batch_size: int = 64) -> Encoder:
-    """The text tower of a Closure Lite model folder (``embed_text``, already L2-normalised)."""
-    import torch
-
-    model, processor = load_closure_lite(model_dir)
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(texts), batch_size):
-                chunk = list(texts[start : start + batch_size])
-                out.append(model.embed_text(**processor.text_queries(chunk)).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
-
-    return encode
-
-
-def load_closure_lite(model_dir: str | Path):
-    """(model in eval mode, processor) from a Closure Lite folder written by ``save_pretrained``."""
-    from transformers import AutoModel
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir}: not a Closure Lite model folder (no config.json)")
-    model = AutoModel.from_pretrained(str(model_dir), trust_remote_code=True)
-    for method in ("embed_text", "embed_image"):
-        if not hasattr(model, method):
-            raise ValueError(f"{model_dir}: the model has no {method}() method; is it a Closure Lite model?")
-    model.eval()
-    processor = type(model).processor_class.from_pretrained(model_dir)
-    return model, processor
+    """The protocol's settings of the mean-pooled HF text encoder
+    (:class:`comics_analysis.inference.text.TextEncoder`; ``"minilm"``: the offline
+    all-MiniLM-L6-v2 package, weights checked by SHA-256): at most ``max_length`` tokens, and
+    an empty context is encoded as the empty string (module docstring)."""
+    return TextEncoder(
+        name_or_path, batch_size=batch_size, max_length=max_length, encode_empty=True, progress=True
+    )
 
 
 def memoised(encoder: Encoder) -> Encoder:

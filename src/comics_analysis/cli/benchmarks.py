@@ -9,16 +9,11 @@ from ._common import Commands, write_json
 
 
 def cmd_closure_text(args: argparse.Namespace) -> int:
-    from ..benchmarks.closure_text import (
-        PUBLISHED,
-        closure_lite_text_encoder,
-        evaluate_cloze,
-        hf_text_encoder,
-        memoised,
-    )
+    from ..benchmarks.closure_text import PUBLISHED, evaluate_cloze, hf_text_encoder, memoised
     from ..benchmarks.report import run_info
     from ..dataset_builders.comics_closure import fold_files, read_fold
     from ..dataspec import format_table
+    from ..inference.closure_lite import closure_lite_text_encoder
 
     files = fold_files(args.data, args.difficulty)
     if args.split not in files:
@@ -95,11 +90,11 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     else:
         if args.model is None:
             raise ValueError("--protocol embedding needs --model DIR (a Closure Lite model folder)")
-        from ..benchmarks.closure_text import load_closure_lite
         from ..benchmarks.comicspap import embedding_predictor
+        from ..inference.closure_lite import load_closure_lite
 
-        model, processor = load_closure_lite(args.model)
-        predictor = embedding_predictor(model, processor)
+        loaded = load_closure_lite(args.model)
+        predictor = embedding_predictor(loaded.model, loaded.processor)
         protocol = f"embedding:closure-lite:{args.model.name}"
     per_skill, overall = evaluate_skills(samples, predictor, protocol)
     written = write_results(args.out, per_skill, overall)
@@ -133,10 +128,9 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
 def cmd_pss(args: argparse.Namespace) -> int:
     from ..benchmarks.report import run_info
     from ..dataspec import format_table
+    from ..inference.features import FeatureStore
+    from ..inference.pss import evaluate_books, load_books, load_pss_model
     from ..metrics.pss import SUMMARY_KEYS
-    from ..modeling.cosmo_pss import CosmoPssForPageClassification
-    from ..training.cosmo_pss import evaluate_books, load_books
-    from ..training.pss_features import FeatureStore
 
     known = FeatureStore(args.features).books()
     wanted = list(known) if args.books == ["all"] else args.books
@@ -150,7 +144,7 @@ def cmd_pss(args: argparse.Namespace) -> int:
             f"{args.features}: book(s) without page-type labels, nothing to score: "
             f"{', '.join(unlabelled[:5])}"
         )
-    model = CosmoPssForPageClassification.from_pretrained(args.model)
+    model = load_pss_model(args.model)
     window = None if args.window <= 0 else args.window
     results = evaluate_books(model, books, window, args.stride, scheme=args.scheme)
     first = next(iter(results.values()))

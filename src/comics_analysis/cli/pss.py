@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 from ._common import Commands, page_range
@@ -12,8 +11,12 @@ from ._common import Commands, page_range
 
 def cmd_pss_features(args: argparse.Namespace) -> int:
 
-    from ..training.pss_features import dataset_pages, extract_features
+    from ..inference.features import extract_features
+    from ..store import open_store
+    from ..training.pss_features import dataset_pages
 
+    # vision store:PATH reads an embedding store, opened here (the store layer is after inference)
+    page_store = open_store(args.vision[len("store:") :]) if args.vision.startswith("store:") else None
     summary = extract_features(
         dataset_pages(args.dataset, image_root=args.image_root),
         args.out,
@@ -21,6 +24,7 @@ def cmd_pss_features(args: argparse.Namespace) -> int:
         text=args.text,
         device=args.device,
         show_progress=not args.quiet,
+        page_store=page_store,
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -70,41 +74,23 @@ def cmd_train_pss(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    from ..inference.pss import segment_books
 
-    from ..modeling.cosmo_pss import CosmoPssForPageClassification
-    from ..training.cosmo_pss import book_segments, load_books, predict_books, segments_table
-    from ..training.pss_features import FeatureStore
-
-    wanted = FeatureStore(args.features).select_books(args.books)
-    model = CosmoPssForPageClassification.from_pretrained(args.model)
-    window = None if args.window <= 0 else args.window
-    predictions = predict_books(model, load_books(args.features, wanted), window, args.stride)
-    result = []
-    for prediction in predictions:
-        segs = book_segments(prediction)
-        print(segments_table(prediction["book_id"], segs))
-        result.append({**prediction, "segments": segs})
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": str(args.model), "books": result}, indent=2) + "\n")
+    result = segment_books(
+        args.model,
+        args.features,
+        args.books,
+        window=args.window,
+        stride=args.stride,
+        json_path=args.json,
+        dataspec=args.dataspec,
+    )
+    print(result.tables())
     if args.store:
         from ..store import set_page_types
 
-        types = {pid: t for p in predictions for pid, t in zip(p["page_ids"], p["page_types"], strict=True)}
-        changed = set_page_types(args.store, types)
+        changed = set_page_types(args.store, result.page_types())
         print(f"page_type of {changed} store rows updated in {args.store}")
-    if args.dataspec:
-        from ..dataspec import write_page_types
-
-        updated = write_page_types(
-            args.dataspec,
-            {
-                pid: (t, s)
-                for p in predictions
-                for pid, t, s in zip(p["page_ids"], p["page_types"], p["story_start"], strict=True)
-            },
-        )
-        logging.getLogger(__name__).info("page_type written to %d DataSpec records", updated)
     return 0
 
 

@@ -42,7 +42,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.vector is not None:
         vector = np.load(args.vector)
     elif args.text is not None or args.image is not None:
-        from ..store.query import model_query_vector
+        from ..inference.closure_lite import model_query_vector
 
         if args.model is None:
             raise ValueError("--text and --image need --model DIR")

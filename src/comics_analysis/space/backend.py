@@ -145,9 +145,9 @@ class SpaceBackend:
         if self.config.model is None:
             raise ValueError("text and image queries need the Closure Lite model (serve --model DIR)")
         if self._model is None:
-            from ..store.model import load_model
+            from ..inference.closure_lite import load_closure_lite
 
-            self._model = load_model(self.config.model)
+            self._model = load_closure_lite(self.config.model)
             dim = self._model.dim
             if dim != self.store.dim:
                 raise ValueError(
@@ -177,7 +177,7 @@ class SpaceBackend:
         filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}
         if page_id:
             return self.search_index.search(page=page_id.strip(), panel=panel, k=int(k), **filters)
-        from ..store.query import query_vector
+        from ..inference.closure_lite import query_vector
 
         vector = query_vector(self.model(), text=text, image=image)
         filters["level"] = filters["level"] or "panel"  # query vectors live in the panel space

@@ -54,10 +54,9 @@ def run_demo_tail(
     (``serve=None``: unless ``DEMO_NO_SERVE=1``). ``step`` = (first step number, total) for the
     "[i/n]" headings of the demo."""
     from ..analysis import analyze_store
+    from ..inference.closure_lite import load_closure_lite, query_vector
     from ..store import StoreSearch, open_store
     from ..store.embed import embed_store
-    from ..store.model import load_model
-    from ..store.query import query_vector
 
     begin = time.perf_counter()
     out = Path(out)
@@ -66,7 +65,7 @@ def run_demo_tail(
     store_path, analysis_path = out / "store.zarr", out / "analysis"
 
     print(f"\n[{first}/{total}] embedding {annotated_dir} with {model_dir} into {store_path}")
-    loaded = load_model(model_dir)
+    loaded = load_closure_lite(model_dir)
     result = embed_store(
         annotated_dir, loaded, store_path, batch_size=batch_size, show_progress=show_progress
     )

@@ -1,9 +1,10 @@
 """``comics-analysis embed``: a Closure Lite model fills an embedding store.
 
-:class:`ModelEmbedder` is the ``embed_fn`` of :func:`~.writer.write_store`: a batch of pages goes
-through the model's processor (panel crops, text, layout), one forward pass under
-``torch.no_grad`` gives the page embedding and one embedding per real panel (the panel mask).
-Everything else (whole-chunk writes, the progress manifest, resume, shards) is ``write_store``'s.
+The model is loaded and run by :mod:`comics_analysis.inference.closure_lite`
+(``load_closure_lite``; ``ModelEmbedder`` is the ``embed_fn`` of :func:`~.writer.write_store`: a
+batch of pages through the processor and one forward pass gives the page embedding and one
+embedding per real panel). Everything else (whole-chunk writes, the progress manifest, resume,
+shards) is ``write_store``'s.
 
 Multi-process inference: :func:`embed_store` asks Accelerate (``PartialState``) how many
 processes run and which one this is; process ``r`` of ``n`` in CLI shard ``I`` of ``K`` writes
@@ -23,48 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ..inference.closure_lite import LoadedModel, ModelEmbedder, load_closure_lite
 from .layout import CHUNK_PAGES
-from .model import LoadedModel, load_model
 from .writer import WriteSummary, write_store
 
 log = logging.getLogger(__name__)
-
-
-class ModelEmbedder:
-    """``embed_fn(items) -> (page [B, D], panel [B, P, D], panel_mask [B, P])`` with a model."""
-
-    def __init__(self, loaded: LoadedModel, device: Any = None):
-        import torch
-
-        self.loaded = loaded
-        self.model = loaded.model
-        self.processor = loaded.processor
-        self.device = torch.device(device) if device is not None else next(self.model.parameters()).device
-        self.model.to(self.device)
-        self.model.eval()
-        self.pages = 0
-        self.panels = 0
-
-    def __call__(self, items) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import torch
-
-        processed = [self.processor.process_page(item.load_image(), item.page) for item in items]
-        batch = self.processor.collate(processed)
-        batch.pop("order", None)
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        with torch.no_grad():
-            out = self.model(**batch, return_loss=False)
-        page = out.page_embeddings.float().cpu().numpy()
-        panel = out.panel_embeddings.float().cpu().numpy()
-        mask = out.panel_mask.cpu().numpy().astype(bool)
-        # a page without panels is one whole-page panel for the model: it has no panel to store
-        for r, item in enumerate(items):
-            mask[r, len(item.page.panels) :] = False
-        self.pages += len(items)
-        self.panels += int(mask.sum())
-        return page, panel, mask
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -181,7 +145,7 @@ def embed_store(
     loaded = (
         model
         if isinstance(model, LoadedModel)
-        else load_model(model, revision=revision, model_id=model_id, device=device)
+        else load_closure_lite(model, revision=revision, model_id=model_id, device=device)
     )
     source, root, description = resolve_dataset(dataset, config=config, image_root=image_root)
     embedder = ModelEmbedder(loaded, device=device)

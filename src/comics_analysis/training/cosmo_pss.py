@@ -1,4 +1,4 @@
-"""Training and per-book inference of CoSMo PSS (DESIGN 4.2) from a feature store.
+"""Training of CoSMo PSS (DESIGN 4.2) from a feature store.
 
 Training (:func:`train_pss`): an Accelerate loop over random windows of whole books (length
 drawn from ``window_range`` pages, start uniform in the book), sqrt-inverse-frequency class
@@ -9,12 +9,9 @@ epoch's windows come from a generator seeded by (seed, epoch), so a resumed run 
 the same numbers as an uninterrupted one. The best model (by validation macro-F1) is written
 with ``save_pretrained`` to ``OUT/model`` (remote code included).
 
-Inference (:func:`segment_book`): one book at a time, overlapping windows with averaged
-logits (``CosmoPssForPageClassification.classify_book``), never mixing books; returns per-page
-labels with confidences and the segments.
-
-Validation and test metrics come from :mod:`comics_analysis.metrics.pss` (imported where
-used: early stopping needs macro-F1).
+Validation uses the inference of :mod:`comics_analysis.inference.pss` (``evaluate_books``:
+per-book prediction with overlapping windows, metrics of :mod:`comics_analysis.metrics.pss`),
+which also holds prediction, segments and the ``segment`` job.
 """
 
 from __future__ import annotations
@@ -33,8 +30,9 @@ import numpy as np
 import torch
 
 from ..dataspec.records import PAGE_TYPES
+from ..inference.features import FeatureStore
+from ..inference.pss import book_arrays, evaluate_books
 from ..modeling.cosmo_pss import CosmoPssConfig, CosmoPssForPageClassification, page_scalars
-from .pss_features import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +91,6 @@ def sqrt_inverse_weights(counts: Counter, labels: tuple[str, ...] = PAGE_TYPES) 
     return [raw[label] / mean if label in raw else 1.0 for label in labels]
 
 
-def _book_arrays(store: FeatureStore, book_ids: list[str]) -> list[dict[str, Any]]:
-    books = []
-    index = {label: i for i, label in enumerate(PAGE_TYPES)}
-    for book_id in book_ids:
-        b = store.book(book_id)
-        b["label_ids"] = np.array([index[t] if t else -100 for t in b["page_types"]], dtype=np.int64)
-        b["starts"] = np.array(
-            [float(s) if t else -1.0 for t, s in zip(b["page_types"], b["story_start"], strict=True)],
-            dtype=np.float32,
-        )
-        books.append(b)
-    return books
-
-
 def sample_windows(
     books: list[dict[str, Any]], rng: np.random.Generator, per_book: int, window_range: tuple[int, int]
 ) -> list[tuple[int, int, int]]:
@@ -155,65 +139,6 @@ def collate(
     return batch
 
 
-def predict_books(
-    model: CosmoPssForPageClassification,
-    books: list[dict[str, Any]],
-    window: int | None,
-    stride: int | None,
-) -> list[dict[str, Any]]:
-    """Per book: page types (our taxonomy), story starts, confidences. ``window=None``: full book."""
-    model.eval()
-    labels = model.config.labels
-    results = []
-    outputs = model.classify_books(
-        [
-            (
-                torch.from_numpy(book["vision"]),
-                torch.from_numpy(book["text"]),
-                torch.from_numpy(np.asarray(book["text_mask"], dtype=bool)),
-            )
-            for book in books
-        ],
-        window=window,
-        stride=stride,
-    )
-    for book, out in zip(books, outputs, strict=True):
-        types = [labels[i] for i in out["labels"]]
-        chosen = out["probabilities"].gather(1, torch.tensor(out["labels"]).unsqueeze(1)).squeeze(1)
-        results.append(
-            {
-                "book_id": book["book_id"],
-                "page_ids": book["page_ids"],
-                "page_types": types,
-                "story_start": [
-                    bool(t == "story" and p > 0.5)
-                    for t, p in zip(types, out["story_start"].tolist(), strict=True)
-                ],
-                "confidence": chosen.tolist(),
-                "story_start_probability": out["story_start"].tolist(),
-            }
-        )
-    return results
-
-
-def evaluate_books(
-    model: CosmoPssForPageClassification,
-    books: list[dict[str, Any]],
-    window: int | None,
-    stride: int | None,
-    scheme: str = "ours",
-) -> dict[str, dict[str, Any]]:
-    """Model and both baselines on ``books`` (metrics of metrics.pss)."""
-    from ..metrics.pss import evaluate_with_baselines
-
-    preds = predict_books(model, books, window, stride)
-    truth = [
-        {"book_id": b["book_id"], "page_types": b["page_types"], "story_start": b["story_start"]}
-        for b in books
-    ]
-    return evaluate_with_baselines(truth, preds, scheme=scheme)
-
-
 def _save_checkpoint(path: Path, model, optimizer, state: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -241,11 +166,11 @@ def train_pss(cfg: PssTrainConfig, resume: bool = False, show_progress: bool = T
     if cfg.val_features:
         train_ids = list(store.books())
         val_store = FeatureStore(cfg.val_features)
-        val_books = _book_arrays(val_store, list(val_store.books()))
+        val_books = book_arrays(val_store, list(val_store.books()))
     else:
         train_ids, val_ids = split_books(list(store.books()), cfg.val_fraction, cfg.seed)
-        val_books = _book_arrays(store, val_ids)
-    train_books = _book_arrays(store, train_ids)
+        val_books = book_arrays(store, val_ids)
+    train_books = book_arrays(store, train_ids)
     counts = Counter(t for b in train_books for t in b["page_types"] if t)
     weights = sqrt_inverse_weights(counts)
     set_seed(cfg.seed)
@@ -341,35 +266,3 @@ def train_pss(cfg: PssTrainConfig, resume: bool = False, show_progress: bool = T
         "class_weights": dict(zip(PAGE_TYPES, weights, strict=True)),
         "history": state["history"],
     }
-
-
-def load_books(features: str | Path, book_ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """Books of a feature store as arrays (all books, or ``book_ids`` in that order)."""
-    store = FeatureStore(features)
-    return _book_arrays(store, book_ids or list(store.books()))
-
-
-def book_segments(prediction: dict[str, Any]) -> list[dict[str, Any]]:
-    """Segments of one predicted book: type, first page, last page (0-based, inclusive), mean
-    confidence; a story segment also starts at every predicted story start."""
-    from ..metrics.pss import segments
-
-    segs = segments(prediction["page_types"], prediction["story_start"])
-    conf = prediction["confidence"]
-    return [
-        {
-            "type": s.label,
-            "first_page": s.first,
-            "last_page": s.last,
-            "confidence": float(np.mean(conf[s.first : s.last + 1])),
-        }
-        for s in segs
-    ]
-
-
-def segments_table(book_id: str, segs: list[dict[str, Any]]) -> str:
-    """A plain-text table of a book's segments."""
-    lines = [book_id, f"  {'type':<16} {'first':>5} {'last':>5} {'conf':>6}"]
-    for s in segs:
-        lines.append(f"  {s['type']:<16} {s['first_page']:>5} {s['last_page']:>5} {s['confidence']:>6.3f}")
-    return "\n".join(lines)

@@ -1,0 +1,215 @@
+"""CoSMo PSS inference (DESIGN 4.2): the model loader, per-book prediction, segments, evaluation
+against the baselines, and the ``segment`` job (:func:`segment_books`).
+
+Books come from a PSS feature store (:mod:`.features`) as arrays (:func:`load_books`); the model
+classifies whole books with overlapping windows and averaged logits, never mixing books
+(``CosmoPssForPageClassification.classify_books``). Metrics come from
+:mod:`comics_analysis.metrics.pss`.
+
+Writing predicted page types into an embedding store is ``store.set_page_types`` (the store layer
+comes after this one); :meth:`Segmentation.page_types` gives its input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..dataspec import write_page_types
+from ..dataspec.records import PAGE_TYPES
+from ..metrics.pss import evaluate_with_baselines, segments
+from ..modeling.cosmo_pss import CosmoPssForPageClassification
+from .features import FeatureStore
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Segmentation",
+    "book_arrays",
+    "book_segments",
+    "evaluate_books",
+    "load_books",
+    "load_pss_model",
+    "predict_books",
+    "segment_books",
+    "segments_table",
+]
+
+
+def book_arrays(store: FeatureStore, book_ids: list[str]) -> list[dict[str, Any]]:
+    """Books of an open feature store as arrays, with ``label_ids`` (index in ``PAGE_TYPES``,
+    -100 unlabelled) and ``starts`` (story-start targets, -1 unlabelled)."""
+    books = []
+    index = {label: i for i, label in enumerate(PAGE_TYPES)}
+    for book_id in book_ids:
+        b = store.book(book_id)
+        b["label_ids"] = np.array([index[t] if t else -100 for t in b["page_types"]], dtype=np.int64)
+        b["starts"] = np.array(
+            [float(s) if t else -1.0 for t, s in zip(b["page_types"], b["story_start"], strict=True)],
+            dtype=np.float32,
+        )
+        books.append(b)
+    return books
+
+
+def load_books(features: str | Path, book_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Books of a feature store as arrays (all books, or ``book_ids`` in that order)."""
+    store = FeatureStore(features)
+    return book_arrays(store, book_ids or list(store.books()))
+
+
+def load_pss_model(model: str | Path, device: Any = None):
+    """A ``CosmoPssForPageClassification`` in eval mode from a folder written by
+    ``save_pretrained`` (or converted from cosmo-v4) or a Hub repository id."""
+    path = Path(model)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path}: not a CoSMo PSS model folder (no config.json)")
+    loaded = CosmoPssForPageClassification.from_pretrained(str(model)).eval()
+    return loaded if device is None else loaded.to(device)
+
+
+def predict_books(
+    model: CosmoPssForPageClassification,
+    books: list[dict[str, Any]],
+    window: int | None,
+    stride: int | None,
+) -> list[dict[str, Any]]:
+    """Per book: page types (our taxonomy), story starts, confidences. ``window=None``: full book."""
+    model.eval()
+    labels = model.config.labels
+    results = []
+    outputs = model.classify_books(
+        [
+            (
+                torch.from_numpy(book["vision"]),
+                torch.from_numpy(book["text"]),
+                torch.from_numpy(np.asarray(book["text_mask"], dtype=bool)),
+            )
+            for book in books
+        ],
+        window=window,
+        stride=stride,
+    )
+    for book, out in zip(books, outputs, strict=True):
+        types = [labels[i] for i in out["labels"]]
+        chosen = out["probabilities"].gather(1, torch.tensor(out["labels"]).unsqueeze(1)).squeeze(1)
+        results.append(
+            {
+                "book_id": book["book_id"],
+                "page_ids": book["page_ids"],
+                "page_types": types,
+                "story_start": [
+                    bool(t == "story" and p > 0.5)
+                    for t, p in zip(types, out["story_start"].tolist(), strict=True)
+                ],
+                "confidence": chosen.tolist(),
+                "story_start_probability": out["story_start"].tolist(),
+            }
+        )
+    return results
+
+
+def evaluate_books(
+    model: CosmoPssForPageClassification,
+    books: list[dict[str, Any]],
+    window: int | None,
+    stride: int | None,
+    scheme: str = "ours",
+) -> dict[str, dict[str, Any]]:
+    """Model and both baselines on ``books`` (metrics of metrics.pss)."""
+    preds = predict_books(model, books, window, stride)
+    truth = [
+        {"book_id": b["book_id"], "page_types": b["page_types"], "story_start": b["story_start"]}
+        for b in books
+    ]
+    return evaluate_with_baselines(truth, preds, scheme=scheme)
+
+
+def book_segments(prediction: dict[str, Any]) -> list[dict[str, Any]]:
+    """Segments of one predicted book: type, first page, last page (0-based, inclusive), mean
+    confidence; a story segment also starts at every predicted story start."""
+    segs = segments(prediction["page_types"], prediction["story_start"])
+    conf = prediction["confidence"]
+    return [
+        {
+            "type": s.label,
+            "first_page": s.first,
+            "last_page": s.last,
+            "confidence": float(np.mean(conf[s.first : s.last + 1])),
+        }
+        for s in segs
+    ]
+
+
+def segments_table(book_id: str, segs: list[dict[str, Any]]) -> str:
+    """A plain-text table of a book's segments."""
+    lines = [book_id, f"  {'type':<16} {'first':>5} {'last':>5} {'conf':>6}"]
+    for s in segs:
+        lines.append(f"  {s['type']:<16} {s['first_page']:>5} {s['last_page']:>5} {s['confidence']:>6.3f}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Segmentation:
+    """What :func:`segment_books` found: per book the prediction of :func:`predict_books` plus its
+    ``segments`` (:func:`book_segments`)."""
+
+    model: str
+    books: list[dict[str, Any]] = field(default_factory=list)
+    json_path: Path | None = None  # where the JSON was written, if asked
+    dataspec_updated: int | None = None  # DataSpec records updated, if asked
+
+    def page_types(self) -> dict[str, str]:
+        """``{page_id: predicted page type}`` of every page (for ``store.set_page_types``)."""
+        return {pid: t for b in self.books for pid, t in zip(b["page_ids"], b["page_types"], strict=True)}
+
+    def tables(self) -> str:
+        """The segments of every book as plain-text tables (:func:`segments_table`)."""
+        return "\n".join(segments_table(b["book_id"], b["segments"]) for b in self.books)
+
+
+def segment_books(
+    model: str | Path,
+    features: str | Path,
+    books: list[str] | tuple[str, ...] = ("all",),
+    *,
+    window: int | None = 32,
+    stride: int | None = 16,
+    json_path: str | Path | None = None,
+    dataspec: str | Path | None = None,
+) -> Segmentation:
+    """Page types and segments of ``books`` (ids in the feature store ``features``, or
+    ``["all"]``) with the CoSMo PSS model ``model`` (a folder or a Hub id). ``window`` pages per
+    window with ``stride`` (``None`` or <= 0: the whole book at once). Optionally writes
+    ``{"model", "books"}`` as JSON to ``json_path`` and the predicted ``page_type`` /
+    ``story_start`` into the DataSpec records under the folder ``dataspec``."""
+    store = FeatureStore(features)
+    wanted = store.select_books(list(books))
+    pss = load_pss_model(model)
+    window = None if window is None or window <= 0 else window
+    predictions = predict_books(pss, book_arrays(store, wanted), window, stride)
+    result = Segmentation(model=str(model))
+    result.books = [{**p, "segments": book_segments(p)} for p in predictions]
+    if json_path is not None:
+        result.json_path = Path(json_path)
+        result.json_path.parent.mkdir(parents=True, exist_ok=True)
+        result.json_path.write_text(
+            json.dumps({"model": result.model, "books": result.books}, indent=2) + "\n"
+        )
+    if dataspec is not None:
+        result.dataspec_updated = write_page_types(
+            dataspec,
+            {
+                pid: (t, s)
+                for p in predictions
+                for pid, t, s in zip(p["page_ids"], p["page_types"], p["story_start"], strict=True)
+            },
+        )
+        log.info("page_type written to %d DataSpec records", result.dataspec_updated)
+    return result
