@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from datasets.exceptions import DatasetGenerationError
 
 from .. import __version__
 from ..dataspec import DataSpecError
+from ..ingest.entries import natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,6 @@ SPLIT_ORDER = ("train", "validation", "val", "dev", "test")
 def split_key(name: str) -> tuple[int, str]:
     """Sort key for split names: train, validation/val/dev, test, then others by name."""
     return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key that orders "p2" before "p10"."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
 
 
 def image_files(folder: Path) -> list[Path]:

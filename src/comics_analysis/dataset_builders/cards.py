@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from ..dataspec import markdown_table
+
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),
     (10_000, "1K<n<10K"),
@@ -43,18 +45,18 @@ def size_category(rows: int) -> str:
 
 
 def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
+    """:func:`dataspec.markdown_table` with the cards' number formats (ints 1,234, floats 4 places)."""
+
+    def cell(v: Any) -> Any:
         if isinstance(v, bool):
             return str(v)
         if isinstance(v, int):
             return f"{v:,}"
         if isinstance(v, float):
             return f"{v:.4f}"
-        return str(v).replace("|", "\\|")
+        return v
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(headers, [[cell(v) for v in row] for row in rows])
 
 
 def front_matter(stats: dict[str, Any], license: str, pretty_name: str) -> dict[str, Any]:

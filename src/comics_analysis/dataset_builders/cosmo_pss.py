@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 
 import datasets
 
-from ..dataspec import DataSpecError, make_book_id, make_page_id
+from ..dataspec import DataSpecError, make_book_id, make_page_id, markdown_table
 from ..dataspec.records import PAGE_TYPES
 from ..dataspec.taxonomy import (
     COSMO5_LABELS,
@@ -258,11 +258,11 @@ def counts_markdown(counts: dict[str, dict[str, int]]) -> str:
     """A Markdown table of :func:`page_counts` output (labels x splits, with totals), for the card."""
     splits = list(counts)
     labels = list(next(iter(counts.values()))) if counts else []
-    lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
+    rows = []
     for label in [*labels, "total"]:
         values = [sum(counts[s].values()) if label == "total" else counts[s][label] for s in splits]
-        lines.append(f"| {label} | " + " | ".join(f"{v:,}" for v in values) + f" | {sum(values):,} |")
-    return "\n".join(lines) + "\n"
+        rows.append([label, *(f"{v:,}" for v in values), f"{sum(values):,}"])
+    return markdown_table(["label", *splits, "total"], rows) + "\n"
 
 
 def story_start_counts(data_dir: str | Path) -> dict[str, int]:
