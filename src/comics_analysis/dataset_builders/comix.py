@@ -52,7 +52,7 @@ from ..dataspec import (
 )
 from ..dataspec.coco import CATEGORIES, CATEGORY_IDS, IGNORED_CATEGORIES, read_coco
 from ..ingest.entries import natural_key
-from ._common import build, split_key
+from ._common import build, find_split_files, split_generators
 
 SPLIT_FILE = re.compile(r"^(?P<split>[a-z]+)\.json$")
 PANEL, TEXT, ONOMATOPOEIA = CATEGORY_IDS["panel"], CATEGORY_IDS["text"], CATEGORY_IDS["onomatopoeia"]
@@ -67,14 +67,7 @@ _CITATION = """@article{vivoli2024comix,
 
 
 def split_files(data_dir: str | Path) -> dict[str, Path]:
-    found = {}
-    for path in sorted(Path(data_dir).iterdir()):
-        match = SPLIT_FILE.match(path.name)
-        if match and path.is_file():
-            found[match["split"]] = path
-    if not found:
-        raise FileNotFoundError(f"CoMix: no COCO file <split>.json in {data_dir}")
-    return {split: found[split] for split in sorted(found, key=split_key)}
+    return find_split_files(data_dir, SPLIT_FILE, "CoMix: no COCO file <split>.json")
 
 
 def _book_and_page(file_name: str) -> tuple[str, str]:
@@ -275,10 +268,7 @@ class Comix(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)})
-            for split, path in split_files(self.config.data_dir).items()
-        ]
+        return split_generators(split_files(self.config.data_dir))
 
     def _generate_examples(self, path: str):
         root = Path(self.config.image_dir or self.config.data_dir)

@@ -62,7 +62,7 @@ from ..dataspec.taxonomy import (
     collapse,
     cosmo_cover_type,
 )
-from ._common import build, image_files, split_key
+from ._common import build, find_split_files, image_files, split_generators
 
 SPLIT_FILE = re.compile(r"^comics_(?P<split>[a-z]+)\.json$")
 UNLABELLED = "unlabelled"
@@ -101,14 +101,7 @@ _CITATION = """@article{serra2025cosmo,
 
 def split_files(data_dir: str | Path) -> dict[str, Path]:
     """``{split: path}`` of the ``comics_<split>.json`` files in ``data_dir``."""
-    found = {}
-    for path in sorted(Path(data_dir).iterdir()):
-        match = SPLIT_FILE.match(path.name)
-        if match:
-            found[match["split"]] = path
-    if not found:
-        raise FileNotFoundError(f"no CoSMo split file comics_<split>.json in {data_dir}")
-    return {split: found[split] for split in sorted(found, key=split_key)}
+    return find_split_files(data_dir, SPLIT_FILE, "no CoSMo split file comics_<split>.json")
 
 
 def read_split(path: str | Path) -> list[dict[str, Any]]:
@@ -312,10 +305,7 @@ class CosmoPss(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)})
-            for split, path in split_files(self.config.data_dir).items()
-        ]
+        return split_generators(split_files(self.config.data_dir))
 
     def _generate_examples(self, path: str):
         seen: set[str] = set()
