@@ -39,6 +39,14 @@ def template(name: str) -> str:
     return (resources.files("comics_analysis") / "model_cards" / name).read_text(encoding="utf-8")
 
 
+def render_card(card_class: type[RepoCard], data, template_name: str, /, **values: Any) -> str:
+    """``card_class.from_template`` (ModelCard, DatasetCard) over ``model_cards/<template_name>`` with the
+    metadata ``data`` and the template ``values``; ends with a newline like the template (Jinja
+    drops the last one)."""
+    text = str(card_class.from_template(data, template_str=template(template_name), **values))
+    return text if text.endswith("\n") else text + "\n"
+
+
 def size_category(rows: int) -> str:
     for limit, label in SIZE_CATEGORIES:
         if rows < limit:
@@ -185,10 +193,7 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
         "provenance_table": provenance_table,
         "license_text": f"`{license}`. " + LICENSE_TEXT.get(license, ""),
     }
-    card = DatasetCard.from_template(
-        card_data(stats, license, pretty_name), template_str=template("dataset_card.md"), **values
-    )
-    return str(card)
+    return render_card(DatasetCard, card_data(stats, license, pretty_name), "dataset_card.md", **values)
 
 
 def benchmark_card(
@@ -214,9 +219,10 @@ def benchmark_card(
             }
         ],
     )
-    card = DatasetCard.from_template(
+    return render_card(
+        DatasetCard,
         data,
-        template_str=template("benchmark_card.md"),
+        "benchmark_card.md",
         title=name,
         name=name,
         description=(info.description or "").strip(),
@@ -228,4 +234,3 @@ def benchmark_card(
         statistics=statistics,
         citation=(info.citation or "").strip(),
     )
-    return str(card)

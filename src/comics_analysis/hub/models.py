@@ -19,7 +19,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .. import __version__
-from ..dataset_builders.cards import md_table, template
+from ..dataset_builders.cards import md_table, render_card
 from .api import check_repo_id, upload
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2
         else " (an ablation) the model does not see panel positions, so its reading order is weak.",
         "text_backbone": model.get("text_backbone", config.get("text_backbone") or "from config"),
     }
-    return str(ModelCard.from_template(card_data, template_str=template("model_card.md"), **values))
+    return render_card(ModelCard, card_data, "model_card.md", **values)
 
 
 def stage_model_upload(folder: str | Path, repo_id: str, license: str = "apache-2.0") -> list[str]:
