@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from comics_analysis.annotate.panels import ClassicalConfig, detect_classical
+from comics_analysis.annotate.detectors.classical import ClassicalConfig, detect_classical
 from comics_analysis.annotate.reading_order import reading_order
 from comics_analysis.dataspec import Page, pages_from_openmantra
 from comics_analysis.metrics.panels import evaluate_panels

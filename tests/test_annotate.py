@@ -188,7 +188,7 @@ def test_annotate_with_rapidocr_reads_the_lettering(tmp_path):
 
 
 def test_coco_import_detector(tmp_path, shared_data):
-    from comics_analysis.annotate.coco import CocoPredictions
+    from comics_analysis.annotate.detectors.coco import CocoPredictions
     from comics_analysis.dataspec import pages_from_openmantra
 
     truth = pages_from_openmantra(shared_data / "open-mantra" / "annotation.json")

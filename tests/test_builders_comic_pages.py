@@ -27,8 +27,8 @@ from comics_analysis.dataset_builders.comic_pages import (
     plan_shards,
     split_of_book,
 )
-from comics_analysis.dataset_builders.publish import push_dataset, stage_upload
 from comics_analysis.dataspec import DataSpecError, Page, from_hf_row, hf_features, read_pages, write_jsonl
+from comics_analysis.hub import push_dataset, stage_upload
 from comics_analysis.ingest import ingest
 from comics_analysis.synth import make_library
 from comics_analysis.synth.vlm import simulate_vlm
@@ -360,7 +360,7 @@ def test_staging_rejects_a_card_whose_data_files_are_missing(exported, tmp_path)
 
 def test_card_template_ships_as_package_data():
     template = resources.files("comics_analysis") / "model_cards" / "dataset_card.md"
-    assert template.is_file() and "$front_matter" in template.read_text()
+    assert template.is_file() and "{{ card_data }}" in template.read_text()  # a Jinja template
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     package_data = pyproject.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
     assert '"model_cards/*.md"' in package_data and fnmatch("model_cards/dataset_card.md", "model_cards/*.md")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 
 torch = pytest.importorskip("torch", reason="the 'ml' extra (torch, transformers) is not installed")
 pytest.importorskip("accelerate", reason="the 'ml' extra (accelerate) is not installed")
@@ -300,7 +301,12 @@ def test_push_model_dry_run_stages_card_and_files(tmp_path, capsys, monkeypatch)
     info = json.loads((out / "final" / "training_info.json").read_text())
     accuracy = info["metrics"]["next_panel_accuracy"]
     assert f"| next-panel accuracy | {accuracy:.4f} |" in card
-    assert "synthetic" in card and "$" not in card.split("```")[0]  # every placeholder filled
+    assert "synthetic" in card and "{{" not in card and "}}" not in card  # every placeholder filled
+    data = ModelCard.load(out / "final" / "README.md").data  # the Hub's own reading of the card
+    assert data.license == "apache-2.0" and data.eval_results[0].dataset_name == "validation pages"
+    assert {r.metric_type: r.metric_value for r in data.eval_results}["next_panel_accuracy"] == round(
+        accuracy, 4
+    )
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "no-login"))

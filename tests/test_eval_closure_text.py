@@ -3,6 +3,7 @@ hand-made rows, MiniLM (offline package) on real dev-easy rows, a Closure Lite t
 
 import numpy as np
 import pytest
+from scipy.stats import bootstrap
 
 from comics_analysis.benchmarks.closure_text import context_text, evaluate_cloze, predict_cloze
 from comics_analysis.metrics.intervals import accuracy_with_interval, bootstrap_interval
@@ -36,6 +37,18 @@ def test_bootstrap_interval():
     # normal approximation: 0.6 +- 1.96 * sqrt(0.24 / 1000) = 0.6 +- 0.0304
     assert low == pytest.approx(0.5696, abs=0.006) and high == pytest.approx(0.6304, abs=0.006)
     assert bootstrap_interval(outcomes, seed=1) == bootstrap_interval(outcomes, seed=1)  # seeded
+    assert bootstrap_interval(outcomes, seed=1) != bootstrap_interval(outcomes, seed=2)
+    # the percentile bootstrap of scipy, with the same generator and settings
+    expected = bootstrap(
+        (outcomes.astype(float),),
+        np.mean,
+        n_resamples=2000,
+        confidence_level=0.95,
+        method="percentile",
+        rng=np.random.default_rng(1),
+    ).confidence_interval
+    assert (low, high) == (expected.low, expected.high)
+    assert bootstrap_interval([False]) == (0.0, 0.0)  # one outcome: every resample is that outcome
     scores = accuracy_with_interval([0, 1, 2, 1], [0, 1, 1, 1])
     assert scores["accuracy"] == 0.75 and scores["n"] == 4 and scores["ci_low"] <= 0.75 <= scores["ci_high"]
     with pytest.raises(ValueError, match="3 predictions for 2 references"):

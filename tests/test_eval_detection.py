@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from comics_analysis.annotate.panels import detect_classical
+from comics_analysis.annotate import detect_classical
 from comics_analysis.dataset_builders.comix import pages_from_coco
 from comics_analysis.dataspec import Box, Panel, Provenance, TextBox
-from comics_analysis.metrics.detection import CLASSES, boxes_of, evaluate_detection, to_coco
+from comics_analysis.dataspec.coco import CLASSES, boxes_of, to_coco
+from comics_analysis.metrics.detection import evaluate_detection
 from comics_analysis.synth import make_page
 
 SIZE = (400, 600)

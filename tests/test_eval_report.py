@@ -95,7 +95,7 @@ def test_cli_closure_text_and_report(tmp_path, capsys):
 
 
 def test_cli_detection_with_coco_files(tmp_path, capsys):
-    from comics_analysis.metrics.detection import to_coco
+    from comics_analysis.dataspec.coco import to_coco
     from comics_analysis.synth import make_page
 
     pages = [make_page(i, size=(300, 450), book_id="synth-0000abcd", page_index=i).record for i in range(2)]

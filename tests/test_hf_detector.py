@@ -6,7 +6,7 @@ pytest.importorskip("torch", reason="the 'ml' extra (torch, transformers) is not
 transformers = pytest.importorskip("transformers", reason="the 'ml' extra is not installed")
 
 from comics_analysis.annotate import annotate, detect, read_annotations  # noqa: E402
-from comics_analysis.annotate.hf_detector import HfDetector  # noqa: E402
+from comics_analysis.annotate.detectors.hf import HfDetector  # noqa: E402
 from comics_analysis.ingest import ingest  # noqa: E402
 from comics_analysis.synth import make_library, make_page  # noqa: E402
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from comics_analysis.annotate import detect, detect_classical
+from comics_analysis.annotate import ClassicalConfig, Detection, detect, detect_classical, get_detector
+from comics_analysis.annotate.detectors import DETECTORS, detector_specs, register_detector
 from comics_analysis.metrics.panels import coco_ap, iou, kendall_tau, match_boxes, score_page, summarise
 from comics_analysis.synth import LAYOUTS, make_page
 
@@ -31,6 +32,9 @@ def test_kendall_tau_by_hand():
     assert kendall_tau([3, 2, 1, 0]) == -1.0
     assert kendall_tau([1, 0, 2]) == pytest.approx(1 / 3)  # 2 concordant, 1 discordant of 3 pairs
     assert kendall_tau([0]) == 1.0
+    assert kendall_tau([2, 0, 3, 1]) == 0.0  # 3 concordant, 3 discordant
+    with pytest.raises(ValueError, match="ranks must be distinct"):
+        kendall_tau([0, 0, 1])
 
 
 def test_page_scores_and_summary_by_hand():
@@ -134,6 +138,32 @@ def test_splash_bleed_and_text_only_pages():
     assert detect_classical(text) == []
     with pytest.raises(ValueError, match="unknown panel detector"):
         detect(text, "magic")
+
+
+def test_detector_registry():
+    assert detector_specs()[:3] == ["classical", "hf:NAME", "coco:FILE"]
+    assert get_detector("classical") is get_detector("classical")  # built once per process and spec
+    for bad in ("magic", "classical:x", "hf", "hf:", "coco"):
+        with pytest.raises(
+            ValueError, match=r"unknown panel detector .*available: classical, hf:NAME, coco:FILE"
+        ):
+            get_detector(bad)
+    image = page_with([(40, 40, 340, 520), (420, 40, 340, 520)])
+    assert get_detector("classical")(image) == detect_classical(image) == detect(image)
+    strict = ClassicalConfig(min_area=0.9)  # a panel must cover 90% of the page
+    assert detect(image, config=strict) == [] != detect(image)
+
+    def fixed(score: str):  # a new kind with an argument: "fixed:SCORE"
+        return lambda image, source=None: [Detection((1.0, 2.0, 3.0, 4.0), float(score))]
+
+    register_detector("fixed", fixed, "SCORE")
+    try:
+        assert detect(image, "fixed:0.25") == [Detection((1.0, 2.0, 3.0, 4.0), 0.25)]
+        assert "fixed:SCORE" in detector_specs()
+    finally:
+        DETECTORS.pop("fixed")
+    with pytest.raises(ValueError, match="kind: a detector kind has no ':'"):
+        register_detector("a:b", ClassicalConfig)
 
 
 def test_synthetic_pages_of_every_layout():

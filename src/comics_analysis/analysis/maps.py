@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import median_abs_deviation
 
+from ..dataspec import markdown_table
 from ..store.reader import EmbeddingStore
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def outlier_scores(
         top = np.partition(sims, m - k, axis=1)[:, m - k :]
         raw[start : start + block] = 1.0 - top.mean(axis=1)
     median = float(np.median(raw[ref]))  # over every reference row, sampled or not
-    mad = float(np.median(np.abs(raw[ref] - median))) * 1.4826
+    mad = float(median_abs_deviation(raw[ref])) * 1.4826  # the usual normal-consistency constant
     scale = mad if mad > 1e-12 else (float(raw[ref].std()) or 1.0)
     return raw, (raw - median) / scale
 
@@ -272,23 +274,30 @@ def _cluster_markdown(
         "",
         f"k-means on the unit page vectors; map: {method}. Examples are the pages nearest each centre.",
         "",
-        "| cluster | pages | mean panels | text share | page types | outliers | examples |",
-        "|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for c in result_clusters:
         types = ", ".join(f"{k} {v}" for k, v in sorted(c.page_types.items(), key=lambda kv: -kv[1]))
         examples = "<br>".join(f"`{e}`" for e in c.examples)
-        lines.append(
-            f"| {c.cluster} | {c.size} | {c.mean_panel_count:.2f} | {c.text_share:.2f} | {types or '-'} | "
-            f"{c.outliers} | {examples} |"
+        rows.append(
+            [
+                c.cluster,
+                c.size,
+                f"{c.mean_panel_count:.2f}",
+                f"{c.text_share:.2f}",
+                types or "-",
+                c.outliers,
+                examples,
+            ]
         )
-    lines += ["", f"## Outliers ({len(outliers)} flagged)", ""]
+    headers = ["cluster", "pages", "mean panels", "text share", "page types", "outliers", "examples"]
+    lines += [markdown_table(headers, rows), "", f"## Outliers ({len(outliers)} flagged)", ""]
     if outliers:
-        lines += ["| page_id | page type | panels | score (robust z) |", "|---|---|---|---|"]
-        lines += [
-            f"| `{o['page_id']}` | {o['page_type'] or '-'} | {o['panel_count']} | {o['outlier_score']:.2f} |"
+        rows = [
+            [f"`{o['page_id']}`", o["page_type"] or "-", o["panel_count"], f"{o['outlier_score']:.2f}"]
             for o in outliers
         ]
+        lines.append(markdown_table(["page_id", "page type", "panels", "score (robust z)"], rows))
     else:
         lines.append("none above the threshold")
     return "\n".join(lines) + "\n"

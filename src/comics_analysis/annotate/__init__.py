@@ -1,6 +1,6 @@
 """Annotation: panels, reading order, text (OCR / VLM) and their alignment into DataSpec."""
 
-from .panels import DETECTORS, ClassicalConfig, Detection, detect, detect_classical
+from .detectors import DETECTORS, ClassicalConfig, Detection, detect, detect_classical, get_detector
 from .pipeline import annotate, annotate_page, read_annotations
 from .reading_order import reading_order
 
@@ -12,6 +12,7 @@ __all__ = [
     "annotate_page",
     "detect",
     "detect_classical",
+    "get_detector",
     "read_annotations",
     "reading_order",
 ]

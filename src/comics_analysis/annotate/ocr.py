@@ -172,15 +172,13 @@ def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock
 
     Horizontal text stacks top to bottom; ``vertical`` text (Japanese tategaki) right to left.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not lines:
+        return []
     n = len(lines)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    edges: list[tuple[int, int]] = []
     for i in range(n):
         for j in range(i + 1, n):
             a, b = lines[i].bbox, lines[j].bbox
@@ -195,10 +193,13 @@ def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock
             side_gap = max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]))
             same_line = across >= 0.6 * size and side_gap <= 0.8 * size
             if stacked or same_line:
-                parent[find(i)] = find(j)
-    groups: dict[int, list[TextLine]] = {}
+                edges.append((i, j))
+    rows, cols = zip(*edges) if edges else ((), ())
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    groups: dict[int, list[TextLine]] = {}  # in order of each group's first line, as before
     for i in range(n):
-        groups.setdefault(find(i), []).append(lines[i])
+        groups.setdefault(int(component[i]), []).append(lines[i])
     blocks = []
     for members in groups.values():
         members = _reading_sequence(members, vertical)

@@ -26,9 +26,8 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
-from .coco import load_coco
+from .detectors import get_detector
 from .ocr import ENGINES, classify_block, group_lines, make_engine
-from .panels import DETECTORS, detect
 from .reading_order import reading_order
 
 log = logging.getLogger(__name__)
@@ -98,12 +97,10 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
     if direction == "auto":
         direction = row.get("reading_direction") or "ltr"
     flags = []
-    if options.detector.startswith("coco:"):
-        detections = load_coco(options.detector[5:]).for_path(f"{row['source_path']}/{row['source_entry']}")
-        if detections is None:
-            detections, flags = [], ["detector:page not in the COCO file"]
-    else:
-        detections = detect(image, options.detector)
+    detector = get_detector(options.detector)
+    detections = detector(image, source=f"{row['source_path']}/{row['source_entry']}")
+    if detections is None:  # a detector that looks pages up (coco:FILE) has none for this one
+        detections, flags = [], [f"detector:{getattr(detector, 'missing', 'no answer for this page')}"]
     order = reading_order([d.bbox for d in detections], direction)
     panels = [
         {
@@ -207,16 +204,8 @@ def annotate(
     """Annotate every ok page of an ingest run; returns the DataSpec files of this shard."""
     from ..ingest import read_manifest, shard_of
 
-    if detector.startswith("coco:"):
-        load_coco(detector[5:])  # a bad file fails here, naming it, not in a worker
-    elif detector.startswith("hf:"):
-        from .hf_detector import hf_detector
-
-        hf_detector(detector[3:])  # likewise a missing checkpoint or label map
-    elif detector not in DETECTORS:
-        raise ValueError(
-            f"unknown panel detector {detector!r}; available: {', '.join(DETECTORS)}, coco:FILE, hf:NAME"
-        )
+    # a bad spec, COCO file, checkpoint or label map fails here, naming it, not in a worker
+    get_detector(detector)
     if direction not in ("auto", "ltr", "rtl"):
         raise ValueError(f"direction must be auto, ltr or rtl, got {direction!r}")
     if not 0 <= shard_index < num_shards:

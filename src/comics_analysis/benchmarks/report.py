@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..dataspec import markdown_table
+
 log = logging.getLogger(__name__)
 
 
@@ -406,10 +408,6 @@ def collect(bench_dir: str | Path) -> tuple[list[dict], list[dict]]:
     return found, missing
 
 
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
     found, missing = collect(bench_dir)
     lines = [
@@ -420,28 +418,23 @@ def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
         "in its row; date, machine and commit are the file's own (or, where it records none, the last "
         "git commit that touched it).",
         "",
-        "| Benchmark | Metric | Value | Reference | Date | Machine | Commit | File |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for section in found:
-        for row in section["rows"]:
-            lines.append(
-                "| "
-                + " | ".join(
-                    _cell(v)
-                    for v in (
-                        row.benchmark,
-                        row.metric,
-                        row.value,
-                        row.reference,
-                        section["date"][:10],
-                        section["machine"],
-                        section["commit"],
-                        section["file"],
-                    )
-                )
-                + " |"
-            )
+    rows = [
+        (
+            row.benchmark,
+            row.metric,
+            row.value,
+            row.reference,
+            section["date"][:10],
+            section["machine"],
+            section["commit"],
+            section["file"],
+        )
+        for section in found
+        for row in section["rows"]
+    ]
+    headers = ["Benchmark", "Metric", "Value", "Reference", "Date", "Machine", "Commit", "File"]
+    lines += markdown_table(headers, rows).split("\n")
     lines += ["", "## Missing", ""]
     if missing:
         lines.append("No result file yet for these benchmarks (the command that writes one):")

@@ -119,7 +119,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_push(args: argparse.Namespace) -> int:
-    from ..dataset_builders.publish import push_dataset, stage_upload
+    from ..hub import push_dataset, stage_upload
 
     if args.dry_run:
         for name in stage_upload(args.folder):

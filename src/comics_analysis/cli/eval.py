@@ -126,7 +126,8 @@ def _detection_pages(path: Path, image_dir: Path | None):
 def cmd_detection(args: argparse.Namespace) -> int:
     from ..benchmarks.report import run_info
     from ..dataspec import format_table
-    from ..metrics.detection import evaluate_detection, to_coco
+    from ..dataspec.coco import to_coco
+    from ..metrics.detection import evaluate_detection
 
     truth = _detection_pages(args.gt, args.image_dir)
     preds = _detection_pages(args.pred, args.image_dir)

@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import datasets
 from datasets.exceptions import DatasetGenerationError
 
 from .. import __version__
 from ..dataspec import DataSpecError
+from ..ingest.entries import natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,24 @@ def split_key(name: str) -> tuple[int, str]:
     return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)
 
 
-def natural_key(name: str) -> tuple:
-    """Sort key that orders "p2" before "p10"."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+def find_split_files(data_dir: str | Path, pattern: re.Pattern, missing: str) -> dict[str, Path]:
+    """``{split: path}`` of the files in ``data_dir`` whose name ``pattern`` matches (its group
+    ``split``), in split order; FileNotFoundError ``"{missing} in {data_dir}"`` when there is none."""
+    found = {}
+    for path in sorted(Path(data_dir).iterdir()):
+        match = pattern.match(path.name)
+        if match and path.is_file():
+            found[match["split"]] = path
+    if not found:
+        raise FileNotFoundError(f"{missing} in {data_dir}")
+    return {split: found[split] for split in sorted(found, key=split_key)}
+
+
+def split_generators(files: dict[str, Path]) -> list[datasets.SplitGenerator]:
+    """One split per file, its path passed to ``_generate_examples(path=...)``."""
+    return [
+        datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)}) for split, path in files.items()
+    ]
 
 
 def image_files(folder: Path) -> list[Path]:

@@ -1,18 +1,22 @@
-"""Dataset cards: templates from ``comics_analysis/model_cards/`` (package data) filled in with
-statistics, and the YAML front matter the Hub and ``datasets.load_dataset(folder)`` read.
+"""Dataset cards: ``huggingface_hub`` ``DatasetCard`` objects rendered from the Jinja templates in
+``comics_analysis/model_cards/`` (package data), with their metadata (the YAML front matter the
+Hub and ``datasets.load_dataset(folder)`` read) as ``DatasetCardData``.
 
-Templates use :class:`string.Template` placeholders (``$name``), so Markdown braces need no
-escaping. :func:`read_front_matter` parses a card back (the upload staging checks it).
+They live here, not in ``hub``, because the exports of this package write them (and
+``dataset_builders`` sits below ``hub``). :func:`read_front_matter` parses a card back (the
+upload staging in ``hub.datasets`` checks it).
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import yaml
+from huggingface_hub import DatasetCard, DatasetCardData, RepoCard
+
+from ..dataspec import markdown_table
 
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),
@@ -35,6 +39,14 @@ def template(name: str) -> str:
     return (resources.files("comics_analysis") / "model_cards" / name).read_text(encoding="utf-8")
 
 
+def render_card(card_class: type[RepoCard], data, template_name: str, /, **values: Any) -> str:
+    """``card_class.from_template`` (ModelCard, DatasetCard) over ``model_cards/<template_name>`` with the
+    metadata ``data`` and the template ``values``; ends with a newline like the template (Jinja
+    drops the last one)."""
+    text = str(card_class.from_template(data, template_str=template(template_name), **values))
+    return text if text.endswith("\n") else text + "\n"
+
+
 def size_category(rows: int) -> str:
     for limit, label in SIZE_CATEGORIES:
         if rows < limit:
@@ -43,21 +55,21 @@ def size_category(rows: int) -> str:
 
 
 def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
+    """:func:`dataspec.markdown_table` with the cards' number formats (ints 1,234, floats 4 places)."""
+
+    def cell(v: Any) -> Any:
         if isinstance(v, bool):
             return str(v)
         if isinstance(v, int):
             return f"{v:,}"
         if isinstance(v, float):
             return f"{v:.4f}"
-        return str(v).replace("|", "\\|")
+        return v
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(headers, [[cell(v) for v in row] for row in rows])
 
 
-def front_matter(stats: dict[str, Any], license: str, pretty_name: str) -> dict[str, Any]:
+def card_data(stats: dict[str, Any], license: str, pretty_name: str) -> DatasetCardData:
     """Hub metadata: licence, task tags, size, and configs with their data files per split."""
     build = stats["build"]
     written = build["configs_written"]
@@ -71,30 +83,28 @@ def front_matter(stats: dict[str, Any], license: str, pretty_name: str) -> dict[
             {"split": split, "path": f"{config}/{split}-*.parquet"} for split in build["files"][config]
         ]
         configs.append(entry)
-    return {
-        "license": license,
-        "pretty_name": pretty_name,
-        "task_categories": ["object-detection", "image-to-text"],
-        "tags": ["comics", "manga", "document-layout", "ocr", "dataspec"],
-        "size_categories": [size_category(stats["collection"]["pages"])],
-        "configs": configs,
-    }
+    return DatasetCardData(
+        license=license,
+        pretty_name=pretty_name,
+        task_categories=["object-detection", "image-to-text"],
+        tags=["comics", "manga", "document-layout", "ocr", "dataspec"],
+        size_categories=[size_category(stats["collection"]["pages"])],
+        configs=configs,
+    )
 
 
 def read_front_matter(card: str | Path) -> dict[str, Any]:
-    """The YAML front matter of a card (text or file); raises ValueError when absent or invalid."""
+    """The YAML front matter of a card (text or file), parsed by ``huggingface_hub.RepoCard``;
+    raises ValueError when it is absent or invalid."""
     text = Path(card).read_text(encoding="utf-8") if isinstance(card, Path) else card
     if not text.startswith("---\n"):
         raise ValueError("the dataset card has no YAML front matter (it must start with '---')")
-    end = text.find("\n---\n", 4)
-    if end < 0:
+    if text.find("\n---\n", 3) < 0 and not text.rstrip().endswith("\n---"):
         raise ValueError("the dataset card's YAML front matter is not closed by '---'")
     try:
-        data = yaml.safe_load(text[4 : end + 1])
-    except yaml.YAMLError as exc:
+        data = RepoCard(text).data.to_dict()
+    except (ValueError, yaml.YAMLError) as exc:
         raise ValueError(f"the dataset card's YAML front matter is invalid: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError("the dataset card's YAML front matter is not a mapping")
     return data
 
 
@@ -155,9 +165,6 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
     if created:
         provenance_table += f"\n\nPages annotated between {created[0]} and {created[1]} (UTC)."
     values = {
-        "front_matter": yaml.safe_dump(
-            front_matter(stats, license, pretty_name), sort_keys=False, allow_unicode=True
-        ),
         "pretty_name": pretty_name,
         "tool": build["tool"],
         "created": build["created_utc"],
@@ -186,7 +193,7 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
         "provenance_table": provenance_table,
         "license_text": f"`{license}`. " + LICENSE_TEXT.get(license, ""),
     }
-    return Template(template("dataset_card.md")).substitute(values)
+    return render_card(DatasetCard, card_data(stats, license, pretty_name), "dataset_card.md", **values)
 
 
 def benchmark_card(
@@ -200,20 +207,22 @@ def benchmark_card(
 ) -> str:
     """The card of an exported benchmark dataset (``dataset_builders.export``): its description,
     licence and citation from the builder's ``DatasetInfo``, rows per split, extra statistics."""
-    meta = {
-        "license": "other",
-        "license_name": info.license or "see source",
-        "pretty_name": name,
-        "size_categories": [size_category(sum(rows.values()))],
-        "configs": [
+    data = DatasetCardData(
+        license="other",
+        license_name=info.license or "see source",
+        pretty_name=name,
+        size_categories=[size_category(sum(rows.values()))],
+        configs=[
             {
                 "config_name": "default",
                 "data_files": [{"split": split, "path": files} for split, files in shards.items()],
             }
         ],
-    }
-    return Template(template("benchmark_card.md")).substitute(
-        front_matter=yaml.safe_dump(meta, sort_keys=False, allow_unicode=True),
+    )
+    return render_card(
+        DatasetCard,
+        data,
+        "benchmark_card.md",
         title=name,
         name=name,
         description=(info.description or "").strip(),

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..annotate.align import SUBSETS
 from ..annotate.pipeline import recorded_images_root
-from ..dataspec import DataSpecError, Page, read_jsonl, to_hf_row
+from ..dataspec import DataSpecError, Page, Provenance, read_jsonl, to_hf_row
 from ..dataspec.hf import hf_features
 from ._common import build
 
@@ -70,6 +70,9 @@ _DESCRIPTIONS = {
     "aligned": "pages whose detector and VLM panels are matched one to one (annotate.align.is_aligned)",
     "perfect_match": "pages with as many detector panels (score >= 0.5) as VLM panels (the earlier rule)",
 }
+
+# provenance fields with one value per page (paths, hashes, times): not counted in the card
+PER_PAGE_PROVENANCE = ("source_path", "source_entry", "image_sha256", "created_utc")
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -332,15 +335,8 @@ def page_stats(pages: Sequence[Page]) -> dict[str, Any]:
         "reading_direction": _counter(p.reading_direction for p in pages),
         "provenance": {
             name: _counter(getattr(p.provenance, name) for p in pages)
-            for name in (
-                "detector",
-                "detector_version",
-                "ocr",
-                "ocr_version",
-                "vlm",
-                "prompt_version",
-                "generator",
-            )
+            for name in Provenance.model_fields
+            if name not in PER_PAGE_PROVENANCE
         },
         "source_containers": len({p.provenance.source_path for p in pages if p.provenance.source_path}),
         "created_utc": [created[0], created[-1]] if created else None,

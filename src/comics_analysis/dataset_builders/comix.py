@@ -29,7 +29,6 @@ error unless ``require_images=False``, which keeps the page without an image.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ from typing import Any, ClassVar
 
 import datasets
 
-from ..annotate.coco import CATEGORIES
 from ..annotate.reading_order import reading_order
 from ..dataspec import (
     DataSpecError,
@@ -52,12 +50,13 @@ from ..dataspec import (
     sha256_bytes,
     to_hf_row,
 )
-from ._common import build, natural_key, split_key
+from ..dataspec.coco import CATEGORIES, CATEGORY_IDS, IGNORED_CATEGORIES, read_coco
+from ..ingest.entries import natural_key
+from ._common import build, find_split_files, split_generators
 
 SPLIT_FILE = re.compile(r"^(?P<split>[a-z]+)\.json$")
-PANEL, CHARACTER, BALLOON, TEXT, ONOMATOPOEIA, FACE = 1, 2, 3, 4, 5, 7
-BOX_LABELS = {CHARACTER: "character", FACE: "face", BALLOON: "balloon"}
-IGNORED_CATEGORIES = {6}  # link_sbsc: a link between a balloon and a character, not a box
+PANEL, TEXT, ONOMATOPOEIA = CATEGORY_IDS["panel"], CATEGORY_IDS["text"], CATEGORY_IDS["onomatopoeia"]
+BOX_LABELS = {CATEGORY_IDS[name]: name for name in ("character", "face", "balloon")}
 
 FEATURES = hf_features()
 
@@ -68,26 +67,7 @@ _CITATION = """@article{vivoli2024comix,
 
 
 def split_files(data_dir: str | Path) -> dict[str, Path]:
-    found = {}
-    for path in sorted(Path(data_dir).iterdir()):
-        match = SPLIT_FILE.match(path.name)
-        if match and path.is_file():
-            found[match["split"]] = path
-    if not found:
-        raise FileNotFoundError(f"CoMix: no COCO file <split>.json in {data_dir}")
-    return {split: found[split] for split in sorted(found, key=split_key)}
-
-
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataSpecError(f"not a readable COCO JSON file: {exc}", file=str(path)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DataSpecError("expected a COCO dict with an 'images' list", field="images", file=str(path))
-    if not isinstance(data.get("annotations", []), list):
-        raise DataSpecError("expected a list", field="annotations", file=str(path))
-    return data
+    return find_split_files(data_dir, SPLIT_FILE, "CoMix: no COCO file <split>.json")
 
 
 def _book_and_page(file_name: str) -> tuple[str, str]:
@@ -104,7 +84,7 @@ def pages_from_coco(
     """All pages of one CoMix COCO file, books in order of their folder names."""
     path = Path(path)
     root = Path(image_dir) if image_dir is not None else path.parent
-    data = _load(path)
+    data = read_coco(path)
     images: dict[Any, dict[str, Any]] = {}
     for i, image in enumerate(data["images"]):
         field = f"images[{i}]"
@@ -272,7 +252,7 @@ class Comix(datasets.GeneratorBasedBuilder):
         files = list(split_files(data_dir).values())
         root = Path(image_dir) if image_dir is not None else Path(data_dir)
         for coco in list(files):
-            for image in _load(coco)["images"]:
+            for image in read_coco(coco)["images"]:
                 candidate = root / str(image.get("file_name", "")).replace("\\", "/")
                 if candidate.is_file():
                     files.append(candidate)
@@ -288,10 +268,7 @@ class Comix(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)})
-            for split, path in split_files(self.config.data_dir).items()
-        ]
+        return split_generators(split_files(self.config.data_dir))
 
     def _generate_examples(self, path: str):
         root = Path(self.config.image_dir or self.config.data_dir)

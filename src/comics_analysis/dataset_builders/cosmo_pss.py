@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 
 import datasets
 
-from ..dataspec import DataSpecError, make_book_id, make_page_id
+from ..dataspec import DataSpecError, make_book_id, make_page_id, markdown_table
 from ..dataspec.records import PAGE_TYPES
 from ..dataspec.taxonomy import (
     COSMO5_LABELS,
@@ -62,7 +62,7 @@ from ..dataspec.taxonomy import (
     collapse,
     cosmo_cover_type,
 )
-from ._common import build, image_files, split_key
+from ._common import build, find_split_files, image_files, split_generators
 
 SPLIT_FILE = re.compile(r"^comics_(?P<split>[a-z]+)\.json$")
 UNLABELLED = "unlabelled"
@@ -101,14 +101,7 @@ _CITATION = """@article{serra2025cosmo,
 
 def split_files(data_dir: str | Path) -> dict[str, Path]:
     """``{split: path}`` of the ``comics_<split>.json`` files in ``data_dir``."""
-    found = {}
-    for path in sorted(Path(data_dir).iterdir()):
-        match = SPLIT_FILE.match(path.name)
-        if match:
-            found[match["split"]] = path
-    if not found:
-        raise FileNotFoundError(f"no CoSMo split file comics_<split>.json in {data_dir}")
-    return {split: found[split] for split in sorted(found, key=split_key)}
+    return find_split_files(data_dir, SPLIT_FILE, "no CoSMo split file comics_<split>.json")
 
 
 def read_split(path: str | Path) -> list[dict[str, Any]]:
@@ -258,11 +251,11 @@ def counts_markdown(counts: dict[str, dict[str, int]]) -> str:
     """A Markdown table of :func:`page_counts` output (labels x splits, with totals), for the card."""
     splits = list(counts)
     labels = list(next(iter(counts.values()))) if counts else []
-    lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
+    rows = []
     for label in [*labels, "total"]:
         values = [sum(counts[s].values()) if label == "total" else counts[s][label] for s in splits]
-        lines.append(f"| {label} | " + " | ".join(f"{v:,}" for v in values) + f" | {sum(values):,} |")
-    return "\n".join(lines) + "\n"
+        rows.append([label, *(f"{v:,}" for v in values), f"{sum(values):,}"])
+    return markdown_table(["label", *splits, "total"], rows) + "\n"
 
 
 def story_start_counts(data_dir: str | Path) -> dict[str, int]:
@@ -312,10 +305,7 @@ class CosmoPss(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)})
-            for split, path in split_files(self.config.data_dir).items()
-        ]
+        return split_generators(split_files(self.config.data_dir))
 
     def _generate_examples(self, path: str):
         seen: set[str] = set()

@@ -38,7 +38,14 @@ from .records import (
     Quality,
     TextBox,
 )
-from .stats import TypeCounts, counts_by_page_type, format_table, page_summary_text, text_kind_counts
+from .stats import (
+    TypeCounts,
+    counts_by_page_type,
+    format_table,
+    markdown_table,
+    page_summary_text,
+    text_kind_counts,
+)
 
 __all__ = [
     "PAGE_TYPES",
@@ -68,6 +75,7 @@ __all__ = [
     "load_legacy_v03",
     "make_book_id",
     "make_page_id",
+    "markdown_table",
     "page_from_legacy_v03",
     "page_summary_text",
     "pages_from_openmantra",

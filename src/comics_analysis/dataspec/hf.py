@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .records import Page
+from .records import Page, Provenance
 
 
 def hf_features(decode_images: bool = True):
@@ -48,22 +48,7 @@ def hf_features(decode_images: bool = True):
         ),
         "flags": strings,
     }
-    provenance = {
-        name: Value("string")
-        for name in (
-            "source_path",
-            "source_entry",
-            "image_sha256",
-            "detector",
-            "detector_version",
-            "ocr",
-            "ocr_version",
-            "vlm",
-            "prompt_version",
-            "generator",
-            "created_utc",
-        )
-    }
+    provenance = {name: Value("string") for name in Provenance.model_fields}
     return Features(
         {
             "schema_version": Value("string"),

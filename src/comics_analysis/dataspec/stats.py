@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .records import PAGE_TYPES, Page
@@ -44,8 +44,10 @@ def text_kind_counts(pages: Iterable[Page]) -> Counter:
     return Counter(text.kind for page in pages for text in page.texts)
 
 
+# The project's two table renderers (terminal and Markdown); ours because no table library
+# (tabulate, rich) is a dependency and these few lines keep every report's exact layout.
 def format_table(headers: list[str], rows: list[list[object]]) -> str:
-    """A plain fixed-width table (no extra dependency for a few rows)."""
+    """A plain fixed-width table for a terminal (floats with 2 decimals)."""
     cells = [[str(h) for h in headers]] + [
         [f"{v:.2f}" if isinstance(v, float) else str(v) for v in r] for r in rows
     ]
@@ -55,6 +57,18 @@ def format_table(headers: list[str], rows: list[list[object]]) -> str:
         for row in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown (GitHub) table; cells are ``str(value)`` with ``|`` escaped and newlines folded,
+    so format numbers before passing them."""
+
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -10,17 +10,24 @@ import numpy as np
 def bootstrap_interval(
     correct: Sequence[bool] | np.ndarray, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of 0/1 outcomes (rows resampled with replacement)."""
+    """Percentile bootstrap interval of the mean of 0/1 outcomes (rows resampled with replacement;
+    ``scipy.stats.bootstrap``, percentile method, seeded with ``seed``)."""
+    from scipy.stats import bootstrap
+
     values = np.asarray(correct, dtype=np.float64)
     if values.size == 0:
         raise ValueError("no outcomes to bootstrap")
-    rng = np.random.default_rng(seed)
-    n = values.size
-    means = np.empty(n_resamples)
-    for i in range(n_resamples):
-        means[i] = values[rng.integers(0, n, n)].mean()
-    tail = (1 - level) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    if values.size == 1:  # scipy needs two observations; every resample of one is that one
+        return float(values[0]), float(values[0])
+    result = bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def accuracy_with_interval(

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,17 +37,18 @@ def match_boxes(
 
 
 def kendall_tau(ranks: Sequence[int]) -> float:
-    """Kendall tau between 0..n-1 and ``ranks`` (tau-a; 1.0 for n < 2)."""
-    n = len(ranks)
-    if n < 2:
+    """Kendall tau between 0..n-1 and ``ranks``, n distinct values (tau-a; 1.0 for n < 2).
+
+    ``scipy.stats.kendalltau`` with ``variant="c"``: without ties tau-c is tau-a, computed as
+    2(C - D) / (n(n - 1)), the same float as (C - D) / (n(n - 1) / 2) (tau-b divides by sqrt twice)."""
+    from scipy.stats import kendalltau
+
+    if len(ranks) < 2:
         return 1.0
-    concordant = discordant = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            sign = (ranks[j] - ranks[i]) * (j - i)
-            concordant += sign > 0
-            discordant += sign < 0
-    return (concordant - discordant) / (n * (n - 1) / 2)
+    if len(set(ranks)) != len(ranks):
+        raise ValueError(f"ranks must be distinct (a permutation), got {list(ranks)}")
+    tau = kendalltau(np.arange(len(ranks)), np.asarray(ranks), variant="c")
+    return float(tau.statistic)
 
 
 @dataclass
@@ -111,16 +114,35 @@ def summarise(results: Sequence[PageResult]) -> Summary:
     return s
 
 
+def coco_eval(gt: dict, detections: list[dict], category_id: int) -> tuple[float, float]:
+    """(AP@[.5:.95], AP50) of one category; NaN when the truth has none of it; 0 without detections."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not any(a["category_id"] == category_id for a in gt["annotations"]):
+        return math.nan, math.nan
+    mine = [d for d in detections if d["category_id"] == category_id]
+    if not mine:
+        return 0.0, 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = gt
+        truth.createIndex()
+        results = truth.loadRes(
+            [{k: d[k] for k in ("image_id", "category_id", "bbox", "score")} for d in mine]
+        )
+        evaluator = COCOeval(truth, results, "bbox")
+        evaluator.params.catIds = [category_id]
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return float(evaluator.stats[0]), float(evaluator.stats[1])
+
+
 def coco_ap(
     truth: Sequence[Sequence[Box]], pred: Sequence[Sequence[tuple[Box, float]]]
 ) -> tuple[float, float]:
     """COCO AP@[.5:.95] and AP50 of one category over pages (pycocotools). ``pred`` holds (box, score)."""
-    import contextlib
-    import io
-
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     images = [{"id": i + 1, "width": 1, "height": 1} for i in range(len(truth))]
     annotations = []
     for i, boxes in enumerate(truth):
@@ -140,24 +162,8 @@ def coco_ap(
         for i, page in enumerate(pred)
         for box, score in page
     ]
-    if not annotations:
-        return math.nan, math.nan
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {
-            "images": images,
-            "annotations": annotations,
-            "categories": [{"id": 1, "name": "panel"}],
-        }
-        gt.createIndex()
-        if not detections:
-            return 0.0, 0.0
-        dt = gt.loadRes(detections)
-        evaluator = COCOeval(gt, dt, "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return float(evaluator.stats[0]), float(evaluator.stats[1])
+    gt = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "panel"}]}
+    return coco_eval(gt, detections, 1)
 
 
 def _path_key(page) -> str | None:

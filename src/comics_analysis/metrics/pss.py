@@ -52,6 +52,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..dataspec.records import PAGE_TYPES
+from ..dataspec.stats import markdown_table
 from ..dataspec.taxonomy import LABEL_SETS, collapse
 
 NONE_LABEL = "<none>"
@@ -271,6 +272,8 @@ def evaluate(
     if outside_true:
         raise ValueError(f"true labels {sorted(outside_true)} are not in the stated label list {labels}")
 
+    # ours, not sklearn's precision_recall_fscore_support: scikit-learn is no base dependency, and
+    # this reads the confusion matrix that the report returns anyway
     per_class = {}
     for i, label in enumerate(labels):
         tp = int(confusion[i, i])
@@ -374,7 +377,5 @@ SUMMARY_KEYS = ("accuracy", "macro_f1", "pq", "boundary_f1_0", "boundary_f1_1", 
 
 def summary_markdown(results: dict[str, dict[str, Any]], keys: Sequence[str] = SUMMARY_KEYS) -> str:
     """A Markdown table (one row per system) of :func:`evaluate_with_baselines` output."""
-    lines = ["| system | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, metrics in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{metrics[k]:.3f}" for k in keys) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[name, *(f"{metrics[k]:.3f}" for k in keys)] for name, metrics in results.items()]
+    return markdown_table(["system", *keys], rows) + "\n"

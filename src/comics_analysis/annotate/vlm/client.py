@@ -51,10 +51,10 @@ class VlmConfig:
     price_out: float = 0.0  # currency per million output tokens
 
 
-@dataclass
-class VlmResult:
-    text: str | None
-    parsed: ParseResult
+@dataclass(kw_only=True)
+class VlmUsage:
+    """What one request cost and how it went (shared by :class:`VlmResult` and :class:`VlmAnswer`)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
@@ -65,17 +65,18 @@ class VlmResult:
 
 
 @dataclass
-class VlmAnswer:
+class VlmResult(VlmUsage):
+    """A page reading of :meth:`VlmClient.read_page`: the raw text and its parsed JSON."""
+
+    text: str | None
+    parsed: ParseResult
+
+
+@dataclass
+class VlmAnswer(VlmUsage):
     """A free-text answer of :meth:`VlmClient.ask`."""
 
     text: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: float = 0.0
-    cached: bool = False
-    attempts: int = 0
-    finish_reason: str | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 class VlmError(Exception):
@@ -146,8 +147,8 @@ class VlmClient:
 
     async def _complete(
         self, image: Image.Image, system: str | None, user: str, json_mode: bool, prompt_key: str
-    ) -> tuple[str, int, int, float, bool, int, str | None, list[str]]:
-        """(text, tokens in, tokens out, cost, cached, attempts, finish reason, errors) of one
+    ) -> tuple[str, VlmUsage]:
+        """(text, usage: tokens in and out, cost, cached, attempts, finish reason, errors) of one
         image + prompt: from the cache, or from the server with retries."""
         import openai
 
@@ -156,16 +157,13 @@ class VlmClient:
         cache_path = self._cache_path(image_sha, prompt_key)
         if cache_path is not None and cache_path.is_file():
             stored = json.loads(cache_path.read_text(encoding="utf-8"))
-            return (
-                stored["text"],
-                stored["input_tokens"],
-                stored["output_tokens"],
-                0.0,
-                True,
-                0,
-                stored.get("finish_reason"),
-                [],
+            usage = VlmUsage(
+                input_tokens=stored["input_tokens"],
+                output_tokens=stored["output_tokens"],
+                cached=True,
+                finish_reason=stored.get("finish_reason"),
             )
+            return stored["text"], usage
         messages = self._messages(uri, system, user)
         max_tokens, errors, attempts, grown = self.config.max_tokens, [], 0, False
         usage_in = usage_out = 0
@@ -209,7 +207,15 @@ class VlmClient:
                                 },
                                 handle,
                             )
-                    return text, usage_in, usage_out, cost, False, attempts, finish, errors
+                    usage = VlmUsage(
+                        input_tokens=usage_in,
+                        output_tokens=usage_out,
+                        cost=cost,
+                        attempts=attempts,
+                        finish_reason=finish,
+                        errors=errors,
+                    )
+                    return text, usage
             errors.append(retry_reason)
             if attempts > self.config.max_retries:
                 raise VlmError(f"gave up after {attempts} attempts: {'; '.join(errors)}")
@@ -220,19 +226,17 @@ class VlmClient:
     async def read_page(self, image: Image.Image) -> VlmResult:
         """One page: from the cache, or from the server with retries; never returns a half result."""
         prompt = PROMPTS[self.config.prompt_version]
-        text, tin, tout, cost, cached, attempts, finish, errors = await self._complete(
+        text, usage = await self._complete(
             image, prompt.system, prompt.user, self.config.json_mode, self.config.prompt_version
         )
-        return VlmResult(text, parse_vlm_json(text), tin, tout, cost, cached, attempts, finish, errors)
+        return VlmResult(text, parse_vlm_json(text), **asdict(usage))
 
     async def ask(self, image: Image.Image, user: str, system: str | None = None) -> VlmAnswer:
         """Any prompt about one image, answered as free text (no JSON mode, no parsing). The
         cache key holds the SHA-256 of the prompt text instead of the prompt version."""
         prompt_key = "text:" + hashlib.sha256(f"{system or ''}\0{user}".encode()).hexdigest()
-        text, tin, tout, cost, cached, attempts, finish, errors = await self._complete(
-            image, system, user, False, prompt_key
-        )
-        return VlmAnswer(text, tin, tout, cost, cached, attempts, finish, errors)
+        text, usage = await self._complete(image, system, user, False, prompt_key)
+        return VlmAnswer(text, **asdict(usage))
 
     def config_dict(self) -> dict:
         """The configuration without secrets (for provenance and logs)."""

@@ -20,3 +20,16 @@ def metric_path(name: str) -> str:
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}")
     return str(Path(__file__).parent / name)
+
+
+def metric_info(description: str, citation: str, inputs: str, features: dict[str, str]):
+    """The ``evaluate.MetricInfo`` of a module here; ``features``: ``{column: datasets.Value dtype}``."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(
+        description=description,
+        citation=citation,
+        inputs_description=inputs,
+        features=datasets.Features({name: datasets.Value(dtype) for name, dtype in features.items()}),
+    )

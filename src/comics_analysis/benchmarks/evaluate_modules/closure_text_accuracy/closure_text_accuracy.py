@@ -1,9 +1,9 @@
 """COMICS text cloze accuracy with a bootstrap 95% interval, as an ``evaluate`` module (a thin
 wrapper over ``comics_analysis.metrics.intervals.accuracy_with_interval``)."""
 
-import datasets
 import evaluate
 
+from comics_analysis.benchmarks.evaluate_modules import metric_info
 from comics_analysis.metrics.intervals import accuracy_with_interval
 
 _DESCRIPTION = """Accuracy of picked candidates on the COMICS text cloze (Iyyer et al., CVPR 2017), with a
@@ -27,14 +27,7 @@ year={2017}}"""
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class ClosureTextAccuracy(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
-            ),
-        )
+        return metric_info(_DESCRIPTION, _CITATION, _KWARGS, {"predictions": "int32", "references": "int32"})
 
     def _compute(self, predictions, references, n_resamples=1000, seed=0):
         return accuracy_with_interval(predictions, references, n_resamples=n_resamples, seed=seed)

@@ -1,9 +1,9 @@
 """ComicsPAP accuracy as an ``evaluate`` module (a thin wrapper over
 ``comics_analysis.metrics.comicspap``): accuracy per skill and the sample-weighted total."""
 
-import datasets
 import evaluate
 
+from comics_analysis.benchmarks.evaluate_modules import metric_info
 from comics_analysis.metrics.comicspap import overall_results, skill_results
 
 _DESCRIPTION = """ComicsPAP (VLR-CVC/ComicsPAP) accuracy: per skill, and the total weighted by samples
@@ -28,18 +28,8 @@ correct panel}, author={Vivoli, Emanuele and others}, journal={arXiv:2503.08561}
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class ComicsPapAccuracy(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("int32"),
-                    "references": datasets.Value("int32"),
-                    "skills": datasets.Value("string"),
-                }
-            ),
-        )
+        features = {"predictions": "int32", "references": "int32", "skills": "string"}
+        return metric_info(_DESCRIPTION, _CITATION, _KWARGS, features)
 
     def _compute(self, predictions, references, skills, num_options=None):
         if num_options is not None and len(num_options) != len(predictions):

@@ -12,16 +12,15 @@ datasets go to the Hub as Parquet with a card, never with a loading script.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-from .cards import read_front_matter
+from ..dataset_builders.cards import read_front_matter
+from .api import check_repo_id, upload
 
 log = logging.getLogger(__name__)
 
 CARD = "README.md"
 EXTRA_FILES = ("stats.json",)
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 def stage_upload(folder: str | Path) -> list[str]:
@@ -71,44 +70,6 @@ def stage_upload(folder: str | Path) -> list[str]:
     return staged
 
 
-def _token(token_env: str) -> str:
-    token = (os.environ.get(token_env) or "").strip()
-    if not token and token_env == "HF_TOKEN":
-        from huggingface_hub import get_token
-
-        token = get_token() or ""  # a token saved by `hf auth login`
-    if not token:
-        raise ValueError(
-            f"no Hugging Face token: set the environment variable {token_env} to a write token "
-            "(https://huggingface.co/settings/tokens)"
-            + (" or log in with `hf auth login`" if token_env == "HF_TOKEN" else "")
-        )
-    return token
-
-
-def check_repo_id(repo_id: str) -> None:
-    """A clear error for a repo id the Hub would refuse, before any staging or network call."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    if repo_id.count("/") != 1:
-        raise ValueError(f"repo id must be USER/NAME (or ORG/NAME), got {repo_id!r}")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise ValueError(f"invalid repo id {repo_id!r}: {exc}") from None
-
-
-def hub_api(token_env: str):
-    """An ``HfApi`` with a write token; refuses without a token or when HF_HUB_OFFLINE is set."""
-    from huggingface_hub import HfApi, constants
-
-    token = _token(token_env)
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE:
-        raise ValueError("HF_HUB_OFFLINE is set: pushing to the Hub needs the network; unset it to push")
-    return HfApi(token=token)
-
-
 def push_dataset(
     folder: str | Path,
     repo_id: str,
@@ -120,15 +81,13 @@ def push_dataset(
     ``private`` applies when it is created). Returns the commit URL."""
     check_repo_id(repo_id)
     files = stage_upload(folder)
-    api = hub_api(token_env)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    log.info("uploading %d files of %s to datasets/%s", len(files), folder, repo_id)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="dataset",
-        folder_path=str(folder),
-        allow_patterns=files,
-        delete_patterns=["*.parquet"],
+    return upload(
+        folder,
+        repo_id,
+        "dataset",
+        files,
+        private=private,
+        token_env=token_env,
         commit_message=commit_message or f"Upload {len(files) - 1} data files and the dataset card",
+        delete_patterns=["*.parquet"],
     )
-    return str(commit.commit_url)

@@ -2,10 +2,11 @@
 
 :func:`stage_model_upload` decides, without any network, which files of a model folder (written
 by ``comics-analysis train closure-lite``: ``save_pretrained`` + processor + ``training_info.json``)
-a push uploads, after rendering the model card (``README.md``) from ``model_cards/model_card.md``
-with the training data, configuration, held-out metrics, intended use and limits.
-:func:`push_model` checks the token and offline mode before touching the network (as the dataset
-push does, ``dataset_builders.publish``), then creates the repo and uploads exactly those files.
+a push uploads, after rendering the model card (``README.md``): a ``huggingface_hub.ModelCard``
+from the Jinja template ``model_cards/model_card.md`` with the training data, configuration,
+held-out metrics (also as ``EvalResult`` entries of the card's ``model-index``), intended use and
+limits. :func:`push_model` checks the token and offline mode before touching the network
+(:mod:`.api`, as the dataset push does), then uploads exactly those files.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from string import Template
 from typing import Any
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from . import __version__
-from .dataset_builders.cards import md_table, template
-from .dataset_builders.publish import check_repo_id, hub_api
+from .. import __version__
+from ..dataset_builders.cards import md_table, render_card
+from .api import check_repo_id, upload
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +89,27 @@ def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2
     metrics = info.get("metrics") or {}
     counts = metrics.get("counts", {})
     params = info.get("parameters", {})
-    front = {
-        "license": license,
-        "library_name": "transformers",
-        "pipeline_tag": "feature-extraction",
-        "tags": ["comics", "manga", "closure-lite", "embeddings", "reading-order", "custom_code"],
-    }
-    if metrics:
-        front["model-index"] = [
-            {
-                "name": repo_id.split("/")[-1],
-                "results": [
-                    {
-                        "task": {"type": "feature-extraction", "name": "panel and page embeddings"},
-                        "dataset": {"type": str(data.get("source", "unknown")), "name": "validation pages"},
-                        "metrics": [
-                            {"type": key, "name": label, "value": round(float(metrics[key]), 4)}
-                            for key, label in METRIC_ROWS
-                            if isinstance(metrics.get(key), int | float)
-                        ],
-                    }
-                ],
-            }
-        ]
+    eval_results = [
+        EvalResult(
+            task_type="feature-extraction",
+            task_name="panel and page embeddings",
+            dataset_type=str(data.get("source", "unknown")),
+            dataset_name="validation pages",
+            metric_type=key,
+            metric_name=label,
+            metric_value=round(float(metrics[key]), 4),
+        )
+        for key, label in METRIC_ROWS
+        if isinstance(metrics.get(key), int | float)
+    ]
+    card_data = ModelCardData(
+        license=license,
+        library_name="transformers",
+        pipeline_tag="feature-extraction",
+        tags=["comics", "manga", "closure-lite", "embeddings", "reading-order", "custom_code"],
+        model_name=repo_id.split("/")[-1] if eval_results else None,
+        eval_results=eval_results or None,
+    )
     model_rows = [
         ["variant", config.get("variant")],
         ["embedding size", config.get("embed_dim")],
@@ -149,7 +147,6 @@ def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2
     metric_rows = [[label, _fmt(metrics.get(key))] for key, label in METRIC_ROWS if key in metrics]
     use_layout = bool(config.get("use_layout", True))
     values = {
-        "front_matter": yaml.safe_dump(front, sort_keys=False, allow_unicode=True),
         "title": repo_id.split("/")[-1],
         "repo_id": repo_id,
         "version": info.get("comics_analysis_version", __version__),
@@ -174,7 +171,7 @@ def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2
         else " (an ablation) the model does not see panel positions, so its reading order is weak.",
         "text_backbone": model.get("text_backbone", config.get("text_backbone") or "from config"),
     }
-    return Template(template("model_card.md")).substitute(values)
+    return render_card(ModelCard, card_data, "model_card.md", **values)
 
 
 def stage_model_upload(folder: str | Path, repo_id: str, license: str = "apache-2.0") -> list[str]:
@@ -205,17 +202,12 @@ def push_model(
     Returns the commit URL. Refuses without a token or when HF_HUB_OFFLINE is set."""
     check_repo_id(repo_id)
     files = stage_model_upload(folder, repo_id, license)
-    api = hub_api(token_env)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    log.info("uploading %d files of %s to %s", len(files), folder, repo_id)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="model",
-        folder_path=str(folder),
-        allow_patterns=files,
+    return upload(
+        folder,
+        repo_id,
+        "model",
+        files,
+        private=private,
+        token_env=token_env,
         commit_message=commit_message or f"Upload Closure Lite ({len(files)} files) with its model card",
     )
-    return str(commit.commit_url)
-
-
-__all__ = ["push_model", "render_model_card", "stage_model_upload"]

@@ -1,10 +1,10 @@
-"""Import panel detections from COCO files (e.g. a CoMix detector's output).
+"""The ``coco:FILE`` panel "detector": import of COCO predictions (e.g. a CoMix detector's output).
 
 Accepts a full COCO dict (``images`` with ``file_name`` + ``annotations``) or a bare results list
-plus an id map (``{image_id: file_name}``). CoMix category ids: 1 panel, 2 character, 3 balloon,
-4 text, 5 onomatopoeia, 7 face; only panels (category 1 by default) at or above ``min_score``
-are kept. Pages are found by the longest common tail of their path: book folder + file name,
-or the file name alone when the COCO file names bare files.
+plus an id map (``{image_id: file_name}``). Category ids are CoMix's (``dataspec.coco``); only
+panels (category 1 by default) at or above ``min_score`` are kept. Pages are found by the longest
+common tail of their path: book folder + file name, or the file name alone when the COCO file
+names bare files.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from ..dataspec.paths import TailIndex
-from .panels import Detection
-
-CATEGORIES = {1: "panel", 2: "character", 3: "balloon", 4: "text", 5: "onomatopoeia", 7: "face"}
+from ...dataspec.coco import CATEGORIES, read_coco_json
+from ...dataspec.paths import TailIndex
+from .base import Detection
 
 
 class CocoPredictions:
+    """Panels of each image in a COCO file; ``coco:FILE`` in the detector registry."""
+
+    name = "coco"
+    missing = "page not in the COCO file"
+
     def __init__(
         self,
         path: str | Path,
@@ -28,19 +32,14 @@ class CocoPredictions:
         category: int = 1,
     ):
         if category not in CATEGORIES:
-            raise ValueError(f"unknown CoMix category {category}; expected one of {CATEGORIES}")
+            raise ValueError(f"category: unknown CoMix category {category}; expected one of {CATEGORIES}")
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable COCO JSON file: {exc}") from None
+        data = read_coco_json(path)
         if isinstance(data, dict):
             names = {img["id"]: img["file_name"] for img in data.get("images", [])}
             detections = data.get("annotations", [])
-        elif isinstance(data, list):
-            names, detections = {}, data
         else:
-            raise ValueError(f"{path}: expected a COCO dict or a list of detections")
+            names, detections = {}, data
         if id_map is not None:
             mapping = (
                 id_map if isinstance(id_map, dict) else json.loads(Path(id_map).read_text(encoding="utf-8"))
@@ -70,6 +69,12 @@ class CocoPredictions:
         A bare file name is enough only when the COCO file itself names bare files."""
         name = self.index.find(path, min_parts=lambda stored: min(2, stored.count("/") + 1))
         return None if name is None else list(self.by_name[name])
+
+    def __call__(self, image, source: str | None = None) -> list[Detection] | None:
+        """The detections of the page at ``source`` (the image itself is not looked at)."""
+        if source is None:
+            raise ValueError("source: the coco detector finds pages by their path; none was given")
+        return self.for_path(source)
 
 
 @lru_cache(maxsize=4)

@@ -1,16 +1,15 @@
-"""Panel detection behind one interface: ``detect(image) -> list[Detection]``.
+"""The ``classical`` panel detector (default, CPU, no weights, OpenCV).
 
-``classical`` (default, CPU, no weights): estimate the gutter colour from the page border; the
-gutter is the paper connected to the page border, everything else (ink, and paper enclosed by
-ink such as a panel's white interior) is solid. Cut the solid mask recursively along gutters
-(rows or columns with almost no solid, or a short thin dip between dense stretches where a
-balloon crosses), an X-Y cut on pixels. A region is a panel when it is framed (its four edges
-are solid) or densely filled; text blocks and stray balloons are neither and are dropped. A region
-that is not framed itself but holds one long thin frame line (the edge of a framed panel that an
-unframed neighbour's art touches) is cut along that line; a gutter whose two frame lines a
-balloon mostly hides is cut when the strip between the lines is paper. A second pass looks for framed insets
-(art inside a dark frame) inside each panel. Scores rank frame and fill evidence, so
-precision-recall curves (AP) mean something.
+Estimate the gutter colour from the page border; the gutter is the paper connected to the page
+border, everything else (ink, and paper enclosed by ink such as a panel's white interior) is
+solid. Cut the solid mask recursively along gutters (rows or columns with almost no solid, or a
+short thin dip between dense stretches where a balloon crosses), an X-Y cut on pixels. A region
+is a panel when it is framed (its four edges are solid) or densely filled; text blocks and stray
+balloons are neither and are dropped. A region that is not framed itself but holds one long thin
+frame line (the edge of a framed panel that an unframed neighbour's art touches) is cut along
+that line; a gutter whose two frame lines a balloon mostly hides is cut when the strip between
+the lines is paper. A second pass looks for framed insets (art inside a dark frame) inside each
+panel. Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
 
 Known limits: non-guillotine layouts and diagonal gutters (common in manga) merge panels.
 """
@@ -23,12 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-
-@dataclass(frozen=True)
-class Detection:
-    bbox: tuple[float, float, float, float]  # x, y, w, h in pixels
-    score: float
-    label: str = "panel"
+from .base import Detection
 
 
 @dataclass(frozen=True)
@@ -330,15 +324,13 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     ]
 
 
-DETECTORS = {"classical": detect_classical}
+class ClassicalDetector:
+    """``classical`` in the detector registry: :func:`detect_classical` with a fixed config."""
 
+    name = "classical"
 
-def detect(image, method: str = "classical", **kwargs) -> list[Detection]:
-    """Panels of a page with the named method: ``classical`` or ``hf:NAME_OR_PATH``."""
-    if method.startswith("hf:"):
-        from .hf_detector import hf_detector
+    def __init__(self, config: ClassicalConfig | None = None):
+        self.config = config or ClassicalConfig()
 
-        return hf_detector(method[3:], **kwargs)(image)
-    if method not in DETECTORS:
-        raise ValueError(f"unknown panel detector {method!r}; available: {', '.join(DETECTORS)}, hf:NAME")
-    return DETECTORS[method](image, **kwargs)
+    def __call__(self, image, source: str | None = None) -> list[Detection]:
+        return detect_classical(image, self.config)

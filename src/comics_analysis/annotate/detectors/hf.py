@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .panels import Detection
+from .base import Detection
 
 PANEL_NAMES = ("panel", "frame", "panels", "frames")
 
@@ -37,7 +37,7 @@ class HfDetector:
         self.threshold = threshold
         self.name = name_or_path
 
-    def __call__(self, image) -> list[Detection]:
+    def __call__(self, image, source: str | None = None) -> list[Detection]:
         image = image.convert("RGB")
         inputs = self.processor(images=image, return_tensors="pt").to(self.device)
         with self.torch.no_grad():
