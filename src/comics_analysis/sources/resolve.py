@@ -42,8 +42,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..annotate.align import SUBSETS
 from ..annotate.pipeline import IMAGES_ROOT_FILE, read_annotations, recorded_images_root
-from ..dataset_builders.comic_pages import CONFIGS
 from ..dataspec import DataSpecError, Page, Provenance, pages_from_openmantra, read_pages
 from ..ingest.manifest import MANIFEST_FILE, read_manifest
 from .pages import DatasetSource, PageSource, RecordSource, SyntheticSource, split_name
@@ -251,7 +251,7 @@ def _export(folder: Path, config: str | None, root: Path | None, default_config:
     chosen = None
     base = folder
     if configs and not any(folder.glob("*.parquet")):
-        ordered = [c for c in CONFIGS if c in configs] + [c for c in configs if c not in CONFIGS]
+        ordered = [c for c in SUBSETS if c in configs] + [c for c in configs if c not in SUBSETS]
         chosen = choose_config(ordered, config, default_config, f"comic_pages export {folder}")
         base = folder / chosen
     else:
