@@ -325,7 +325,7 @@ def test_errors_are_clear(tmp_path, capsys):
     assert "model folder not found" in capsys.readouterr().err
     base = ["-q", "train", "closure-lite", "--out", str(tmp_path / "x"), "--report-to", "none"]
     assert main([*base, "--dataset", str(tmp_path / "nowhere")]) == 2
-    assert "dataset not found" in capsys.readouterr().err
+    assert f"dataset: {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
     assert main([*base, "--dataset", "synthetic", "--model-config", "huge"]) == 2
     assert "neither a preset" in capsys.readouterr().err
     assert main([*base, "--dataset", "synthetic", "--best-metric", "accuracy"]) == 2

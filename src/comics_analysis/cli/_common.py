@@ -83,18 +83,6 @@ def positive(text: str) -> int:
     return value
 
 
-def load_dataspec(path: Path, lang: str):
-    """DataSpec pages from an OpenMantra annotation.json, an annotate folder or DataSpec files."""
-    from ..annotate import read_annotations
-    from ..dataspec import pages_from_openmantra, read_pages
-
-    if path.is_file() and path.suffix == ".json" and path.name.startswith("annotation"):
-        return pages_from_openmantra(path, lang=lang)
-    if path.is_dir() and (path / "dataspec").is_dir():
-        return read_annotations(path)
-    return read_pages(path)
-
-
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

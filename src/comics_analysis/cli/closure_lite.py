@@ -100,10 +100,11 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--dataset",
         required=True,
-        help="'synthetic', a DataSpec/annotate folder, a comic_pages export or a save_to_disk folder",
+        help="'synthetic', synthetic:N_BOOKS[:SEED], an annotate folder, DataSpec files, a comic_pages "
+        "export or a save_to_disk folder",
     )
     p.add_argument("--data-config", help="comic_pages config of an export (default aligned, else all)")
-    p.add_argument("--images", type=Path, help="root of the image paths of a DataSpec folder")
+    p.add_argument("--images", type=Path, help="root of the records' image paths (default: as recorded)")
     p.add_argument("--variant", default="base", choices=["base", "denoise", "context", "context-denoise"])
     p.add_argument("--model-config", default="tiny", help="tiny, lite, base or a config.json / model folder")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a ClosureLiteConfig field")

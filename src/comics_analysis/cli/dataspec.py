@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import Commands, load_dataspec, positive, ratios
+from ._common import Commands, positive, ratios
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -59,8 +59,9 @@ def cmd_from_openmantra(args: argparse.Namespace) -> int:
 def cmd_subsets(args: argparse.Namespace) -> int:
     from ..annotate.align import select, subsets_text
     from ..dataspec import write_jsonl
+    from ..sources import open_pages
 
-    pages = load_dataspec(args.dataspec, "en")
+    pages = open_pages(args.dataspec, lang="en", argument="dataspec").pages()
     print(subsets_text(pages, args.min_iou, not args.no_ocr_fallback))
     if args.write:
         if args.out is None:

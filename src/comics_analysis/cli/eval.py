@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from ._common import Commands, load_dataspec, write_json
+from ._common import Commands, write_json
+
+
+def _pages(path: Path, lang: str, argument: str, image_root: Path | None = None):
+    """The pages of an `eval` argument: any form `comics_analysis.sources.open_pages` accepts."""
+    from ..sources import open_pages
+
+    return open_pages(path, image_root=image_root, lang=lang, argument=argument).pages()
 
 
 def _load_pages(args: argparse.Namespace):
     """(truth, predictions) of an `eval` subcommand; both take any accepted form."""
-    return load_dataspec(args.gt, args.lang), load_dataspec(args.pred, args.lang)
+    return _pages(args.gt, args.lang, "--gt"), _pages(args.pred, args.lang, "--pred")
 
 
 def cmd_eval_panels(args: argparse.Namespace) -> int:
@@ -109,28 +115,14 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detection_pages(path: Path, image_dir: Path | None):
-    """A CoMix COCO file (a dict with images + annotations), else any DataSpec form."""
-    if path.is_file() and path.suffix == ".json":
-        try:
-            head = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON: {exc}") from None
-        if isinstance(head, dict) and "images" in head and "annotations" in head:
-            from ..dataset_builders.comix import pages_from_coco
-
-            return pages_from_coco(path, image_dir=image_dir, require_images=False)
-    return load_dataspec(path, "en")
-
-
 def cmd_detection(args: argparse.Namespace) -> int:
     from ..benchmarks.report import run_info
     from ..dataspec import format_table
     from ..dataspec.coco import to_coco
     from ..metrics.detection import evaluate_detection
 
-    truth = _detection_pages(args.gt, args.image_dir)
-    preds = _detection_pages(args.pred, args.image_dir)
+    truth = _pages(args.gt, "en", "--gt", args.image_dir)
+    preds = _pages(args.pred, "en", "--pred", args.image_dir)
     report = evaluate_detection(truth, preds)
     rows = [
         [name, r["truth"], r["pred"], _fmt(r["ap"]), _fmt(r["ap50"])] for name, r in report["classes"].items()

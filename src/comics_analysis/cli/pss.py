@@ -102,11 +102,15 @@ def register(commands: Commands) -> None:
         metavar="ACTION",
     )
     p = ps_sub.add_parser("features", help="vision + text vector per page, cached in Zarr by page_id")
-    p.add_argument("dataset", help="a DataSpec .json/.jsonl file or folder, or synthetic:N_BOOKS[:SEED]")
+    p.add_argument(
+        "dataset", help="synthetic:N_BOOKS[:SEED], an annotate output, DataSpec files, a dataset export, ..."
+    )
     p.add_argument("--out", type=Path, required=True, help="feature store folder (appended to if it exists)")
     p.add_argument("--vision", default="pixels", help="pixels (offline), store:PATH, or a HF vision model")
     p.add_argument("--text", default="minilm", help="minilm (offline package) or a HF text model")
-    p.add_argument("--image-root", help="root of the DataSpec image paths (default: the dataset folder)")
+    p.add_argument(
+        "--image-root", help="root of the image paths (default: as recorded, else the records' folder)"
+    )
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_pss_features)
     p = ps_sub.add_parser(

@@ -227,15 +227,16 @@ def register(commands: Commands) -> None:
         "embed",
         help="embed pages with a Closure Lite model into an embedding store (Zarr v3)",
         description="Write page and panel embeddings in whole chunks with a progress manifest; a re-run "
-        "resumes (finished chunks are skipped). DATASET: an annotate output folder, a comic_pages export "
-        "folder (`dataset build`), a datasets save_to_disk folder or DataSpec .jsonl files. Under "
+        "resumes (finished chunks are skipped). DATASET: any page source (an annotate output folder, a "
+        "comic_pages export folder (`dataset build`), a datasets save_to_disk folder, DataSpec files, "
+        "...; see the README). Under "
         "`accelerate launch` every process embeds its own chunks (on CPU: ACCELERATE_USE_CPU=1 "
         "accelerate launch --multi_gpu --num_processes N -m comics_analysis embed ...).",
     )
-    p.add_argument("dataset", type=Path, help="annotate output, comic_pages export or DataSpec files")
+    p.add_argument("dataset", help="annotate output, comic_pages export, DataSpec files, ...")
     p.add_argument("--model", required=True, help="Closure Lite model folder (or Hub repo id)")
     p.add_argument("--out", required=True, type=Path, help="store folder (created, or resumed)")
-    p.add_argument("--config", default="all", help="comic_pages config to embed (default all)")
+    p.add_argument("--config", help="comic_pages config of an export to embed (default all)")
     p.add_argument("--images", type=Path, help="root of the records' image paths (default: as recorded)")
     p.add_argument("--num-shards", type=int, default=1, help="split the chunks into K shards (e.g. Slurm)")
     p.add_argument("--shard-index", type=int, default=0, help="which shard this run writes, 0..K-1")

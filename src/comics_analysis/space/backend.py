@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..sources import open_pages
 from ..store.reader import EmbeddingStore
 from ..store.search import Hit, StoreSearch
 
@@ -107,11 +108,7 @@ class SpaceBackend:
         self._source = None
         self._rows: dict[str, int] = {}
         if pages is not None:
-            from ..store.embed import resolve_dataset
-            from ..store.inputs import page_source
-
-            source, root, _ = resolve_dataset(pages, image_root=image_root)
-            self._source = page_source(source, root)
+            self._source = open_pages(pages, image_root=image_root, argument="pages")
             self._rows = {pid: i for i, pid in enumerate(self._source.page_ids)}
         else:
             log.warning("no page images for %s: pages are drawn from the stored panel layout", config.store)
@@ -191,7 +188,7 @@ class SpaceBackend:
             return self._images[page_id]
         row = self._rows.get(page_id)
         if row is not None and self._source is not None:
-            image = self._source.items(row, row + 1)[0].load_image()
+            image = self._source.load_image(self._source.page(row))
         else:
             image = self._layout_sketch(page_id)
         self._images[page_id] = image

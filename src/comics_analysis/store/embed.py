@@ -25,56 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ..inference.closure_lite import LoadedModel, ModelEmbedder, load_closure_lite
+from ..sources import open_pages
 from .layout import CHUNK_PAGES
 from .writer import WriteSummary, write_store
 
 log = logging.getLogger(__name__)
-
-
-def _is_saved_dataset(path: Path) -> bool:
-    return (path / "dataset_info.json").is_file() and (path / "state.json").is_file()
-
-
-def _parquet_files(path: Path, config: str) -> list[Path]:
-    """Shards of one config of a ``comic_pages`` export (``<config>/<split>-*.parquet``)."""
-    folder = path / config
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    if not files and config == "all":
-        files = sorted(path.glob("*.parquet"))
-    return files
-
-
-def resolve_dataset(
-    dataset: Any, *, config: str = "all", image_root: str | Path | None = None
-) -> tuple[Any, Path | None, str]:
-    """(source for ``write_store``, image root, description) of what ``embed`` was given: an
-    annotate output folder (images root as annotate recorded it), a ``comic_pages`` export
-    folder (config ``config``, every split, images embedded), a ``datasets`` folder written by
-    ``save_to_disk``, DataSpec .jsonl files, or a ``datasets.Dataset`` object."""
-    root = Path(image_root) if image_root is not None else None
-    if not isinstance(dataset, (str, Path)):
-        return dataset, root, type(dataset).__name__
-    path = Path(dataset)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such dataset, annotate output or DataSpec file")
-    if path.is_dir() and (path / "dataspec").is_dir():
-        from ..annotate.pipeline import recorded_images_root
-
-        if root is None:
-            root = recorded_images_root(path)
-        return path, root, f"annotate output {path}"
-    if path.is_dir() and _is_saved_dataset(path):
-        import datasets
-
-        return datasets.load_from_disk(str(path)), root, f"datasets folder {path}"
-    if path.is_dir() and (files := _parquet_files(path, config)):
-        import datasets
-
-        ds = datasets.Dataset.from_parquet([str(f) for f in files])
-        return ds, root, f"comic_pages export {path} (config {config}, {len(files)} shard(s))"
-    if path.is_dir() and any((path / c).is_dir() for c in ("all", "aligned", "perfect_match")):
-        raise FileNotFoundError(f"{path}: a comic_pages export without Parquet shards for config {config!r}")
-    return path, root, f"DataSpec {path}"
 
 
 @dataclass
@@ -114,7 +69,7 @@ def embed_store(
     model: str | Path | LoadedModel,
     out: str | Path,
     *,
-    config: str = "all",
+    config: str | None = None,
     image_root: str | Path | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
@@ -127,7 +82,8 @@ def embed_store(
     show_progress: bool = True,
     use_accelerate: bool = True,
 ) -> EmbedResult:
-    """Embed ``dataset`` (see :func:`resolve_dataset`) with a Closure Lite model into the store
+    """Embed ``dataset`` (anything :func:`comics_analysis.sources.open_pages` accepts; ``config``:
+    the comic_pages config of an export, default ``all``) with a Closure Lite model into the store
     ``out``. Resumable (finished chunks are skipped); ``num_shards`` / ``shard_index`` split the
     chunks between runs, and under ``accelerate launch`` between processes too."""
     import time
@@ -147,7 +103,8 @@ def embed_store(
         if isinstance(model, LoadedModel)
         else load_closure_lite(model, revision=revision, model_id=model_id, device=device)
     )
-    source, root, description = resolve_dataset(dataset, config=config, image_root=image_root)
+    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset")
+    description = source.description
     embedder = ModelEmbedder(loaded, device=device)
     writer_shards = num_shards * world
     writer_index = shard_index * world + rank
@@ -162,8 +119,8 @@ def embed_store(
     )
     start = time.perf_counter()
     extra = {"embedded_with": "comics_analysis.store.embed", "source_description": description}
-    for key, value in (("source", source), ("image_root", root)):
-        if isinstance(value, (str, Path)):
+    for key, value in (("source", source.path), ("image_root", source.image_root)):
+        if value is not None:
             # relative to the store folder, so store and pages can move together (DESIGN 3.1)
             extra[key] = os.path.relpath(Path(value).resolve(), Path(out).resolve())
     summary = write_store(
@@ -178,7 +135,6 @@ def embed_store(
         dim=loaded.dim,
         chunk_pages=chunk_pages,
         batch_size=batch_size,
-        image_root=root,
         num_shards=writer_shards,
         shard_index=writer_index,
         show_progress=show_progress and rank == 0,

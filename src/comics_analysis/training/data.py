@@ -3,97 +3,68 @@
 Sources (:func:`load_page_splits`):
 - ``"synthetic"``: procedural pages with exact ground truth (``dataset_builders.load("synthetic")``);
   validation pages come from another seed, so they are really held out;
-- a ``datasets.Dataset`` / ``DatasetDict`` with the DataSpec features;
-- a folder saved with ``save_to_disk``, a ``comic_pages`` export (``<config>/<split>-*.parquet``)
-  or a folder of Parquet shards;
-- an annotate output / folder of DataSpec ``.jsonl`` (images under ``image_root`` or the root
-  annotate recorded).
-Without a validation split, whole books go to validation (by a hash of ``book_id``), so no book
-has pages on both sides; a single-book source falls back to a split by page (with a warning).
+- anything :func:`comics_analysis.sources.open_pages` accepts: a ``datasets.Dataset`` /
+  ``DatasetDict``, a ``save_to_disk`` folder, a ``comic_pages`` export (config ``config``,
+  default ``aligned`` when the export has it, else ``all``), an annotate output, DataSpec files,
+  ``synthetic:N_BOOKS[:SEED]``, ... (images under ``image_root`` or the root the source records).
+A source with a validation split (``val`` / ``dev`` count as ``validation``) keeps it. Without one,
+whole books go to validation (by a hash of ``book_id``), so no book has pages on both sides; a
+single-book source falls back to a split by page (with a warning).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..dataset_builders.comic_pages import book_hash
-from ..dataspec import DataSpecError, Page, from_hf_row
+from ..dataspec import Page
+from ..sources import TRAINING_CONFIG, DatasetSource, PageSource, RecordSource, open_pages
 
 log = logging.getLogger(__name__)
 
 SYNTHETIC_VAL_SEED_OFFSET = 1000
-_SHARD = re.compile(r"(?P<split>[A-Za-z_]+)-\d{5}-of-\d{5}\.parquet$")
 
 
 class PageData:
-    """Pages with their images, by position: ``page(i)``, ``image(i)`` (RGB PIL), ``len()``."""
+    """Pages with their images, by position: ``item(i)`` (Page, RGB PIL image), ``len()``.
+
+    A view of a :class:`~comics_analysis.sources.PageSource` (``source``); ``pages`` (records,
+    images under ``image_root``) or ``dataset`` (DataSpec rows) build one."""
 
     def __init__(
-        self, pages: list[Page] | None = None, image_root: Path | None = None, dataset=None, rows=None
+        self,
+        pages: list[Page] | None = None,
+        image_root: Path | None = None,
+        dataset=None,
+        rows=None,
+        source: PageSource | None = None,
     ):
-        self.pages = pages
-        self.image_root = image_root
-        self.dataset = dataset
-        self.rows = list(range(len(dataset))) if dataset is not None and rows is None else rows
-        if pages is None and dataset is None:
-            raise ValueError("PageData needs pages or a dataset")
+        if source is None and pages is not None:
+            source = RecordSource(pages, "pages", image_root=image_root)
+        elif source is None and dataset is not None:
+            source = DatasetSource(lambda: dataset, "dataset", image_root=image_root)
+        if source is None:
+            raise ValueError("PageData needs pages, a dataset or a source")
+        self.source = source if rows is None else source.subset(rows)
 
     def __len__(self) -> int:
-        return len(self.pages) if self.pages is not None else len(self.rows)
+        return len(self.source)
 
     def item(self, i: int):
         """(Page record, RGB PIL image) of position ``i``."""
-        from PIL import Image
-
-        if self.pages is not None:
-            page = self.pages[i]
-            if page.image is None:
-                raise DataSpecError("the page has no image path", page_id=page.page_id, field="image")
-            path = Path(page.image) if self.image_root is None else self.image_root / page.image
-            if not path.is_file():
-                raise DataSpecError(
-                    f"image file not found: {path} (pass image_root / --images)",
-                    page_id=page.page_id,
-                    field="image",
-                )
-            with Image.open(path) as opened:
-                return page, opened.convert("RGB")
-        row = self.dataset[self.rows[i]]
-        try:
-            page = from_hf_row(row)
-        except DataSpecError as exc:
-            raise exc.located(f"dataset row {self.rows[i]}") from None
-        image = row.get("image")
-        if isinstance(image, dict):
-            if image.get("bytes"):
-                image = Image.open(io.BytesIO(image["bytes"]))
-            elif image.get("path"):
-                root = self.image_root or Path()
-                image = Image.open(root / image["path"])
-        if image is None or not hasattr(image, "convert"):
-            raise DataSpecError("the dataset row has no decodable image", page_id=page.page_id, field="image")
-        return page, image.convert("RGB")
+        page = self.source.page(i)
+        return page, self.source.load_image(page)
 
     def book_ids(self) -> list[str]:
         """The book of every position."""
-        if self.pages is not None:
-            return [p.book_id for p in self.pages]
-        books = [str(b) for b in self.dataset["book_id"]]
-        return [books[r] for r in self.rows]
+        return self.source.book_ids()
 
     def subset(self, positions: list[int]) -> PageData:
-        if self.pages is not None:
-            return PageData(pages=[self.pages[i] for i in positions], image_root=self.image_root)
-        return PageData(
-            dataset=self.dataset, image_root=self.image_root, rows=[self.rows[i] for i in positions]
-        )
+        return PageData(source=self.source.subset(positions))
 
 
 @dataclass
@@ -124,42 +95,22 @@ def split_by_book(book_ids: list[str], val_fraction: float) -> tuple[list[int], 
     return [i for i in range(n) if i not in held], val, "page"
 
 
-def _parquet_splits(folder: Path, config: str | None) -> tuple[dict[str, list[str]], str | None]:
-    """Split -> shard files of a comic_pages export or a folder of ``<split>-*.parquet``."""
-    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
-    chosen = None
-    base = folder
-    if subdirs and not any(folder.glob("*.parquet")):
-        if config is not None and config not in subdirs:
-            raise FileNotFoundError(f"{folder}: no config {config!r}; it has {', '.join(subdirs)}")
-        chosen = config or next((c for c in ("aligned", "all") if c in subdirs), subdirs[0])
-        base = folder / chosen
-    files: dict[str, list[str]] = defaultdict(list)
-    for path in sorted(base.glob("*.parquet")):
-        match = _SHARD.search(path.name)
-        files[match.group("split") if match else "train"].append(str(path))
-    return dict(files), chosen
-
-
-def _from_dataset(data, val_fraction: float, image_root, info: dict[str, Any]) -> PageSplits:
-    import datasets
-
-    if isinstance(data, datasets.DatasetDict):
-        if "train" not in data:
-            raise ValueError(f"the dataset has no train split (splits: {', '.join(data)})")
-        if "validation" in data:
-            info["validation"] = "validation split of the dataset"
-            info["pages"] = {"train": len(data["train"]), "validation": len(data["validation"])}
-            return PageSplits(
-                PageData(dataset=data["train"], image_root=image_root),
-                PageData(dataset=data["validation"], image_root=image_root),
-                info,
+def _held_out(source: PageSource, val_fraction: float, info: dict[str, Any]) -> PageSplits:
+    """Train / validation of a source: its validation split when it has one, else held-out books."""
+    if source.split_names:
+        if "train" not in source.split_names:
+            raise ValueError(
+                f"dataset: {source.description} has no train split (splits: {', '.join(source.split_names)})"
             )
-        data = data["train"]
-    missing = {"page_id", "book_id", "panels", "image"} - set(data.column_names)
-    if missing:
-        raise DataSpecError(f"the dataset lacks the DataSpec column(s) {', '.join(sorted(missing))}")
-    whole = PageData(dataset=data, image_root=image_root)
+        if "validation" in source.split_names:
+            train, val = source.split("train"), source.split("validation")
+            info["validation"] = "validation split of the dataset"
+            info["pages"] = {"train": len(train), "validation": len(val)}
+            return PageSplits(PageData(source=train), PageData(source=val), info)
+        source = source.split("train")
+    if len(source) == 0:
+        raise ValueError(f"dataset: {source.description} has no pages")
+    whole = PageData(source=source)
     train, val, how = split_by_book(whole.book_ids(), val_fraction)
     info["validation"] = f"held out by {how} ({val_fraction:.0%} of {'books' if how == 'book' else 'pages'})"
     info["pages"] = {"train": len(train), "validation": len(val)}
@@ -178,9 +129,6 @@ def load_page_splits(
     seed: int = 0,
 ) -> PageSplits:
     """Train and validation pages from ``source`` (see the module docstring)."""
-    import datasets
-
-    root = Path(image_root) if image_root is not None else None
     if isinstance(source, str) and source == "synthetic":
         from ..dataset_builders import load
 
@@ -197,38 +145,13 @@ def load_page_splits(
             "pages": {"train": synthetic_pages, "validation": synthetic_val_pages},
         }
         return PageSplits(PageData(dataset=train), PageData(dataset=val), info)
-    if isinstance(source, datasets.Dataset | datasets.DatasetDict):
-        return _from_dataset(source, val_fraction, root, {"source": "datasets object"})
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"dataset not found: {path} (a DataSpec folder, a comic_pages export or 'synthetic')"
-        )
-    info: dict[str, Any] = {"source": str(source)}
-    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
-        return _from_dataset(datasets.load_from_disk(str(path)), val_fraction, root, info)
-    if path.is_dir() and any(path.rglob("*.parquet")):
-        files, chosen = _parquet_splits(path, config)
-        if chosen:
-            info["config"] = chosen
-        data = datasets.load_dataset("parquet", data_files=files)
-        return _from_dataset(data, val_fraction, root, info)
-    from ..dataset_builders.comic_pages import images_root, read_collection
-    from ..dataspec import read_pages
-
-    if path.is_dir():
-        pages = read_collection(path)
-        root = images_root(path, root)
-    else:
-        pages = read_pages(path)
-        root = root or path.parent
-    if not pages:
-        raise ValueError(f"{path}: no pages")
-    whole = PageData(pages=pages, image_root=root)
-    train, val, how = split_by_book([p.book_id for p in pages], val_fraction)
-    info["validation"] = f"held out by {how} ({val_fraction:.0%} of {'books' if how == 'book' else 'pages'})"
-    info["pages"] = {"train": len(train), "validation": len(val)}
-    return PageSplits(whole.subset(train), whole.subset(val), info)
+    pages = open_pages(
+        source, config=config, image_root=image_root, default_config=TRAINING_CONFIG, argument="dataset"
+    )
+    info: dict[str, Any] = {"source": str(source) if isinstance(source, (str, Path)) else "datasets object"}
+    if pages.config is not None:
+        info["config"] = pages.config
+    return _held_out(pages, val_fraction, info)
 
 
 __all__ = ["PageData", "PageSplits", "load_page_splits", "split_by_book"]
