@@ -1,6 +1,6 @@
 """Page stream segmentation speed: feature extraction and classification from cached features.
 
-    python scripts/bench_pss.py --features /tmp/pss/test --model /tmp/pss/run/model --pages 200
+    python scripts/bench_pss.py --features /tmp/pss/test --model /tmp/pss/run/best --pages 200
     python scripts/bench_pss.py --books 200 --runs 3          # classification only, random features
 
 1. Feature extraction (pages/s): ``--pages`` synthetic pages (265 x 400) through the offline

@@ -54,7 +54,7 @@ def pss_figures(tmp: Path) -> dict:
         "--epochs", "3", "--threads", "1", "--quiet",
     )  # fmt: skip
     report = tmp / "pss.json"
-    _cli("eval", "pss", "--features", str(tmp / "pss-test"), "--model", str(tmp / "pss-run" / "model"),
+    _cli("eval", "pss", "--features", str(tmp / "pss-test"), "--model", str(tmp / "pss-run" / "best"),
          "--json", str(report))  # fmt: skip
     return _strip(json.loads(report.read_text()))
 

@@ -38,7 +38,7 @@ SMALL = {
     "eval_batch_size": 8,
     "warmup_steps": 2,
     "log_every": 1,
-    "progress": False,
+    "show_progress": False,
     "report_to": "none",
     "mixed_precision": "no",
 }
@@ -329,10 +329,10 @@ def test_errors_are_clear(tmp_path, capsys):
     assert main([*base, "--dataset", "synthetic", "--model-config", "huge"]) == 2
     assert "neither a preset" in capsys.readouterr().err
     assert main([*base, "--dataset", "synthetic", "--best-metric", "accuracy"]) == 2
-    assert "--best-metric: expected one of" in capsys.readouterr().err
+    assert "best_metric: expected one of" in capsys.readouterr().err
     assert main([*base, "--dataset", "synthetic", "--resume"]) == 2
     assert "no finished checkpoint" in capsys.readouterr().err
     assert main([*base, "--dataset", "synthetic", "--synthetic-pages", "2", "--batch-size", "4"]) == 2
     assert "fewer than one batch" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="--variant"):
+    with pytest.raises(ValueError, match=r"^variant: expected"):
         TrainConfig(variant="fancy")

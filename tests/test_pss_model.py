@@ -26,6 +26,7 @@ from comics_analysis.modeling.cosmo_pss import (
     CosmoPssForPageClassification,
     page_scalars,
 )
+from comics_analysis.training import cosmo_pss
 from comics_analysis.training.cosmo_pss import (
     PssTrainConfig,
     sample_windows,
@@ -34,6 +35,7 @@ from comics_analysis.training.cosmo_pss import (
     train_pss,
 )
 from comics_analysis.training.pss_features import synthetic_pages
+from comics_analysis.training.utils import checkpoint_dirs
 from remote_code import run_without_package
 
 REMOTE_SCRIPT = """
@@ -254,7 +256,7 @@ def test_features_are_cached_by_page_id_with_an_empty_text_mask(feature_store):
         extract_features(synthetic_pages(1, seed=3), out, text="other-model", show_progress=False)
 
 
-def test_training_resumes_exactly_and_segments(feature_store, tmp_path):
+def test_training_resumes_exactly_and_segments(feature_store, tmp_path, monkeypatch):
     out, _, _ = feature_store
     common = dict(
         features=str(out),
@@ -268,24 +270,81 @@ def test_training_resumes_exactly_and_segments(feature_store, tmp_path):
         heads=2,
         patience=10,
         threads=1,
+        show_progress=False,
     )
-    straight = train_pss(PssTrainConfig(out=str(tmp_path / "a"), epochs=2, **common), show_progress=False)
-    train_pss(PssTrainConfig(out=str(tmp_path / "b"), epochs=1, **common), show_progress=False)
-    resumed = train_pss(
-        PssTrainConfig(out=str(tmp_path / "b"), epochs=2, **common), resume=True, show_progress=False
-    )
-    assert [h["loss"] for h in straight["history"]] == [h["loss"] for h in resumed["history"]]
-    a = torch.load(tmp_path / "a/checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "b/checkpoint.pt", weights_only=False)["model"]
+    straight = train_pss(PssTrainConfig(out=str(tmp_path / "a"), epochs=2, **common))
+    train_pss(PssTrainConfig(out=str(tmp_path / "b"), epochs=1, **common))
+    (state,) = checkpoint_dirs(tmp_path / "b/checkpoints")  # accelerate state of the end of epoch 0
+    assert json.loads((state / "trainer_state.json").read_text())["epoch"] == 1
+    assert (state / "random_states_0.pkl").is_file() and not (tmp_path / "b/checkpoint.pt").exists()
+    calls = []
+    real_sample = cosmo_pss.sample_windows
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real_sample(*args, **kwargs)
+
+    monkeypatch.setattr(cosmo_pss, "sample_windows", counting)
+    resumed = train_pss(PssTrainConfig(out=str(tmp_path / "b"), epochs=2, **common), resume=True)
+    assert len(calls) == 1  # only the second epoch ran: the first came from the accelerate state
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+    assert resumed.step == straight.step and resumed.metrics == straight.metrics
+    assert resumed.best == straight.best and resumed.best["metric"] == "macro_f1"
+    from safetensors.torch import load_file
+
+    a = load_file(tmp_path / "a/final/model.safetensors")
+    b = load_file(tmp_path / "b/final/model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
-    model = CosmoPssForPageClassification.from_pretrained(tmp_path / "a/model")
+    logged = [json.loads(line) for line in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["split"]) for r in logged] == [
+        (0, "train"),
+        (0, "validation"),
+        (1, "train"),
+        (1, "validation"),
+    ]
+    model = CosmoPssForPageClassification.from_pretrained(tmp_path / "a/best")
     books = load_books(out)
     preds = predict_books(model, books, window=6, stride=3)
     assert [len(p["page_types"]) for p in preds] == [len(b["page_ids"]) for b in books]
     segs = book_segments(preds[0])
     assert segs[0]["first_page"] == 0 and segs[-1]["last_page"] == len(books[0]["page_ids"]) - 1
     assert all(0 <= s["confidence"] <= 1 for s in segs)
+
+
+def test_checkpoints_keep_the_last_n_and_resume_from_a_named_one(feature_store, tmp_path):
+    out, _, _ = feature_store
+    cfg = PssTrainConfig(
+        features=str(out),
+        out=str(tmp_path / "run"),
+        val_fraction=0.3,
+        seed=2,
+        epochs=3,
+        windows_per_book=2,
+        window_range=(4, 8),
+        batch_size=4,
+        hidden_size=16,
+        layers=1,
+        heads=2,
+        patience=10,
+        threads=1,
+        keep_checkpoints=2,
+        show_progress=False,
+    )
+    result = train_pss(cfg)
+    found = checkpoint_dirs(tmp_path / "run/checkpoints")
+    states = [json.loads((f / "trainer_state.json").read_text()) for f in found]
+    assert [s["epoch"] for s in states] == [2, 3]  # the first of three is gone
+    assert states[-1]["step"] == result.step and [f.name for f in found] == [
+        f"step-{s['step']:07d}" for s in states
+    ]
+    assert (
+        tmp_path / "run/final/training_info.json"
+    ).is_file() and result.final_dir == tmp_path / "run/final"
+    again = train_pss(cfg, resume=found[0])  # the older one: epoch 3 runs again
+    assert again.metrics == result.metrics and again.history == result.history
+    logged = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in logged if r["split"] == "validation"] == [0, 1, 2]
 
 
 def test_cli_segment_prints_a_table_writes_json_and_page_types(feature_store, tmp_path, capsys):
@@ -331,7 +390,7 @@ def test_cli_segment_prints_a_table_writes_json_and_page_types(feature_store, tm
             "--features",
             str(out),
             "--model",
-            str(tmp_path / "run/model"),
+            str(tmp_path / "run/best"),
             "--json",
             str(tmp_path / "seg.json"),
             "--dataspec",
@@ -345,10 +404,10 @@ def test_cli_segment_prints_a_table_writes_json_and_page_types(feature_store, tm
     assert len(result["page_types"]) == len(records) and result["segments"]
     written = read_pages(tmp_path / "spec" / "book.jsonl")
     assert [p.page_type for p in written] == result["page_types"]
-    assert main(["segment", "nope", "--features", str(out), "--model", str(tmp_path / "run/model")]) == 2
+    assert main(["segment", "nope", "--features", str(out), "--model", str(tmp_path / "run/best")]) == 2
 
     # eval pss: the model beside both baselines, the same numbers as the library function
-    model_dir = str(tmp_path / "run/model")
+    model_dir = str(tmp_path / "run/best")
     argv = ["eval", "pss", "--features", str(out), "--model", model_dir]
     assert main([*argv, "--json", str(tmp_path / "p.json")]) == 0
     printed = capsys.readouterr().out

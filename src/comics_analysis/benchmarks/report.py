@@ -363,7 +363,7 @@ SOURCES: list[Source] = [
     Source(
         "pss-synthetic*.json",
         _generic("CoSMo PSS, synthetic books (held out)"),
-        "comics-analysis eval pss --features pss/test --model pss/run/model "
+        "comics-analysis eval pss --features pss/test --model pss/run/best "
         "--json docs/bench/pss-synthetic.json",
     ),
     Source(

@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from ..training.configs import PssTrainConfig
 from ._common import Commands, page_range
+from ._config_args import add_config_arguments, config_from_args
 
 
 def cmd_pss_features(args: argparse.Namespace) -> int:
@@ -46,30 +48,11 @@ def cmd_pss_convert_v4(args: argparse.Namespace) -> int:
 
 
 def cmd_train_pss(args: argparse.Namespace) -> int:
+    from ..training.cosmo_pss import train_pss
 
-    from ..training.cosmo_pss import PssTrainConfig, train_pss
-
-    cfg = PssTrainConfig(
-        features=str(args.features),
-        out=str(args.out),
-        val_features=str(args.val_features) if args.val_features else None,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        epochs=args.epochs,
-        windows_per_book=args.windows_per_book,
-        window_range=args.window_range,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        label_smoothing=args.label_smoothing,
-        patience=args.patience,
-        hidden_size=args.hidden_size,
-        layers=args.layers,
-        heads=args.heads,
-        transitions=args.transitions,
-        threads=args.threads,
-    )
-    summary = train_pss(cfg, resume=args.resume, show_progress=not args.quiet)
-    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+    changes = {"show_progress": False} if args.quiet else {}
+    result = train_pss(config_from_args(PssTrainConfig, args, **changes), resume=args.resume)
+    print("\n".join(result.summary()))
     return 0
 
 
@@ -133,25 +116,22 @@ def register(commands: Commands) -> None:
         dest="train_command",
         metavar="MODEL",
     )
-    p = tr_sub.add_parser("pss", help="CoSMo PSS on a feature store (Accelerate)")
-    p.add_argument("features", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--val-features", type=Path, help="validation store (default: a split of FEATURES)")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--windows-per-book", type=int, default=4)
-    p.add_argument("--window-range", type=page_range, default=(8, 48), help="window length range, e.g. 8-48")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation macro-F1")
-    p.add_argument("--hidden-size", type=int, default=128)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--transitions", choices=["none", "counted", "learned"], default="counted")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p = tr_sub.add_parser(
+        "pss",
+        help="CoSMo PSS on a feature store (Accelerate)",
+        description="Writes OUT/best (best validation macro-F1) and OUT/final (save_pretrained; load with "
+        "AutoModel.from_pretrained(DIR, trust_remote_code=True)), OUT/metrics.jsonl, OUT/run_info.json, "
+        "OUT/train_config.json and resumable checkpoints in OUT/checkpoints. Every PssTrainConfig field "
+        "has a flag.",
+    )
+    add_config_arguments(p, PssTrainConfig, types={"window_range": page_range}, positional=("features",))
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="CHECKPOINT",
+        help="resume from the latest checkpoint in OUT/checkpoints (or this checkpoint folder)",
+    )
     p.set_defaults(func=cmd_train_pss)
 
     p = commands.sub.add_parser(

@@ -123,12 +123,12 @@ def render_model_card(folder: str | Path, repo_id: str, license: str = "apache-2
     ]
     data_rows = [[k, v] for k, v in (data.get("pages") or {}).items()]
     training_rows = [
-        [key, _fmt(train.get(key))]
+        [key, _fmt(train.get(key, train.get("lr") if key == "learning_rate" else None))]  # lr: older runs
         for key in (
             "steps",
             "batch_size",
             "grad_accum",
-            "lr",
+            "learning_rate",
             "backbone_lr_mult",
             "weight_decay",
             "warmup_steps",

@@ -204,7 +204,7 @@ def run_demo(
             warmup_steps=max(1, train_steps // 10),
             eval_every=train_steps,
             freeze_backbones="text",
-            progress=show_progress,
+            show_progress=show_progress,
             report_to="none",
         )
     )

@@ -1,13 +1,15 @@
 """Training of CoSMo PSS (DESIGN 4.2) from a feature store.
 
-Training (:func:`train_pss`): an Accelerate loop over random windows of whole books (length
-drawn from ``window_range`` pages, start uniform in the book), sqrt-inverse-frequency class
-weights, optional label smoothing, random position offsets (config ``position_mode``),
-validation macro-F1 after every epoch with early stopping, and exact resume: at the end of
-every epoch ``OUT/checkpoint.pt`` holds model, optimiser, torch RNG and loop state, and an
-epoch's windows come from a generator seeded by (seed, epoch), so a resumed run continues with
-the same numbers as an uninterrupted one. The best model (by validation macro-F1) is written
-with ``save_pretrained`` to ``OUT/model`` (remote code included).
+Training (:func:`train_pss`): a loop in the shared harness (:mod:`comics_analysis.training.harness`:
+Accelerator, run folder, checkpoints, metrics log, best model) over random windows of whole books
+(length drawn from ``window_range`` pages, start uniform in the book), sqrt-inverse-frequency
+class weights, optional label smoothing, random position offsets (config ``position_mode``),
+validation macro-F1 after every epoch with early stopping, and exact resume: at the end of every
+epoch ``OUT/checkpoints/step-NNNNNNN`` holds the accelerate state (model, optimiser, every RNG)
+and the loop state, and an epoch's windows come from a generator seeded by (seed, epoch), so a
+resumed run continues with the same numbers as an uninterrupted one. The best model (by
+validation macro-F1) is written with ``save_pretrained`` to ``OUT/best`` (remote code included),
+the model at the end of training to ``OUT/final``.
 
 Validation uses the inference of :mod:`comics_analysis.inference.pss` (``evaluate_books``:
 per-book prediction with overlapping windows, metrics of :mod:`comics_analysis.metrics.pss`),
@@ -17,13 +19,9 @@ which also holds prediction, segments and the ``segment`` job.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,37 +30,27 @@ import torch
 from ..dataspec.records import PAGE_TYPES
 from ..inference.features import FeatureStore
 from ..inference.pss import book_arrays, evaluate_books
+from ..metrics.pss import SUMMARY_KEYS
 from ..modeling.cosmo_pss import CosmoPssConfig, CosmoPssForPageClassification, page_scalars
+from .configs import PssTrainConfig
+from .harness import TrainingRun, TrainResult
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PssTrainConfig:
-    """Settings of :func:`train_pss` (all stored in ``OUT/train_config.json``)."""
-
-    features: str
-    out: str
-    val_features: str | None = None  # default: ``val_fraction`` of the books of ``features``
-    val_fraction: float = 0.2
-    seed: int = 0
-    epochs: int = 30
-    windows_per_book: int = 4
-    window_range: tuple[int, int] = (8, 48)
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.0
-    patience: int = 5
-    eval_window: int = 32
-    eval_stride: int = 16
-    hidden_size: int = 128
-    layers: int = 2
-    heads: int = 4
-    transitions: str = "counted"
-    max_offset: int = 64  # random position offset range (tokens), position_mode random_offset
-    threads: int | None = None
-    model_overrides: dict[str, Any] = field(default_factory=dict)
+RESUME_KEYS = (
+    "features",
+    "val_features",
+    "val_fraction",
+    "seed",
+    "windows_per_book",
+    "window_range",
+    "batch_size",
+    "hidden_size",
+    "layers",
+    "heads",
+    "transitions",
+)
 
 
 def split_books(book_ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -139,29 +127,26 @@ def collate(
     return batch
 
 
-def _save_checkpoint(path: Path, model, optimizer, state: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "state": state,
-        },
-        tmp,
-    )
-    tmp.replace(path)
-
-
-def train_pss(cfg: PssTrainConfig, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
-    """Train on ``cfg.features``; returns the history, the best validation metrics and paths."""
-    from accelerate import Accelerator
+def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainResult:
+    """Train on ``cfg.features`` in the harness's run folder (``OUT/best`` by validation macro-F1,
+    ``OUT/final``, ``OUT/checkpoints``, ``OUT/metrics.jsonl``); ``resume``: True (the latest
+    checkpoint) or a checkpoint folder. ``history``: one record per epoch."""
     from accelerate.utils import set_seed
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(
+        cfg,
+        name="pss",
+        resume=resume,
+        resume_keys=RESUME_KEYS,
+        mixed_precision=cfg.mixed_precision,
+        report_to=cfg.report_to,
+        keep_checkpoints=cfg.keep_checkpoints,
+        best_metric="macro_f1",
+        show_progress=cfg.show_progress,
+    )
+    accelerator = run.accelerator
     store = FeatureStore(cfg.features)
     if cfg.val_features:
         train_ids = list(store.books())
@@ -196,21 +181,25 @@ def train_pss(cfg: PssTrainConfig, resume: bool = False, show_progress: bool = T
         lr=cfg.learning_rate,
         weight_decay=cfg.weight_decay,
     )
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    model, optimizer = accelerator.prepare(model, optimizer)
-    state = {"epoch": 0, "best_macro_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": []}
-    checkpoint = out / "checkpoint.pt"
-    if resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-        saved = torch.load(checkpoint, weights_only=False)
-        accelerator.unwrap_model(model).load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        log.info("resumed from %s at epoch %d", checkpoint, state["epoch"])
-    (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-    started = time.perf_counter()
+    model, optimizer = run.prepare(model, optimizer)
+    data = {
+        "train_books": len(train_books),
+        "val_books": len(val_books),
+        "class_weights": dict(zip(PAGE_TYPES, weights, strict=True)),
+    }
+    state = run.begin({"bad_epochs": 0, "history": []}, run_info={"data": data})
+
+    def export(name: str, metrics: dict[str, Any]) -> None:
+        run.export(
+            name, accelerator.unwrap_model(model).save_pretrained, run.training_info(metrics, data=data)
+        )
+
+    def validate() -> dict[str, float]:
+        result = evaluate_books(accelerator.unwrap_model(model), val_books, cfg.eval_window, cfg.eval_stride)
+        return {k: float(v) for k, v in result["model"].items() if k in SUMMARY_KEYS}
+
+    bar = run.progress(cfg.epochs, initial=state["epoch"], unit="epoch")
+    last_metrics = None
     while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
         epoch = state["epoch"]
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -232,37 +221,29 @@ def train_pss(cfg: PssTrainConfig, resume: bool = False, show_progress: bool = T
             optimizer.step()
             optimizer.zero_grad()
             losses.append(float(output.loss.detach()))
-        unwrapped = accelerator.unwrap_model(model)
-        metrics = evaluate_books(unwrapped, val_books, cfg.eval_window, cfg.eval_stride)["model"]
+            run.step_done(bar=False)
+        last_metrics = validate()
         record = {
             "epoch": epoch,
             "loss": float(np.mean(losses)),
-            "val_macro_f1": metrics["macro_f1"],
-            "val_boundary_f1_1": metrics["boundary_f1_1"],
-            "val_pq": metrics["pq"],
+            "val_macro_f1": last_metrics["macro_f1"],
+            "val_boundary_f1_1": last_metrics["boundary_f1_1"],
+            "val_pq": last_metrics["pq"],
         }
         state["history"].append(record)
         log.info("epoch %d: %s", epoch, record)
-        if show_progress:
-            print(json.dumps(record))
-        if metrics["macro_f1"] > state["best_macro_f1"]:
-            state.update(best_macro_f1=metrics["macro_f1"], best_epoch=epoch, bad_epochs=0)
-            unwrapped.save_pretrained(out / "model")
+        run.log({"epoch": epoch, "split": "train", "loss": record["loss"]})
+        run.log({"epoch": epoch, "split": "validation", **last_metrics})
+        if run.update_best(last_metrics, lambda m: export("best", m)):
+            state["bad_epochs"] = 0
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        if accelerator.is_main_process:
-            _save_checkpoint(checkpoint, unwrapped, optimizer, state)
-    return {
-        "out": str(out),
-        "model": str(out / "model"),
-        "epochs_run": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "best_val_macro_f1": state["best_macro_f1"],
-        "stopped_early": state["bad_epochs"] >= cfg.patience,
-        "seconds": round(time.perf_counter() - started, 1),
-        "train_books": len(train_books),
-        "val_books": len(val_books),
-        "class_weights": dict(zip(PAGE_TYPES, weights, strict=True)),
-        "history": state["history"],
-    }
+        run.save_checkpoint()
+        bar.update(1)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", macro_f1=f"{record['val_macro_f1']:.3f}")
+    if last_metrics is None:  # resumed after the last epoch: evaluate the restored model
+        last_metrics = validate()
+    export("final", last_metrics)
+    info = {"epochs_run": state["epoch"], "stopped_early": state["bad_epochs"] >= cfg.patience, **data}
+    return run.finish(last_metrics, history=state["history"], info=info)

@@ -19,7 +19,11 @@ CHECKPOINT_PREFIX = "step-"
 
 def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float = 0.0):
     """LR multiplier of optimiser step ``s``: linear warm-up from 0 to 1 over ``warmup_steps``, then
-    a cosine from 1 down to ``min_ratio`` at ``total_steps``."""
+    a cosine from 1 down to ``min_ratio`` at ``total_steps``.
+
+    Kept instead of ``transformers.get_cosine_with_min_lr_schedule_with_warmup``: that warm-up
+    gives ``s / warmup_steps`` (LR 0 at the first optimiser step), this one ``(s + 1) /
+    warmup_steps``, so every warm-up learning rate, and the trained figures, would change."""
 
     def factor(step: int) -> float:
         if warmup_steps > 0 and step < warmup_steps:
