@@ -57,7 +57,7 @@ def test_annotate_folder_takes_the_images_root_it_recorded(annotated):
 
 def test_pss_features_cli_reads_an_annotate_folder_without_image_root(annotated, tmp_path):
     from comics_analysis.cli import main
-    from comics_analysis.training.pss_features import FeatureStore
+    from comics_analysis.inference.features import FeatureStore
 
     out = tmp_path / "features"
     assert main(["-q", "pss", "features", str(annotated / "ann"), "--out", str(out)]) == 0

@@ -3,7 +3,7 @@
 Uploaded as remote code next to the weights: imports only torch, transformers and
 configuration_cosmo_pss (DESIGN 2, 4.3).
 
-Inputs, B windows of at most N pages (cached per-page vectors, see training.pss_features):
+Inputs, B windows of at most N pages (cached per-page vectors, see inference.features):
   vision_features [B, N, vision_dim], text_features [B, N, text_dim]
   text_mask [B, N] bool   page has lettered text (False: a learned "no text" token is used)
   page_mask [B, N] bool   real page (False = padding)
