@@ -47,3 +47,33 @@ def test_no_module_over_600_lines_and_no_cli_module_over_400():
         if lines > limit:
             too_long.append(f"{path.relative_to(PACKAGE)}: {lines} lines (limit {limit})")
     assert not too_long, "\n".join(too_long)
+
+
+def _imports_inside_functions(path: Path) -> list[ast.ImportFrom]:
+    found = []
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [
+                node
+                for node in ast.walk(fn)
+                if isinstance(node, ast.ImportFrom)
+                and (node.level > 0 or (node.module or "").startswith("comics_analysis"))
+            ]
+    return found
+
+
+def test_imports_of_the_package_inside_functions_say_why():
+    """Inside a function, an import of the package is kept only where the module it loads pulls a
+    heavy optional dependency (torch, transformers, datasets, gradio, ...), with a ``# lazy:`` reason
+    on the line or the line above. The command modules of ``cli/`` are the one documented
+    exception: each command imports its library module when it runs, so ``--help`` stays fast."""
+    unexplained = []
+    for path in _modules():
+        if path.parent.name == "cli":
+            continue
+        lines = path.read_text().splitlines()
+        for node in _imports_inside_functions(path):
+            here, above = lines[node.lineno - 1], lines[node.lineno - 2] if node.lineno > 1 else ""
+            if "# lazy:" not in here and "# lazy:" not in above:
+                unexplained.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {here.strip()}")
+    assert not unexplained, "imports inside functions without a '# lazy:' reason:\n" + "\n".join(unexplained)

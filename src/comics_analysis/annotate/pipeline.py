@@ -26,9 +26,12 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
+from ..ingest import read_manifest, shard_of
+from .align import AlignConfig, merge_vlm
 from .detectors import get_detector
 from .ocr import ENGINES, classify_block, group_lines, make_engine
 from .reading_order import reading_order
+from .vlm.importers import VlmFolder, vlm_folder
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +150,6 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
 def merge_reading(page: Page, row: dict, options: AnnotateOptions) -> Page:
     """``page`` with its VLM reading from ``options.vlm`` aligned in; a page without a usable
     reading is kept as detected, flagged, and belongs to no VLM subset."""
-    from .align import AlignConfig, merge_vlm
-    from .vlm.importers import vlm_folder
 
     reading = vlm_folder(options.vlm).find(row["page_id"], row.get("source_path"), row.get("source_entry"))
     if reading is None:
@@ -202,7 +203,6 @@ def annotate(
     show_progress: bool = True,
 ) -> list[Path]:
     """Annotate every ok page of an ingest run; returns the DataSpec files of this shard."""
-    from ..ingest import read_manifest, shard_of
 
     # a bad spec, COCO file, checkpoint or label map fails here, naming it, not in a worker
     get_detector(detector)
@@ -216,8 +216,6 @@ def annotate(
         ocr_engine(ocr, ocr_lang)  # fail now, with the engine's own message, not in a worker
     fingerprint = None
     if vlm is not None:
-        from .vlm.importers import VlmFolder
-
         readings = VlmFolder(vlm)  # a missing folder fails here, naming it
         fingerprint = f"{len(readings)} readings"
         log.info("%s: %d VLM readings", vlm, len(readings))

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..annotate.vlm import VlmError
 from ..metrics.comicspap import overall_results, skill_results
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,6 @@ Predictor = Callable[[Sequence[dict], str], tuple[list[int], list[str | None]]]
 def vlm_predictor(client, font_path: str | None = None, concurrency: int = 4) -> Predictor:
     """Predictions by a VLM (a :class:`~comics_analysis.annotate.vlm.VlmClient`) through the
     single-image rendering. Failed requests (retries exhausted) count as -1, with the error kept."""
-    from ..annotate.vlm import VlmError
 
     def predict(samples: Sequence[dict], skill: str) -> tuple[list[int], list[str | None]]:
         async def one(sample, gate):

@@ -120,4 +120,24 @@ def config_from_args(cls: type, args: argparse.Namespace, **changes) -> Any:
     return cls(**{**values, **changes})
 
 
-__all__ = ["add_config_arguments", "config_from_args", "flag"]
+def add_resume_argument(parser: argparse.ArgumentParser) -> None:
+    """``--resume [CHECKPOINT]`` of a `train` command (the harness's checkpoints)."""
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="CHECKPOINT",
+        help="resume from the latest checkpoint in OUT/checkpoints (or this checkpoint folder)",
+    )
+
+
+def run_training(train: Any, cls: type, args: argparse.Namespace) -> int:
+    """A `train` command: the config of the flags (``-q`` turns the progress bar off) -> ``train``
+    (resuming when asked) -> the result's summary lines."""
+    changes = {"show_progress": False} if args.quiet else {}
+    result = train(config_from_args(cls, args, **changes), resume=args.resume)
+    print("\n".join(result.summary()))
+    return 0
+
+
+__all__ = ["add_config_arguments", "add_resume_argument", "config_from_args", "flag", "run_training"]

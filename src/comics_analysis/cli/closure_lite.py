@@ -7,16 +7,13 @@ from pathlib import Path
 
 from ..training.configs import TrainConfig
 from ._common import Commands, size
-from ._config_args import add_config_arguments, config_from_args
+from ._config_args import add_config_arguments, add_resume_argument, run_training
 
 
 def cmd_train_closure_lite(args: argparse.Namespace) -> int:
     from ..training.closure_lite import train_closure_lite
 
-    changes = {"show_progress": False} if args.quiet else {}
-    result = train_closure_lite(config_from_args(TrainConfig, args, **changes), resume=args.resume)
-    print("\n".join(result.summary()))
-    return 0
+    return run_training(train_closure_lite, TrainConfig, args)
 
 
 def cmd_push_model(args: argparse.Namespace) -> int:
@@ -44,13 +41,7 @@ def register(commands: Commands) -> None:
         "has a flag.",
     )
     add_config_arguments(p, TrainConfig, types={"synthetic_size": size}, required=("out", "dataset"))
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        metavar="CHECKPOINT",
-        help="resume from the latest checkpoint in OUT/checkpoints (or this checkpoint folder)",
-    )
+    add_resume_argument(p)
     p.set_defaults(func=cmd_train_closure_lite)
 
     pu_sub = commands.group(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..training.configs import PssTrainConfig
 from ._common import Commands, page_range
-from ._config_args import add_config_arguments, config_from_args
+from ._config_args import add_config_arguments, add_resume_argument, run_training
 
 
 def cmd_pss_features(args: argparse.Namespace) -> int:
@@ -50,10 +50,7 @@ def cmd_pss_convert_v4(args: argparse.Namespace) -> int:
 def cmd_train_pss(args: argparse.Namespace) -> int:
     from ..training.cosmo_pss import train_pss
 
-    changes = {"show_progress": False} if args.quiet else {}
-    result = train_pss(config_from_args(PssTrainConfig, args, **changes), resume=args.resume)
-    print("\n".join(result.summary()))
-    return 0
+    return run_training(train_pss, PssTrainConfig, args)
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -125,13 +122,7 @@ def register(commands: Commands) -> None:
         "has a flag.",
     )
     add_config_arguments(p, PssTrainConfig, types={"window_range": page_range}, positional=("features",))
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        metavar="CHECKPOINT",
-        help="resume from the latest checkpoint in OUT/checkpoints (or this checkpoint folder)",
-    )
+    add_resume_argument(p)
     p.set_defaults(func=cmd_train_pss)
 
     p = commands.sub.add_parser(

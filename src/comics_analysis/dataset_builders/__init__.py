@@ -19,12 +19,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._common import export_parquet
+from .. import __version__
+from ..dataspec import atomic_write
+from ._common import export_parquet, make_builder
+from .cards import benchmark_card, md_table
 from .comic_pages import ComicPages, export_comic_pages, load_comic_pages
 from .comics_closure import ComicsClosure, load_comics_closure
 from .comicspap import ComicsPap, load_comicspap
 from .comix import Comix, load_comix
-from .cosmo_pss import CosmoPss, load_cosmo_pss
+from .cosmo_pss import CosmoPss, book_counts, counts_markdown, load_cosmo_pss, page_counts
 from .open_mantra import OpenMantra, load_open_mantra
 from .synthetic import Synthetic, load_synthetic
 
@@ -94,11 +97,6 @@ def _write_benchmark_card(name, config, data_dir, out_dir, shards: list[Path], o
 
     import pyarrow.parquet as pq
 
-    from .. import __version__
-    from ..dataspec import atomic_write
-    from ._common import make_builder
-    from .cards import benchmark_card, md_table
-
     by_split: dict[str, list[str]] = {}
     rows: dict[str, int] = {}
     for path in shards:
@@ -107,8 +105,6 @@ def _write_benchmark_card(name, config, data_dir, out_dir, shards: list[Path], o
         rows[split] = rows.get(split, 0) + pq.ParquetFile(path).metadata.num_rows
     statistics = ""
     if name == "cosmo_pss":
-        from .cosmo_pss import book_counts, counts_markdown, page_counts
-
         books = book_counts(data_dir)
         statistics = (
             "## Statistics\n\nBooks per split:\n\n"

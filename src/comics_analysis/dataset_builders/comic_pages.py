@@ -53,6 +53,7 @@ from ..annotate.pipeline import recorded_images_root
 from ..dataspec import DataSpecError, Page, Provenance, read_jsonl, to_hf_row
 from ..dataspec.hf import hf_features
 from ._common import build
+from .cards import render_dataset_card
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,11 @@ def images_root(data_dir: str | Path, image_dir: str | Path | None = None) -> Pa
     if root is None:
         raise FileNotFoundError(
             f"comic_pages: {data_dir} records no images root (no images-root.txt from annotate); "
-            "pass the ingest folder the image paths are relative to (--images / image_dir)"
+            "pass the ingest folder the image paths are relative to (image_dir)"
         )
     if not root.is_dir():
         raise FileNotFoundError(
-            f"comic_pages: the images root recorded in {data_dir} does not exist: {root}; pass --images"
+            f"comic_pages: the images root recorded in {data_dir} does not exist: {root}; pass image_dir"
         )
     return root
 
@@ -136,7 +137,7 @@ def image_path(page: Page, root: Path) -> Path:
     path = root / page.image
     if not path.is_file():
         raise DataSpecError(
-            f"image file not found: {path} (images root {root}; pass --images / image_dir if it moved)",
+            f"image file not found: {path} (images root {root}; pass image_dir if it moved)",
             page_id=page.page_id,
             field="image",
         )
@@ -458,7 +459,6 @@ def export_comic_pages(
     stored), ``stats.json`` and ``README.md`` (the card, front matter listing configs and data
     files). Built in a temporary sibling folder and swapped in at the end, so a failed build
     leaves an earlier export untouched. Reload with ``datasets.load_dataset(out_dir, name=...)``."""
-    from .cards import render_dataset_card
 
     ratios = parse_ratios(split_ratios)
     if configs is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .io import atomic_write
 from .records import Page, Provenance
 
 
@@ -105,8 +106,6 @@ def write_parquet(
     ``embed_images``. Written atomically; returns the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from .io import atomic_write
 
     features = hf_features()
     rows = [features.encode_example(to_hf_row(p, image_root, embed_images)) for p in pages]

@@ -35,7 +35,7 @@ class TextEncoder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from ..modeling.closure_lite import resolve_backbone
+        from ..modeling.closure_lite import resolve_backbone  # lazy: torch + transformers
 
         self.name, self.device, self.batch_size, self.max_length = name, device, batch_size, max_length
         self.encode_empty, self.progress = encode_empty, progress

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
 from .base import Book, ContainerError, Limits
 from .cb7 import Cb7Book
-from .cbr import CbrBook
+from .cbr import INSTALL_HINT, CbrBook, rar_tool
 from .cbt import CbtBook
 from .cbz import CbzBook
 from .epub import EpubBook
@@ -346,11 +346,8 @@ def ingest(
     if removed:
         log.info("removed %d temporary files left by an interrupted run", removed)
     tasks = [t for t in discover(sources, root, exclude=out) if shard_of(t.rel, num_shards) == shard_index]
-    if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks):
-        from .cbr import INSTALL_HINT, rar_tool
-
-        if rar_tool() is None:
-            log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
+    if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks) and rar_tool() is None:
+        log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
     options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode)
     results = _run(tasks, out, options, workers, show_progress)

@@ -26,6 +26,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ..dataspec import DataSpecError, Page, from_hf_row
+from ..synth.book import BOOK_KINDS, make_book
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_ALIASES: dict[str, str] = {"val": "validation", "dev": "validation"}
@@ -334,7 +335,6 @@ class SyntheticSource(PageSource):
         self._drawn: dict[int, list[tuple[Page, Image.Image]]] = {}
 
     def _book(self, b: int) -> list[tuple[Page, Image.Image]]:
-        from ..synth.book import BOOK_KINDS, make_book
 
         kind = BOOK_KINDS[b % len(BOOK_KINDS)]
         book = make_book(

@@ -184,7 +184,7 @@ def _json_file(path: Path, given: Path | None, root: Path, lang: str) -> PageSou
     except (OSError, json.JSONDecodeError) as exc:
         raise DataSpecError(f"not valid JSON: {exc}", file=str(path)) from None
     if isinstance(head, dict) and "images" in head and "annotations" in head:
-        from ..dataset_builders.comix import pages_from_coco
+        from ..dataset_builders.comix import pages_from_coco  # lazy: `datasets`, only for CoMix COCO files
 
         pages = pages_from_coco(path, image_dir=given, require_images=False)
         return RecordSource(pages, f"COCO file {path}", path=path, image_root=root)

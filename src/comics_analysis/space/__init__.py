@@ -22,7 +22,7 @@ __all__ = [
 def __getattr__(name: str):
     # gradio is imported only when the app is built
     if name in ("build_app", "free_port", "launch"):
-        from . import app
+        from . import app  # lazy: gradio
 
         return getattr(app, name)
     raise AttributeError(name)

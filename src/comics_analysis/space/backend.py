@@ -140,8 +140,9 @@ class SpaceBackend:
 
     def model(self):
         if self.config.model is None:
-            raise ValueError("text and image queries need the Closure Lite model (serve --model DIR)")
+            raise ValueError("text and image queries need the Closure Lite model (SpaceConfig.model)")
         if self._model is None:
+            # lazy: torch + transformers, only with a model
             from ..inference.closure_lite import load_closure_lite
 
             self._model = load_closure_lite(self.config.model)
@@ -174,7 +175,7 @@ class SpaceBackend:
         filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}
         if page_id:
             return self.search_index.search(page=page_id.strip(), panel=panel, k=int(k), **filters)
-        from ..inference.closure_lite import query_vector
+        from ..inference.closure_lite import query_vector  # lazy: torch + transformers, only with a model
 
         vector = query_vector(self.model(), text=text, image=image)
         filters["level"] = filters["level"] or "panel"  # query vectors live in the panel space
@@ -305,7 +306,7 @@ class SpaceBackend:
 
     # --- map -----------------------------------------------------------------------------------
     def map_files(self) -> dict[str, Path]:
-        from ..analysis import PLOTS
+        from ..analysis import PLOTS  # lazy: umap / scikit-learn / matplotlib, only for the map tab
 
         folder = self.config.analysis
         if folder is None:
@@ -316,7 +317,7 @@ class SpaceBackend:
         """The analysis folder, computing it (``analyze_store``) when there is none yet."""
         if self.map_files():
             return self.config.analysis  # type: ignore[return-value]
-        from ..analysis import analyze_store
+        from ..analysis import analyze_store  # lazy: umap / scikit-learn / matplotlib, only for the map tab
 
         folder = (
             Path(folder)

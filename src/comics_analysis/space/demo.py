@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..annotate import annotate, read_annotations
+from ..dataspec import page_summary_text, read_pages
+from ..ingest import ingest
+from ..ingest.manifest import summary_text
+from ..metrics.panels import evaluate_panels
+from ..metrics.text import evaluate_text
+from ..store import StoreSearch, open_store
+from ..store.embed import embed_store
+from ..synth import make_library
+
 log = logging.getLogger(__name__)
 
 
@@ -53,10 +63,8 @@ def run_demo_tail(
     into ``out/analysis``, run a sample text and page query, then serve the Space on 127.0.0.1
     (``serve=None``: unless ``DEMO_NO_SERVE=1``). ``step`` = (first step number, total) for the
     "[i/n]" headings of the demo."""
-    from ..analysis import analyze_store
-    from ..inference.closure_lite import load_closure_lite, query_vector
-    from ..store import StoreSearch, open_store
-    from ..store.embed import embed_store
+    from ..analysis import analyze_store  # lazy: umap / scikit-learn / matplotlib
+    from ..inference.closure_lite import load_closure_lite, query_vector  # lazy: torch + transformers
 
     begin = time.perf_counter()
     out = Path(out)
@@ -106,7 +114,7 @@ def run_demo_tail(
         sample_query=sample,
     )
     if serve:
-        from . import SpaceConfig, launch
+        from . import SpaceConfig, launch  # lazy: gradio, only when serving
 
         print(f"\n[{first + 2}/{total}] serving the comics-search Space (Ctrl-C stops it)")
         config = SpaceConfig.from_env(store=store_path, model=Path(model_dir), analysis=analysis_path)
@@ -130,13 +138,6 @@ def run_demo(
     synth -> ingest -> annotate (scored against the exact truth) -> comic_pages dataset -> a short
     Closure Lite training run -> :func:`run_demo_tail` (embed, analyze, serve). ``seconds`` of the
     result is the whole run's wall time."""
-    from ..annotate import annotate, read_annotations
-    from ..dataspec import page_summary_text, read_pages
-    from ..ingest import ingest
-    from ..ingest.manifest import summary_text
-    from ..metrics.panels import evaluate_panels
-    from ..metrics.text import evaluate_text
-    from ..synth import make_library
 
     start = time.perf_counter()
     out = Path(out)
@@ -176,7 +177,7 @@ def run_demo(
     print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
     print(page_summary_text(truth))
 
-    from ..dataset_builders import export_comic_pages
+    from ..dataset_builders import export_comic_pages  # lazy: `datasets`
 
     print(f"\n[4/{total}] building the Hugging Face dataset (comic_pages) into {out / 'dataset'}")
     step = time.perf_counter()
@@ -186,7 +187,10 @@ def run_demo(
     splits = ", ".join(f"{split} {len(files)} shard(s)" for split, files in export.files["all"].items())
     print(f"  {len(predicted)} pages ({splits}) + card in {time.perf_counter() - step:.1f} s")
 
-    from ..training.closure_lite import TrainConfig, train_closure_lite
+    from ..training.closure_lite import (  # lazy: torch + transformers + accelerate
+        TrainConfig,
+        train_closure_lite,
+    )
 
     print(
         f"\n[5/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, "

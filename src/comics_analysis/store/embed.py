@@ -27,6 +27,7 @@ from typing import Any
 from ..inference.closure_lite import LoadedModel, ModelEmbedder, load_closure_lite
 from ..sources import open_pages
 from .layout import CHUNK_PAGES
+from .reader import open_store
 from .writer import WriteSummary, write_store
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,6 @@ def embed_store(
     if state is not None and world > 1:
         state.wait_for_everyone()
         if not summary.complete:  # another process may have finished the last chunk
-            from .reader import open_store
-
             summary.complete = open_store(out).complete
     return EmbedResult(
         summary=summary,

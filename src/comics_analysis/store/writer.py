@@ -394,8 +394,6 @@ def set_page_types(store: str | Path, page_types: dict[str, str | None]) -> int:
     the column at a time (a reader sees a chunk's old or new types, never a mix within a row)."""
     import zarr
 
-    from .progress import finished_chunks
-
     store = Path(store)
     if not (store / "zarr.json").is_file():
         raise FileNotFoundError(f"{store}: not an embedding store (no zarr.json)")

@@ -157,16 +157,22 @@ class Lettered:
     shape: Rect  # balloon / caption / sfx outline box
 
 
+@dataclass
+class Spot:
+    """Where a piece of lettering goes: the page's drawing, the random stream, the panel area it
+    must stay in and the boxes already lettered there (appended to when it is placed)."""
+
+    draw: ImageDraw.ImageDraw
+    rng: np.random.Generator
+    area: Rect
+    occupied: list[Rect]
+
+
 def balloon(
-    draw: ImageDraw.ImageDraw,
-    rng: np.random.Generator,
-    area: Rect,
-    occupied: list[Rect],
-    content: str,
-    size: int,
-    target: tuple[float, float] | None = None,
+    spot: Spot, content: str, size: int, target: tuple[float, float] | None = None
 ) -> Lettered | None:
     """A speech balloon with a tail, placed inside ``area`` clear of ``occupied``; None if it won't fit."""
+    draw, rng, area, occupied = spot.draw, spot.rng, spot.area, spot.occupied
     fnt = font("bold", size)
     ax, ay, aw, ah = area
     lines = words.wrap(content.upper(), fnt, aw * 0.55)
@@ -235,15 +241,9 @@ def caption(
     return Lettered("narration", " ".join(lines), _ink_box(draw, placed, fnt), (cx, cy, cw, ch))
 
 
-def sound_effect(
-    draw: ImageDraw.ImageDraw,
-    rng: np.random.Generator,
-    area: Rect,
-    occupied: list[Rect],
-    content: str,
-    size: int,
-) -> Lettered | None:
+def sound_effect(spot: Spot, content: str, size: int) -> Lettered | None:
     """Big stroked letters outside any balloon."""
+    draw, rng, area, occupied = spot.draw, spot.rng, spot.area, spot.occupied
     fnt = font("bold_italic", size)
     stroke = max(2, size // 12)
     ax, ay, aw, ah = area

@@ -11,6 +11,7 @@ from . import text as words
 from .draw import (
     Lettered,
     Rect,
+    Spot,
     balloon,
     caption,
     draw_figure,
@@ -20,6 +21,7 @@ from .draw import (
     sound_effect,
     text_lines,
 )
+from .fonts import font
 from .layout import LAYOUTS, make_layout
 
 GUTTERS = {"white": (255, 255, 255), "cream": (246, 240, 225), "black": (0, 0, 0)}
@@ -133,10 +135,12 @@ def render_story(
             if figures:
                 face = figures[k % len(figures)].face
                 target = (face[0] + face[2] / 2, face[1])
-            item = balloon(draw, rng, area, occupied, words.dialogue(rng), max(11, int(24 * scale)), target)
+            item = balloon(
+                Spot(draw, rng, area, occupied), words.dialogue(rng), max(11, int(24 * scale)), target
+            )
             _keep(lettered, item)
         if rng.random() < 0.2:
-            item = sound_effect(draw, rng, area, occupied, words.sfx(rng), max(16, int(64 * scale)))
+            item = sound_effect(Spot(draw, rng, area, occupied), words.sfx(rng), max(16, int(64 * scale)))
             _keep(lettered, item)
         page.paste(art, (spec.x, spec.y))
         if bordered:
@@ -208,7 +212,6 @@ def _banner(
     align: str = "center",
 ) -> float:
     """Text on a solid band; returns the y below the band."""
-    from .fonts import font
 
     lines = words.wrap(content, font(face, size), w - size)
     ascent, descent = font(face, size).getmetrics()

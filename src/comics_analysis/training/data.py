@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..dataset_builders import load
 from ..dataset_builders.comic_pages import book_hash
 from ..dataspec import Page
 from ..sources import TRAINING_CONFIG, DatasetSource, PageSource, RecordSource, open_pages
@@ -130,7 +131,6 @@ def load_page_splits(
 ) -> PageSplits:
     """Train and validation pages from ``source`` (see the module docstring)."""
     if isinstance(source, str) and source == "synthetic":
-        from ..dataset_builders import load
 
         def synthetic(n: int, s: int):
             return load("synthetic", config="pages", n_pages=n, size=synthetic_size, seed=s)["train"]

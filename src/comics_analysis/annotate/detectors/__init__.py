@@ -21,6 +21,7 @@ from typing import Any
 
 from .base import Detection, Detector
 from .classical import ClassicalConfig, ClassicalDetector, detect_classical
+from .coco import load_coco
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,12 @@ def detect(image, method: str = "classical", **options: Any) -> list[Detection]:
 
 
 def _hf(name_or_path: str, threshold: float = 0.5) -> Detector:
-    from .hf import hf_detector
+    from .hf import hf_detector  # lazy: torch + transformers, only for hf: detectors
 
     return hf_detector(name_or_path, threshold)
 
 
 def _coco(path: str, min_score: float = 0.5) -> Detector:
-    from .coco import load_coco
 
     return load_coco(path, min_score)
 

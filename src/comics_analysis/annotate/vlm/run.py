@@ -24,6 +24,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ...dataspec import atomic_write
+from ...ingest import read_manifest
 from .client import VlmClient, VlmConfig, VlmError, VlmResult
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _check_out(out: Path, config: VlmConfig) -> dict:
         if was != (config.model, config.prompt_version):
             raise ValueError(
                 f"{out} holds readings by model {was[0]!r} with prompt {was[1]!r}; "
-                f"use another --out for {config.model!r} / {config.prompt_version!r}"
+                f"use another output folder (out) for {config.model!r} / {config.prompt_version!r}"
             )
         return state
     return {"runs": []}
@@ -201,7 +202,6 @@ def run_vlm(
     show_progress: bool = True,
 ) -> RunTotals:
     """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``."""
-    from ...ingest import read_manifest
 
     out = Path(out)
     state = _check_out(out, config)

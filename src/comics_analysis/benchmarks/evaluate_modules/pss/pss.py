@@ -37,6 +37,7 @@ class Pss(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, labels=None, scheme="ours"):
+        # lazy: `evaluate` runs this file as a script; the package is needed only to compute
         from comics_analysis.metrics.pss import evaluate as pss_evaluate
 
         return pss_evaluate(references, predictions, labels=labels, scheme=scheme)
