@@ -16,11 +16,11 @@ pytest.importorskip("accelerate", reason="the 'ml' extra (accelerate) is not ins
 
 from closure_lite_helpers import synth_pages, tiny_batch, tiny_config, tiny_model  # noqa: E402
 from comics_analysis.cli import main  # noqa: E402
+from comics_analysis.inference.closure_lite import load_lora  # noqa: E402
 from comics_analysis.training.closure_lite import (  # noqa: E402
     TrainConfig,
     apply_lora,
     evaluate,
-    load_lora,
     merged_copy,
     save_lora,
     train_closure_lite,

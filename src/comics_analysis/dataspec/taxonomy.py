@@ -33,17 +33,8 @@ from .records import PAGE_TYPES
 TAXONOMY_VERSION = "1.0"
 
 COSMO5_LABELS: tuple[str, ...] = ("advertisement", "cover", "story", "textstory", "first-page")
-COSMO_V4_LABELS: tuple[str, ...] = (
-    "advertisement",
-    "cover",
-    "story",
-    "textstory",
-    "first-page",
-    "credits",
-    "art",
-    "text",
-    "back_cover",
-)
+# cosmo-v4's 9 classes: the 5 CoSMo classes, then four more (class ids in this order)
+COSMO_V4_LABELS: tuple[str, ...] = (*COSMO5_LABELS, "credits", "art", "text", "back_cover")
 
 # CoSMo split JSON category -> our page type. `textstories` are prose stories (text pages).
 COSMO_SPLIT_CATEGORIES: dict[str, str] = {

@@ -32,6 +32,7 @@ __all__ = [
     "ModelEmbedder",
     "closure_lite_text_encoder",
     "load_closure_lite",
+    "load_lora",
     "model_query_vector",
     "query_vector",
     "text_vectors",
@@ -236,3 +237,18 @@ def closure_lite_text_encoder(
         return text_vectors(loaded, texts, batch_size)
 
     return encode
+
+
+def load_lora(folder: str | Path):
+    """The PEFT model saved by ``training.closure_lite.save_lora`` (base loaded as remote code)."""
+    from peft import PeftModel
+    from transformers import AutoModel
+
+    folder = Path(folder)
+    for sub in ("base", "adapter"):
+        if not (folder / sub).is_dir():
+            raise FileNotFoundError(
+                f"{folder}: no {sub}/ folder (written by training.closure_lite.save_lora)"
+            )
+    base = AutoModel.from_pretrained(str(folder / "base"), trust_remote_code=True)
+    return PeftModel.from_pretrained(base, str(folder / "adapter"))

@@ -127,7 +127,7 @@ def merged_copy(model) -> ClosureLiteModel:
 
 def save_lora(peft_model, folder: str | Path, processor: ClosureLiteProcessor | None = None) -> Path:
     """``folder/base`` (the model without adapters: original tower weights, trained heads) and
-    ``folder/adapter`` (PEFT adapter). :func:`load_lora` reads them back."""
+    ``folder/adapter`` (PEFT adapter); ``inference.closure_lite.load_lora`` reads them back."""
     folder = Path(folder)
     base = copy.deepcopy(peft_model).unload()
     base.save_pretrained(folder / "base")
@@ -135,19 +135,6 @@ def save_lora(peft_model, folder: str | Path, processor: ClosureLiteProcessor | 
         processor.save_pretrained(folder / "base")
     peft_model.save_pretrained(folder / "adapter")
     return folder
-
-
-def load_lora(folder: str | Path):
-    """The PEFT model saved by :func:`save_lora` (base loaded as remote code with AutoModel)."""
-    from peft import PeftModel
-    from transformers import AutoModel
-
-    folder = Path(folder)
-    for sub in ("base", "adapter"):
-        if not (folder / sub).is_dir():
-            raise FileNotFoundError(f"{folder}: no {sub}/ folder (written by save_lora)")
-    base = AutoModel.from_pretrained(str(folder / "base"), trust_remote_code=True)
-    return PeftModel.from_pretrained(base, str(folder / "adapter"))
 
 
 def _core(model) -> ClosureLiteModel:
@@ -457,7 +444,6 @@ __all__ = [
     "TrainResult",
     "apply_lora",
     "evaluate",
-    "load_lora",
     "merged_copy",
     "parameter_counts",
     "resolve_model_config",
