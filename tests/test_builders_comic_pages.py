@@ -282,7 +282,7 @@ def test_errors_name_the_page_field_and_file(annotated, tmp_path):
     # no VLM readings: aligned / perfect_match are empty; asking for one is a clear error
     plain = tmp_path / "plain"
     write_jsonl([Page.from_dict({**p.to_dict(), "quality": {}}) for p in pages], plain / "a.jsonl")
-    with pytest.raises(FileNotFoundError, match="--images"):
+    with pytest.raises(FileNotFoundError, match="image_dir"):
         export_comic_pages(plain, tmp_path / "x", show_progress=False)
     with pytest.raises(ValueError, match="no page qualifies for config aligned"):
         export_comic_pages(plain, tmp_path / "x", configs=["aligned"], image_dir=annotated / "ingest")
