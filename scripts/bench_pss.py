@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from comics_analysis.dataspec import PAGE_TYPES
 from comics_analysis.inference.pss import load_books, load_pss_model, predict_books
 from comics_analysis.inference.text import TextEncoder
 from comics_analysis.inference.vision import VisionEncoder
@@ -88,7 +89,11 @@ def one_at_a_time(model, books, window, stride) -> None:
 
 
 def bench_classify(features: str | None, model_dir: str | None, books_n: int, runs: int) -> dict:
-    model = load_pss_model(model_dir) if model_dir else CosmoPssForPageClassification(CosmoPssConfig()).eval()
+    model = (
+        load_pss_model(model_dir)
+        if model_dir
+        else CosmoPssForPageClassification(CosmoPssConfig(labels=list(PAGE_TYPES))).eval()
+    )
     config = model.config
     books = load_books(features) if features else random_books(books_n, config.vision_dim, config.text_dim)
     pages = sum(len(b["page_ids"]) for b in books)

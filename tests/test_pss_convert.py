@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from comics_analysis.cli import main
+from comics_analysis.dataspec import PAGE_TYPES
 from comics_analysis.dataspec.taxonomy import LABEL_SETS
 from comics_analysis.modeling.cosmo_pss import CosmoPssConfig, CosmoPssForPageClassification
 from comics_analysis.modeling.cosmo_pss.convert import config_from_state, convert_cosmo_v4, load_state_dict
@@ -74,7 +75,7 @@ def test_safetensors_input_and_layout_errors(reference, tmp_path):
         config_from_state(state, heads=5)
     # one of our own models (linear projectors, scalars) is not a cosmo-v4 checkpoint
     ours = CosmoPssForPageClassification(
-        CosmoPssConfig(bert_config={"hidden_size": 32, "intermediate_size": 64})
+        CosmoPssConfig(labels=list(PAGE_TYPES), bert_config={"hidden_size": 32, "intermediate_size": 64})
     )
     with pytest.raises(ValueError, match=r"missing 'classifier\.9\.weight'; is this a cosmo-v4"):
         convert_cosmo_v4(ours.state_dict())

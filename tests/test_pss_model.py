@@ -19,9 +19,6 @@ from comics_analysis.inference.pss import (
 )
 from comics_analysis.inference.vision import PIXEL_DIM
 from comics_analysis.modeling.cosmo_pss import (
-    PAGE_TYPES as MODEL_PAGE_TYPES,
-)
-from comics_analysis.modeling.cosmo_pss import (
     CosmoPssConfig,
     CosmoPssForPageClassification,
     page_scalars,
@@ -56,6 +53,7 @@ REMOTE_SCRIPT = """
 
 
 def tiny(vision_dim=12, text_dim=8, **kwargs):
+    kwargs.setdefault("labels", list(PAGE_TYPES))
     config = CosmoPssConfig(
         vision_dim=vision_dim,
         text_dim=text_dim,
@@ -71,8 +69,12 @@ def tiny(vision_dim=12, text_dim=8, **kwargs):
     return CosmoPssForPageClassification(config).eval()
 
 
-def test_config_labels_are_our_taxonomy_and_cosmo_v4_shapes_fit_the_reference(shared_data):
-    assert MODEL_PAGE_TYPES == PAGE_TYPES
+def test_labels_come_from_the_taxonomy_and_cosmo_v4_shapes_fit_the_reference(shared_data):
+    # remote code holds no copy of the taxonomy: a new model is given it, a saved one carries it
+    assert CosmoPssConfig().labels == []
+    with pytest.raises(ValueError, match=r"CosmoPssConfig\.labels"):
+        CosmoPssForPageClassification(CosmoPssConfig())
+    assert tiny().config.labels == list(PAGE_TYPES)
     dims = json.loads((shared_data / "fixtures/cosmo_v4_reference/dims.json").read_text())
     reference = torch.load(shared_data / "fixtures/cosmo_v4_reference/checkpoint.pt", weights_only=True)
     reference = reference["model_state_dict"]

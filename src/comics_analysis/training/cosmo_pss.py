@@ -160,6 +160,7 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
     weights = sqrt_inverse_weights(counts)
     set_seed(cfg.seed)
     config = CosmoPssConfig(
+        labels=list(PAGE_TYPES),
         vision_dim=int(store.vision.shape[1]),
         text_dim=int(store.text.shape[1]),
         bert_config={

@@ -4,14 +4,13 @@ Importing this package registers the classes for ``auto_map``, so ``save_pretrai
 remote code that ``AutoModel.from_pretrained(..., trust_remote_code=True)`` loads.
 """
 
-from .configuration_cosmo_pss import PAGE_TYPES, SCALARS, CosmoPssConfig
+from .configuration_cosmo_pss import SCALARS, CosmoPssConfig
 from .modeling_cosmo_pss import CosmoPssForPageClassification, CosmoPssOutput, page_scalars
 
 CosmoPssConfig.register_for_auto_class()
 CosmoPssForPageClassification.register_for_auto_class("AutoModel")
 
 __all__ = [
-    "PAGE_TYPES",
     "SCALARS",
     "CosmoPssConfig",
     "CosmoPssForPageClassification",

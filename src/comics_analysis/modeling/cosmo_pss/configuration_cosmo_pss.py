@@ -11,20 +11,6 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-# Our taxonomy (comics_analysis.dataspec.records.PAGE_TYPES; copied because remote code cannot
-# import the package; a test checks they agree). The index of a label is its class id.
-PAGE_TYPES: tuple[str, ...] = (
-    "cover",
-    "cover_internal",
-    "credits_indicia",
-    "story",
-    "advertisement",
-    "preview",
-    "text_backmatter",
-    "art_backmatter",
-    "back_cover",
-    "other",
-)
 # Per-page scalars the model reads (see modeling_cosmo_pss.page_scalars).
 SCALARS: tuple[str, ...] = ("relative_position", "is_first", "is_last", "log_book_length")
 
@@ -41,7 +27,9 @@ class CosmoPssConfig(PretrainedConfig):
     Args:
         vision_dim (`int`, defaults to 464): size of the cached vision vector of a page.
         text_dim (`int`, defaults to 384): size of the cached text vector of a page.
-        labels (`list[str]`): class names in class-id order (default: our taxonomy).
+        labels (`list[str]`): class names in class-id order. A new model needs them (training passes
+            the page taxonomy, `comics_analysis.dataspec.PAGE_TYPES`); a saved config carries them,
+            so remote code holds no copy of the taxonomy. Default: none.
         projector (`str`, defaults to `"linear"`): `"linear"` (Linear + LayerNorm) or `"cosmo_v4"`
             (the published two-layer MLP: Linear, LayerNorm, GELU, Dropout, Linear, LayerNorm,
             GELU, Dropout, Linear with widths 2 x (in + hidden) and half that).
@@ -94,7 +82,7 @@ class CosmoPssConfig(PretrainedConfig):
         dropout: float = 0.1,
         **kwargs,
     ):
-        labels = list(labels or PAGE_TYPES)
+        labels = list(labels or [])
         kwargs.setdefault("id2label", dict(enumerate(labels)))
         kwargs.setdefault("label2id", {label: i for i, label in enumerate(labels)})
         super().__init__(**kwargs)

@@ -127,6 +127,10 @@ class CosmoPssForPageClassification(CosmoPssPreTrainedModel):
 
     def __init__(self, config: CosmoPssConfig):
         super().__init__(config)
+        if not config.labels:
+            raise ValueError(
+                "CosmoPssConfig.labels: a model needs its class names (e.g. dataspec.PAGE_TYPES)"
+            )
         width, classes = config.hidden_size, len(config.labels)
         self.textual_projection = _projector(config.projector, config.text_dim, width, config.dropout)
         self.visual_projection = _projector(config.projector, config.vision_dim, width, config.dropout)
