@@ -340,7 +340,7 @@ def test_cli_build_then_staged_upload(annotated, tmp_path, capsys, monkeypatch):
     with pytest.raises(ValueError, match="USER/NAME"):
         push_dataset(out, "pages", token_env="MY_TOKEN")
     assert main(["dataset", "build", str(annotated / "ann"), "--out", str(out), "--config", "best"]) == 2
-    assert "--config" in capsys.readouterr().err
+    assert "unknown comic_pages config 'best'" in capsys.readouterr().err
 
 
 def test_staging_rejects_a_card_whose_data_files_are_missing(exported, tmp_path):
@@ -364,3 +364,34 @@ def test_card_template_ships_as_package_data():
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     package_data = pyproject.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
     assert '"model_cards/*.md"' in package_data and fnmatch("model_cards/dataset_card.md", "model_cards/*.md")
+
+
+def test_parse_configs():
+    from comics_analysis.dataset_builders.comic_pages import parse_configs
+
+    assert parse_configs(None) is None and parse_configs("") is None
+    assert parse_configs("aligned, all,aligned") == ["aligned", "all"]
+    assert parse_configs(["perfect_match"]) == ["perfect_match"]
+    with pytest.raises(ValueError, match="configs: expected a comma list of all, aligned, perfect_match"):
+        parse_configs(",")
+    with pytest.raises(ValueError, match="unknown comic_pages config 'best'"):
+        parse_configs("all,best")
+
+
+def test_export_summary_text(exported):
+    out, result = exported
+    lines = result.summary_text().splitlines()
+    assert lines[0].split() == ["config", "pages", "books", "train", "val", "test", "shards", "MB"]
+    assert len(lines) == 2 + len(result.stats["configs"])
+    for line, (name, info) in zip(lines[1:-1], result.stats["configs"].items(), strict=True):
+        cells = line.split()
+        splits = [info["splits"].get(s, {}).get("pages", 0) for s in ("train", "validation", "test")]
+        assert cells[:6] == [name, str(info["pages"]), str(info["books"]), *map(str, splits)]
+        if name in result.files:
+            assert cells[6] == str(sum(len(f) for f in result.files[name].values()))
+            assert cells[7] == f"{result.parquet_bytes[name] / 1e6:.1f}"
+        else:
+            assert cells[6:] == ["-", "-"]
+    assert lines[-1].startswith(f"wrote {result.shards} Parquet shards (")
+    assert lines[-1].endswith(f"stats.json and README.md to {out} in {result.seconds:.1f} s")
+    assert result.seconds > 0

@@ -229,3 +229,21 @@ def test_datasets_row_round_trip_through_parquet(tmp_path):
     assert first.size == (800, 1200) and first.getpixel((5, 5)) == (200, 10, 10)
     with pytest.raises(ValueError, match="image_root"):
         to_hf_row(pages[0], embed_image=True)
+
+
+def test_validate_files_checks_each_file_and_keeps_going(tmp_path):
+    from comics_analysis.dataspec import page_summary_text, validate_files
+
+    good = Page.from_dict(page_dict())
+    clamped = page_dict(page_id=f"{BOOK}/p0004", page_index=4)
+    clamped["panels"][1]["bbox"] = [700, -20, 200, 300]
+    write_jsonl([good, Page.from_dict(clamped)], tmp_path / "good.jsonl")
+    (tmp_path / "bad.jsonl").write_text('{"page_id": "a-1/p0000", "book_id": "a-1", "page_index": 0}\n')
+    report = validate_files([tmp_path / "bad.jsonl", tmp_path / "good.jsonl", tmp_path / "missing.json"])
+    assert [f.ok for f in report.files] == [False, True, False] and report.failed == 2
+    assert report.files[0].line().startswith(f"INVALID {tmp_path / 'bad.jsonl'}:1")
+    assert report.files[1].line() == f"ok {tmp_path / 'good.jsonl'}: 2 pages (1 with clamped boxes)"
+    assert report.files[2].line().startswith("INVALID ")
+    assert [p.page_id for p in report.pages] == [f"{BOOK}/p0003", f"{BOOK}/p0004"]
+    assert report.summary_text() == page_summary_text(report.pages)
+    assert validate_files([]).failed == 0

@@ -137,3 +137,42 @@ def test_memoised_encoder_encodes_each_text_once():
     assert (first, second) == ([0], [0])
     assert sorted(seen) == sorted(["ship storm", "ship", "gun", "love", "storm"])  # no text twice
     assert np.allclose(encode(["gun", "ship"]), bag_of_words(["gun", "ship"]))
+
+
+def test_cloze_run_table_summary_and_payload(tmp_path):
+    from comics_analysis.benchmarks.closure_text import PUBLISHED, ClozeResult, ClozeRun
+
+    results = [ClozeResult("bow", "all", 4, 0.5, 0.25, 0.75), ClozeResult("bow", "last", 4, 1.0, 1.0, 1.0)]
+    run = ClozeRun("dev", "easy", tmp_path / "text_cloze_dev_easy.csv", results)
+    rows = [line.split() for line in run.table().splitlines()]
+    assert rows[2:] == [
+        ["bow", "all", "4", "50.0", "25.0-75.0"],
+        ["bow", "last", "4", "100.0", "100.0-100.0"],
+    ]
+    published = run.summary_text().splitlines()[-1]
+    assert published.startswith("published (test folds, trained): text-only") and published.count(";") == 3
+    payload = run.payload()
+    assert payload["fold"] == "dev-easy" and payload["file"] == "text_cloze_dev_easy.csv"
+    assert payload["results"] == [r.as_dict() for r in results] and len(payload["published"]) == len(
+        PUBLISHED
+    )
+    assert payload["benchmark"] == "comics-text-cloze" and payload["date"]
+
+
+def test_run_closure_text_on_a_fold(minilm, tmp_path):
+    from comics_analysis.benchmarks.closure_text import run_closure_text
+    from test_eval_report import HEADER
+
+    lines = [
+        HEADER,
+        '1,2,3,0,1,2,"the ship sails",,,"a storm comes",,,"waves hit the ship",,,'
+        "i love pie,the ship is sinking in the storm,taxes are due,1",
+        '1,2,4,1,2,3,"he robs the bank",,,"police arrive",,,"a gunfight starts",,,'
+        "the robber shoots at the police,flowers bloom,a quiet dinner,0",
+    ]
+    (tmp_path / "text_cloze_dev_easy.csv").write_text("\n".join(lines) + "\n")
+    run = run_closure_text(tmp_path, contexts=["all", "last"], resamples=50, limit=1)
+    assert [(r.encoder, r.context, r.n) for r in run.results] == [("minilm", "all", 1), ("minilm", "last", 1)]
+    assert run.results[0].accuracy == 1.0 and run.file.name == "text_cloze_dev_easy.csv"
+    with pytest.raises(FileNotFoundError, match=r"no text_cloze_test_easy\.csv .*found splits: dev"):
+        run_closure_text(tmp_path, split="test")

@@ -264,3 +264,80 @@ def test_embedding_protocol_with_a_tiny_model(pap):
     sample["options"] = sample["options"][::-1]
     backward = json.loads(predict([sample], "sequence_filling")[1][0])
     assert np.allclose(forward, backward[::-1], atol=1e-4)
+
+
+# --- one run: run_comicspap / ComicsPapRun --------------------------------------------------------
+def test_run_table_summary_and_payload(tmp_path):
+    from comics_analysis.benchmarks.comicspap import ComicsPapRun
+
+    overall = {
+        "overall_accuracy": 0.5,
+        "total_samples": 6,
+        "random_baseline": 0.25,
+        "skill_results": {
+            "sequence_filling": {"num_examples": 4, "random_baseline": 0.25, "accuracy": 0.75, "correct": 3},
+            "caption_relevance": {"num_examples": 2, "random_baseline": 0.25},  # test split: no accuracy
+        },
+        "protocol": "vlm:m",
+    }
+    run = ComicsPapRun("val", {}, overall, tmp_path, [tmp_path / "a.json", tmp_path / "b.json"])
+    rows = [line.split() for line in run.table().splitlines()]
+    assert rows[0] == ["skill", "samples", "accuracy", "%", "random", "%"]
+    assert rows[2:] == [
+        ["sequence_filling", "4", "75.0", "25.0"],
+        ["caption_relevance", "2", "-", "25.0"],
+        ["total", "6", "50.0", "25.0"],
+    ]
+    assert run.summary_text() == f"{run.table()}\nwrote 2 files to {tmp_path}"
+    payload = run.payload()
+    assert payload["benchmark"] == "comicspap" and payload["split"] == "val" and payload["overall"] is overall
+    assert payload["date"] and "machine" in payload and "commit" in payload
+
+
+def test_predictor_errors_name_parameters(tmp_path):
+    from comics_analysis.benchmarks.comicspap import make_predictor, run_comicspap
+
+    with pytest.raises(ValueError, match='protocol="vlm" needs vlm_model and base_url'):
+        make_predictor("vlm", vlm_model="m")
+    with pytest.raises(ValueError, match='protocol="embedding" needs model'):
+        make_predictor("embedding")
+    with pytest.raises(ValueError, match="unknown protocol 'guess'"):
+        make_predictor("guess")
+    with pytest.raises(ValueError, match='protocol="vlm"'):  # before any data is read
+        run_comicspap(tmp_path / "out", data_dir=tmp_path / "nowhere")
+
+
+def test_run_comicspap_vlm_writes_results_and_caches_answers(pap, tmp_path):
+    pytest.importorskip("openai", reason="the openai client is not installed")
+    from comics_analysis.annotate.vlm import image_data_uri
+    from comics_analysis.benchmarks.comicspap import run_comicspap
+    from vlm_server import Oracle
+
+    val = _samples(pap, "val")
+    answers = {}
+    for samples in val.values():
+        for s in samples[:2]:
+            image = render_single_image(s["context"], s["options"], s["index"]).image
+            answers[image_data_uri(image, 4096)[1]] = f"answer: {s['solution_index']}"
+    with Oracle(answers) as server:
+        run = run_comicspap(
+            tmp_path / "out",
+            data_dir=pap,
+            split="val",
+            skills=["sequence_filling", "caption_relevance"],
+            limit=2,
+            vlm_model="oracle-vlm",
+            base_url=server.url,
+            concurrency=2,
+        )
+    assert len(server.requests) == 4
+    assert run.overall["overall_accuracy"] == 1.0 and run.overall["total_samples"] == 4
+    assert run.overall["protocol"].startswith("vlm:oracle-vlm (")
+    assert sorted(p.name for p in run.written) == [
+        "overall_results.json",
+        "results_caption_relevance.json",
+        "results_sequence_filling.json",
+    ]
+    assert json.loads((tmp_path / "out" / "overall_results.json").read_text()) == run.overall
+    assert any((tmp_path / "out" / "cache").rglob("*"))  # the answer cache defaults to out/cache
+    assert "total" in run.table() and "100.0" in run.table()

@@ -150,3 +150,27 @@ def test_evaluate_modules_load_offline_and_match_the_functions():
     assert got["accuracy"] == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match="unknown metric"):
         metric_path("bleu")
+
+
+def test_run_detection_scores_and_reports(tmp_path):
+    from comics_analysis.benchmarks.detection import run_detection
+    from comics_analysis.dataspec.coco import to_coco
+    from comics_analysis.synth import make_page
+
+    pages = [make_page(i, size=(300, 450), book_id="synth-0000abcd", page_index=i).record for i in range(2)]
+    (tmp_path / "val.json").write_text(json.dumps(to_coco(pages)))
+    (tmp_path / "pred.json").write_text(json.dumps(to_coco(pages[:1], with_scores=True)))
+    run = run_detection(tmp_path / "val.json", tmp_path / "pred.json")
+    assert run.report["pages"] == 1 and len(run.report["missing"]) == 1
+    lines = run.summary_text().splitlines()
+    assert lines[-1] == "1 pages paired; 1 true pages without a prediction"
+    assert lines[-2].split()[:2] == ["mean", "1.000"] and lines[2].split()[0] == "panel"
+    payload = run.payload()
+    assert (payload["dataset"], payload["predictions"]) == ("val.json", "pred.json") and payload["date"]
+    assert (
+        run_detection(tmp_path / "val.json", tmp_path / "pred.json", dataset="CDF").payload()["dataset"]
+        == "CDF"
+    )
+    assert len(run.coco()["images"]) == 1
+    with pytest.raises(FileNotFoundError, match=r"^gt: "):
+        run_detection(tmp_path / "nope.json", tmp_path / "pred.json")

@@ -459,3 +459,56 @@ def test_segment_books_predicts_chosen_books_and_writes_json_and_dataspec(featur
         segment_books(model_dir, out, ["nope"])
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         load_pss_model(tmp_path / "spec")
+
+
+def test_run_pss_scores_the_model_and_both_baselines(feature_store, tmp_path):
+    from comics_analysis.benchmarks.pss import run_pss
+
+    out, _, _ = feature_store
+    model_dir = tmp_path / "model"
+    tiny(vision_dim=PIXEL_DIM, text_dim=384).save_pretrained(model_dir)
+    run = run_pss(out, model_dir, ["all"], window=0, stride=16)
+    assert run.window is None and run.results["model"]["books"] == 5
+    full = evaluate_books(load_pss_model(model_dir), load_books(out), None, 16)
+    for system in ("model", "all_story", "cover_first_back_last"):
+        assert run.results[system]["macro_f1"] == pytest.approx(full[system]["macro_f1"])
+    head, *table = run.summary_text().splitlines()
+    assert head.startswith("5 books, ") and "scheme ours (macro-F1 over " in head
+    assert [line.split()[0] for line in table[2:]] == list(run.results)
+    payload = run.payload()
+    assert (payload["benchmark"], payload["window"]) == ("pss", None)
+    assert payload["model"] == run.results["model"]  # the system's results (as `eval pss --json` wrote)
+    assert payload["features"] == str(out) and payload["date"]
+    with pytest.raises(KeyError, match="books not in the feature store"):
+        run_pss(out, model_dir, ["nope"])
+
+
+def test_segment_into_store_writes_the_predicted_page_types(feature_store, tmp_path):
+    pytest.importorskip("zarr")
+    from comics_analysis.store import SegmentRun, open_store, segment_into_store, write_store
+    from comics_analysis.synth.book import make_book
+    from store_embedder import embed_pages
+
+    out, _, _ = feature_store
+    tiny(vision_dim=PIXEL_DIM, text_dim=384).save_pretrained(tmp_path / "model")
+    records = [
+        p.record.rekeyed("synthetic-3-00000") for p in make_book((3, 0), kind="issue", size=(265, 400)).pages
+    ]
+    write_store(
+        records, tmp_path / "s.zarr", embed_pages, model_id="test", chunk_pages=64, show_progress=False
+    )
+    before = open_store(tmp_path / "s.zarr").page_types.copy()
+    run = segment_into_store(
+        tmp_path / "model", out, ["synthetic-3-00000"], store=tmp_path / "s.zarr", window=0
+    )
+    predicted = run.segmentation.page_types()
+    store = open_store(tmp_path / "s.zarr")
+    assert [store.page_types[store.locate(pid)] for pid in predicted] == list(predicted.values())
+    assert run.store_updated == sum(before[store.locate(pid)] != t for pid, t in predicted.items())
+    assert run.summary_text() == (
+        f"{run.segmentation.tables()}\n"
+        f"page_type of {run.store_updated} store rows updated in {tmp_path / 's.zarr'}"
+    )
+    alone = segment_into_store(tmp_path / "model", out, ["synthetic-3-00000"], window=0)
+    assert alone.store is None and alone.summary_text() == alone.segmentation.tables()
+    assert SegmentRun(alone.segmentation).summary_text() == alone.segmentation.tables()

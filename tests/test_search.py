@@ -331,3 +331,47 @@ def test_cli_search_info_and_index(planted_store, tmp_path, capsys):
     assert len(hits) == 3 and all(h["panel"] is not None for h in hits)
     assert main(["-q", "search", str(out), "--page", "nope-00000000/p0000"]) == 2
     assert "not in the store" in capsys.readouterr().err
+
+
+def test_search_store_takes_every_query_kind_and_names_parameters(planted_store, tmp_path):
+    from comics_analysis.store import Hit, hits_text, search_store
+
+    out, source, twin, phrase = planted_store
+    hits = search_store(out, page=source.page_id, k=1)
+    assert [h.page_id for h in hits] == [twin.page_id]
+    np.save(tmp_path / "q.npy", text_vector(PLANTED))
+    by_file = search_store(out, vector=tmp_path / "q.npy", level="panel", k=1)
+    assert (by_file[0].page_id, by_file[0].panel) == (phrase.page_id, 2)
+    by_array = search_store(out, vector=text_vector(PLANTED), level="panel", k=1)
+    assert by_array == by_file
+    with pytest.raises(ValueError, match="give one query: page"):
+        search_store(out, page=source.page_id, text="a robot")
+    with pytest.raises(ValueError, match="give one query"):
+        search_store(out)
+    with pytest.raises(ValueError, match="panel needs page"):
+        search_store(out, vector=text_vector(PLANTED), panel=1)
+    with pytest.raises(ValueError, match="text and image queries need model"):
+        search_store(out, text="a robot")
+    # the table: rank, score, where, type, bbox, text shortened to 100 characters
+    hit = Hit("b-00000000/p0001", "b-00000000", 1, None, 2, (0.1, 0.2, 0.3, 0.4), 0.5, ["x" * 120])
+    line = hits_text([hit])
+    assert (
+        line == "  1  0.5000  b-00000000/p0001 panel 2  [-] bbox 0.100,0.200,0.300,0.400  " + "x" * 97 + "..."
+    )
+    assert json.loads(hits_text([hit], as_json=True))[0]["text"] == ["x" * 120]
+    assert hits_text([]) == "no results" and hits_text([], as_json=True) == "[]"
+
+
+def test_store_info_text(planted_store):
+    out, *_ = planted_store
+    store = open_store(out)
+    info = store.info()
+    text = store.info_text()
+    lines = text.splitlines()
+    assert lines[0] == f"store {info['path']}" and "  model_id: test-embedder" in lines
+    assert f"  rows: {info['visible_rows']} visible of {info['visible_rows']} planned" in text
+    assert "(complete)" in text and "B per stored vector" in text
+    assert lines[-len(info["bytes_by_part"]) :] == [
+        f"    {k}: {v:,}" for k, v in info["bytes_by_part"].items()
+    ]
+    assert json.loads(store.info_text(as_json=True))["books"] == info["books"]

@@ -295,3 +295,19 @@ def test_price_table_errors_name_the_model(tmp_path):
     good = tmp_path / "ok.json"
     good.write_text(json.dumps({"m": {"input": 0.3, "output": 2.5}}))
     assert load_prices(good) == {"m": (0.3, 2.5)}
+
+
+def test_run_totals_summary_text():
+    from comics_analysis.annotate.vlm import RunTotals
+
+    totals = RunTotals(pages=10, read=3, skipped=2, cached=1, failed=1, not_started=4, input_tokens=12345)
+    totals.output_tokens, totals.cost, totals.stopped = 678, 0.25, "max_cost"
+    totals.failures = [{"page_id": f"b/p{i:04d}", "error": "HTTP 500"} for i in range(7)]
+    lines = totals.summary_text(1.25, Path("out"), max_cost=0.2).splitlines()
+    assert lines[:3] == [
+        "10 pages: 3 read (1 from the cache), 2 done before, 1 failed, 0 unparseable, 4 not started",
+        "tokens in 12,345 out 678; cost 0.2500; 1.2 s -> out/pages",
+        "stopped: the budget --max-cost 0.2 was reached; re-run to continue",
+    ]
+    assert lines[3:] == [f"failed: b/p{i:04d}: HTTP 500" for i in range(5)]  # the first five only
+    assert len(RunTotals(pages=1, read=1).summary_text(0.0, "o").splitlines()) == 2

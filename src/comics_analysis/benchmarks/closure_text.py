@@ -25,11 +25,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..dataspec import format_table
+from ..inference.closure_lite import closure_lite_text_encoder
 from ..inference.text import TextEncoder
 from ..metrics.intervals import accuracy_with_interval
+from .report import run_info
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +156,80 @@ def evaluate_cloze(
         ci_high=scores["ci_high"],
         predictions=predictions,
     )
+
+
+# --- one run: a fold, an encoder, every context mode ------------------------------------------
+@dataclass
+class ClozeRun:
+    """What :func:`run_closure_text` evaluated: one result per context mode."""
+
+    split: str
+    difficulty: str
+    file: Path
+    results: list[ClozeResult]
+
+    def table(self) -> str:
+        """Accuracy (%) with its 95% interval per encoder and context mode."""
+        rows = [
+            [
+                r.encoder,
+                r.context,
+                r.n,
+                f"{100 * r.accuracy:.1f}",
+                f"{100 * r.ci_low:.1f}-{100 * r.ci_high:.1f}",
+            ]
+            for r in self.results
+        ]
+        return format_table(["encoder", "context", "rows", "accuracy %", "95% CI"], rows)
+
+    def summary_text(self) -> str:
+        """The table and the published numbers."""
+        published = "; ".join(f"{s} {e} (easy)" for s, e, _, _ in PUBLISHED)
+        return f"{self.table()}\npublished (test folds, trained): {published}"
+
+    def payload(self) -> dict:
+        """The results for the benchmark report (with date, machine, commit)."""
+        return {
+            "benchmark": "comics-text-cloze",
+            "fold": f"{self.split}-{self.difficulty}",
+            "file": self.file.name,
+            "protocol": "zero-shot: cosine between the context embedding and each candidate's",
+            **run_info(),
+            "results": [r.as_dict() for r in self.results],
+            "published": [{"system": s, "easy": e, "hard": h, "source": src} for s, e, h, src in PUBLISHED],
+        }
+
+
+def run_closure_text(
+    data: str | Path,
+    *,
+    split: str = "dev",
+    difficulty: str = "easy",
+    encoder: str = "minilm",
+    model: str | Path | None = None,
+    contexts: Sequence[str] = ("all",),
+    resamples: int = 1000,
+    seed: int = 0,
+    limit: int | None = None,
+) -> ClozeRun:
+    """Zero-shot text cloze on the fold ``text_cloze_<split>_<difficulty>.csv`` in ``data``, in
+    every context mode of ``contexts``. The encoder is the HF text model ``encoder``, or the text
+    tower of the Closure Lite model folder ``model`` when given."""
+    # lazy: the builder imports `datasets`
+    from ..dataset_builders.comics_closure import fold_files, read_fold
+
+    files = fold_files(data, difficulty)
+    if split not in files:
+        raise FileNotFoundError(
+            f"no text_cloze_{split}_{difficulty}.csv in {data} (found splits: {', '.join(files) or 'none'})"
+        )
+    rows = list(read_fold(files[split]))
+    if limit:
+        rows = rows[:limit]
+    if model is not None:
+        encode, name = closure_lite_text_encoder(model), f"closure-lite:{Path(model).name}"
+    else:
+        encode, name = hf_text_encoder(encoder), encoder
+    encode = memoised(encode)  # candidates are encoded once for all context modes
+    results = [evaluate_cloze(rows, encode, name, context, resamples, seed) for context in contexts]
+    return ClozeRun(split=split, difficulty=difficulty, file=files[split], results=results)

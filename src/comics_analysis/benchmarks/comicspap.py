@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..annotate.vlm import VlmError
+from ..annotate.vlm import VlmClient, VlmConfig, VlmError
+from ..dataspec import format_table
+from ..inference.closure_lite import load_closure_lite
 from ..metrics.comicspap import overall_results, skill_results
+from .report import run_info
 
 log = logging.getLogger(__name__)
 
@@ -335,3 +338,119 @@ def evaluate_skills(
     overall = overall_results(per_skill, counts)
     overall["protocol"] = protocol
     return per_skill, overall
+
+
+# --- one run: samples, predictor, results files, summary ---------------------------------------
+@dataclass
+class ComicsPapRun:
+    """What :func:`run_comicspap` evaluated and wrote."""
+
+    split: str
+    per_skill: dict[str, list[dict]]
+    overall: dict
+    out: Path
+    written: list[Path]
+
+    def table(self) -> str:
+        """Accuracy and random baseline (%) per skill and in total."""
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{100 * value:.1f}"
+
+        rows = [
+            [skill, r["num_examples"], pct(r.get("accuracy")), pct(r["random_baseline"])]
+            for skill, r in self.overall["skill_results"].items()
+        ]
+        total = self.overall
+        rows.append(
+            ["total", total["total_samples"], pct(total["overall_accuracy"]), pct(total["random_baseline"])]
+        )
+        return format_table(["skill", "samples", "accuracy %", "random %"], rows)
+
+    def summary_text(self) -> str:
+        """The table and where the results files went."""
+        return f"{self.table()}\nwrote {len(self.written)} files to {self.out}"
+
+    def payload(self) -> dict:
+        """The summary for the benchmark report (with date, machine, commit)."""
+        return {"benchmark": "comicspap", "split": self.split, **run_info(), "overall": self.overall}
+
+
+def load_samples(
+    data_dir: str | Path | None, split: str, skills: Sequence[str] | None = None, limit: int | None = None
+) -> dict[str, list[dict]]:
+    """The samples of ``skills`` (default all five) on ``split``, the first ``limit`` per skill."""
+    # lazy: the builder imports `datasets`
+    from ..dataset_builders.comicspap import load_comicspap
+
+    samples = {}
+    for skill in skills or SKILLS:
+        ds = load_comicspap(skill, data_dir=data_dir, split=split)
+        if limit:
+            ds = ds.select(range(min(limit, ds.num_rows)))
+        samples[skill] = list(ds)
+    return samples
+
+
+def make_predictor(
+    protocol: str,
+    *,
+    model: str | Path | None = None,
+    vlm_model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    max_side: int = 4096,
+    max_tokens: int = 512,
+    timeout: float = 120.0,
+    concurrency: int = 4,
+    cache_dir: str | Path | None = None,
+    font_path: str | None = None,
+) -> tuple[Predictor, str]:
+    """(predictor, protocol name) of the ``"vlm"`` protocol (``vlm_model`` at ``base_url``) or the
+    ``"embedding"`` protocol (the Closure Lite model folder ``model``)."""
+    if protocol == "vlm":
+        if not (vlm_model and base_url):
+            raise ValueError('protocol="vlm" needs vlm_model and base_url')
+        config = VlmConfig(
+            model=vlm_model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            max_side=max_side,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            json_mode=False,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+        predictor = vlm_predictor(VlmClient(config), font_path=font_path, concurrency=concurrency)
+        return predictor, f"vlm:{vlm_model} ({PROMPT_VERSION})"
+    if protocol == "embedding":
+        if model is None:
+            raise ValueError('protocol="embedding" needs model (a Closure Lite model folder)')
+        loaded = load_closure_lite(model)
+        return embedding_predictor(
+            loaded.model, loaded.processor
+        ), f"embedding:closure-lite:{Path(model).name}"
+    raise ValueError(f'unknown protocol {protocol!r}; expected "vlm" or "embedding"')
+
+
+def run_comicspap(
+    out: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    split: str = "val",
+    skills: Sequence[str] | None = None,
+    protocol: str = "vlm",
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    **predictor_options,
+) -> ComicsPapRun:
+    """Evaluate one protocol on ComicsPAP and write the authors' results files to ``out``.
+
+    ``predictor_options`` go to :func:`make_predictor` (``model``, ``vlm_model``, ``base_url``,
+    ...); the VLM answer cache defaults to ``out/cache``."""
+    out = Path(out)
+    predictor, name = make_predictor(protocol, cache_dir=cache_dir or out / "cache", **predictor_options)
+    samples = load_samples(data_dir, split, skills, limit)
+    per_skill, overall = evaluate_skills(samples, predictor, name)
+    written = write_results(out, per_skill, overall)
+    return ComicsPapRun(split=split, per_skill=per_skill, overall=overall, out=out, written=written)

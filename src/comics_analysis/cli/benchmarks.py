@@ -9,164 +9,61 @@ from ._common import Commands, write_json
 
 
 def cmd_closure_text(args: argparse.Namespace) -> int:
-    from ..benchmarks.closure_text import PUBLISHED, evaluate_cloze, hf_text_encoder, memoised
-    from ..benchmarks.report import run_info
-    from ..dataset_builders.comics_closure import fold_files, read_fold
-    from ..dataspec import format_table
-    from ..inference.closure_lite import closure_lite_text_encoder
+    from ..benchmarks.closure_text import run_closure_text
 
-    files = fold_files(args.data, args.difficulty)
-    if args.split not in files:
-        raise FileNotFoundError(
-            f"no text_cloze_{args.split}_{args.difficulty}.csv in {args.data} "
-            f"(found splits: {', '.join(files) or 'none'})"
-        )
-    rows = list(read_fold(files[args.split]))
-    if args.limit:
-        rows = rows[: args.limit]
-    if args.model is not None:
-        encoder, name = closure_lite_text_encoder(args.model), f"closure-lite:{args.model.name}"
-    else:
-        encoder, name = hf_text_encoder(args.encoder), args.encoder
-    encoder = memoised(encoder)  # candidates are encoded once for all context modes
-    results = [
-        evaluate_cloze(rows, encoder, name, context, args.resamples, args.seed) for context in args.context
-    ]
-    table = [
-        [r.encoder, r.context, r.n, f"{100 * r.accuracy:.1f}", f"{100 * r.ci_low:.1f}-{100 * r.ci_high:.1f}"]
-        for r in results
-    ]
-    print(format_table(["encoder", "context", "rows", "accuracy %", "95% CI"], table))
-    print("published (test folds, trained): " + "; ".join(f"{s} {e} (easy)" for s, e, _, _ in PUBLISHED))
+    result = run_closure_text(
+        args.data,
+        split=args.split,
+        difficulty=args.difficulty,
+        encoder=args.encoder,
+        model=args.model,
+        contexts=args.context,
+        resamples=args.resamples,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    print(result.summary_text())
     if args.json:
-        write_json(
-            args.json,
-            {
-                "benchmark": "comics-text-cloze",
-                "fold": f"{args.split}-{args.difficulty}",
-                "file": files[args.split].name,
-                "protocol": "zero-shot: cosine between the context embedding and each candidate's",
-                **run_info(),
-                "results": [r.as_dict() for r in results],
-                "published": [
-                    {"system": s, "easy": e, "hard": h, "source": src} for s, e, h, src in PUBLISHED
-                ],
-            },
-        )
+        write_json(args.json, result.payload())
     return 0
 
 
 def cmd_comicspap(args: argparse.Namespace) -> int:
-    from ..benchmarks.comicspap import evaluate_skills, write_results
-    from ..benchmarks.report import run_info
-    from ..dataset_builders.comicspap import SKILLS, load_comicspap
-    from ..dataspec import format_table
+    from ..benchmarks.comicspap import run_comicspap
 
-    skills = args.skills or list(SKILLS)
-    samples = {}
-    for skill in skills:
-        ds = load_comicspap(skill, data_dir=args.data_dir, split=args.split)
-        if args.limit:
-            ds = ds.select(range(min(args.limit, ds.num_rows)))
-        samples[skill] = list(ds)
-    if args.protocol == "vlm":
-        if not (args.vlm_model and args.base_url):
-            raise ValueError("--protocol vlm needs --vlm-model NAME and --base-url URL")
-        from ..annotate.vlm import VlmClient, VlmConfig
-        from ..benchmarks.comicspap import PROMPT_VERSION, vlm_predictor
-
-        config = VlmConfig(
-            model=args.vlm_model,
-            base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            max_side=args.max_side,
-            max_tokens=args.max_tokens,
-            timeout=args.timeout,
-            json_mode=False,
-            cache_dir=str(args.cache or args.out / "cache"),
-        )
-        predictor = vlm_predictor(VlmClient(config), font_path=args.font, concurrency=args.concurrency)
-        protocol = f"vlm:{args.vlm_model} ({PROMPT_VERSION})"
-    else:
-        if args.model is None:
-            raise ValueError("--protocol embedding needs --model DIR (a Closure Lite model folder)")
-        from ..benchmarks.comicspap import embedding_predictor
-        from ..inference.closure_lite import load_closure_lite
-
-        loaded = load_closure_lite(args.model)
-        predictor = embedding_predictor(loaded.model, loaded.processor)
-        protocol = f"embedding:closure-lite:{args.model.name}"
-    per_skill, overall = evaluate_skills(samples, predictor, protocol)
-    written = write_results(args.out, per_skill, overall)
-    rows = [
-        [
-            skill,
-            r["num_examples"],
-            "-" if r.get("accuracy") is None else f"{100 * r['accuracy']:.1f}",
-            f"{100 * r['random_baseline']:.1f}",
-        ]
-        for skill, r in overall["skill_results"].items()
-    ]
-    total = overall["overall_accuracy"]
-    rows.append(
-        [
-            "total",
-            overall["total_samples"],
-            "-" if total is None else f"{100 * total:.1f}",
-            f"{100 * overall['random_baseline']:.1f}",
-        ]
+    result = run_comicspap(
+        args.out,
+        data_dir=args.data_dir,
+        split=args.split,
+        skills=args.skills,
+        protocol=args.protocol,
+        limit=args.limit,
+        cache_dir=args.cache,
+        model=args.model,
+        vlm_model=args.vlm_model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        max_side=args.max_side,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        concurrency=args.concurrency,
+        font_path=args.font,
     )
-    print(format_table(["skill", "samples", "accuracy %", "random %"], rows))
-    print(f"wrote {len(written)} files to {args.out}")
+    print(result.summary_text())
     if args.json:
-        write_json(
-            args.json, {"benchmark": "comicspap", "split": args.split, **run_info(), "overall": overall}
-        )
+        write_json(args.json, result.payload())
     return 0
 
 
 def cmd_pss(args: argparse.Namespace) -> int:
-    from ..benchmarks.report import run_info
-    from ..dataspec import format_table
-    from ..inference.features import FeatureStore
-    from ..inference.pss import evaluate_books, load_books, load_pss_model
-    from ..metrics.pss import SUMMARY_KEYS
+    from ..benchmarks.pss import run_pss
 
-    known = FeatureStore(args.features).books()
-    wanted = list(known) if args.books == ["all"] else args.books
-    missing = [b for b in wanted if b not in known]
-    if missing:
-        raise KeyError(f"books not in the feature store {args.features}: {', '.join(missing[:5])}")
-    books = load_books(args.features, wanted)
-    unlabelled = [b["book_id"] for b in books if not any(t for t in b["page_types"])]
-    if unlabelled:
-        raise ValueError(
-            f"{args.features}: book(s) without page-type labels, nothing to score: "
-            f"{', '.join(unlabelled[:5])}"
-        )
-    model = load_pss_model(args.model)
-    window = None if args.window <= 0 else args.window
-    results = evaluate_books(model, books, window, args.stride, scheme=args.scheme)
-    first = next(iter(results.values()))
-    print(
-        f"{first['books']} books, {first['pages']} labelled pages, scheme {args.scheme} "
-        f"(macro-F1 over {', '.join(first['macro_f1_labels'])})"
+    result = run_pss(
+        args.features, args.model, args.books, window=args.window, stride=args.stride, scheme=args.scheme
     )
-    rows = [[name, *(f"{r[k]:.3f}" for k in SUMMARY_KEYS)] for name, r in results.items()]
-    print(format_table(["system", *SUMMARY_KEYS], rows))
+    print(result.summary_text())
     if args.json:
-        write_json(
-            args.json,
-            {
-                "benchmark": "pss",
-                "features": str(args.features),
-                "model": str(args.model),
-                "window": window,
-                "stride": args.stride,
-                **run_info(),
-                **results,
-            },
-        )
+        write_json(args.json, result.payload())
     return 0
 
 

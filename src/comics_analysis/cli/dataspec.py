@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from ._common import Commands, positive, ratios
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..dataspec import DataSpecError, read_pages
+    from ..dataspec import validate_files
 
-    failed = 0
-    total = []
-    for path in args.paths:
-        try:
-            pages = read_pages(path)
-        except (DataSpecError, OSError) as exc:
-            print(f"INVALID {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        total.extend(pages)
-        clamped = sum(any(f.startswith("clamped:") for f in p.quality.flags) for p in pages)
-        print(f"ok {path}: {len(pages)} pages ({clamped} with clamped boxes)")
-    if total and args.summary:
-        from ..dataspec import page_summary_text
-
-        print(page_summary_text(total))
-    return 1 if failed else 0
+    report = validate_files(args.paths)
+    for check in report.files:
+        print(check.line(), file=sys.stdout if check.ok else sys.stderr)
+    if report.pages and args.summary:
+        print(report.summary_text())
+    return 1 if report.failed else 0
 
 
 def cmd_from_legacy(args: argparse.Namespace) -> int:
@@ -73,19 +61,12 @@ def cmd_subsets(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from ..dataset_builders.comic_pages import CONFIGS, export_comic_pages
+    from ..dataset_builders.comic_pages import export_comic_pages
 
-    configs = None
-    if args.config:
-        configs = [c.strip() for c in args.config.split(",") if c.strip()]
-        bad = [c for c in configs if c not in CONFIGS]
-        if bad or not configs:
-            raise ValueError(f"--config: expected a comma list of {', '.join(CONFIGS)}, got {args.config!r}")
-    start = time.perf_counter()
     result = export_comic_pages(
         args.dataspec_dir,
         args.out,
-        configs=configs,
+        configs=args.config,
         image_dir=args.images,
         min_iou=args.min_iou,
         ocr_fallback=not args.no_ocr_fallback,
@@ -96,26 +77,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         pretty_name=args.pretty_name,
         show_progress=not args.quiet,
     )
-    seconds = time.perf_counter() - start
-    stats = result.stats
-    print(f"{'config':<15}{'pages':>8}{'books':>7}{'train':>8}{'val':>6}{'test':>6}{'shards':>8}{'MB':>9}")
-    for name, info in stats["configs"].items():
-        splits = info["splits"]
-        shards = sum(len(f) for f in result.files.get(name, {}).values())
-        mb = f"{result.parquet_bytes[name] / 1e6:.1f}" if name in result.parquet_bytes else "-"
-        print(
-            f"{name:<15}{info['pages']:>8}{info['books']:>7}"
-            + "".join(
-                f"{splits.get(s, {}).get('pages', 0):>{w}}"
-                for s, w in (("train", 8), ("validation", 6), ("test", 6))
-            )
-            + f"{shards or '-':>8}{mb:>9}"
-        )
-    images, parquet = sum(result.image_bytes.values()), sum(result.parquet_bytes.values())
-    print(
-        f"wrote {result.shards} Parquet shards ({parquet / 1e6:.1f} MB for {images / 1e6:.1f} MB of images, "
-        f"{parquet / max(images, 1):.3f}x), stats.json and README.md to {result.folder} in {seconds:.1f} s"
-    )
+    print(result.summary_text())
     return 0
 
 

@@ -116,38 +116,15 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
 
 
 def cmd_detection(args: argparse.Namespace) -> int:
-    from ..benchmarks.report import run_info
-    from ..dataspec import format_table
-    from ..dataspec.coco import to_coco
-    from ..metrics.detection import evaluate_detection
+    from ..benchmarks.detection import run_detection
 
-    truth = _pages(args.gt, "en", "--gt", args.image_dir)
-    preds = _pages(args.pred, "en", "--pred", args.image_dir)
-    report = evaluate_detection(truth, preds)
-    rows = [
-        [name, r["truth"], r["pred"], _fmt(r["ap"]), _fmt(r["ap50"])] for name, r in report["classes"].items()
-    ]
-    rows.append(["mean", "", "", _fmt(report["mean_ap"]), _fmt(report["mean_ap50"])])
-    print(format_table(["class", "true", "pred", "AP", "AP50"], rows))
-    print(f"{report['pages']} pages paired; {len(report['missing'])} true pages without a prediction")
+    result = run_detection(args.gt, args.pred, image_dir=args.image_dir, dataset=args.dataset)
+    print(result.summary_text())
     if args.export_coco:
-        write_json(args.export_coco, to_coco(preds, with_scores=True))
+        write_json(args.export_coco, result.coco())
     if args.json:
-        write_json(
-            args.json,
-            {
-                "benchmark": "detection",
-                "dataset": args.dataset or args.gt.name,
-                "predictions": args.pred.name,
-                **run_info(),
-                **report,
-            },
-        )
+        write_json(args.json, result.payload())
     return 0
-
-
-def _fmt(v) -> str:
-    return "-" if v is None else f"{v:.3f}"
 
 
 def register(commands: Commands) -> None:

@@ -107,19 +107,7 @@ def cmd_vlm(args: argparse.Namespace) -> int:
         limit=args.limit,
         show_progress=not args.quiet,
     )
-    seconds = time.perf_counter() - start
-    print(
-        f"{totals.pages} pages: {totals.read} read ({totals.cached} from the cache), {totals.skipped} done "
-        f"before, {totals.failed} failed, {totals.parse_failed} unparseable, {totals.not_started} not started"
-    )
-    print(
-        f"tokens in {totals.input_tokens:,} out {totals.output_tokens:,}; cost {totals.cost:.4f}; "
-        f"{seconds:.1f} s -> {args.out}/pages"
-    )
-    if totals.stopped == "max_cost":
-        print(f"stopped: the budget --max-cost {args.max_cost} was reached; re-run to continue")
-    for failure in totals.failures[:5]:
-        print(f"failed: {failure['page_id']}: {failure['error']}")
+    print(totals.summary_text(time.perf_counter() - start, args.out, args.max_cost))
     return 1 if totals.failed else 0
 
 

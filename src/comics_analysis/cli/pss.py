@@ -54,23 +54,19 @@ def cmd_train_pss(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from ..inference.pss import segment_books
+    from ..store import segment_into_store
 
-    result = segment_books(
+    result = segment_into_store(
         args.model,
         args.features,
         args.books,
+        store=args.store,
         window=args.window,
         stride=args.stride,
         json_path=args.json,
         dataspec=args.dataspec,
     )
-    print(result.tables())
-    if args.store:
-        from ..store import set_page_types
-
-        changed = set_page_types(args.store, result.page_types())
-        print(f"page_type of {changed} store rows updated in {args.store}")
+    print(result.summary_text())
     return 0
 
 

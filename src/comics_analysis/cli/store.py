@@ -9,49 +9,18 @@ from pathlib import Path
 from ._common import Commands
 
 
-def _print_hits(hits, as_json: bool) -> None:
-    import json
-
-    if as_json:
-        print(json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False))
-        return
-    if not hits:
-        print("no results")
-    for rank, h in enumerate(hits, start=1):
-        where = h.page_id if h.panel is None else f"{h.page_id} panel {h.panel}"
-        box = "" if h.bbox is None else " bbox " + ",".join(f"{v:.3f}" for v in h.bbox)
-        text = " | ".join(h.text)
-        if len(text) > 100:  # display only; --json gives the full text
-            text = text[:97] + "..."
-        print(f"{rank:>3}  {h.score:.4f}  {where}  [{h.page_type or '-'}]{box}  {text}")
-
-
 def cmd_search(args: argparse.Namespace) -> int:
-    import numpy as np
+    from ..store import hits_text, search_store
 
-    from ..store import StoreSearch
-
-    kinds = [args.page is not None, args.vector is not None, args.text is not None, args.image is not None]
-    if sum(kinds) != 1:
-        raise ValueError(
-            "give one query: --page ID [--panel K], --vector FILE.npy, --text TEXT or --image FILE"
-        )
-    if args.panel is not None and args.page is None:
-        raise ValueError("--panel needs --page")
-    vector = None
-    if args.vector is not None:
-        vector = np.load(args.vector)
-    elif args.text is not None or args.image is not None:
-        from ..inference.closure_lite import model_query_vector
-
-        if args.model is None:
-            raise ValueError("--text and --image need --model DIR")
-        vector = model_query_vector(args.model, text=args.text, image=args.image)
-    searcher = StoreSearch(args.store, backend=args.backend)
-    hits = searcher.search(
-        vector=vector,
+    hits = search_store(
+        args.store,
         page=args.page,
         panel=args.panel,
+        vector=args.vector,
+        text=args.text,
+        image=args.image,
+        model=args.model,
+        backend=args.backend,
         k=args.k,
         level=args.level,
         book_id=args.book,
@@ -62,47 +31,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         ann=args.ann,
         nprobe=args.nprobe,
     )
-    _print_hits(hits, args.json)
+    print(hits_text(hits, as_json=args.json))
     return 0
 
 
 def cmd_store_info(args: argparse.Namespace) -> int:
-    import json
-
     from ..store import open_store
 
-    info = open_store(args.store).info()
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
-        return 0
-    attrs = info["attrs"]
-    print(f"store {info['path']}")
-    for key in (
-        "model_id",
-        "model_revision",
-        "config_hash",
-        "created_utc",
-        "schema_version",
-        "embedding_dtype",
-    ):
-        print(f"  {key}: {attrs.get(key)}")
-    print(
-        f"  rows: {info['visible_rows']} visible of {attrs['row_count']} planned; "
-        f"chunks {info['finished_chunks']}/{info['num_chunks']} finished "
-        f"({'complete' if info['complete'] else 'INCOMPLETE'})"
-    )
-    print(
-        f"  books: {info['books']}, real panels: {info['real_panels']}, "
-        f"dims: P={attrs['panels']} D={attrs['dim']}"
-    )
-    vectors = info["visible_rows"] + info["real_panels"]
-    total = info["bytes_on_disk"]
-    print(
-        f"  bytes on disk: {total:,} ({total / max(1, info['visible_rows']):.0f} B/page, "
-        f"{total / max(1, vectors):.0f} B per stored vector)"
-    )
-    for part, size in info["bytes_by_part"].items():
-        print(f"    {part}: {size:,}")
+    print(open_store(args.store).info_text(as_json=args.json))
     return 0
 
 

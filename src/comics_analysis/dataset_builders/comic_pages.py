@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -157,6 +158,20 @@ def parse_ratios(value: str | Sequence[float]) -> tuple[float, float, float]:
         )
     total = sum(parts)
     return (parts[0] / total, parts[1] / total, parts[2] / total)
+
+
+def parse_configs(value: str | Sequence[str] | None) -> list[str] | None:
+    """``"all,aligned"`` or a list of config names -> the names, in order, once each; ``None`` or
+    ``""``: ``None`` (every config that has pages)."""
+    if value is None or value == "":
+        return None
+    names = [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else list(value)
+    if not names:
+        raise ValueError(f"configs: expected a comma list of {', '.join(CONFIGS)}, got {value!r}")
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        raise ValueError(f"unknown comic_pages config {unknown[0]!r}; expected one of {', '.join(CONFIGS)}")
+    return list(dict.fromkeys(names))
 
 
 def book_hash(book_id: str) -> float:
@@ -384,10 +399,36 @@ class ExportResult:
     stats: dict[str, Any]
     image_bytes: dict[str, int] = field(default_factory=dict)  # config -> summed image file bytes
     parquet_bytes: dict[str, int] = field(default_factory=dict)  # config -> summed shard bytes
+    seconds: float = 0.0  # time the export took
 
     @property
     def shards(self) -> int:
         return sum(len(f) for splits in self.files.values() for f in splits.values())
+
+    def summary_text(self) -> str:
+        """Pages, books, split sizes, shards and MB per config, then the totals."""
+        lines = [
+            f"{'config':<15}{'pages':>8}{'books':>7}{'train':>8}{'val':>6}{'test':>6}{'shards':>8}{'MB':>9}"
+        ]
+        for name, info in self.stats["configs"].items():
+            splits = info["splits"]
+            shards = sum(len(f) for f in self.files.get(name, {}).values())
+            mb = f"{self.parquet_bytes[name] / 1e6:.1f}" if name in self.parquet_bytes else "-"
+            lines.append(
+                f"{name:<15}{info['pages']:>8}{info['books']:>7}"
+                + "".join(
+                    f"{splits.get(s, {}).get('pages', 0):>{w}}"
+                    for s, w in (("train", 8), ("validation", 6), ("test", 6))
+                )
+                + f"{shards or '-':>8}{mb:>9}"
+            )
+        images, parquet = sum(self.image_bytes.values()), sum(self.parquet_bytes.values())
+        lines.append(
+            f"wrote {self.shards} Parquet shards ({parquet / 1e6:.1f} MB for {images / 1e6:.1f} MB of "
+            f"images, {parquet / max(images, 1):.3f}x), stats.json and README.md to {self.folder} in "
+            f"{self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
 
 
 def plan_shards(sizes: Sequence[int], max_rows: int | None, max_bytes: int | None) -> list[range]:
@@ -443,7 +484,7 @@ def _replace_folder(tmp: Path, out: Path) -> None:
 def export_comic_pages(
     data_dir: str | Path,
     out_dir: str | Path,
-    configs: Sequence[str] | None = None,
+    configs: str | Sequence[str] | None = None,
     image_dir: str | Path | None = None,
     min_iou: float = DEFAULT_MIN_IOU,
     split_ratios: str | Sequence[float] = DEFAULT_RATIOS,
@@ -454,20 +495,15 @@ def export_comic_pages(
     show_progress: bool = True,
     ocr_fallback: bool = True,
 ) -> ExportResult:
-    """Write ``configs`` (default: every non-empty one) of the DataSpec folder ``data_dir`` as a
-    dataset folder ``out_dir``: ``<config>/<split>-NNNNN-of-NNNNN.parquet`` (images embedded as
-    stored), ``stats.json`` and ``README.md`` (the card, front matter listing configs and data
-    files). Built in a temporary sibling folder and swapped in at the end, so a failed build
+    """Write ``configs`` (names or a comma list; default: every non-empty one) of the DataSpec
+    folder ``data_dir`` as a dataset folder ``out_dir``: ``<config>/<split>-NNNNN-of-NNNNN.parquet``
+    (images embedded as stored), ``stats.json`` and ``README.md`` (the card, front matter listing
+    configs and data files). Built in a temporary sibling folder and swapped in at the end, so a failed build
     leaves an earlier export untouched. Reload with ``datasets.load_dataset(out_dir, name=...)``."""
 
+    start = time.perf_counter()
     ratios = parse_ratios(split_ratios)
-    if configs is not None:
-        configs = list(dict.fromkeys(configs))
-        unknown = [c for c in configs if c not in CONFIGS]
-        if unknown:
-            raise ValueError(
-                f"unknown comic_pages config {unknown[0]!r}; expected one of {', '.join(CONFIGS)}"
-            )
+    configs = parse_configs(configs)
     pages = read_collection(data_dir)
     if not pages:
         raise DataSpecError("no pages", file=str(data_dir))
@@ -530,4 +566,5 @@ def export_comic_pages(
         _replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = time.perf_counter() - start
     return result

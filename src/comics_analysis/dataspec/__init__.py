@@ -46,6 +46,7 @@ from .stats import (
     page_summary_text,
     text_kind_counts,
 )
+from .validate import FileCheck, Validation, validate_files
 
 __all__ = [
     "PAGE_TYPES",
@@ -54,6 +55,7 @@ __all__ = [
     "TEXT_KINDS",
     "Box",
     "DataSpecError",
+    "FileCheck",
     "Match",
     "Page",
     "Panel",
@@ -62,6 +64,7 @@ __all__ = [
     "Quality",
     "TextBox",
     "TypeCounts",
+    "Validation",
     "assign_panel",
     "atomic_write",
     "book_id_for_file",
@@ -88,6 +91,7 @@ __all__ = [
     "slugify",
     "text_kind_counts",
     "to_hf_row",
+    "validate_files",
     "write_json",
     "write_jsonl",
     "write_page_types",

@@ -9,7 +9,8 @@ from .inputs import PageItem, page_source
 from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
 from .reader import EmbeddingStore, open_store
-from .search import Filters, Hit, StoreSearch, search
+from .search import Filters, Hit, StoreSearch, hits_text, search, search_store
+from .segment import SegmentRun, segment_into_store
 from .writer import WriteSummary, set_page_types, write_store
 
 __all__ = [
@@ -23,15 +24,19 @@ __all__ = [
     "Filters",
     "Hit",
     "PageItem",
+    "SegmentRun",
     "StoreSearch",
     "WriteSummary",
     "dequantize_int8",
+    "hits_text",
     "l2_normalise",
     "open_store",
     "page_source",
     "quantize_int8",
     "recall_at_k",
     "search",
+    "search_store",
+    "segment_into_store",
     "set_page_types",
     "write_store",
 ]

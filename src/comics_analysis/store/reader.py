@@ -9,6 +9,7 @@ and :meth:`EmbeddingStore.to_xarray` selects the finished rows for you.
 
 from __future__ import annotations
 
+import json
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -230,3 +231,37 @@ class EmbeddingStore:
             "bytes_on_disk": sum(sizes.values()),
             "bytes_by_part": sizes,
         }
+
+    def info_text(self, as_json: bool = False) -> str:
+        """:meth:`info` as a readable summary (or, with ``as_json``, as JSON)."""
+        info = self.info()
+        if as_json:
+            return json.dumps(info, indent=2, default=str)
+        attrs = info["attrs"]
+        lines = [f"store {info['path']}"]
+        for key in (
+            "model_id",
+            "model_revision",
+            "config_hash",
+            "created_utc",
+            "schema_version",
+            "embedding_dtype",
+        ):
+            lines.append(f"  {key}: {attrs.get(key)}")
+        lines.append(
+            f"  rows: {info['visible_rows']} visible of {attrs['row_count']} planned; "
+            f"chunks {info['finished_chunks']}/{info['num_chunks']} finished "
+            f"({'complete' if info['complete'] else 'INCOMPLETE'})"
+        )
+        lines.append(
+            f"  books: {info['books']}, real panels: {info['real_panels']}, "
+            f"dims: P={attrs['panels']} D={attrs['dim']}"
+        )
+        vectors = info["visible_rows"] + info["real_panels"]
+        total = info["bytes_on_disk"]
+        lines.append(
+            f"  bytes on disk: {total:,} ({total / max(1, info['visible_rows']):.0f} B/page, "
+            f"{total / max(1, vectors):.0f} B per stored vector)"
+        )
+        lines += [f"    {part}: {size:,}" for part, size in info["bytes_by_part"].items()]
+        return "\n".join(lines)

@@ -14,6 +14,7 @@ score and the lettered text (the panel's, or the page's at page level)::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..inference.closure_lite import model_query_vector
 from .ann import AnnIndex
 from .exact import ExactIndex
 from .reader import EmbeddingStore
@@ -267,3 +269,52 @@ def search(store: str | Path | EmbeddingStore | StoreSearch, **query: Any) -> li
     :meth:`StoreSearch.search` for the arguments. Keep a StoreSearch for many queries."""
     searcher = store if isinstance(store, StoreSearch) else StoreSearch(store)
     return searcher.search(**query)
+
+
+def search_store(
+    store: str | Path | EmbeddingStore | StoreSearch,
+    *,
+    page: str | None = None,
+    panel: int | None = None,
+    vector: np.ndarray | str | Path | None = None,
+    text: str | None = None,
+    image: str | Path | None = None,
+    model: str | Path | None = None,
+    backend: str = "auto",
+    **query: Any,
+) -> list[Hit]:
+    """One query of any kind against a store: a page id (with an optional ``panel``), a
+    ``vector`` (an array or a ``.npy`` file), or a ``text`` / ``image`` query embedded by the
+    Closure Lite ``model`` (a folder or a Hub id). ``query`` holds the rest of
+    :meth:`StoreSearch.search` (``k``, ``level``, filters, ``ann``, ``nprobe``)."""
+    kinds = [page is not None, vector is not None, text is not None, image is not None]
+    if sum(kinds) != 1:
+        raise ValueError("give one query: page (with an optional panel), vector, text or image")
+    if panel is not None and page is None:
+        raise ValueError("panel needs page")
+    if isinstance(vector, str | Path):
+        vector = np.load(vector)
+    elif text is not None or image is not None:
+        if model is None:
+            raise ValueError("text and image queries need model")
+        vector = model_query_vector(model, text=text, image=image)
+    searcher = store if isinstance(store, StoreSearch) else StoreSearch(store, backend=backend)
+    return searcher.search(vector=vector, page=page, panel=panel, **query)
+
+
+def hits_text(hits: Sequence[Hit], as_json: bool = False) -> str:
+    """Hits as a ranked table (text shortened to 100 characters) or, with ``as_json``, as JSON
+    with the full text."""
+    if as_json:
+        return json.dumps([h.as_dict() for h in hits], indent=2, ensure_ascii=False)
+    if not hits:
+        return "no results"
+    lines = []
+    for rank, h in enumerate(hits, start=1):
+        where = h.page_id if h.panel is None else f"{h.page_id} panel {h.panel}"
+        box = "" if h.bbox is None else " bbox " + ",".join(f"{v:.3f}" for v in h.bbox)
+        text = " | ".join(h.text)
+        if len(text) > 100:  # display only; as_json gives the full text
+            text = text[:97] + "..."
+        lines.append(f"{rank:>3}  {h.score:.4f}  {where}  [{h.page_type or '-'}]{box}  {text}")
+    return "\n".join(lines)

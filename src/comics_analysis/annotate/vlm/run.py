@@ -45,6 +45,20 @@ class RunTotals:
     stopped: str | None = None  # "max_cost" when the budget ended the run
     failures: list[dict] = field(default_factory=list)
 
+    def summary_text(self, seconds: float, out: str | Path, max_cost: float | None = None) -> str:
+        """Pages, tokens, cost and time of the run writing to ``out``, why it stopped early (the
+        budget ``max_cost``) and the first five failures."""
+        lines = [
+            f"{self.pages} pages: {self.read} read ({self.cached} from the cache), {self.skipped} done "
+            f"before, {self.failed} failed, {self.parse_failed} unparseable, {self.not_started} not started",
+            f"tokens in {self.input_tokens:,} out {self.output_tokens:,}; cost {self.cost:.4f}; "
+            f"{seconds:.1f} s -> {out}/pages",
+        ]
+        if self.stopped == "max_cost":
+            lines.append(f"stopped: the budget --max-cost {max_cost} was reached; re-run to continue")
+        lines += [f"failed: {f['page_id']}: {f['error']}" for f in self.failures[:5]]
+        return "\n".join(lines)
+
 
 def load_prices(path: str | Path) -> dict[str, tuple[float, float]]:
     """A price table: JSON ``{model: {"input": per Mtok, "output": per Mtok}}``."""
