@@ -30,12 +30,15 @@ from ..ingest import read_manifest, shard_of
 from .align import AlignConfig, merge_vlm
 from .detectors import get_detector
 from .ocr import ENGINES, classify_block, group_lines, make_engine
+from .quality import page_flags
 from .reading_order import reading_order
 from .vlm.importers import VlmFolder, vlm_folder
 
 log = logging.getLogger(__name__)
 
 IMAGES_ROOT_FILE = "images-root.txt"  # not .json: read_pages(OUT) must see only page records
+MIN_SIDE = 32  # pixels: a smaller page image is not a page (a spacer, a broken export)
+MAX_ASPECT = 8.0  # a longer strip (webtoon) is not analysed as one page
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
     flags = []
     detector = get_detector(options.detector)
     detections = detector(image, source=f"{row['source_path']}/{row['source_entry']}")
-    if detections is None:  # a detector that looks pages up (coco:FILE) has none for this one
+    answered = detections is not None
+    if not answered:  # a detector that looks pages up (coco:FILE) has none for this one
         detections, flags = [], [f"detector:{getattr(detector, 'missing', 'no answer for this page')}"]
     order = reading_order([d.bbox for d in detections], direction)
     panels = [
@@ -122,6 +126,8 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         for text in texts:
             if text["panel"] >= 0 and text["kind"] != "unknown":
                 panels[text["panel"]]["text"][text["kind"]].append(text["text"])
+    if answered:
+        flags += page_flags(image, [p["bbox"] for p in panels], texts)
     page = Page(
         page_id=row["page_id"],
         book_id=row["book_id"],
@@ -145,6 +151,43 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         ),
     )
     return merge_reading(page, row, options) if options.vlm else page
+
+
+def image_problem(width: int, height: int) -> str | None:
+    """Why a page image cannot be annotated as a page (a flag), or None when it can."""
+    if min(width, height) < MIN_SIDE:
+        return f"image:too_small ({width}x{height} px; a page has at least {MIN_SIDE} px a side)"
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        limit = f"a page is at most {MAX_ASPECT:g} times longer than wide"
+        return f"image:too_elongated ({width}x{height} px; {limit})"
+    return None
+
+
+def failed_page(row: dict, flag: str, options: AnnotateOptions, width: int = 0, height: int = 0) -> Page:
+    """The record of a page that could not be annotated: no panels, the reason in its flags (so
+    the run goes on and the page stays visible, joined on its page id like every other)."""
+    log.warning("%s: %s", row["page_id"], flag)
+    width = width or row.get("width") or 1
+    height = height or row.get("height") or 1
+    direction = options.direction if options.direction != "auto" else row.get("reading_direction") or "ltr"
+    return Page(
+        page_id=row["page_id"],
+        book_id=row["book_id"],
+        page_index=row["page_index"],
+        image=row["path"],
+        width=width,
+        height=height,
+        reading_direction=direction,
+        quality={"detector_panels": 0, "flags": [flag]},
+        provenance=Provenance(
+            source_path=row["source_path"],
+            source_entry=row["source_entry"],
+            image_sha256=row["sha256"],
+            detector=options.detector,
+            detector_version=__version__,
+            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ),
+    )
 
 
 def merge_reading(page: Page, row: dict, options: AnnotateOptions) -> Page:
@@ -179,8 +222,18 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
         return book_id, len(rows), True
     pages = []
     for row in sorted(rows, key=lambda r: r["page_index"]):
-        with Image.open(Path(root) / row["path"]) as image:
-            pages.append(annotate_page(image.convert("RGB"), row, options))
+        try:
+            with Image.open(Path(root) / row["path"]) as image:
+                problem = image_problem(image.width, image.height)  # known before decoding
+                size = image.size
+                image = None if problem else image.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            pages.append(failed_page(row, f"image:unreadable ({type(exc).__name__}: {exc})", options))
+            continue
+        if image is None:
+            pages.append(failed_page(row, problem, options, *size))
+            continue
+        pages.append(annotate_page(image, row, options))
     write_jsonl(pages, target)
     with atomic_write(done) as handle:
         handle.write(options.key())

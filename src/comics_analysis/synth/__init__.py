@@ -17,6 +17,7 @@ from .book import (
     write_cbz,
     write_pdf,
 )
+from .draw import PAPERS, age_paper
 from .layout import LAYOUTS, PanelSpec, make_layout
 from .pages import GUTTERS, PAGE_KINDS
 
@@ -27,11 +28,13 @@ __all__ = [
     "GUTTERS",
     "LAYOUTS",
     "PAGE_KINDS",
+    "PAPERS",
     "BookMeta",
     "BookSummary",
     "PanelSpec",
     "SynthBook",
     "SynthPage",
+    "age_paper",
     "comic_info_xml",
     "encode_image",
     "make_book",

@@ -33,6 +33,7 @@ from ..dataspec import (
     write_jsonl,
 )
 from . import text as words
+from .draw import age_paper
 from .layout import LAYOUTS
 from .pages import PAGE_KINDS, RENDERERS, render_story
 
@@ -139,9 +140,13 @@ def make_page(
     page_index: int = 0,
     meta: BookMeta | None = None,
     gutter: str | None = None,
+    paper: str | None = None,
+    noise: float = 0.0,
 ) -> SynthPage:
     """One synthetic page and its ground truth. ``layout`` and ``gutter`` (story pages) are
-    drawn at random unless given."""
+    drawn at random unless given. ``paper`` (a ``PAPERS`` name: tinted, yellowed, golden_age)
+    and ``noise`` (scan noise, grey levels) age the printed page; without them the pixels are
+    those of the plain page, seed for seed."""
     seeds = [seed] if isinstance(seed, int) else list(seed)
     rng = _rng(*seeds)
     width, height = size
@@ -159,6 +164,8 @@ def make_page(
         raise ValueError(
             f"unknown synthetic page type {page_type!r}; expected one of {', '.join(PAGE_KINDS)}"
         )
+    if paper is not None or noise != 0:
+        image = age_paper(image, _rng(*seeds, 2), paper, noise)
     record = Page(
         page_id=make_page_id(book_id, page_index),
         book_id=book_id,

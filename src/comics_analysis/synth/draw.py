@@ -294,3 +294,38 @@ def text_lines(
 def new_canvas(w: int, h: int, colour: RGB) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     img = Image.new("RGB", (w, h), colour)
     return img, ImageDraw.Draw(img)
+
+
+# Paper of old or cheap printings, as the colour white paper takes (multiplied into the page).
+PAPERS: dict[str, RGB] = {
+    "tinted": (238, 230, 212),  # off-white stock, grey ~231
+    "yellowed": (228, 208, 160),  # aged newsprint, grey ~207
+    "golden_age": (208, 186, 140),  # yellowed Golden-Age scan, grey ~184
+}
+
+
+def age_paper(
+    image: Image.Image, rng: np.random.Generator, paper: str | None, noise: float = 0.0, uneven: float = 0.06
+) -> Image.Image:
+    """``image`` printed on ``paper`` (a :data:`PAPERS` name: white turns that colour, ink stays
+    dark, the tone drifts by up to ``uneven`` across the page) and scanned with Gaussian noise of
+    standard deviation ``noise`` grey levels. Draws from ``rng`` only, never from the page's own."""
+    if paper is not None and paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; expected one of {', '.join(PAPERS)}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    h, w = pixels.shape[:2]
+    if paper is not None:
+        tone = np.array(PAPERS[paper], dtype=np.float32) / 255.0
+        # a smooth drift: bilinear between four random corner factors
+        corners = 1.0 + rng.uniform(-uneven, uneven, size=4).astype(np.float32)
+        ty = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+        tx = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+        drift = (corners[0] * (1 - tx) + corners[1] * tx) * (1 - ty) + (
+            corners[2] * (1 - tx) + corners[3] * tx
+        ) * ty
+        pixels = pixels * tone * drift[..., None]
+    if noise > 0:
+        pixels = pixels + rng.normal(0.0, noise, size=(h, w, 1)).astype(np.float32)
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))

@@ -24,6 +24,9 @@ from PIL import Image
 
 from .base import Detection
 
+PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
+NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
+
 
 @dataclass(frozen=True)
 class ClassicalConfig:
@@ -58,20 +61,45 @@ def _to_grey(image) -> np.ndarray:
     return image
 
 
-def gutter_level(grey: np.ndarray) -> float | None:
-    """Grey level of the gutter, from the page's outer strip; None when the art bleeds everywhere."""
+def _border_strip(grey: np.ndarray) -> list[np.ndarray]:
+    """The page's four outer bands (top, bottom, left, right), where the gutter shows."""
     h, w = grey.shape
     band = max(2, int(0.015 * min(h, w)))
-    strip = np.concatenate(
-        [grey[:band].ravel(), grey[-band:].ravel(), grey[:, :band].ravel(), grey[:, -band:].ravel()]
-    )
+    return [grey[:band].ravel(), grey[-band:].ravel(), grey[:, :band].ravel(), grey[:, -band:].ravel()]
+
+
+def gutter_level(grey: np.ndarray) -> float | None:
+    """Grey level of the gutter, from the page's outer strip; None when the art bleeds everywhere.
+
+    White and black gutters first; otherwise tinted, yellowed or grey paper: the strip's dominant
+    tone, when it is light or dark (not mid-tone art) and shows on at least two sides of the page."""
+    sides = _border_strip(grey)
+    strip = np.concatenate(sides)
     white = np.mean(strip >= 215)
     black = np.mean(strip <= 40)
     if white >= 0.4 and white >= black:
         return float(np.median(strip[strip >= 215]))
     if black >= 0.4:
         return float(np.median(strip[strip <= 40]))
-    return None
+    window = np.convolve(np.bincount(strip, minlength=256), np.ones(2 * PAPER_SPREAD + 1), mode="same")
+    peak = int(np.argmax(window))
+    if window[peak] < 0.4 * strip.size or 70 < peak < 140:
+        return None
+    shares = [np.mean(np.abs(side.astype(np.int16) - peak) <= PAPER_SPREAD) for side in sides]
+    if sum(share >= 0.5 for share in shares) < 2:
+        return None  # one flat stretch of art along an edge, not paper around the page
+    near = strip[np.abs(strip.astype(np.int16) - peak) <= PAPER_SPREAD]
+    return float(np.median(near))
+
+
+def paper_noise(grey: np.ndarray, level: float, threshold: int) -> float:
+    """Robust standard deviation (grey levels) of the gutter pixels of the page's outer strip:
+    scan noise and uneven tone; about 0 for clean digital pages."""
+    strip = np.concatenate(_border_strip(grey)).astype(np.float32)
+    near = strip[np.abs(strip - level) <= threshold]
+    if near.size < 16:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(near - np.median(near))))
 
 
 def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
@@ -239,7 +267,9 @@ def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int,
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]
 
 
-def _insets(grey: np.ndarray, dark: np.ndarray, box) -> list[tuple[tuple[int, int, int, int], float]]:
+def _insets(
+    grey: np.ndarray, dark: np.ndarray, box, pale: float = 200.0
+) -> list[tuple[tuple[int, int, int, int], float]]:
     """Framed rectangles well inside a panel that hold art: insets. Captions and balloons are
     framed too, but they hold paper (a pale, flat interior) and are dropped."""
     import cv2
@@ -262,7 +292,7 @@ def _insets(grey: np.ndarray, dark: np.ndarray, box) -> list[tuple[tuple[int, in
         inside = grey[y0 + cy + 4 : y0 + cy + ch - 4, x0 + cx + 4 : x0 + cx + cw - 4]
         if frame < 0.9 or inside.size == 0:
             continue
-        if np.mean(inside > 200) > 0.5 or np.mean(inside < 80) > 0.4:
+        if np.mean(inside > pale) > 0.5 or np.mean(inside < 80) > 0.4:
             continue  # paper (caption, balloon) or a solid dark shape, not a framed picture
         found.append(((x0 + cx, y0 + cy, x0 + cx + cw, y0 + cy + ch), frame))
     # keep outermost frames only
@@ -294,10 +324,15 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     level = gutter_level(grey)
     if level is None:  # no gutter at all: one full-bleed panel
         return [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
+    if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
+        import cv2
+
+        grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
+    pale = min(200.0, level - cfg.ink_threshold) if level > 128 else 200.0  # balloon interiors
     _xy_cut(ink, dark, paper, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
@@ -314,7 +349,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         score = (0.6 * max(frame, min(1.0, fill / 0.8)) + 0.4 * size) * (0.7 + 0.3 * min(frame, 1.0))
         results.append((box, min(1.0, score)))
         if frame >= cfg.frame_edge or fill >= cfg.min_fill:
-            results.extend((rect, 0.5 * f) for rect, f in _insets(grey, dark, box))
+            results.extend((rect, 0.5 * f) for rect, f in _insets(grey, dark, box, pale))
     inv = 1.0 / scale
     return [
         Detection(

@@ -1,0 +1,117 @@
+"""Honest confidence: flags a page's record gets when its annotations are doubtful.
+
+:func:`page_flags` looks at the page image and what the detector and OCR found, whatever the
+detector, and returns ``quality.flags`` entries:
+
+- ``panels:none``: no panel at all;
+- ``panels:whole_page_with_gutters``: one panel covering the page although the page shows
+  gutter-like strips (narrow uniform bands crossing the page between busy stretches);
+- ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
+- ``paper:unusual_tone``: the paper around the panels is neither white nor black (tinted,
+  yellowed, grey: the gutter colour was estimated, and may be wrong);
+- ``text:outside_panels``: lettered text outside every panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .detectors.classical import gutter_level
+
+Box = Sequence[float]  # x, y, w, h
+
+WORK_HEIGHT = 400  # gutter evidence is looked for at this height
+UNIFORM_STD = 10.0  # a row/column this flat (grey-level std over its middle) is a strip candidate
+MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
+MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
+EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
+EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
+WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
+
+
+def _grey(image) -> np.ndarray:
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.asarray(image))
+    image = image.convert("L")
+    if image.height > WORK_HEIGHT:
+        width = max(1, round(image.width * WORK_HEIGHT / image.height))
+        image = image.resize((width, WORK_HEIGHT), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.float32)
+
+
+def _gutter_strips(grey: np.ndarray, axis: int) -> int:
+    """Narrow flat bands of paper or black crossing the page's interior (rows for axis 1, columns
+    for axis 0) that cut it into large blocks: what gutters look like, whatever the paper's colour.
+    Gaps between lines of text or the edge of a banner are not: the blocks they cut are small or
+    the band is mid-tone."""
+    grey = grey if axis == 1 else grey.T
+    n, m = grey.shape
+    if n < 20 or m < 20:
+        return 0
+    middle = grey[:, m // 10 : m - m // 10]
+    tone = middle.mean(axis=1)
+    flat = (middle.std(axis=1) < UNIFORM_STD) & ((tone >= 150) | (tone <= 70))
+    padded = np.concatenate([[False], flat, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    margin, widest = max(2, n // 20), max(2, int(MAX_STRIP * n))
+    cuts = [
+        (start, stop)
+        for start, stop in zip(edges[::2], edges[1::2])
+        if start >= margin and stop <= n - margin and stop - start <= widest
+    ]
+    bounds = [0, *(v for cut in cuts for v in cut), n]
+    blocks = list(zip(bounds[::2], bounds[1::2]))
+    if not cuts or min(b - a for a, b in blocks) < MIN_BLOCK * n:
+        return 0
+    for start, stop in cuts:  # a frame or art edge on both sides, not sparse letters
+        level = tone[start:stop].mean()
+        for side in (middle[max(0, start - 3) : start], middle[stop : stop + 3]):
+            if (np.abs(side - level) > EDGE_CONTRAST).mean(axis=1).max() < EDGE_COVER:
+                return 0
+    return len(cuts)
+
+
+def has_gutter_lines(image) -> bool:
+    """Whether the page shows at least one gutter-like strip across its interior."""
+    grey = _grey(image)
+    return _gutter_strips(grey, 1) + _gutter_strips(grey, 0) > 0
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1e-9, min(a[2] * a[3], b[2] * b[3]))
+
+
+def paper_tone_unusual(image) -> bool:
+    """Paper (the gutter colour) found, and neither white nor black."""
+    level = gutter_level(_grey(image).astype(np.uint8))
+    return level is not None and 40 < level < 215
+
+
+def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list[str]:
+    """``quality.flags`` for a page: ``panels`` are x, y, w, h boxes, ``texts`` DataSpec text
+    boxes (their ``panel`` index, -1 when outside every panel)."""
+    width, height = image.size if isinstance(image, Image.Image) else np.asarray(image).shape[1::-1]
+    flags = []
+    if not panels:
+        flags.append("panels:none")
+    elif (
+        len(panels) == 1
+        and panels[0][2] * panels[0][3] >= WHOLE_PAGE * width * height
+        and has_gutter_lines(image)
+    ):
+        flags.append("panels:whole_page_with_gutters")
+    if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
+        flags.append("panels:overlap")
+    if paper_tone_unusual(image):
+        flags.append("paper:unusual_tone")
+    if any(t.get("panel", -1) < 0 for t in texts):
+        flags.append("text:outside_panels")
+    return flags
