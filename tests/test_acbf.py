@@ -243,3 +243,32 @@ def test_eval_panels_and_text_cli_on_an_acbf_book(tmp_path):
     text = json.loads((tmp_path / "t.json").read_text())["overall"]
     assert (text["truth"], text["pred"], text["true_words"], text["matched_words"]) == (4, 0, 6, 0)
     assert text["word_recall"] == 0.0 and text["word_precision"] is None
+
+
+def test_benchmark_report_renders_acbf_results(tmp_path):
+    from comics_analysis.benchmarks.report import collect, render_markdown, write_results
+    from comics_analysis.metrics.text import evaluate_text
+
+    truth = pages_from_acbf(write_book(tmp_path / "small"))
+    panels = evaluate_panels(truth, truth, with_ap=False)
+    write_results(
+        tmp_path / "bench" / "craphound.json",
+        {
+            "book": "Small Book.acbf",
+            "detector": "classical",
+            "ocr": "rapidocr",
+            "panels": {"overall": panels["overall"].as_dict()},
+            "text": {"all": evaluate_text(truth, truth)["overall"].as_dict()},
+            "openmantra_panels": {"books": {"bd": panels["overall"].as_dict()}},
+        },
+    )
+    found, _ = collect(tmp_path / "bench")
+    assert [s["file"] for s in found] == ["craphound.json"]
+    text = render_markdown(tmp_path / "bench")
+    assert "all panels 1.000 / 1.000 (0 merged, 0 unassigned)" in text
+    assert (
+        "| ACBF ground truth, Small Book.acbf (2 pages), classical detector, OCR rapidocr, all lettering"
+        in text
+    )
+    assert "units exact @ IoU 0.5 P / R; merged-unit rate | 1.000 / 1.000; 0.000 |" in text
+    assert "| OpenMantra bd (2 pages) |" in text
