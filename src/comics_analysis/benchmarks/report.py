@@ -157,6 +157,44 @@ def _openmantra(d: dict) -> list[Row]:
     ]
 
 
+def _order(o: dict) -> str:
+    return (
+        f"{_num(o.get('order_exact'))} / {_num(o.get('kendall_tau'))}; all panels "
+        f"{_num(o.get('order_all'))} / {_num(o.get('kendall_tau_all'))} "
+        f"({o.get('merged_panels', 0)} merged, {o.get('unassigned_panels', 0)} unassigned)"
+    )
+
+
+def _acbf(d: dict) -> list[Row]:
+    """scripts/eval_acbf.py: panels and lettering against an ACBF book; OpenMantra order per book."""
+    o = d["panels"]["overall"]
+    name = f"ACBF ground truth, {d.get('book', '?')} ({o['pages']} pages), {d.get('detector', '?')} detector"
+    rows = [
+        Row(name, "P / R / F1 @ IoU 0.5", f"{_num(o['precision'])} / {_num(o['recall'])} / {_num(o['f1'])}"),
+        Row(name, "AP / AP50", f"{_num(o['ap'])} / {_num(o['ap50'])}"),
+        Row(name, "order exact / tau (matched pages); all true panels", _order(o)),
+    ]
+    for kind, t in d.get("text", {}).items():
+        text_name = f"{name}, OCR {d.get('ocr', '?')}, {kind} lettering ({t['truth']} units)"
+        rows += [
+            Row(
+                text_name,
+                f"units exact @ IoU {t['unit_iou']} P / R; merged-unit rate",
+                f"{_num(t['unit_precision'])} / {_num(t['unit_recall'])}; {_num(t['merged_unit_rate'])}",
+            ),
+            Row(
+                text_name,
+                "CER (IoU 0.3 pairs); word P / R",
+                f"{_num(t['cer'])}; {_num(t['word_precision'])} / {_num(t['word_recall'])}",
+            ),
+        ]
+    for book, b in d.get("openmantra_panels", {}).get("books", {}).items():
+        rows.append(
+            Row(f"OpenMantra {book} ({b['pages']} pages)", "order exact / tau; all true panels", _order(b))
+        )
+    return rows
+
+
 def _align(label: str) -> Callable[[dict], list[Row]]:
     def extract(d: dict) -> list[Row]:
         name = f"Alignment, synthetic ({d['pages']} pages, OCR {d.get('ocr', '?')}){label}"
@@ -336,6 +374,12 @@ SOURCES: list[Source] = [
     ),
     Source(
         "openmantra.json", _openmantra, "python scripts/eval_openmantra.py --json docs/bench/openmantra.json"
+    ),
+    Source(
+        "craphound.json",
+        _acbf,
+        "python scripts/eval_acbf.py --open-mantra ../shared/data/open-mantra "
+        "--json docs/bench/craphound.json",
     ),
     Source(
         "align-synthetic.json",

@@ -8,7 +8,7 @@ from pathlib import Path
 from ._common import Commands, write_json
 
 
-def _pages(path: Path, lang: str, argument: str, image_root: Path | None = None):
+def _pages(path: Path, lang: str | None, argument: str, image_root: Path | None = None):
     """The pages of an `eval` argument: any form `comics_analysis.sources.open_pages` accepts."""
     from ..sources import open_pages
 
@@ -44,6 +44,10 @@ def cmd_eval_panels(args: argparse.Namespace) -> int:
                 s.exact_count,
                 s.order_exact if s.order_exact is not None else "-",
                 s.kendall_tau or "-",
+                s.order_all if s.order_all is not None else "-",
+                s.kendall_tau_all if s.kendall_tau_all is not None else "-",
+                s.merged_panels,
+                s.unassigned_panels,
             ]
         )
     print(
@@ -61,9 +65,17 @@ def cmd_eval_panels(args: argparse.Namespace) -> int:
                 "exact count",
                 "order exact",
                 "tau",
+                "order all",
+                "tau all",
+                "merged",
+                "unassigned",
             ],
             rows,
         )
+    )
+    print(
+        "order exact / tau: pages whose true panels were all matched; order all / tau all: every true "
+        "panel, merged and split panels included (metrics.panels.order_all)"
     )
     if report["missing"]:
         print(f"{len(report['missing'])} true pages had no prediction, e.g. {report['missing'][0]}")
@@ -86,8 +98,12 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
 
     truth, pred = _load_pages(args)
     kinds = tuple(args.kinds.split(",")) if args.kinds else None
-    report = evaluate_text(truth, pred, kinds=kinds, iou=args.iou)
+    report = evaluate_text(truth, pred, kinds=kinds, iou=args.iou, unit_iou=args.unit_iou)
     s = report["overall"]
+
+    def opt(value):
+        return value if value is not None else "-"
+
     print(
         format_table(
             ["pages", "true", "pred", "matched", "P", "R", "CER", "exact text", "kind acc", "panel acc"],
@@ -99,10 +115,34 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
                     s.matched,
                     s.precision,
                     s.recall,
-                    s.cer if s.cer is not None else "-",
-                    s.exact_text if s.exact_text is not None else "-",
-                    s.kind_accuracy if s.kind_accuracy is not None else "-",
-                    s.panel_accuracy if s.panel_accuracy is not None else "-",
+                    opt(s.cer),
+                    opt(s.exact_text),
+                    opt(s.kind_accuracy),
+                    opt(s.panel_accuracy),
+                ]
+            ],
+        )
+    )
+    print(
+        format_table(
+            [
+                f"units exact@{s.unit_iou}",
+                "unit P",
+                "unit R",
+                "merged units",
+                "merged rate",
+                "word P",
+                "word R",
+            ],
+            [
+                [
+                    s.units_exact,
+                    s.unit_precision,
+                    s.unit_recall,
+                    s.merged_units,
+                    opt(s.merged_unit_rate),
+                    opt(s.word_precision),
+                    opt(s.word_recall),
                 ]
             ],
         )
@@ -127,6 +167,9 @@ def cmd_detection(args: argparse.Namespace) -> int:
     return 0
 
 
+LANG_HELP = "text language: OpenMantra ja (default), en, zh; ACBF a text layer's lang (default: the first)"
+
+
 def register(commands: Commands) -> None:
     ev_sub = commands.group(
         "eval",
@@ -144,23 +187,33 @@ def register(commands: Commands) -> None:
         "--gt",
         required=True,
         type=Path,
-        help="OpenMantra annotation.json, a DataSpec .jsonl/.json/folder, or an annotate output folder",
+        help="OpenMantra annotation.json, an ACBF .acbf book, a DataSpec .jsonl/.json/folder, or an "
+        "annotate output folder",
     )
     p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
     p.add_argument("--iou", type=float, default=0.5)
-    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--lang", help=LANG_HELP)
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.set_defaults(func=cmd_eval_panels)
     p = ev_sub.add_parser(
         "text",
         help="lettered text: detection P/R, CER, kind and panel assignment accuracy",
-        description="Text boxes are paired one-to-one by IoU; CER folds case and spaces.",
+        description="Text boxes are paired one-to-one by IoU; CER folds case and spaces. Balloon-level: "
+        "units matched one-to-one at --unit-iou, merged units (predicted units holding 2+ true units by "
+        "area), bag-of-words precision and recall (case-folded).",
     )
-    p.add_argument("--gt", required=True, type=Path, help="DataSpec ground truth (e.g. a synth truth folder)")
+    p.add_argument(
+        "--gt",
+        required=True,
+        type=Path,
+        help="DataSpec ground truth (e.g. a synth truth folder), an ACBF .acbf book or an OpenMantra "
+        "annotation.json",
+    )
     p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
     p.add_argument("--kinds", help="only true boxes of these kinds, e.g. dialogue or dialogue,narration")
-    p.add_argument("--iou", type=float, default=0.3)
-    p.add_argument("--lang", default="ja", help="OpenMantra text language (ja, en, zh)")
+    p.add_argument("--iou", type=float, default=0.3, help="IoU pairing boxes for CER, kind and panel")
+    p.add_argument("--unit-iou", type=float, default=0.5, help="IoU of an exactly matched lettering unit")
+    p.add_argument("--lang", help=LANG_HELP)
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.set_defaults(func=cmd_eval_text)
 

@@ -4,7 +4,9 @@
 - COCO AP and AP50 (pycocotools, category "panel"),
 - exact panel-count rate,
 - reading order: exact-match rate over pages whose panels were all found, and Kendall tau of
-  the predicted order of matched panels against the true order.
+  the predicted order of matched panels against the true order;
+- reading order over ALL true panels (:func:`cover_assignment`, :func:`order_all`): merged and
+  split panels, which the matched-only figures above cannot see, count here.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
-from ..dataspec.geometry import iou
+from ..dataspec.geometry import intersection, iou
 from ..dataspec.paths import TailIndex
 
 Box = Sequence[float]  # x, y, w, h
@@ -51,6 +54,60 @@ def kendall_tau(ranks: Sequence[int]) -> float:
     return float(tau.statistic)
 
 
+def cover_assignment(truth: Sequence[Box], pred: Sequence[Box], min_cover: float = 0.5) -> list[int]:
+    """For each true panel (in true order), the index of the predicted panel that covers the largest
+    share of its area, when that share is at least ``min_cover``; -1 when none does (ties go to the
+    predicted panel earlier in reading order). A predicted panel that merges several true panels is
+    assigned to each of them; a true panel split into pieces goes to its largest piece, or to none
+    when no piece holds ``min_cover`` of it."""
+    assigned = []
+    for t in truth:
+        area = t[2] * t[3]
+        best, best_share = -1, 0.0
+        for j, p in enumerate(pred):
+            share = intersection(t, p) / area if area > 0 else 0.0
+            if share >= min_cover and share > best_share:
+                best, best_share = j, share
+        assigned.append(best)
+    return assigned
+
+
+def order_all(assigned: Sequence[int]) -> tuple[bool | None, float | None]:
+    """(order ok, tau) of the predicted order indices ``assigned`` of the true panels, in true order
+    (:func:`cover_assignment`; -1 = unassigned). None, None with fewer than 2 true panels.
+
+    - order ok: no true panel is unassigned and the sequence is non-decreasing (a merge keeps the
+      order when the panels it merges are consecutive in the true order);
+    - tau: over all n(n - 1) / 2 pairs i < j of true panels, (C - D) / (n(n - 1) / 2) where a pair is
+      concordant (C) when both are assigned and ``assigned[i] < assigned[j]``, discordant (D) when
+      both are assigned and ``assigned[i] > assigned[j]``; a pair merged into one predicted panel
+      (equal indices) or with an unassigned panel is neither, so it lowers tau from 1 towards 0.
+      tau is 1 only when every true panel has its own predicted panel in the true order, and -1
+      when they are all in reverse order."""
+    n = len(assigned)
+    if n < 2:
+        return None, None
+    ok = all(a >= 0 for a in assigned) and all(a <= b for a, b in pairwise(assigned))
+    concordant = discordant = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = assigned[i], assigned[j]
+            if a < 0 or b < 0 or a == b:
+                continue
+            concordant += a < b
+            discordant += a > b
+    return ok, (concordant - discordant) / (n * (n - 1) / 2)
+
+
+def merged_count(assigned: Sequence[int]) -> int:
+    """Predicted panels assigned to two or more true panels (:func:`cover_assignment`)."""
+    counts: dict[int, int] = {}
+    for a in assigned:
+        if a >= 0:
+            counts[a] = counts.get(a, 0) + 1
+    return sum(c >= 2 for c in counts.values())
+
+
 @dataclass
 class PageResult:
     key: str
@@ -61,10 +118,19 @@ class PageResult:
     all_found: bool
     order_exact: bool | None  # None when not every true panel was found
     tau: float | None  # None with fewer than 2 matches
+    order_all: bool | None = None  # over all true panels (order_all); None with fewer than 2
+    tau_all: float | None = None
+    merged: int = 0  # predicted panels covering 2+ true panels
+    unassigned: int = 0  # true panels no predicted panel covers (min_cover)
 
 
 def score_page(
-    key: str, book: str, truth: Sequence[Box], pred: Sequence[Box], threshold: float = 0.5
+    key: str,
+    book: str,
+    truth: Sequence[Box],
+    pred: Sequence[Box],
+    threshold: float = 0.5,
+    min_cover: float = 0.5,
 ) -> PageResult:
     """Both lists in reading order."""
     matches = match_boxes(truth, pred, threshold)
@@ -73,7 +139,22 @@ def score_page(
     all_found = len(matches) == len(truth)
     exact = (pred_ranks == sorted(pred_ranks)) if all_found else None
     tau = kendall_tau([sorted(pred_ranks).index(r) for r in pred_ranks]) if len(matches) >= 2 else None
-    return PageResult(key, book, len(truth), len(pred), len(matches), all_found, exact, tau)
+    assigned = cover_assignment(truth, pred, min_cover)
+    ok_all, tau_all = order_all(assigned)
+    return PageResult(
+        key,
+        book,
+        len(truth),
+        len(pred),
+        len(matches),
+        all_found,
+        exact,
+        tau,
+        ok_all,
+        tau_all,
+        merged_count(assigned),
+        sum(a < 0 for a in assigned),
+    )
 
 
 @dataclass
@@ -89,6 +170,11 @@ class Summary:
     order_exact: float | None = None
     order_pages: int = 0
     kendall_tau: float | None = None
+    order_all: float | None = None  # share of pages (2+ true panels) in order over all true panels
+    order_all_pages: int = 0
+    kendall_tau_all: float | None = None  # mean over those pages of order_all's tau
+    merged_panels: int = 0
+    unassigned_panels: int = 0
     ap: float | None = None
     ap50: float | None = None
     extra: dict = field(default_factory=dict)
@@ -111,6 +197,12 @@ def summarise(results: Sequence[PageResult]) -> Summary:
     s.order_exact = sum(ordered) / len(ordered) if ordered else None
     taus = [r.tau for r in results if r.tau is not None]
     s.kendall_tau = float(np.mean(taus)) if taus else None
+    scored = [r for r in results if r.order_all is not None]
+    s.order_all_pages = len(scored)
+    s.order_all = sum(bool(r.order_all) for r in scored) / len(scored) if scored else None
+    s.kendall_tau_all = float(np.mean([r.tau_all for r in scored])) if scored else None
+    s.merged_panels = sum(r.merged for r in results)
+    s.unassigned_panels = sum(r.unassigned for r in results)
     return s
 
 
@@ -170,6 +262,8 @@ def _path_key(page) -> str | None:
     source, entry = page.provenance.source_path, page.provenance.source_entry
     if entry is None:
         return None
+    if source in (".", "./"):  # `ingest FOLDER` of one book folder: the folder is the library root
+        source = None
     if source and not entry.startswith(source.rstrip("/") + "/"):
         return f"{source.rstrip('/')}/{entry}"
     return entry
@@ -178,8 +272,10 @@ def _path_key(page) -> str | None:
 def pair_pages(truth_pages, pred_pages) -> tuple[list[tuple], list[str]]:
     """(truth, pred) page pairs: same page_id, else the longest common tail of the source paths
     (book folder + image file name at least), which joins a prediction on ``ingest``ed copies of
-    the images to an annotation file that names them from another root. Returns the pairs and the
-    keys of truth pages with no prediction."""
+    the images to an annotation file that names them from another root. A prediction whose path has
+    no folder (``ingest BOOK_FOLDER`` makes the book folder the root, e.g. the pages of an ACBF book)
+    pairs on the image file name alone when that name is unique among the predictions. Returns the
+    pairs and the keys of truth pages with no prediction."""
     by_id = {p.page_id: p for p in pred_pages}
     index: TailIndex = TailIndex()
     for page in pred_pages:
@@ -189,12 +285,16 @@ def pair_pages(truth_pages, pred_pages) -> tuple[list[tuple], list[str]]:
     pairs, missing = [], []
     for page in truth_pages:
         key = _path_key(page)
-        match = by_id.get(page.page_id) or (index.find(key) if key else None)
+        match = by_id.get(page.page_id) or (index.find(key, _min_parts) if key else None)
         if match is None:
             missing.append(key or page.page_id)
         else:
             pairs.append((page, match))
     return pairs, missing
+
+
+def _min_parts(stored: str) -> int:
+    return min(2, stored.count("/") + 1)
 
 
 def _book_name(page) -> str:

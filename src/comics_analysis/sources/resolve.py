@@ -18,6 +18,9 @@ a ``.jsonl`` file                     DataSpec records; images beside the file
 a ``.json`` file                      a CoMix COCO file (a dict with ``images`` and
                                       ``annotations``), an OpenMantra ``annotation.json`` (a list
                                       of books) or one DataSpec page; images beside the file
+a ``.acbf`` file                      an ACBF book: frames, text-areas of one language
+                                      (:func:`~comics_analysis.dataspec.acbf.pages_from_acbf`);
+                                      images beside the file
 a ``.parquet`` file                   rows with the DataSpec features (e.g. ``dataspec.parquet``)
 a ``datasets.Dataset`` / ``DatasetDict``, a list of ``Page``, a :class:`PageSource`
 ====================================  ===========================================================
@@ -45,6 +48,7 @@ from typing import Any
 from ..annotate.align import SUBSETS
 from ..annotate.pipeline import IMAGES_ROOT_FILE, read_annotations, recorded_images_root
 from ..dataspec import DataSpecError, Page, Provenance, pages_from_openmantra, read_pages
+from ..dataspec.acbf import pages_from_acbf
 from ..ingest.manifest import MANIFEST_FILE, read_manifest
 from .pages import DatasetSource, PageSource, RecordSource, SyntheticSource, split_name
 
@@ -54,8 +58,8 @@ SYNTHETIC = re.compile(r"synthetic:(?P<n>\d+)(?::(?P<seed>\d+))?$")
 _SHARD = re.compile(r"(?P<split>[A-Za-z_]+)-\d{5}-of-\d{5}\.parquet$")
 FORMS = (
     "an ingest folder (manifest.parquet), an annotate folder, DataSpec .json/.jsonl files or folders, "
-    "an OpenMantra annotation.json, a CoMix COCO .json, a datasets save_to_disk folder, a comic_pages "
-    "export folder, or synthetic:N[:SEED]"
+    "an OpenMantra annotation.json, an ACBF .acbf file, a CoMix COCO .json, a datasets save_to_disk "
+    "folder, a comic_pages export folder, or synthetic:N[:SEED]"
 )
 
 
@@ -83,11 +87,12 @@ def open_pages(
     split: str | None = None,
     *,
     default_config: str = DEFAULT_CONFIG,
-    lang: str = "ja",
+    lang: str | None = None,
     argument: str = "pages",
 ) -> PageSource:
     """The :class:`PageSource` that ``arg`` means (module docstring). ``lang`` picks the text of an
-    OpenMantra file; ``argument`` is the caller's parameter name, used in errors."""
+    OpenMantra file (default ``ja``) or an ACBF file (default: its first text layer); ``argument`` is
+    the caller's parameter name, used in errors."""
     source = _open(arg, config, image_root, default_config, lang, argument)
     if split is not None:
         return source.split(split)
@@ -165,7 +170,10 @@ def _open_path(path: Path, config, image_root, default_config, lang, argument) -
     if path.suffix == ".jsonl":
         return RecordSource(read_pages(path), f"DataSpec file {path}", path=path, image_root=root)
     if path.suffix == ".json":
-        return _json_file(path, given, root, lang)
+        return _json_file(path, given, root, lang or "ja")
+    if path.suffix.lower() == ".acbf":
+        pages = pages_from_acbf(path, image_root=given, lang=lang)
+        return RecordSource(pages, f"ACBF book {path}", path=path, image_root=root)
     if path.suffix == ".parquet":
         import datasets
 
