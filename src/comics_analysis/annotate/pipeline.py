@@ -139,18 +139,23 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         panels=panels,
         texts=texts,
         quality={"detector_panels": len(panels), "flags": flags},
-        provenance=Provenance(
-            source_path=row["source_path"],
-            source_entry=row["source_entry"],
-            image_sha256=row["sha256"],
-            detector=options.detector,
-            detector_version=__version__,
-            ocr=engine.name if engine else None,
-            ocr_version=engine.version if engine else None,
-            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        ),
+        provenance=_provenance(row, options, engine),
     )
     return merge_reading(page, row, options) if options.vlm else page
+
+
+def _provenance(row: dict, options: AnnotateOptions, engine) -> Provenance:
+    """Where a page record came from: the ingested image, the detector and the OCR engine (if any)."""
+    return Provenance(
+        source_path=row["source_path"],
+        source_entry=row["source_entry"],
+        image_sha256=row["sha256"],
+        detector=options.detector,
+        detector_version=__version__,
+        ocr=engine.name if engine else None,
+        ocr_version=engine.version if engine else None,
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def image_problem(width: int, height: int) -> str | None:
@@ -179,14 +184,7 @@ def failed_page(row: dict, flag: str, options: AnnotateOptions, width: int = 0, 
         height=height,
         reading_direction=direction,
         quality={"detector_panels": 0, "flags": [flag]},
-        provenance=Provenance(
-            source_path=row["source_path"],
-            source_entry=row["source_entry"],
-            image_sha256=row["sha256"],
-            detector=options.detector,
-            detector_version=__version__,
-            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        ),
+        provenance=_provenance(row, options, None),
     )
 
 
