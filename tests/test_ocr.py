@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from comics_analysis.annotate.ocr import TextBlock, TextLine, classify_block, group_lines, make_engine
+from comics_analysis.annotate.ocr import (
+    ENGINES,
+    TextBlock,
+    TextLine,
+    classify_block,
+    group_lines,
+    make_engine,
+)
 from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
 from comics_analysis.metrics.text import evaluate_text
 from comics_analysis.synth import LAYOUTS, make_page
@@ -99,6 +106,23 @@ def test_rapidocr_on_rendered_lettering():
     assert report.kind_accuracy >= 0.9 and report.panel_accuracy >= 0.95, report
 
 
+def test_fast_rapidocr_reads_as_much_as_the_baseline():
+    """The default (tuned) rapidocr path reads the lettering at least as well as rapidocr's own
+    pipeline (``rapidocr-baseline``) on the same pages; both are recorded under their own names."""
+    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
+    pages = _rendered_pages(3)
+    fast, base = _annotate(pages, "rapidocr"), _annotate(pages, "rapidocr-baseline")
+    records = [p.record for p in pages]
+    fast_report = evaluate_text(records, fast)["overall"]
+    base_report = evaluate_text(records, base)["overall"]
+    assert fast_report.recall >= base_report.recall, (fast_report, base_report)
+    assert fast_report.cer <= max(base_report.cer, 0.05), (fast_report, base_report)
+    assert {p.provenance.ocr for p in fast} == {"rapidocr"}
+    assert {p.provenance.ocr for p in base} == {"rapidocr-baseline"}
+    assert "fast" in fast[0].provenance.ocr_version and "fast" not in base[0].provenance.ocr_version
+    assert make_engine("rapidocr").read(Image.new("RGB", (600, 900), "white")) == []  # nothing found
+
+
 @pytest.mark.skipif(
     shutil.which("tesseract") is None, reason="tesseract is not installed (apt-get install tesseract-ocr)"
 )
@@ -114,6 +138,7 @@ def test_tesseract_on_rendered_lettering():
 
 def test_engine_names():
     assert make_engine("none") is None
+    assert "rapidocr-baseline" in ENGINES
     with pytest.raises(ValueError, match="unknown OCR engine"):
         make_engine("easyocr")
 
