@@ -192,6 +192,9 @@ class TesseractEngine:
 
 
 ENGINES = ("rapidocr", "rapidocr-baseline", "tesseract", "none")
+# What an engine name reads like: bumped when the same name gives other text (resumed annotate
+# runs redo books read the older way). 2: `rapidocr` is the tuned fast path.
+OCR_REVISION = 2
 
 
 def make_engine(name: str, **kwargs):

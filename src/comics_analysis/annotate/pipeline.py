@@ -29,7 +29,7 @@ from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl,
 from ..ingest import read_manifest, shard_of
 from .align import AlignConfig, merge_vlm
 from .detectors import get_detector
-from .ocr import ENGINES, classify_block, group_lines, make_engine
+from .ocr import ENGINES, OCR_REVISION, classify_block, group_lines, make_engine
 from .quality import page_flags
 from .reading_order import reading_order
 from .vlm.importers import VlmFolder, vlm_folder
@@ -55,7 +55,7 @@ class AnnotateOptions:
     def key(self) -> str:
         settings = asdict(self)
         settings.pop("ocr_threads")
-        return json.dumps({"version": __version__, **settings}, sort_keys=True)
+        return json.dumps({"version": __version__, "ocr_revision": OCR_REVISION, **settings}, sort_keys=True)
 
 
 @lru_cache(maxsize=4)
