@@ -57,6 +57,10 @@ def test_report_gathers_results_and_lists_missing(tmp_path):
     assert "## Missing" in text and "`pss-synthetic*.json`" in text
     corpus = json.loads((bench / "store-corpus.json").read_text())
     assert f"| {corpus['int8_agreement'][0]['int8_recall_at_10']:.4f} |" in text
+    ocr = json.loads((bench / "ocr-speed.json").read_text())["results"]
+    for r in ocr:  # one row per OCR engine, with its measured ratio against the baseline path
+        assert f"{r['pages_per_s']:.3f}; {r['word_recall']:.3f} / {r['word_precision']:.3f}" in text
+        assert f"{r['ratio_vs_baseline']:.2f}x rapidocr-baseline" in text
     (bench / "pss-synthetic-test.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"pss-synthetic-test\.json"):
         collect(bench)

@@ -329,6 +329,19 @@ def _pss_speed(d: dict) -> list[Row]:
     ]
 
 
+def _ocr_speed(d: dict) -> list[Row]:
+    return [
+        Row(
+            f"Speed: detection + OCR {r['engine']}, {r['pages']} real pages ({d.get('data', '')}), "
+            f"{d.get('threads') or 'onnxruntime default'} thread(s)",
+            "pages/s; word recall / precision",
+            f"{r['pages_per_s']:.3f}; {r['word_recall']:.3f} / {r['word_precision']:.3f}",
+            f"{r['ratio_vs_baseline']:.2f}x rapidocr-baseline (target {d.get('target_ratio', 2.0):.1f}x)",
+        )
+        for r in d.get("results", [])
+    ]
+
+
 def _closure_lite_speed(d: dict) -> list[Row]:
     rows = []
     for name, r in d.get("results", {}).items():
@@ -404,6 +417,7 @@ SOURCES: list[Source] = [
     ),
     Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
     Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
+    Source("ocr-speed.json", _ocr_speed, "python scripts/bench_annotate.py --mode ocr --runs 3"),
     Source(
         "pss-synthetic*.json",
         _generic("CoSMo PSS, synthetic books (held out)"),
