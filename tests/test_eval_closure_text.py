@@ -161,15 +161,9 @@ def test_cloze_run_table_summary_and_payload(tmp_path):
 
 def test_run_closure_text_on_a_fold(minilm, tmp_path):
     from comics_analysis.benchmarks.closure_text import run_closure_text
-    from test_eval_report import HEADER
+    from test_eval_report import CLOZE_ROWS, HEADER
 
-    lines = [
-        HEADER,
-        '1,2,3,0,1,2,"the ship sails",,,"a storm comes",,,"waves hit the ship",,,'
-        "i love pie,the ship is sinking in the storm,taxes are due,1",
-        '1,2,4,1,2,3,"he robs the bank",,,"police arrive",,,"a gunfight starts",,,'
-        "the robber shoots at the police,flowers bloom,a quiet dinner,0",
-    ]
+    lines = [HEADER, *CLOZE_ROWS]
     (tmp_path / "text_cloze_dev_easy.csv").write_text("\n".join(lines) + "\n")
     run = run_closure_text(tmp_path, contexts=["all", "last"], resamples=50, limit=1)
     assert [(r.encoder, r.context, r.n) for r in run.results] == [("minilm", "all", 1), ("minilm", "last", 1)]

