@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ for _name, _value in {
     "GRADIO_ANALYTICS_ENABLED": "False",
 }.items():
     os.environ.setdefault(_name, _value)
+# Remote code is copied into HF_MODULES_CACHE under the folder's name (often "model"): one cache per
+# test process (xdist worker), so two workers loading different "model" folders never race.
+os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="hf-modules-"))
 
 # ../shared/data beside the repository, or wherever COMICS_SHARED_DATA points.
 SHARED_DATA = Path(
