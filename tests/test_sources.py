@@ -213,3 +213,24 @@ def test_unknown_forms_are_errors_naming_the_argument_and_the_path(annotated, tm
     with pytest.raises(TypeError, match="cannot read pages from a int"):
         open_pages(3)
     assert len(open_pages(annotated / "ann", config="all")) == len(read_pages(annotated / "ann" / "dataspec"))
+
+
+def test_a_page_source_must_say_how_to_read_its_pages():
+    from comics_analysis.sources import PageSource
+
+    with pytest.raises(TypeError, match="abstract"):
+        PageSource("nothing")
+
+    class Partial(PageSource):  # pages but no image loader
+        def __len__(self):
+            return 0
+
+        @property
+        def page_ids(self):
+            return []
+
+        def page(self, i):
+            raise IndexError(i)
+
+    with pytest.raises(TypeError, match="load_image"):
+        Partial("partial")

@@ -17,6 +17,7 @@ has one (as ``datasets`` does, DESIGN 3.2: sizes are after orientation) and the 
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -86,7 +87,7 @@ class PageItem:
         return self.source.load_image(self.page)
 
 
-class PageSource:
+class PageSource(ABC):
     """Pages in a fixed order with their images. Subclasses implement ``__len__``, ``page``,
     ``page_ids`` and ``load_image``; ``description`` says what was opened (for logs and stores)."""
 
@@ -109,18 +110,18 @@ class PageSource:
     def name(self) -> str:  # the store writer's word for it
         return self.description
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def __len__(self) -> int: ...
 
     @property
-    def page_ids(self) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def page_ids(self) -> list[str]: ...
 
-    def page(self, i: int) -> Page:
-        raise NotImplementedError
+    @abstractmethod
+    def page(self, i: int) -> Page: ...
 
-    def load_image(self, page: Page) -> Image.Image:
-        raise NotImplementedError
+    @abstractmethod
+    def load_image(self, page: Page) -> Image.Image: ...
 
     def pages(self) -> list[Page]:
         return [self.page(i) for i in range(len(self))]
