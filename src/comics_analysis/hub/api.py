@@ -28,6 +28,18 @@ def _token(token_env: str) -> str:
     return token
 
 
+def warn_left_local(folder: Path, others: Sequence[str], what: str) -> None:
+    """Log the files of ``folder`` that an upload of ``what`` (dataset, model) leaves out."""
+    if others:
+        log.warning(
+            "%s: %d files are not part of the %s and stay local, e.g. %s",
+            folder,
+            len(others),
+            what,
+            others[0],
+        )
+
+
 def check_repo_id(repo_id: str) -> None:
     """A clear error for a repo id the Hub would refuse, before any staging or network call."""
     from huggingface_hub.errors import HFValidationError

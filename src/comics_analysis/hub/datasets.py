@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from ..dataset_builders.cards import read_front_matter
-from .api import check_repo_id, upload
+from .api import check_repo_id, upload, warn_left_local
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,7 @@ def stage_upload(folder: str | Path) -> list[str]:
         for p in folder.rglob("*")
         if p.is_file() and p.relative_to(folder).as_posix() not in staged
     )
-    if others:
-        log.warning(
-            "%s: %d files are not part of the dataset and stay local, e.g. %s", folder, len(others), others[0]
-        )
+    warn_left_local(folder, others, "dataset")
     return staged
 
 

@@ -20,7 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .. import __version__
 from ..dataset_builders.cards import md_table, render_card
-from .api import check_repo_id, upload
+from .api import check_repo_id, upload, warn_left_local
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +183,7 @@ def stage_model_upload(folder: str | Path, repo_id: str, license: str = "apache-
     for pattern in MODEL_PATTERNS:
         staged += sorted(p.name for p in folder.glob(pattern) if p.is_file() and p.name not in staged)
     others = sorted(p.name for p in folder.iterdir() if p.name not in staged)
-    if others:
-        log.warning(
-            "%s: %d files are not part of the model and stay local, e.g. %s", folder, len(others), others[0]
-        )
+    warn_left_local(folder, others, "model")
     return staged
 
 

@@ -282,18 +282,7 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     from accelerate.utils import set_seed
 
     run = TrainingRun(
-        cfg,
-        name="closure-lite",
-        resume=resume,
-        resume_keys=RESUME_KEYS,
-        mixed_precision=cfg.mixed_precision,
-        grad_accum=cfg.grad_accum,
-        report_to=cfg.report_to,
-        keep_checkpoints=cfg.keep_checkpoints,
-        best_metric=cfg.best_metric,
-        show_progress=cfg.show_progress,
-        max_time_s=cfg.max_time_s,
-        stop_after=cfg.stop_after,
+        cfg, name="closure-lite", resume=resume, resume_keys=RESUME_KEYS, best_metric=cfg.best_metric
     )
     accelerator, world, rank = run.accelerator, run.world, run.rank
 

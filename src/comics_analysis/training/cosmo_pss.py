@@ -135,17 +135,7 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run = TrainingRun(
-        cfg,
-        name="pss",
-        resume=resume,
-        resume_keys=RESUME_KEYS,
-        mixed_precision=cfg.mixed_precision,
-        report_to=cfg.report_to,
-        keep_checkpoints=cfg.keep_checkpoints,
-        best_metric="macro_f1",
-        show_progress=cfg.show_progress,
-    )
+    run = TrainingRun(cfg, name="pss", resume=resume, resume_keys=RESUME_KEYS, best_metric="macro_f1")
     accelerator = run.accelerator
     store = FeatureStore(cfg.features)
     if cfg.val_features:

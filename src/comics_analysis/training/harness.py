@@ -125,6 +125,10 @@ class TrainingRun:
     run_info.json), then per optimiser step :meth:`step_done` and as needed :meth:`log`,
     :meth:`update_best`, :meth:`save_checkpoint`, :meth:`should_stop`; last :meth:`finish`.
     ``state`` (step, epoch, best...; saved in every checkpoint) is the loop's to extend.
+
+    The run settings come from the config: ``out``, ``mixed_precision``, ``report_to``,
+    ``keep_checkpoints``, ``show_progress`` and, where the config has them, ``grad_accum``,
+    ``max_time_s`` and ``stop_after``.
     """
 
     def __init__(
@@ -134,14 +138,7 @@ class TrainingRun:
         name: str,
         resume: str | Path | bool | None = None,
         resume_keys: tuple[str, ...] = (),
-        mixed_precision: str = "no",
-        grad_accum: int = 1,
-        report_to: str = "none",
-        keep_checkpoints: int = 2,
         best_metric: str = "loss",
-        show_progress: bool = True,
-        max_time_s: float | None = None,
-        stop_after: int | None = None,
     ):
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
@@ -150,16 +147,16 @@ class TrainingRun:
         self.name = name
         self.out = Path(config.out)
         self.started = time.time()
-        self.mixed_precision = resolve_mixed_precision(mixed_precision)
-        self.trackers = trackers(report_to)
-        self.keep_checkpoints = keep_checkpoints
+        self.mixed_precision = resolve_mixed_precision(config.mixed_precision)
+        self.trackers = trackers(config.report_to)
+        self.keep_checkpoints = config.keep_checkpoints
         self.best_metric = best_metric
-        self.show_progress = show_progress
-        self.max_time_s = max_time_s
-        self.stop_after = stop_after
+        self.show_progress = config.show_progress
+        self.max_time_s = getattr(config, "max_time_s", None)
+        self.stop_after = getattr(config, "stop_after", None)
         self.accelerator = Accelerator(
             mixed_precision=self.mixed_precision,
-            gradient_accumulation_steps=grad_accum,
+            gradient_accumulation_steps=getattr(config, "grad_accum", 1),
             log_with=self.trackers,
             project_dir=str(self.out),
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
