@@ -10,8 +10,8 @@ ingests it; then times fresh ``annotate`` runs. Target from issue 4: classical d
 --ocr-runs runs (OCR is ~100x slower). Prints a table and writes JSON.
 
 ``--mode ocr`` (issue 16: OCR >= 2x pages/s at equal or better word recall): detection + OCR
-(``annotate_page``) on the real Craphound pages, the baseline engine (``rapidocr-baseline``,
-rapidocr's own pipeline) and the new one (``rapidocr``) interleaved page by page in one process;
+(``annotate_page``) on the real Craphound pages, the baseline engine (``rapidocr``, rapidocr's own
+pipeline, the default) and the tuned one (``rapidocr-fast``) interleaved page by page in one process;
 pages/s is the median of --runs runs; word recall / precision are bags of words (case-folded)
 against the ACBF file's English text-areas; ratio = new / baseline.
 """
@@ -56,7 +56,7 @@ def acbf_words(folder: Path) -> dict[str, Counter]:
 
 
 def bench_ocr(
-    folder: Path, runs: int, threads: int | None, engines=("rapidocr-baseline", "rapidocr")
+    folder: Path, runs: int, threads: int | None, engines=("rapidocr", "rapidocr-fast")
 ) -> dict:
     from PIL import Image
 

@@ -67,7 +67,10 @@ def test_report_gathers_results_and_lists_missing(tmp_path):
     ocr = json.loads((bench / "ocr-speed.json").read_text())["results"]
     for r in ocr:  # one row per OCR engine, with its measured ratio against the baseline path
         assert f"{r['pages_per_s']:.3f}; {r['word_recall']:.3f} / {r['word_precision']:.3f}" in text
-        assert f"{r['ratio_vs_baseline']:.2f}x rapidocr-baseline" in text
+        assert f"{r['ratio_vs_baseline']:.2f}x rapidocr" in text
+    for engines in json.loads((bench / "ocr-openmantra.json").read_text())["books"].values():
+        for r in engines.values():  # the held-out vertical-text check, per book and engine
+            assert f"| {r['char_recall']:.3f} / {r['char_precision']:.3f} |" in text
     (bench / "pss-synthetic-test.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"pss-synthetic-test\.json"):
         collect(bench)

@@ -336,9 +336,22 @@ def _ocr_speed(d: dict) -> list[Row]:
             f"{d.get('threads') or 'onnxruntime default'} thread(s)",
             "pages/s; word recall / precision",
             f"{r['pages_per_s']:.3f}; {r['word_recall']:.3f} / {r['word_precision']:.3f}",
-            f"{r['ratio_vs_baseline']:.2f}x rapidocr-baseline (target {d.get('target_ratio', 2.0):.1f}x)",
+            f"{r['ratio_vs_baseline']:.2f}x rapidocr (target {d.get('target_ratio', 2.0):.1f}x)",
         )
         for r in d.get("results", [])
+    ]
+
+
+def _ocr_openmantra(d: dict) -> list[Row]:
+    return [
+        Row(
+            f"OCR {name}, OpenMantra {book} ({r['pages']} pages, vertical Japanese)",
+            "character recall / precision",
+            f"{r['char_recall']:.3f} / {r['char_precision']:.3f}",
+            f"{r['seconds']:.1f} s reading",
+        )
+        for book, engines in d.get("books", {}).items()
+        for name, r in engines.items()
     ]
 
 
@@ -418,6 +431,7 @@ SOURCES: list[Source] = [
     Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
     Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
     Source("ocr-speed.json", _ocr_speed, "python scripts/bench_annotate.py --mode ocr --runs 3"),
+    Source("ocr-openmantra.json", _ocr_openmantra, "python scripts/eval_ocr_openmantra.py --json ..."),
     Source(
         "pss-synthetic*.json",
         _generic("CoSMo PSS, synthetic books (held out)"),
