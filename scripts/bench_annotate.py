@@ -55,9 +55,7 @@ def acbf_words(folder: Path) -> dict[str, Counter]:
     return truth
 
 
-def bench_ocr(
-    folder: Path, runs: int, threads: int | None, engines=("rapidocr", "rapidocr-fast")
-) -> dict:
+def bench_ocr(folder: Path, runs: int, threads: int | None, engines=("rapidocr", "rapidocr-fast")) -> dict:
     from PIL import Image
 
     from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
