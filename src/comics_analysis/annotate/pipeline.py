@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
+from ..dataspec.io import resolve_image
 from ..ingest import read_manifest, shard_of
 from .align import AlignConfig, merge_vlm
 from .detectors import get_detector
@@ -221,11 +222,11 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
     pages = []
     for row in sorted(rows, key=lambda r: r["page_index"]):
         try:
-            with Image.open(Path(root) / row["path"]) as image:
+            with Image.open(resolve_image(root, row["path"], row.get("page_id"))) as image:
                 problem = image_problem(image.width, image.height)  # known before decoding
                 size = image.size
                 image = None if problem else image.convert("RGB")
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # DataSpecError too
             pages.append(failed_page(row, f"image:unreadable ({type(exc).__name__}: {exc})", options))
             continue
         if image is None:

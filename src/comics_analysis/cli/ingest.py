@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ._common import Commands
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ..ingest import ingest
-    from ..ingest.manifest import summary_text
+    from ..ingest.manifest import summary_text, transient_errors
 
     start = time.perf_counter()
     manifest = ingest(
@@ -36,6 +37,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         else f"shards/ (merge with: comics-analysis ingest-merge {args.out})"
     )
     print(f"wrote {args.out}/{where}")
+    retry = transient_errors(manifest)
+    if retry:
+        for error in retry[:5]:
+            print(f"  {error['source_path']}: {error['kind']}: {error['reason']}", file=sys.stderr)
+        print(
+            f"{len(retry)} container(s) failed for a reason that may pass (missing tool, no space, "
+            "I/O error); they were not cached: fix the cause and run the same command again",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -52,7 +52,8 @@ from .. import __version__
 from ..annotate.align import SUBSETS
 from ..annotate.pipeline import recorded_images_root
 from ..dataspec import DataSpecError, Page, Provenance, read_jsonl, to_hf_row
-from ..dataspec.hf import hf_features
+from ..dataspec.hf import encode_hf_row, hf_features
+from ..dataspec.io import resolve_image
 from ._common import build
 from .cards import render_dataset_card
 
@@ -135,7 +136,7 @@ def image_path(page: Page, root: Path) -> Path:
         raise DataSpecError(
             "the page has no image path; comic_pages rows need one", page_id=page.page_id, field="image"
         )
-    path = root / page.image
+    path = resolve_image(root, page.image, page.page_id)
     if not path.is_file():
         raise DataSpecError(
             f"image file not found: {path} (images root {root}; pass image_dir if it moved)",
@@ -459,7 +460,7 @@ def _write_shard(path: Path, pages: Sequence[Page], root: Path, bar) -> None:
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for start in range(0, len(pages), ROW_GROUP_ROWS):
             batch = pages[start : start + ROW_GROUP_ROWS]
-            rows = [FEATURES.encode_example(page_row(p, root)) for p in batch]
+            rows = [encode_hf_row(FEATURES, p, root, embed_image=True) for p in batch]
             writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP_ROWS)
             bar.update(len(batch))
 

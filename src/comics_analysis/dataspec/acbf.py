@@ -29,6 +29,7 @@ from PIL import Image
 
 from .geometry import assign_panel
 from .ids import book_id_for_file, make_page_id
+from .io import resolve_image
 from .records import DataSpecError, Page, Panel, Provenance, TextBox
 
 NAMESPACES = ("http://www.acbf.info/xml/acbf/1.1", "http://www.fictionbook-lib.org/xml/acbf/1.0")
@@ -183,7 +184,12 @@ def _page(element, where: str, index: int, book_id: str, image_root: Path, lang,
         raise fail(
             f"image {href!r} is embedded or inside an archive; only image files are read", f"{where}/image"
         )
-    image_path = image_root / href
+    try:
+        image_path = resolve_image(image_root, href)
+    except DataSpecError:
+        raise fail(
+            f"image {href!r} leads outside the book's folder; refused", f"{where}/image@href"
+        ) from None
     try:
         with Image.open(image_path) as img:
             width, height = img.size

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write
+from .io import atomic_write, resolve_image
 from .records import Page, Provenance
 
 
@@ -82,9 +82,29 @@ def to_hf_row(page: Page, image_root: str | Path | None = None, embed_image: boo
         if embed_image:
             if image_root is None:
                 raise ValueError(f"page {page.page_id}: embedding the image needs image_root")
-            data = (Path(image_root) / page.image).read_bytes()
+            data = resolve_image(image_root, page.image, page.page_id).read_bytes()
         row["image"] = {"path": page.image, "bytes": data}
     return row
+
+
+def encode_hf_row(
+    features, page: Page, image_root: str | Path | None = None, embed_image: bool = False
+) -> dict[str, Any]:
+    """``features.encode_example`` of :func:`to_hf_row`, with embedded bytes kept wherever it runs.
+
+    ``datasets``' Image feature drops the bytes when the row's relative path happens to exist
+    from the current folder (run from inside the image folder, every row would lose its image);
+    here the bytes read from ``image_root`` always stay, and a row that should embed an image and
+    has none raises, naming the page.
+    """
+    row = to_hf_row(page, image_root, embed_image)
+    image = row["image"]
+    encoded = features.encode_example(row)
+    if embed_image and image is not None:
+        encoded["image"] = {"path": image["path"], "bytes": image["bytes"]}
+        if not image["bytes"]:
+            raise ValueError(f"page {page.page_id}: image {page.image} under {image_root} is empty")
+    return encoded
 
 
 def from_hf_row(row: dict[str, Any]) -> Page:
@@ -108,7 +128,7 @@ def write_parquet(
     import pyarrow.parquet as pq
 
     features = hf_features()
-    rows = [features.encode_example(to_hf_row(p, image_root, embed_images)) for p in pages]
+    rows = [encode_hf_row(features, p, image_root, embed_images) for p in pages]
     table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
     with atomic_write(path, "wb") as handle:
         pq.write_table(table, handle, compression="zstd")

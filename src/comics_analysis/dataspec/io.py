@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +32,27 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def image_escapes(image: str) -> bool:
+    """Whether a record's image path is absolute or climbs out of the folder it is relative to."""
+    normal = posixpath.normpath(image.replace("\\", "/"))
+    return Path(image).is_absolute() or normal == ".." or normal.startswith("../")
+
+
+def resolve_image(root: str | Path, image: str, page_id: str | None = None) -> Path:
+    """``root / image``, refused (naming the page and field) unless it stays inside ``root``:
+    paths come from data (third-party DataSpec, legacy files, manifests), never trusted to
+    name a file elsewhere on the machine. Symlinks are followed before the check."""
+    base = Path(root).resolve()
+    path = (base / image).resolve()
+    if image_escapes(image) or not path.is_relative_to(base):
+        raise DataSpecError(
+            f"image path {image!r} leads outside the images root {base}; refused",
+            page_id=page_id,
+            field="image",
+        )
+    return path
 
 
 def write_json(page: Page, path: str | Path) -> None:

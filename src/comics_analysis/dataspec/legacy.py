@@ -17,6 +17,7 @@ from PIL import Image
 
 from .geometry import assign_panel
 from .ids import make_book_id, make_page_id, sha256_bytes
+from .io import resolve_image
 from .records import DataSpecError, Page, Panel, PanelText, Provenance, Quality, TextBox
 
 
@@ -70,7 +71,7 @@ def page_from_legacy_v03(
                 page_id=page_id,
                 field="size",
             )
-        size = _image_size(root / image, page_id=page_id, field="page_image_path")
+        size = _image_size(resolve_image(root, image, page_id), page_id=page_id, field="page_image_path")
     raw_panels = record.get("panels")
     if not isinstance(raw_panels, list):
         raise DataSpecError("required list is missing", page_id=page_id, field="panels")
@@ -160,7 +161,9 @@ def pages_from_openmantra(
                     field="image_paths",
                     file=str(annotation),
                 ) from None
-            width, height = _image_size(root / image, page_id=page_id, field="image_paths")
+            width, height = _image_size(
+                resolve_image(root, image, page_id), page_id=page_id, field="image_paths"
+            )
             panels = [
                 Panel(bbox=(f["x"], f["y"], f["w"], f["h"]), source="gt", score=1.0, order=i)
                 for i, f in enumerate(raw.get("frame", []))

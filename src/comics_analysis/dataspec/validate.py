@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .io import read_pages
+from .io import image_escapes, read_pages
 from .records import DataSpecError, Page
 from .stats import page_summary_text
 
@@ -56,7 +56,16 @@ def validate_files(paths: Iterable[str | Path]) -> Validation:
     checks = []
     for path in paths:
         try:
-            checks.append(FileCheck(Path(path), read_pages(path)))
+            pages = read_pages(path)
+            for page in pages:
+                if page.image is not None and image_escapes(page.image):
+                    raise DataSpecError(
+                        f"image path {page.image!r} is absolute or leads outside its images root",
+                        file=str(path),
+                        page_id=page.page_id,
+                        field="image",
+                    )
+            checks.append(FileCheck(Path(path), pages))
         except (DataSpecError, OSError) as exc:
             checks.append(FileCheck(Path(path), error=str(exc)))
     return Validation(checks)

@@ -27,6 +27,12 @@ class Limits:
     pdf_mode: str = "auto"  # auto: a page that is one image yields that image; render: always rasterise
 
 
+# Failure kinds that may pass on a re-run (a tool installed, space freed, a disk back): never
+# cached, retried by the next run, and the run exits non-zero while any remain. Every other kind
+# (corrupt, encrypted, refused by a limit) is a final outcome of the container's bytes.
+TRANSIENT_KINDS = frozenset({"missing_tool", "no_space", "io_error", "timeout"})
+
+
 class ContainerError(Exception):
     """The whole container cannot be read (kind: encrypted, empty, unreadable, missing_tool, zip_bomb)."""
 
@@ -87,7 +93,9 @@ class ArchiveBook(Book):
         plan = plan_pages(entries)
         self.skipped.extend(plan.skipped)
         if plan.comic_info is not None and plan.comic_info.size < (1 << 20):
-            self.metadata = parse_comic_info(self.read_entry(plan.comic_info))
+            self.metadata = parse_comic_info(
+                self.read_entry(plan.comic_info), source=f"{self.path.name}: {plan.comic_info.name}"
+            )
         if not plan.pages:
             encrypted = [s for s in plan.skipped if s.kind == "encrypted_entry"]
             if encrypted:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jp2", ".avif"}
@@ -104,10 +107,25 @@ def plan_pages(entries: list[Entry]) -> PagePlan:
     return plan
 
 
-def parse_comic_info(data: bytes) -> dict[str, object]:
+def printable_name(name: str) -> str:
+    """A file or entry name as valid UTF-8 text for manifests and messages.
+
+    Names that are not UTF-8 on disk (latin-1 folders, tar entries) reach Python as lone
+    surrogates (``surrogateescape``), which Parquet and JSON refuse; their raw bytes are shown as
+    ``\\xNN`` escapes instead, the same on every run.
+    """
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def parse_comic_info(data: bytes, source: str = "ComicInfo.xml") -> dict[str, object]:
     """Series, number, title, publisher, year and reading direction from a ComicInfo.xml.
 
     Malformed XML gives an empty dict (metadata is optional); defusedxml refuses entity tricks.
+    A value out of range (a year outside 1..9999) is dropped with a warning naming ``source``.
     """
     from defusedxml import ElementTree
 
@@ -122,12 +140,15 @@ def parse_comic_info(data: bytes) -> dict[str, object]:
         return value or None
 
     year = text("Year")
+    if year is not None and not (year.isdigit() and 1 <= int(year) <= 9999):
+        log.warning("%s: ignoring Year %r (not a year between 1 and 9999)", source, year[:40])
+        year = None
     manga = (text("Manga") or "").lower()
     return {
         "series": text("Series"),
         "number": text("Number"),
         "title": text("Title"),
         "publisher": text("Publisher"),
-        "year": int(year) if year and year.isdigit() else None,
+        "year": int(year) if year else None,
         "reading_direction": "rtl" if manga == "yesandrighttoleft" else ("ltr" if manga else None),
     }

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..dataspec import atomic_write
+from .base import TRANSIENT_KINDS
 
 PAGE_SCHEMA = pa.schema(
     [
@@ -200,3 +201,8 @@ def summary_text(manifest: Manifest, seconds: float) -> str:
     if errors:
         lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
     return "\n".join(lines)
+
+
+def transient_errors(manifest: Manifest) -> list[dict]:
+    """Errors that may pass on a re-run (a missing tool, no space, I/O): not cached, retried."""
+    return [e for e in manifest.error_rows() if e["kind"] in TRANSIENT_KINDS]

@@ -5,10 +5,18 @@ The unit of work is one container. Each finished container leaves a record in
 re-run skips it when the container's size and SHA-256 and the options are unchanged, and a
 killed run redoes only the containers it had not finished. Page files are written to a temp
 name and renamed, so no half-written page is ever visible.
+
+Failures are final (corrupt, encrypted, refused) or transient (``TRANSIENT_KINDS``: a missing
+tool, no space, an I/O error): a container with a transient failure leaves no record, so the next
+run retries it. A container is processed under a lock of its book id, so concurrent shards or runs
+never remove or rewrite each other's files; temporary files are cleaned per book, under that lock.
+The reader is chosen by the container's bytes (a zip named ``.cbr`` is read as a zip), so the
+same bytes always give the same result whatever their extension.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -20,14 +28,16 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from filelock import FileLock
 from tqdm.auto import tqdm
 
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
-from .base import Book, ContainerError, Limits
+from .base import TRANSIENT_KINDS, Book, ContainerError, Limits
 from .cb7 import Cb7Book
 from .cbr import INSTALL_HINT, CbrBook, rar_tool
 from .cbt import CbtBook
 from .cbz import CbzBook
+from .entries import printable_name
 from .epub import EpubBook
 from .folder import FolderBook, folder_images, folder_sha256
 from .images import OUTPUT_FORMATS, PageImageError, process_image
@@ -36,7 +46,7 @@ from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = 1  # bump when the rows an unchanged container produces would change
+INGEST_VERSION = 2  # bump when the rows an unchanged container produces would change
 CONTAINERS: dict[str, type[Book]] = {
     ".cbz": CbzBook,
     ".zip": CbzBook,
@@ -80,11 +90,39 @@ class Task:
     folder: bool = False
 
 
+_MAGIC: tuple[tuple[bytes, type[Book]], ...] = (
+    (b"PK\x03\x04", CbzBook),
+    (b"PK\x05\x06", CbzBook),  # an empty zip
+    (b"Rar!\x1a\x07", CbrBook),
+    (b"7z\xbc\xaf\x27\x1c", Cb7Book),
+    (b"%PDF-", PdfBook),
+)
+
+
 def container_class(path: Path) -> type[Book] | None:
+    """The reader a file's name asks for (None: not a container)."""
     name = path.name.lower()
     if name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")):
         return CbtBook
     return CONTAINERS.get(path.suffix.lower())
+
+
+def sniff_container(path: Path) -> type[Book] | None:
+    """The reader a file's bytes ask for: zip, RAR, 7z or PDF by their signature, else the name's.
+
+    Comic files are often misnamed (a zip saved as ``.cbr``); the bytes decide, so the same
+    bytes give the same pages under any extension. An EPUB is a zip and keeps its own reader.
+    """
+    by_name = container_class(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return by_name
+    for magic, cls in _MAGIC:
+        if head.startswith(magic):
+            return by_name if cls is CbzBook and by_name is EpubBook else cls
+    return by_name
 
 
 def _walk(folder: Path, exclude: Path | None) -> Iterable[Path]:
@@ -125,7 +163,8 @@ def discover(
             raise ValueError(
                 f"{path} is not under the library root {root} (root: give a folder that holds every source)"
             ) from None
-        tasks[rel or "."] = Task(str(path), rel or ".", folder)
+        rel = printable_name(rel or ".")
+        tasks[rel] = Task(str(path), rel, folder)
 
     for path in paths:
         if path.is_file():
@@ -163,7 +202,20 @@ def _write_page(out: Path, rel: str, data: bytes) -> None:
 
 
 def _error(task: Task, book_id: str, entry: str | None, kind: str, reason: str) -> dict:
-    return {"source_path": task.rel, "entry": entry, "kind": kind, "reason": reason, "book_id": book_id}
+    entry = printable_name(entry) if entry is not None else None
+    return {
+        "source_path": task.rel,
+        "entry": entry,
+        "kind": kind,
+        "reason": printable_name(reason),
+        "book_id": book_id,
+    }
+
+
+def _os_error(exc: OSError) -> tuple[str, str]:
+    """Kind and reason of an I/O failure while reading a container or writing its pages."""
+    kind = "no_space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "io_error"
+    return kind, f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Options):
@@ -174,7 +226,7 @@ def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Opti
         row.update(
             page_id=make_page_id(book_id, index),
             page_index=index,
-            source_entry=raw.entry,
+            source_entry=printable_name(raw.entry),
             container_format=book.format,
             status="ok",
         )
@@ -209,22 +261,52 @@ def _ingest_pages(book: Book, task: Task, out: Path, book_id: str, options: Opti
     return rows, errors
 
 
+def _clean_book_temp_files(out: Path, book_id: str) -> None:
+    """Temporary files a killed run left for this book (called under the book's lock)."""
+    for folder, pattern in (
+        (out / "pages" / book_id, ".*.tmp"),
+        (out / STATE_DIR / "books", f".{book_id}.json.*.tmp"),
+    ):
+        if folder.is_dir():
+            for tmp in folder.glob(pattern):
+                tmp.unlink(missing_ok=True)
+
+
+def _finished_record(record_path: Path, digest: str, size: int, options: Options) -> dict | None:
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    same = (record.get("container_sha256"), record.get("container_bytes"), record.get("options"))
+    return record if same == (digest, size, options.key()) else None
+
+
 def ingest_container(task: Task, out: Path, options: Options) -> dict:
-    """Ingest one container (or reuse its finished record); returns {rows, errors, resumed, ...}."""
-    digest, size, stem = _container_identity(task)
+    """Ingest one container (or reuse its finished record); returns {rows, errors, resumed, ...}.
+
+    Runs under a lock of the book id (``OUT/.ingest/locks``), so two shards or runs that meet the
+    same bytes take turns and the second reuses the first's record.
+    """
+    try:
+        digest, size, stem = _container_identity(task)
+    except OSError as exc:
+        kind, reason = _os_error(exc)
+        return {"rows": [], "errors": [_error(task, "", None, kind, reason)], "resumed": False}
     book_id = make_book_id(stem, digest)
+    locks = out / STATE_DIR / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(locks / f"{book_id}.lock"):
+        return _ingest_locked(task, out, options, book_id, digest, size)
+
+
+def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest: str, size: int) -> dict:
     record_path = out / STATE_DIR / "books" / f"{book_id}.json"
-    if record_path.is_file():
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if (record.get("container_sha256"), record.get("container_bytes"), record.get("options")) == (
-            digest,
-            size,
-            options.key(),
-        ):
-            for item in record["rows"] + record["errors"]:
-                item["source_path"] = task.rel  # the same bytes may have moved since
-            return {**record, "resumed": True}
-    cls = FolderBook if task.folder else container_class(Path(task.path))
+    record = _finished_record(record_path, digest, size, options)
+    if record is not None:
+        for item in record["rows"] + record["errors"]:
+            item["source_path"] = task.rel  # the same bytes may have moved since
+        return {**record, "resumed": True}
+    _clean_book_temp_files(out, book_id)
+    cls = FolderBook if task.folder else sniff_container(Path(task.path))
     rows: list[dict] = []
     errors: list[dict] = []
     meta: dict = {}
@@ -236,6 +318,8 @@ def ingest_container(task: Task, out: Path, options: Options) -> dict:
     except Exception as exc:
         if isinstance(exc, ContainerError):
             kind, reason = exc.kind, exc.reason
+        elif isinstance(exc, OSError):
+            kind, reason = _os_error(exc)
         else:
             log.exception("unexpected failure on %s", task.rel)
             kind, reason = "unreadable", f"{type(exc).__name__}: {exc}"
@@ -266,19 +350,15 @@ def ingest_container(task: Task, out: Path, options: Options) -> dict:
         "rows": rows,
         "errors": errors,
     }
-    with atomic_write(record_path) as handle:
-        json.dump(record, handle)
+    if any(e["kind"] in TRANSIENT_KINDS for e in errors):
+        return {**record, "resumed": False}  # not cached: the next run retries this container
+    try:
+        with atomic_write(record_path) as handle:
+            json.dump(record, handle)
+    except OSError as exc:
+        kind, reason = _os_error(exc)
+        record["errors"] = [*errors, _error(task, book_id, None, kind, f"record not saved: {reason}")]
     return {**record, "resumed": False}
-
-
-def _clean_temp_files(out: Path) -> int:
-    removed = 0
-    for folder in (out / "pages", out / STATE_DIR):
-        if folder.is_dir():
-            for tmp in folder.rglob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 def _run(tasks: list[Task], out: Path, options: Options, workers: int, show_progress: bool):
@@ -342,9 +422,6 @@ def ingest(
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    removed = _clean_temp_files(out)
-    if removed:
-        log.info("removed %d temporary files left by an interrupted run", removed)
     tasks = [t for t in discover(sources, root, exclude=out) if shard_of(t.rel, num_shards) == shard_index]
     if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks) and rar_tool() is None:
         log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)

@@ -27,6 +27,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ..dataspec import DataSpecError, Page, from_hf_row
+from ..dataspec.io import resolve_image
 from ..synth.book import BOOK_KINDS, make_book
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -59,7 +60,11 @@ def open_image(value: Any, image_root: str | Path | None = None, page: Page | No
         value = value.get("path")
     if value is None:
         raise _located(page, "the page has no image")
-    path = Path(value) if image_root is None else Path(image_root) / value
+    path = (
+        Path(value)
+        if image_root is None
+        else resolve_image(image_root, value, getattr(page, "page_id", None))
+    )
     if not path.is_file():
         root = f"image root {image_root}" if image_root is not None else "no image root"
         raise _located(

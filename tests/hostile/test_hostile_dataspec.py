@@ -1,0 +1,118 @@
+"""Hostile DataSpec and dataset inputs: paths from data stay inside their root, and a dataset
+build keeps every image wherever it runs from."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from comics_analysis.annotate import annotate
+from comics_analysis.dataset_builders.comic_pages import export_comic_pages
+from comics_analysis.dataspec import DataSpecError, Page, write_jsonl
+from comics_analysis.dataspec.validate import validate_files
+from comics_analysis.ingest import ingest
+from comics_analysis.sources import open_image
+from comics_analysis.synth import make_library
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile-ds")
+    make_library(root / "lib", books=2, seed=8, size=(240, 340), story_pages=(2, 2), show_progress=False)
+    ingest([root / "lib" / "books"], root / "ingest", show_progress=False)
+    annotate(root / "ingest", root / "ann", ocr="none", show_progress=False)
+    return root
+
+
+def test_dataset_build_run_from_inside_the_ingest_folder_embeds_every_image(annotated, tmp_path):
+    """`datasets`' Image feature drops the bytes of a row whose relative path exists from the
+    current folder; run from inside the ingest folder, every row used to lose its image."""
+    out = tmp_path / "export"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "comics_analysis", "--quiet", "dataset", "build"),
+            *(str(annotated / "ann"), "--out", str(out)),
+        ],
+        cwd=annotated / "ingest",
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    shards = sorted((out / "all").glob("*.parquet"))
+    assert shards
+    rows = [r for f in shards for r in pq.read_table(f).to_pylist()]
+    assert rows and all(r["image"]["bytes"] for r in rows)
+    for row in rows:  # the bytes are the page file, as stored
+        assert row["image"]["bytes"] == (annotated / "ingest" / row["image"]["path"]).read_bytes()
+
+
+def _page_with_image(image: str) -> Page:
+    return Page.from_dict(
+        {"page_id": "evil-000000000000/p0000", "book_id": "evil-000000000000", "page_index": 0}
+        | {"width": 10, "height": 10, "image": image}
+    )
+
+
+@pytest.mark.parametrize("image", ["../secret.jpg", "/etc/passwd", "pages/../../secret.jpg"])
+def test_image_paths_that_leave_the_root_are_refused_everywhere(tmp_path, image):
+    root = tmp_path / "root"
+    root.mkdir()
+    Image.new("RGB", (10, 10), "red").save(tmp_path / "secret.jpg")
+    page = _page_with_image(image)
+    records = tmp_path / "records.jsonl"
+    write_jsonl([page], records)
+
+    check = validate_files([records])  # `dataspec validate`
+    assert check.failed == 1 and "outside its images root" in check.files[0].error
+    assert page.page_id in check.files[0].error
+
+    with pytest.raises(DataSpecError, match="outside the images root"):  # any pages source
+        open_image(page.image, image_root=root, page=page)
+
+    ann = tmp_path / "ann"  # `dataset build --images ROOT`
+    (ann / "dataspec").mkdir(parents=True)
+    write_jsonl([page], ann / "dataspec" / "evil.jsonl")
+    with pytest.raises(DataSpecError, match="outside the images root") as info:
+        export_comic_pages(ann, tmp_path / "out", image_dir=root, show_progress=False)
+    assert info.value.page_id == page.page_id and info.value.field == "image"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_symlink_out_of_the_root_is_refused(tmp_path):
+    root = tmp_path / "root"
+    (root / "pages").mkdir(parents=True)
+    Image.new("RGB", (10, 10), "red").save(tmp_path / "secret.jpg")
+    os.symlink(tmp_path / "secret.jpg", root / "pages" / "p.jpg")
+    page = _page_with_image("pages/p.jpg")
+    with pytest.raises(DataSpecError, match="outside the images root"):
+        open_image(page.image, image_root=root, page=page)
+
+
+def test_a_manifest_path_that_leaves_the_ingest_folder_is_a_flagged_page(annotated, tmp_path):
+    """annotate reads page paths from the manifest: one pointing outside becomes that page's
+    error, and the other pages are annotated."""
+    import shutil
+
+    import pyarrow as pa
+
+    from comics_analysis.annotate import read_annotations
+
+    ingest_dir = tmp_path / "ingest"
+    shutil.copytree(annotated / "ingest", ingest_dir)
+    table = pq.read_table(ingest_dir / "manifest.parquet")
+    paths = table.column("path").to_pylist()
+    paths[0] = "../../secret.png"
+    table = table.set_column(table.schema.get_field_index("path"), "path", pa.array(paths))
+    pq.write_table(table, ingest_dir / "manifest.parquet")
+    annotate(ingest_dir, tmp_path / "ann", ocr="none", show_progress=False)
+    pages = {p.page_id: p for p in read_annotations(tmp_path / "ann")}
+    first = table.column("page_id").to_pylist()[0]
+    assert any("outside the images root" in f for f in pages[first].quality.flags)
+    assert sum(bool(p.panels) for p in pages.values()) >= len(pages) - 1
+    json.dumps([p.to_dict() for p in pages.values()])

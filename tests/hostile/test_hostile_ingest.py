@@ -1,0 +1,205 @@
+"""Hostile and unlucky inputs to `ingest`: each case is made here, run for real, and must neither
+lose nor corrupt data, nor abort the run without naming the file.
+
+Extend by adding a case: build the input in ``tmp_path``, run `ingest` (in-process or through
+the CLI), assert on the manifest, the errors table and the files on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+from PIL import Image
+
+from comics_analysis.dataspec import book_id_for_file
+from comics_analysis.ingest import ingest, merge_shards, parse_comic_info, read_manifest
+from comics_analysis.ingest.pipeline import STATE_DIR, discover, sniff_container
+from comics_analysis.synth import make_book, write_cbz
+
+SIZE = (300, 420)
+
+
+@pytest.fixture(scope="module")
+def book():
+    return make_book(33, kind="issue", size=SIZE, story_pages=(3, 3))
+
+
+def _cli(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "comics_analysis", "--quiet", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def _png(colour=(200, 40, 40), size=(64, 90)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+# --- transient failures are never cached ------------------------------------------------------------
+
+
+def test_a_write_failure_is_not_cached_and_a_rerun_recovers_every_page(tmp_path, book):
+    """The disk-full case: pages cannot be written (here: the book's page folder is blocked by a
+    file, a real OSError on the write path). The run says so and exits non-zero; the re-run, once
+    the cause is gone, ingests the book whole instead of reusing a cached failure."""
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    write_cbz(book, lib / "a.cbz")
+    write_cbz(make_book(34, kind="issue", size=SIZE, story_pages=(2, 2)), lib / "b.cbz")
+    blocked = out / "pages" / book_id_for_file(lib / "a.cbz")
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a folder")
+
+    first = _cli("ingest", lib, "--out", out)
+    assert first.returncode == 1, first.stderr
+    assert "a.cbz: io_error" in first.stderr and "run the same command again" in first.stderr
+    manifest = read_manifest(out)
+    assert {e["kind"] for e in manifest.error_rows() if e["source_path"] == "a.cbz"} == {"io_error"}
+    assert not (out / STATE_DIR / "books" / f"{blocked.name}.json").exists()  # nothing cached
+
+    blocked.unlink()
+    second = _cli("ingest", lib, "--out", out)
+    assert second.returncode == 0, second.stderr
+    rows = read_manifest(out).rows()
+    assert sum(r["source_path"] == "a.cbz" and r["status"] == "ok" for r in rows) == len(book.pages)
+    assert not read_manifest(out).error_rows()
+    for row in rows:
+        assert (out / row["path"]).is_file()
+
+
+# --- the bytes decide the reader ----------------------------------------------------------------
+
+
+def test_same_bytes_under_two_extensions_lose_nothing(tmp_path, book):
+    """`book.cbz` and a copy named `book.cbr` (a zip, as misnamed comics often are): both read as
+    zips, one kept, the other reported as its duplicate; before, the .cbr's failure was cached
+    under the shared book id and the valid CBZ was lost."""
+    lib = tmp_path / "lib"
+    write_cbz(book, lib / "book.cbz")
+    (lib / "book.cbr").write_bytes((lib / "book.cbz").read_bytes())
+    assert sniff_container(lib / "book.cbr").__name__ == "CbzBook"
+    for run in range(2):  # a fresh run, then a resumed one
+        manifest = ingest([lib], tmp_path / "out", show_progress=False)
+        ok = [r for r in manifest.rows() if r["status"] == "ok"]
+        assert len(ok) == len(book.pages), run
+        assert [(e["source_path"], e["kind"]) for e in manifest.error_rows()] == [
+            ("book.cbz", "duplicate_container")
+        ]
+
+
+def test_a_truncated_archive_is_a_final_named_error(tmp_path, book):
+    lib = tmp_path / "lib"
+    write_cbz(book, lib / "whole.cbz")
+    data = (lib / "whole.cbz").read_bytes()
+    (lib / "cut.cbz").write_bytes(data[: len(data) // 3])
+    result = _cli("ingest", lib, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr  # final outcomes are reported, not retried
+    errors = read_manifest(tmp_path / "out").error_rows()
+    assert [(e["source_path"], e["kind"]) for e in errors] == [("cut.cbz", "unreadable")]
+    assert "0x" not in errors[0]["reason"]  # no object reprs: identical runs, identical tables
+
+
+# --- concurrent shards -------------------------------------------------------------------------
+
+
+def test_concurrent_shards_never_touch_each_others_files(tmp_path):
+    """The Slurm recipe: every shard starts at once on one output folder; before, a shard's
+    start-up clean-up removed the others' in-flight temporary page files."""
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    total = 0
+    for i in range(6):
+        b = make_book(40 + i, kind="issue", size=(200, 280), story_pages=(3, 5))
+        write_cbz(b, lib / f"book{i}.cbz", image_format="png")
+        total += len(b.pages)
+    procs = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "comics_analysis", "--quiet", "ingest", str(lib), "--out", str(out)),
+                *("--num-shards", "3", "--shard-index", str(k), "--image-format", "png"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    manifest = merge_shards(out)
+    assert sum(r["status"] == "ok" for r in manifest.rows()) == total
+    assert not manifest.error_rows()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_stale_temp_file_goes_only_with_its_own_book(tmp_path, book):
+    """A killed run's temporary file is removed when its book is processed again; the in-flight
+    temporary file of a book this run does not process is left alone."""
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    write_cbz(book, lib / "a.cbz")
+    ours = out / "pages" / book_id_for_file(lib / "a.cbz") / ".p0001.png.abc123.tmp"
+    theirs = out / "pages" / "someone-else-0123456789ab" / ".p0004.png.def456.tmp"
+    for tmp in (ours, theirs):
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(b"half a page")
+    manifest = ingest([lib], out, show_progress=False)
+    assert sum(r["status"] == "ok" for r in manifest.rows()) == len(book.pages)
+    assert not ours.exists() and theirs.exists()
+
+
+# --- bad metadata and names ----------------------------------------------------------------------
+
+
+def test_an_out_of_range_comicinfo_year_is_dropped_with_a_warning(tmp_path, caplog):
+    xml = b"<ComicInfo><Series>S</Series><Year>99999999999</Year></ComicInfo>"
+    with caplog.at_level("WARNING"):
+        meta = parse_comic_info(xml, source="x.cbz: ComicInfo.xml")
+    assert meta["year"] is None and meta["series"] == "S"
+    assert "x.cbz: ComicInfo.xml" in caplog.text and "99999999999" in caplog.text
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "big-year.cbz", "w") as archive:
+        archive.writestr("ComicInfo.xml", xml)
+        archive.writestr("p1.png", _png())
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)  # before: aborted the run
+    rows = manifest.rows()
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["year"] is None
+    assert rows[0]["series"] == "S"
+
+
+def test_names_that_are_not_utf8_are_kept_and_shown_with_escapes(tmp_path):
+    """A latin-1 folder name and a latin-1 tar entry name (surrogates in Python) used to abort the
+    run with 'surrogates not allowed'."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    folder = bytes(lib) + b"/Caf\xe9"
+    os.mkdir(folder)
+    with open(folder + b"/p1.png", "wb") as handle:
+        handle.write(_png((10, 200, 10)))
+    with tarfile.open(lib / "latin.cbt", "w", format=tarfile.GNU_FORMAT) as archive:
+        for name, colour in ((b"\xe9t\xe9-1.png", (1, 2, 3)), (b"\xe9t\xe9-2.png", (200, 200, 9))):
+            data = _png(colour)
+            info = tarfile.TarInfo(name.decode("utf-8", "surrogateescape"))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    tasks = discover([lib])
+    assert sorted(t.rel for t in tasks) == ["Caf\\xe9", "latin.cbt"]
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    rows = sorted(manifest.rows(), key=lambda r: (r["source_path"], r["page_index"]))
+    assert [(r["source_path"], r["source_entry"], r["status"]) for r in rows] == [
+        ("Caf\\xe9", "p1.png", "ok"),
+        ("latin.cbt", "\\xe9t\\xe9-1.png", "ok"),
+        ("latin.cbt", "\\xe9t\\xe9-2.png", "ok"),
+    ]
+    record = next((tmp_path / "out" / STATE_DIR / "books").glob("*.json"))
+    json.loads(record.read_text(encoding="utf-8"))  # records are valid UTF-8 JSON
