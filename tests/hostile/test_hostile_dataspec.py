@@ -3,16 +3,18 @@ build keeps every image wherever it runs from."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from comics_analysis.annotate import annotate
+from comics_analysis.annotate import annotate, read_annotations
 from comics_analysis.dataset_builders.comic_pages import export_comic_pages
 from comics_analysis.dataspec import DataSpecError, Page, write_jsonl
 from comics_analysis.dataspec.validate import validate_files
@@ -101,8 +103,6 @@ def test_a_manifest_path_that_leaves_the_ingest_folder_is_a_flagged_page(annotat
 
     import pyarrow as pa
 
-    from comics_analysis.annotate import read_annotations
-
     ingest_dir = tmp_path / "ingest"
     shutil.copytree(annotated / "ingest", ingest_dir)
     table = pq.read_table(ingest_dir / "manifest.parquet")
@@ -116,3 +116,28 @@ def test_a_manifest_path_that_leaves_the_ingest_folder_is_a_flagged_page(annotat
     assert any("outside the images root" in f for f in pages[first].quality.flags)
     assert sum(bool(p.panels) for p in pages.values()) >= len(pages) - 1
     json.dumps([p.to_dict() for p in pages.values()])
+
+
+def test_ingest_and_annotate_agree_on_the_pixel_cap(tmp_path):
+    """A 100 M px page (a few KB as PNG): ingest refuses it by default; ingested with a raised
+    cap, annotate flags it as too large and annotates the other pages (before: the two stages
+    disagreed and a page between the caps ended the annotate run)."""
+    import warnings
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "big.cbz", "w") as archive:
+        for name, size in (("p1.png", (10_000, 10_000)), ("p2.png", (300, 420))):
+            buf = io.BytesIO()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                Image.new("L", size, 255).save(buf, "PNG")
+            archive.writestr(name, buf.getvalue())
+    default = ingest([lib], tmp_path / "default", show_progress=False)
+    assert [(e["entry"], e["kind"]) for e in default.error_rows()] == [("p1.png", "pixel_cap")]
+    raised = ingest([lib], tmp_path / "raised", max_pixels=200_000_000, show_progress=False)
+    assert all(r["status"] == "ok" for r in raised.rows()) and len(raised.rows()) == 2
+    annotate(tmp_path / "raised", tmp_path / "ann", ocr="none", show_progress=False)
+    pages = sorted(read_annotations(tmp_path / "ann"), key=lambda p: p.page_index)
+    assert [f.split(" ")[0] for f in pages[0].quality.flags] == ["image:too_large"]
+    assert not pages[1].quality.flags or "image:too_large" not in pages[1].quality.flags[0]

@@ -203,3 +203,116 @@ def test_names_that_are_not_utf8_are_kept_and_shown_with_escapes(tmp_path):
     ]
     record = next((tmp_path / "out" / STATE_DIR / "books").glob("*.json"))
     json.loads(record.read_text(encoding="utf-8"))  # records are valid UTF-8 JSON
+
+
+# --- special files, repeated names, PDFs -------------------------------------------------------
+
+
+def test_a_fifo_named_like_a_comic_is_reported_not_opened(tmp_path, book):
+    """Opening a FIFO blocks until a writer comes: ingest used to hang on one."""
+    lib = tmp_path / "lib"
+    write_cbz(book, lib / "real.cbz")
+    os.mkfifo(lib / "pipe.cbz")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "comics_analysis",
+            "--quiet",
+            "ingest",
+            str(lib),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = read_manifest(tmp_path / "o")
+    assert [(e["source_path"], e["kind"]) for e in manifest.error_rows()] == [("pipe.cbz", "not_a_file")]
+    assert sum(r["status"] == "ok" for r in manifest.rows()) == len(book.pages)
+
+
+def test_a_zip_holding_one_name_twice_keeps_both_pages(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "twice.cbz", "w") as archive:
+        archive.writestr("p1.png", _png((255, 0, 0)))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("p1.png", _png((0, 0, 255)))
+        archive.writestr("p2.png", _png((0, 255, 0)))
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    rows = sorted(manifest.rows(), key=lambda r: r["page_index"])
+    assert [r["source_entry"] for r in rows] == ["p1.png", "p1.png", "p2.png"]
+    colours = []
+    for row in rows:
+        with Image.open(tmp_path / "out" / row["path"]) as img:
+            colours.append(img.convert("RGB").getpixel((0, 0)))
+    assert colours == [(255, 0, 0), (0, 0, 255), (0, 255, 0)]  # archive order for equal names
+
+
+def _pdf(path, width: int, height: int, title: bytes | None = None) -> None:
+    """A one-page PDF whose page is one grey FlateDecode image of ``width`` x ``height`` zeros
+    (compressed ~1000:1, so a huge image is a small file), optionally with an /Info /Title."""
+    import zlib
+
+    comp, zeros, left, parts = zlib.compressobj(9), bytes(1 << 20), width * height, []
+    while left > 0:
+        parts.append(comp.compress(zeros[: min(left, len(zeros))]))
+        left -= len(zeros)
+    data = b"".join([*parts, comp.flush()])
+    content = b"q 612 0 0 792 0 0 cm /Im0 Do Q"
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]"
+        b"/Resources<</XObject<</Im0 4 0 R>>>>/Contents 5 0 R>>",
+        b"<</Type/XObject/Subtype/Image/Width %d/Height %d/ColorSpace/DeviceGray/BitsPerComponent 8"
+        b"/Filter/FlateDecode/Length %d>>stream\n" % (width, height, len(data)) + data + b"\nendstream",
+        b"<</Length %d>>stream\n" % len(content) + content + b"\nendstream",
+    ]
+    if title is not None:
+        objects.append(b"<</Title " + title + b">>")
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, obj in enumerate(objects):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % (i + 1) + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    info = b"/Info %d 0 R" % len(objects) if title is not None else b""
+    out += b"trailer\n<</Size %d/Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    path.write_bytes(bytes(out))
+
+
+def test_a_pdf_image_past_the_pixel_cap_is_refused_before_decoding(tmp_path):
+    """A 400 KB PDF holding a 20000 x 20000 image: refused from its header (before: 400 MB
+    decoded, then refused). Measured as the peak memory of a process that ingests it."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _pdf(lib / "bomb.pdf", 20000, 20000)
+    assert (lib / "bomb.pdf").stat().st_size < 1 << 20
+    # VmHWM: this process's own peak (ru_maxrss would carry the forking test process's peak)
+    script = (
+        "import re, sys; from comics_analysis.ingest import ingest; "
+        "m = ingest([sys.argv[1]], sys.argv[2], show_progress=False); "
+        "print([(e['entry'], e['kind']) for e in m.error_rows()]); "
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(lib), str(tmp_path / "out")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    errors, peak_kb = result.stdout.strip().splitlines()
+    assert errors == "[('page 1', 'pixel_cap')]"
+    assert int(peak_kb) < 300_000, f"peak RSS {int(peak_kb) // 1024} MB: the image was decoded"
+
+
+def test_a_pdf_with_a_broken_title_keeps_its_pages(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _pdf(lib / "title.pdf", 200, 300, title=b"<FEFFD800>")  # a lone UTF-16 surrogate
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    rows = manifest.rows()
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["title"] is None

@@ -28,6 +28,7 @@ from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
 from ..dataspec.io import resolve_image
 from ..ingest import read_manifest, shard_of
+from ..ingest.base import MAX_PAGE_PIXELS
 from .align import AlignConfig, merge_vlm
 from .detectors import get_detector
 from .ocr import ENGINES, OCR_REVISION, classify_block, group_lines, make_engine
@@ -163,6 +164,8 @@ def image_problem(width: int, height: int) -> str | None:
     """Why a page image cannot be annotated as a page (a flag), or None when it can."""
     if min(width, height) < MIN_SIDE:
         return f"image:too_small ({width}x{height} px; a page has at least {MIN_SIDE} px a side)"
+    if width * height > MAX_PAGE_PIXELS:
+        return f"image:too_large ({width}x{height} px; the pixel cap is {MAX_PAGE_PIXELS:,}, as in ingest)"
     if max(width, height) > MAX_ASPECT * min(width, height):
         limit = f"a page is at most {MAX_ASPECT:g} times longer than wide"
         return f"image:too_elongated ({width}x{height} px; {limit})"
@@ -226,7 +229,10 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
                 problem = image_problem(image.width, image.height)  # known before decoding
                 size = image.size
                 image = None if problem else image.convert("RGB")
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # DataSpecError too
+        except Image.DecompressionBombError as exc:
+            pages.append(failed_page(row, f"image:too_large ({exc})", options))
+            continue
+        except (OSError, ValueError) as exc:  # DataSpecError too
             pages.append(failed_page(row, f"image:unreadable ({type(exc).__name__}: {exc})", options))
             continue
         if image is None:

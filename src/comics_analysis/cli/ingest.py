@@ -24,7 +24,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         shard_index=args.shard_index,
         output_format=args.image_format,
         dpi=args.dpi,
-        max_pixels=args.max_pixels,
+        **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
         max_entry_bytes=args.max_entry_mb << 20,
         pdf_mode=args.pdf_mode,
         near_duplicate_distance=args.near_duplicate_distance,
@@ -148,7 +148,11 @@ def register(commands: Commands) -> None:
         choices=["auto", "render"],
         help="auto: keep the image of single-image pages as is; render: rasterise every page at --dpi",
     )
-    p.add_argument("--max-pixels", type=int, default=200_000_000, help="decompression bomb cap per image")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        help="decompression bomb cap per image (default: Pillow's, 89,478,485 px; annotate uses the same)",
+    )
     p.add_argument("--max-entry-mb", type=int, default=256, help="largest archive entry read, in MiB")
     p.add_argument(
         "--near-duplicate-distance",

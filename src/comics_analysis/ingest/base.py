@@ -16,13 +16,17 @@ from PIL import Image
 
 from .entries import Entry, PagePlan, Skipped, parse_comic_info, plan_pages
 
+# One page image's pixel cap, the same in ingest and annotate: Pillow's own decompression-bomb
+# limit (about 9,460 px square; a 600-dpi scan of a tabloid page is 67 M px).
+MAX_PAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+
 
 @dataclass(frozen=True)
 class Limits:
     max_entry_bytes: int = 256 << 20  # one page image
     max_total_bytes: int = 16 << 30  # declared uncompressed size of one container
     max_ratio: float = 500.0  # uncompressed / compressed of one entry (zip bomb guard)
-    max_pixels: int = 200_000_000  # decompression bomb guard for one image
+    max_pixels: int = MAX_PAGE_PIXELS  # decompression bomb guard for one image
     dpi: float = 150.0  # PDF rendering resolution
     pdf_mode: str = "auto"  # auto: a page that is one image yields that image; render: always rasterise
 

@@ -26,6 +26,11 @@ class Entry:
     size: int = 0
     kind: str = "file"  # file | dir | symlink | other
     encrypted: bool = False
+    key: str | None = None  # the reader's handle when names repeat (a zip may hold a name twice)
+
+    @property
+    def handle(self) -> str:
+        return self.name if self.key is None else self.key
 
 
 @dataclass

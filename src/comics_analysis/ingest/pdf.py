@@ -4,6 +4,7 @@ own bytes (a scanned comic's JPEG stays bit-exact); any other page is rendered a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 
 from .base import Book, ContainerError, Limits, RawPage
+
+log = logging.getLogger(__name__)
 
 
 def _single_image(page) -> object | None:
@@ -37,7 +40,11 @@ class PdfBook(Book):
             raise ContainerError("unreadable", f"not a readable PDF: {exc}") from None
         if len(self.document) == 0:
             raise ContainerError("empty", "PDF has no pages")
-        title = self.document.get_metadata_dict().get("Title") or None
+        try:
+            title = self.document.get_metadata_dict().get("Title") or None
+        except Exception as exc:  # a malformed info dictionary costs the title, not the book
+            log.warning("%s: PDF title not read (%s: %s)", self.path.name, type(exc).__name__, exc)
+            title = None
         self.metadata = {"title": title} if title else {}
 
     def pages(self) -> Iterator[RawPage]:
@@ -50,6 +57,14 @@ class PdfBook(Book):
                     yield RawPage(name, data=bytes(image.get_data(decode_simple=False)))
                     continue
                 if image is not None:
+                    width, height = image.get_px_size()  # from the image header: nothing decoded yet
+                    if width * height > self.limits.max_pixels:
+                        yield RawPage(
+                            name,
+                            error_kind="pixel_cap",
+                            error=f"{width}x{height} image exceeds the pixel cap of {self.limits.max_pixels}",
+                        )
+                        continue
                     yield RawPage(name, image=image.get_bitmap(render=False).to_pil())
                     continue
                 scale = self.limits.dpi / 72.0

@@ -32,7 +32,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
-from .base import TRANSIENT_KINDS, Book, ContainerError, Limits
+from .base import MAX_PAGE_PIXELS, TRANSIENT_KINDS, Book, ContainerError, Limits
 from .cb7 import Cb7Book
 from .cbr import INSTALL_HINT, CbrBook, rar_tool
 from .cbt import CbtBook
@@ -67,7 +67,7 @@ STATE_DIR = ".ingest"
 class Options:
     output_format: str = "keep"
     dpi: float = 150.0
-    max_pixels: int = 200_000_000
+    max_pixels: int = MAX_PAGE_PIXELS
     max_entry_bytes: int = 256 << 20
     pdf_mode: str = "auto"
 
@@ -201,7 +201,7 @@ def _write_page(out: Path, rel: str, data: bytes) -> None:
         handle.write(data)
 
 
-def _error(task: Task, book_id: str, entry: str | None, kind: str, reason: str) -> dict:
+def _error(task: Task, book_id: str | None, entry: str | None, kind: str, reason: str) -> dict:
     entry = printable_name(entry) if entry is not None else None
     return {
         "source_path": task.rel,
@@ -286,11 +286,17 @@ def ingest_container(task: Task, out: Path, options: Options) -> dict:
     Runs under a lock of the book id (``OUT/.ingest/locks``), so two shards or runs that meet the
     same bytes take turns and the second reuses the first's record.
     """
+    if not task.folder and not Path(task.path).is_file():  # a FIFO or device named .cbz: never opened
+        return {
+            "rows": [],
+            "errors": [_error(task, None, None, "not_a_file", "not a regular file")],
+            "resumed": False,
+        }
     try:
         digest, size, stem = _container_identity(task)
     except OSError as exc:
         kind, reason = _os_error(exc)
-        return {"rows": [], "errors": [_error(task, "", None, kind, reason)], "resumed": False}
+        return {"rows": [], "errors": [_error(task, None, None, kind, reason)], "resumed": False}
     book_id = make_book_id(stem, digest)
     locks = out / STATE_DIR / "locks"
     locks.mkdir(parents=True, exist_ok=True)
@@ -401,7 +407,7 @@ def ingest(
     shard_index: int = 0,
     output_format: str = "keep",
     dpi: float = 150.0,
-    max_pixels: int = 200_000_000,
+    max_pixels: int = MAX_PAGE_PIXELS,
     max_entry_bytes: int = 256 << 20,
     pdf_mode: str = "auto",
     near_duplicate_distance: int = 4,
