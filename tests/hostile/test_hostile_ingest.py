@@ -316,3 +316,74 @@ def test_a_pdf_with_a_broken_title_keeps_its_pages(tmp_path):
     manifest = ingest([lib], tmp_path / "out", show_progress=False)
     rows = manifest.rows()
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["title"] is None
+
+
+# --- archive bombs and slow streams ------------------------------------------------------------
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int):
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def test_a_container_declaring_far_more_than_it_holds_is_refused_before_reading(tmp_path):
+    """70 MB of zeros deflate to ~70 KB: the container's declared size against its size on disk
+    (1000:1) refuses it from the listing, whatever the format."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "bomb.cbz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("p1.png", _png())
+        with archive.open("p2.png", "w", force_zip64=True) as handle:
+            for _ in range(70):
+                handle.write(bytes(1 << 20))
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    assert not manifest.rows()
+    [error] = manifest.error_rows()
+    assert (error["source_path"], error["kind"]) == ("bomb.cbz", "zip_bomb")
+    assert "uncompressed bytes from" in error["reason"]
+
+
+def test_a_compressed_tar_that_inflates_past_its_budget_is_refused(tmp_path):
+    """A .tar.gz whose one member is 200 MB of zeros (~200 KB on disk): listing a compressed
+    tar inflates the stream, so the stream itself is metered (a .tar.bz2 of this kind, 65 KB,
+    used to burn a minute of CPU before any refusal)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with tarfile.open(lib / "bomb.tar.gz", "w:gz", compresslevel=9) as archive:
+        info = tarfile.TarInfo("p1.png")
+        info.size = 200 << 20
+        archive.addfile(info, io.BufferedReader(_Zeros(info.size)))
+    assert (lib / "bomb.tar.gz").stat().st_size < 400_000  # 1000:1
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    [error] = manifest.error_rows()
+    assert (error["source_path"], error["kind"]) == ("bomb.tar.gz", "zip_bomb")
+    assert "inflates past" in error["reason"]
+
+
+def test_a_reverse_ordered_compressed_tar_reads_in_reading_order(tmp_path):
+    """Members stored last page first: read in one pass in stream order, yielded in reading
+    order (before: each page rewound the gzip stream)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    colours = [(i * 20, 255 - i * 20, 90) for i in range(12)]
+    with tarfile.open(lib / "rev.cbt", "w:gz") as archive:
+        for i in reversed(range(12)):
+            data = _png(colours[i])
+            info = tarfile.TarInfo(f"page{i + 1}.png")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    manifest = ingest([lib], tmp_path / "out", show_progress=False)
+    rows = sorted(manifest.rows(), key=lambda r: r["page_index"])
+    assert [r["source_entry"] for r in rows] == [f"page{i + 1}.png" for i in range(12)]
+    for row, colour in zip(rows, colours):
+        with Image.open(tmp_path / "out" / row["path"]) as img:
+            assert img.convert("RGB").getpixel((0, 0)) == colour

@@ -25,7 +25,9 @@ MAX_PAGE_PIXELS = Image.MAX_IMAGE_PIXELS
 class Limits:
     max_entry_bytes: int = 256 << 20  # one page image
     max_total_bytes: int = 16 << 30  # declared uncompressed size of one container
-    max_ratio: float = 500.0  # uncompressed / compressed of one entry (zip bomb guard)
+    max_ratio: float = 500.0  # uncompressed / compressed of one entry or container (bomb guard)
+    min_bomb_bytes: int = 64 << 20  # below this much uncompressed data, no ratio is a bomb
+    max_batch_bytes: int = 1 << 30  # pages decoded together from a solid or compressed stream
     max_pixels: int = MAX_PAGE_PIXELS  # decompression bomb guard for one image
     dpi: float = 150.0  # PDF rendering resolution
     pdf_mode: str = "auto"  # auto: a page that is one image yields that image; render: always rasterise
@@ -52,6 +54,12 @@ class RawPage:
     image: Image.Image | None = None  # a rendered page (PDF)
     error_kind: str | None = None
     error: str | None = None
+
+
+def stream_budget(path: Path, limits: Limits) -> int:
+    """Bytes a compressed stream of the container at ``path`` may inflate to before it is a bomb."""
+    on_disk = path.stat().st_size
+    return min(limits.max_total_bytes, max(limits.min_bomb_bytes, int(limits.max_ratio * on_disk)))
 
 
 @dataclass
@@ -94,6 +102,12 @@ class ArchiveBook(Book):
         total = sum(e.size for e in entries if e.kind == "file")
         if total > self.limits.max_total_bytes:
             raise ContainerError("zip_bomb", f"declared uncompressed size {total} bytes exceeds the limit")
+        on_disk = self.path.stat().st_size if self.path.is_file() else 0
+        if on_disk and total > self.limits.min_bomb_bytes and total > self.limits.max_ratio * on_disk:
+            raise ContainerError(
+                "zip_bomb",
+                f"declares {total} uncompressed bytes from {on_disk} on disk ({total / on_disk:.0f}:1)",
+            )
         plan = plan_pages(entries)
         self.skipped.extend(plan.skipped)
         if plan.comic_info is not None and plan.comic_info.size < (1 << 20):

@@ -12,6 +12,31 @@ from .base import ArchiveBook, ContainerError, Limits, RawPage
 from .entries import Entry
 
 
+class _CappedFactory(BytesIOFactory):
+    """py7zr's in-memory writer with a byte cap per member."""
+
+    def __init__(self, limits: dict[str, int]):
+        super().__init__(max(limits.values(), default=1))
+        self.limits = limits
+
+    def create(self, filename: str):
+        product = super().create(filename)
+        product.limit = self.limits.get(filename, 1)
+        return product
+
+
+def _batches(entries: list[Entry], budget: int) -> list[list[Entry]]:
+    batches: list[list[Entry]] = []
+    used = 0
+    for entry in entries:
+        if not batches or used + entry.size > budget:
+            batches.append([])
+            used = 0
+        batches[-1].append(entry)
+        used += entry.size
+    return batches
+
+
 class Cb7Book(ArchiveBook):
     def __init__(self, path: Path, limits: Limits | None = None):
         super().__init__(Path(path), limits or Limits(), format="cb7")
@@ -34,9 +59,14 @@ class Cb7Book(ArchiveBook):
             entries.append(Entry(info.filename, int(info.uncompressed or 0), kind))
         return entries
 
+    def _cap(self, name: str) -> int:
+        declared = int(self.infos[name].uncompressed or 0) or self.limits.max_entry_bytes
+        return min(declared, self.limits.max_entry_bytes)
+
     def _read_many(self, names: list[str]) -> dict[str, bytes]:
         # 7z archives are usually solid: one pass over all wanted members beats one pass each.
-        factory = BytesIOFactory(self.limits.max_entry_bytes + 1)
+        # Each member is held to its declared size (+1, so a lying header shows as too large).
+        factory = _CappedFactory({n: self._cap(n) + 1 for n in names})
         self.archive.reset()
         self.archive.extract(targets=names, factory=factory)
         out = {}
@@ -56,15 +86,28 @@ class Cb7Book(ArchiveBook):
     def pages(self):
         plan = self.plan()
         wanted = [e for e in plan.pages if e.size <= self.limits.max_entry_bytes]
-        try:
-            data = self._read_many([e.name for e in wanted])
-        except Exception as exc:
-            raise ContainerError("unreadable", f"7z data could not be decoded: {exc}") from None
+        batches = iter(_batches(wanted, self.limits.max_batch_bytes))  # bounded memory per pass
+        data: dict[str, bytes] = {}
+        current: set[str] = set()
         for entry in plan.pages:
-            if entry.name in data:
-                yield RawPage(entry.name, data=data[entry.name])
-            else:
+            if entry.size > self.limits.max_entry_bytes:
+                yield self.read_page(entry)  # refused by its declared size, nothing decoded
+                continue
+            if entry.name not in current:  # the next batch starts here (batches follow reading order)
+                batch = [e.name for e in next(batches)]
+                current = set(batch)
+                try:
+                    data = self._read_many(batch)
+                except Exception as exc:
+                    raise ContainerError("unreadable", f"7z data could not be decoded: {exc}") from None
+            if entry.name not in data:
                 yield self.read_page(entry)
+            elif len(data[entry.name]) > self._cap(entry.name):
+                yield RawPage(
+                    entry.name, error_kind="too_large", error="entry inflates past its declared size"
+                )
+            else:
+                yield RawPage(entry.name, data=data.pop(entry.name))
 
     def close(self) -> None:
         self.archive.close()
