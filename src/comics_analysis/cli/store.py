@@ -42,6 +42,24 @@ def cmd_store_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_verify(args: argparse.Namespace) -> int:
+    from ..store import verify_store
+
+    problems = verify_store(args.store, repair=args.repair)
+    for problem in problems:
+        print(f"chunk {problem['chunk']} {problem['array']}: {problem['problem']} ({problem['file']})")
+    if not problems:
+        print(f"{args.store}: every finished chunk is present and decodes")
+        return 0
+    chunks = sorted({p["chunk"] for p in problems})
+    print(f"{len(problems)} problem(s) in {len(chunks)} chunk(s): {chunks}")
+    if args.repair:
+        print("those chunks are no longer marked finished; run the same `embed` again to rewrite them")
+    else:
+        print("run again with --repair to unmark them, then the same `embed` to rewrite them")
+    return 1
+
+
 def cmd_store_index(args: argparse.Namespace) -> int:
     from ..store import StoreSearch
 
@@ -239,6 +257,12 @@ def register(commands: Commands) -> None:
     p.add_argument("store", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_store_info)
+    p = st_sub.add_parser("verify", help="check that every finished chunk is present and decodes")
+    p.add_argument("store", type=Path)
+    p.add_argument(
+        "--repair", action="store_true", help="unmark damaged chunks so that `embed` rewrites them"
+    )
+    p.set_defaults(func=cmd_store_verify)
     p = st_sub.add_parser("index", help="build and save a FAISS IVF index (for `search --ann`)")
     p.add_argument("store", type=Path)
     p.add_argument("--level", choices=["page", "panel"], default="page")

@@ -8,7 +8,7 @@ from .exact import ExactIndex
 from .inputs import PageItem, page_source
 from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
-from .reader import EmbeddingStore, open_store
+from .reader import EmbeddingStore, StoreError, open_store, verify_store
 from .search import Filters, Hit, StoreSearch, hits_text, search, search_store
 from .segment import SegmentRun, segment_into_store
 from .writer import WriteSummary, set_page_types, write_store
@@ -25,6 +25,7 @@ __all__ = [
     "Hit",
     "PageItem",
     "SegmentRun",
+    "StoreError",
     "StoreSearch",
     "WriteSummary",
     "dequantize_int8",
@@ -38,5 +39,6 @@ __all__ = [
     "search_store",
     "segment_into_store",
     "set_page_types",
+    "verify_store",
     "write_store",
 ]

@@ -17,17 +17,42 @@ from typing import Any
 
 import numpy as np
 
-from .layout import TEXT_DIR
-from .progress import finished_chunks
+from ..dataspec import atomic_write
+from .layout import PROGRESS_DIR, TEXT_DIR, all_arrays
+from .progress import finished_chunks, read_progress
 from .quantize import dequantize_int8
+
+
+class StoreError(ValueError):
+    """A damaged store: the message names the store, the array, the chunk and the file."""
 
 
 def open_store(path: str | Path) -> EmbeddingStore:
     return EmbeddingStore(path)
 
 
+def verify_store(path: str | Path, repair: bool = False) -> list[dict[str, Any]]:
+    """Check every finished chunk of the store at ``path`` (see :meth:`EmbeddingStore.verify`).
+
+    Opens the store without the start-up check, so a store with missing chunk files can be
+    verified. ``repair`` removes the damaged chunks from the progress files: their rows stop
+    being visible, and the next `embed` with the same settings rewrites exactly those chunks.
+    """
+    problems = EmbeddingStore(path, check=False).verify()
+    if repair and problems:
+        damaged = {p["chunk"] for p in problems}
+        for progress in sorted((Path(path) / PROGRESS_DIR).glob("shard-*.json")):
+            data = read_progress(progress)
+            kept = [c for c in data["chunks"] if int(c) not in damaged]
+            if len(kept) != len(data["chunks"]):
+                with atomic_write(progress) as handle:
+                    json.dump({**data, "chunks": kept}, handle)
+    return problems
+
+
 class EmbeddingStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, check: bool = True):
+        """``check``: refuse a store whose finished chunks lack their vector or id files."""
         import zarr
 
         self.path = Path(path)
@@ -52,6 +77,23 @@ class EmbeddingStore:
         ]
         #: store row numbers of the visible (finished) pages, ascending
         self.rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        missing = [
+            str(self._chunk_file(name, c))
+            for c in (self.finished if check else [])
+            for name in ("page_embedding", "page_id")  # never only fill values
+            if not self._chunk_file(name, c).is_file()
+        ]
+        if missing:
+            raise StoreError(
+                f"{self.path}: {len(missing)} chunk file(s) of finished chunks are missing, e.g. "
+                f"{missing[0]}; run `comics-analysis store verify {self.path} --repair`, then `embed` "
+                "again to rewrite them"
+            )
+
+    def _chunk_file(self, name: str, chunk: int) -> Path:
+        array = self.group[name]
+        key = array.metadata.encode_chunk_key((chunk,) + (0,) * (array.ndim - 1))
+        return self.path / name / key
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -60,10 +102,20 @@ class EmbeddingStore:
     def complete(self) -> bool:
         return len(self.finished) == int(self.attrs["num_chunks"])
 
+    def _chunk(self, name: str, chunk: int) -> np.ndarray:
+        """One chunk of one array; a chunk that does not decode raises naming both."""
+        try:
+            return self.group[name][chunk * self.chunk_pages : (chunk + 1) * self.chunk_pages]
+        except Exception as exc:
+            raise StoreError(
+                f"{self.path}: chunk {chunk} of array {name} ({self._chunk_file(name, chunk)}) cannot be "
+                f"read: {type(exc).__name__}: {exc}; run `comics-analysis store verify {self.path} --repair`"
+            ) from None
+
     def _read(self, name: str) -> np.ndarray:
         """A whole array restricted to the finished rows, read chunk by chunk."""
         array = self.group[name]
-        parts = [array[c * self.chunk_pages : (c + 1) * self.chunk_pages] for c in self.finished]
+        parts = [self._chunk(name, c) for c in self.finished]
         if not parts:
             return np.zeros((0, *array.shape[1:]), dtype=array.dtype if array.dtype != object else object)
         return np.concatenate(parts)
@@ -135,13 +187,12 @@ class EmbeddingStore:
         """(first position, panel vectors float32 [n, P, D], mask [n, P]) per finished chunk."""
         position = 0
         for c in self.finished:
-            sl = slice(c * self.chunk_pages, (c + 1) * self.chunk_pages)
-            codes = self.group["panel_embedding"][sl]
+            codes = self._chunk("panel_embedding", c)
             if self.dtype == "int8":
-                vectors = dequantize_int8(codes, self.group["panel_scale"][sl])
+                vectors = dequantize_int8(codes, self._chunk("panel_scale", c))
             else:
                 vectors = codes.astype(np.float32)
-            yield position, vectors, self.group["panel_mask"][sl]
+            yield position, vectors, self._chunk("panel_mask", c)
             position += len(codes)
 
     # --- text -----------------------------------------------------------------------------------
@@ -209,6 +260,39 @@ class EmbeddingStore:
             warnings.simplefilter("ignore", UserWarning)
             ds = xr.open_zarr(str(self.path))
         return ds if self.complete else ds.isel(page=self.rows)
+
+    def verify(self) -> list[dict[str, Any]]:
+        """Every finished chunk of every array and its text file: present and decodable.
+
+        Returns the problems, each ``{chunk, array, file, problem}``. In a store written before
+        every chunk became a file (no ``every_chunk_written`` attribute), a missing chunk of an
+        array other than page_embedding / page_id may be all fill values, so it is not reported.
+        """
+        strict = bool(self.attrs.get("every_chunk_written"))
+        names = list(all_arrays(self.dtype))
+        problems = []
+        for chunk in self.finished:
+            for name in names:
+                path = self._chunk_file(name, chunk)
+                if not path.is_file():
+                    if strict or name in ("page_embedding", "page_id"):
+                        problems.append(
+                            {"chunk": chunk, "array": name, "file": str(path), "problem": "missing"}
+                        )
+                    continue
+                try:
+                    self._chunk(name, chunk)
+                except StoreError as exc:
+                    problems.append({"chunk": chunk, "array": name, "file": str(path), "problem": str(exc)})
+            text = self.path / TEXT_DIR / f"chunk-{chunk:06d}.parquet"
+            try:
+                import pyarrow.parquet as pq
+
+                pq.read_table(text)
+            except Exception as exc:
+                problem = "missing" if not text.is_file() else f"{type(exc).__name__}: {exc}"
+                problems.append({"chunk": chunk, "array": TEXT_DIR, "file": str(text), "problem": problem})
+        return problems
 
     def info(self) -> dict[str, Any]:
         """Attributes, progress, and bytes on disk per part of the store."""

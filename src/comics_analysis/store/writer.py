@@ -219,7 +219,19 @@ def _embed_chunk(
     return page_vecs, panel_vecs, mask, truncated
 
 
+class _AllChunks:
+    """The store's arrays, each writing its chunk file even when the chunk holds only the fill
+    value (zarr skips those by default), so that `store verify` can require every file."""
+
+    def __init__(self, group):
+        self.group = group
+
+    def __getitem__(self, name: str):
+        return self.group[name].with_config({"write_empty_chunks": True})
+
+
 def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, dtype: str) -> None:
+    group = _AllChunks(group)
     page_vecs, panel_vecs, mask = vectors
     n = len(items)
     panels = mask.shape[1]
@@ -321,6 +333,7 @@ def write_store(
         "dim": dim,
         "embedding_dtype": dtype,
         "plan_hash": plan_hash(src.page_ids),
+        "every_chunk_written": True,  # fill-only chunks are files too: `store verify` requires each
         "normalised": "l2",
         "bbox": "x, y, w, h as fractions of the page width and height",
         "text_table": f"{TEXT_DIR}/chunk-*.parquet ({', '.join(TEXT_COLUMNS)})",
@@ -409,6 +422,6 @@ def set_page_types(store: str | Path, page_types: dict[str, str | None]) -> int:
             dtype=object,
         )
         if (new != old).any():
-            group["page_type"][start:stop] = new
+            _AllChunks(group)["page_type"][start:stop] = new
             changed += int((new != old).sum())
     return changed
