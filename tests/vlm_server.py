@@ -26,8 +26,16 @@ def completion(content, finish="stop", prompt_tokens=1000, completion_tokens=200
     }
 
 
+class Raw:
+    """A response body sent as is (an HTML error page, a truncated envelope), with headers."""
+
+    def __init__(self, data: bytes, content_type: str = "text/html", headers: dict | None = None):
+        self.data, self.content_type, self.headers = data, content_type, headers or {}
+
+
 class Replay:
-    """A scripted chat-completions server: each request pops the next (status, body, delay)."""
+    """A scripted chat-completions server: each request pops the next (status, body, delay);
+    a body may be a :class:`Raw` to send bytes and headers as they are."""
 
     def __init__(self, script):
         self.script, self.requests = list(script), []
@@ -54,10 +62,13 @@ class Replay:
                 time.sleep(delay)
                 with replay.lock:
                     replay.in_flight -= 1
-                data = json.dumps(body).encode()
+                raw = body if isinstance(body, Raw) else Raw(json.dumps(body).encode(), "application/json")
+                data = raw.data
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", raw.content_type)
+                    for name, value in raw.headers.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -228,7 +228,11 @@ def register(commands: Commands) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
     p.add_argument("--prompt-version", default="v2-grounded-1")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    p.add_argument("--max-cost", type=float, help="stop starting pages once this much is spent")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        help="stop once this much is spent, failed attempts included (needs --prices or --price-in)",
+    )
     p.add_argument("--prices", type=Path, help='JSON price table {model: {"input": X, "output": Y}} per Mtok')
     p.add_argument("--price-in", type=float, help="price per million input tokens (overrides --prices)")
     p.add_argument("--price-out", type=float, help="price per million output tokens (overrides --prices)")

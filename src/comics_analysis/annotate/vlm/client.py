@@ -21,7 +21,11 @@ import json
 import logging
 import os
 import random
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from PIL import Image
@@ -80,7 +84,48 @@ class VlmAnswer(VlmUsage):
 
 
 class VlmError(Exception):
-    """A request that cannot succeed (a 4xx other than 429, or retries exhausted)."""
+    """A request that cannot succeed (a 4xx other than 429, or retries exhausted). ``usage``:
+    the tokens and cost its attempts were billed, which count against a budget like any other."""
+
+    def __init__(self, message: str, usage: VlmUsage | None = None):
+        super().__init__(message)
+        self.usage = usage or VlmUsage()
+
+
+MAX_RETRY_AFTER = 60.0  # seconds: a server's Retry-After is honoured up to this
+
+
+def retry_after(exc: Exception) -> float | None:
+    """Seconds a 429/5xx response asks the client to wait (``Retry-After``, seconds or an HTTP
+    date, or ``retry-after-ms``), or None."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret (and any bearer token) replaced by ``***``: servers echo keys."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}", r"\1***", text)
 
 
 def image_data_uri(image: Image.Image, max_side: int) -> tuple[str, str]:
@@ -108,6 +153,7 @@ class VlmClient:
         self.config = config
         # local servers (Ollama, vLLM) accept any key; hosted ones need the variable set
         key = os.environ.get(config.api_key_env) or "not-needed"
+        self._secrets = [key] if key != "not-needed" else []
         self._client = AsyncOpenAI(
             base_url=config.base_url, api_key=key, timeout=config.timeout, max_retries=0
         )
@@ -146,7 +192,13 @@ class VlmClient:
         )
 
     async def _complete(
-        self, image: Image.Image, system: str | None, user: str, json_mode: bool, prompt_key: str
+        self,
+        image: Image.Image,
+        system: str | None,
+        user: str,
+        json_mode: bool,
+        prompt_key: str,
+        may_retry: Callable[[float], bool] | None = None,
     ) -> tuple[str, VlmUsage]:
         """(text, usage: tokens in and out, cost, cached, attempts, finish reason, errors) of one
         image + prompt: from the cache, or from the server with retries."""
@@ -167,23 +219,38 @@ class VlmClient:
         messages = self._messages(uri, system, user)
         max_tokens, errors, attempts, grown = self.config.max_tokens, [], 0, False
         usage_in = usage_out = 0
+
+        def billed() -> VlmUsage:  # what the attempts so far cost, whatever their outcome
+            cost = (usage_in * self.config.price_in + usage_out * self.config.price_out) / 1e6
+            return VlmUsage(input_tokens=usage_in, output_tokens=usage_out, cost=cost, attempts=attempts)
+
         while True:
             attempts += 1
-            retry_reason = None
+            retry_reason, wait, response = None, None, None
             try:
                 response = await self._call(messages, max_tokens, json_mode)
-            except openai.RateLimitError:
-                retry_reason = "429 rate limited"
+            except openai.RateLimitError as exc:
+                retry_reason, wait = "429 rate limited", retry_after(exc)
             except openai.InternalServerError as exc:
-                retry_reason = f"{exc.status_code} server error"
+                retry_reason, wait = f"{exc.status_code} server error", retry_after(exc)
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 retry_reason = type(exc).__name__
             except openai.APIStatusError as exc:  # other 4xx: retrying cannot help
-                raise VlmError(f"{exc.status_code} from {self.config.base_url}: {exc.message}") from None
+                message = redact(
+                    f"{exc.status_code} from {self.config.base_url}: {exc.message}", self._secrets
+                )
+                raise VlmError(message, billed()) from None
+            except (openai.APIResponseValidationError, ValueError) as exc:  # a truncated envelope
+                retry_reason = f"malformed 200 response ({type(exc).__name__})"
             else:
-                if response.usage is not None:
-                    usage_in += response.usage.prompt_tokens or 0
-                    usage_out += response.usage.completion_tokens or 0
+                if not hasattr(response, "choices"):  # e.g. an HTML page with status 200
+                    retry_reason = "malformed 200 response (not a chat completion)"
+                    response = None
+            if response is not None and retry_reason is None:
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    usage_in += getattr(usage, "prompt_tokens", 0) or 0
+                    usage_out += getattr(usage, "completion_tokens", 0) or 0
                 choice = response.choices[0] if response.choices else None
                 text = choice.message.content if choice is not None else None
                 finish = choice.finish_reason if choice is not None else None
@@ -218,16 +285,23 @@ class VlmClient:
                     return text, usage
             errors.append(retry_reason)
             if attempts > self.config.max_retries:
-                raise VlmError(f"gave up after {attempts} attempts: {'; '.join(errors)}")
+                raise VlmError(f"gave up after {attempts} attempts: {'; '.join(errors)}", billed())
+            if may_retry is not None and not may_retry(billed().cost):
+                raise VlmError(f"budget reached after {attempts} attempts: {'; '.join(errors)}", billed())
             delay = self.config.backoff * (2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
+            if wait is not None:
+                delay = max(delay, min(wait, MAX_RETRY_AFTER))
             log.info("retrying in %.2f s (%s)", delay, retry_reason)
             await asyncio.sleep(delay)
 
-    async def read_page(self, image: Image.Image) -> VlmResult:
-        """One page: from the cache, or from the server with retries; never returns a half result."""
+    async def read_page(
+        self, image: Image.Image, may_retry: Callable[[float], bool] | None = None
+    ) -> VlmResult:
+        """One page: from the cache, or from the server with retries; never returns a half result.
+        ``may_retry(cost billed for this page so far)`` is asked before each retry (a budget)."""
         prompt = PROMPTS[self.config.prompt_version]
         text, usage = await self._complete(
-            image, prompt.system, prompt.user, self.config.json_mode, self.config.prompt_version
+            image, prompt.system, prompt.user, self.config.json_mode, self.config.prompt_version, may_retry
         )
         return VlmResult(text, parse_vlm_json(text), **asdict(usage))
 

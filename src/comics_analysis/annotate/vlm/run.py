@@ -146,6 +146,11 @@ async def read_pages(
     """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if max_cost is not None and not (client.config.price_in or client.config.price_out):
+        raise ValueError(
+            f"max_cost {max_cost} needs prices to count against: give a price table (prices) or "
+            "price_in / price_out for model " + repr(client.config.model)
+        )
     totals = RunTotals(pages=len(jobs))
     todo = [(pid, path) for pid, path in jobs if not page_file(out, pid).is_file()]
     totals.skipped = len(jobs) - len(todo)
@@ -170,8 +175,16 @@ async def read_pages(
             state["in_flight"] += 1
             try:
                 image = await asyncio.to_thread(_load, path)
-                result = await client.read_page(image)
+                result = await client.read_page(
+                    image, may_retry=lambda spent: max_cost is None or totals.cost + spent < max_cost
+                )
             except (VlmError, OSError) as exc:
+                usage = getattr(exc, "usage", None)
+                if usage is not None:  # failed attempts are billed too
+                    totals.input_tokens += usage.input_tokens
+                    totals.output_tokens += usage.output_tokens
+                    totals.cost += usage.cost
+                    state["paid"] += usage.attempts > 0
                 totals.failed += 1
                 totals.failures.append({"page_id": page_id, "error": str(exc)})
                 log.warning("page %s: %s", page_id, exc)
