@@ -273,6 +273,22 @@ def test_features_are_cached_by_page_id_with_an_empty_text_mask(feature_store):
         extract_features(synthetic_pages(1, seed=3), out, text="other-model", show_progress=False)
 
 
+def test_a_new_run_never_silently_restarts_over_a_previous_one(feature_store, tmp_path):
+    """Before: training into a run folder without --resume restarted from step 0 over it, and
+    a later --resume could pick up the old run's checkpoint."""
+    out, _, _ = feature_store
+    config = dict(features=str(out), seed=1, out=str(tmp_path / "run"), epochs=1, **TINY_TRAINING)
+    train_pss(PssTrainConfig(**config))
+    (old,) = checkpoint_dirs(tmp_path / "run/checkpoints")
+    marker = old / "old-run-marker"
+    marker.write_text("x")
+    with pytest.raises(FileExistsError, match=r"holds a previous run .*--resume.*--overwrite"):
+        train_pss(PssTrainConfig(**config))
+    assert marker.is_file()  # refused before touching anything
+    train_pss(PssTrainConfig(**config, overwrite=True))
+    assert not marker.exists() and len(checkpoint_dirs(tmp_path / "run/checkpoints")) == 1
+
+
 def test_training_resumes_exactly_and_segments(feature_store, tmp_path, monkeypatch):
     out, _, _ = feature_store
     common = dict(features=str(out), seed=1, **TINY_TRAINING)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -141,3 +142,16 @@ def test_ingest_and_annotate_agree_on_the_pixel_cap(tmp_path):
     pages = sorted(read_annotations(tmp_path / "ann"), key=lambda p: p.page_index)
     assert [f.split(" ")[0] for f in pages[0].quality.flags] == ["image:too_large"]
     assert not pages[1].quality.flags or "image:too_large" not in pages[1].quality.flags[0]
+
+
+def test_a_killed_builds_temporary_folder_is_removed_by_the_next_build(annotated, tmp_path):
+    out = tmp_path / "export"
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    dead = tmp_path / f".export.tmp-{pid_max + 1}"  # no process can have this id
+    alive = tmp_path / f".export.tmp-{os.getppid()}"  # a running process: not ours to remove
+    for folder in (dead, alive):
+        (folder / "all").mkdir(parents=True)
+        (folder / "all" / "train-00000-of-00001.parquet").write_bytes(b"half a shard")
+    export_comic_pages(annotated / "ann", out, show_progress=False)
+    assert not dead.exists() and alive.exists()
+    assert (out / "stats.json").is_file()

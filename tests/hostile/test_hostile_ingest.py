@@ -387,3 +387,19 @@ def test_a_reverse_ordered_compressed_tar_reads_in_reading_order(tmp_path):
     for row, colour in zip(rows, colours):
         with Image.open(tmp_path / "out" / row["path"]) as img:
             assert img.convert("RGB").getpixel((0, 0)) == colour
+
+
+def test_error_reasons_are_the_same_on_every_run(tmp_path):
+    """Pillow names an undecodable entry by its buffer's address (``<_io.BytesIO object at
+    0x7f..>``): identical runs wrote different errors tables."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "bad.cbz", "w") as archive:
+        archive.writestr("p1.png", b"\x89PNG\r\n\x1a\n but not really")
+        archive.writestr("p2.png", _png())
+    one = ingest([lib], tmp_path / "a", show_progress=False)
+    two = ingest([lib], tmp_path / "b", show_progress=False)
+    assert one.errors.equals(two.errors)
+    [error] = one.error_rows()
+    assert error["kind"] == "corrupt_image" and " at 0x" not in error["reason"]
+    assert "<_io.BytesIO>" in error["reason"]

@@ -465,6 +465,26 @@ def _write_shard(path: Path, pages: Sequence[Page], root: Path, bar) -> None:
             bar.update(len(batch))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_builds(out: Path) -> None:
+    """Temporary folders of builds into ``out`` that were killed (their process is gone on this
+    machine): a killed build used to leave its whole temporary copy forever."""
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            log.info("removing %s, left by a build that was stopped", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _replace_folder(tmp: Path, out: Path) -> None:
     if out.exists():
         if not out.is_dir():
@@ -524,6 +544,7 @@ def export_comic_pages(
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

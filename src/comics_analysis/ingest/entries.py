@@ -112,6 +112,15 @@ def plan_pages(entries: list[Entry]) -> PagePlan:
     return plan
 
 
+_OBJECT_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+
+def stable_reason(text: str) -> str:
+    """An error message without object addresses (``<_io.BytesIO object at 0x7f..>`` ->
+    ``<_io.BytesIO>``), so identical runs write identical error tables."""
+    return _OBJECT_REPR.sub(r"<\1>", text)
+
+
 def printable_name(name: str) -> str:
     """A file or entry name as valid UTF-8 text for manifests and messages.
 

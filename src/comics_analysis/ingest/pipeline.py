@@ -37,7 +37,7 @@ from .cb7 import Cb7Book
 from .cbr import INSTALL_HINT, CbrBook, rar_tool
 from .cbt import CbtBook
 from .cbz import CbzBook
-from .entries import printable_name
+from .entries import printable_name, stable_reason
 from .epub import EpubBook
 from .folder import FolderBook, folder_images, folder_sha256
 from .images import OUTPUT_FORMATS, PageImageError, process_image
@@ -207,7 +207,7 @@ def _error(task: Task, book_id: str | None, entry: str | None, kind: str, reason
         "source_path": task.rel,
         "entry": entry,
         "kind": kind,
-        "reason": printable_name(reason),
+        "reason": stable_reason(printable_name(reason)),
         "book_id": book_id,
     }
 

@@ -210,6 +210,7 @@ def run_demo(
             freeze_backbones="text",
             show_progress=show_progress,
             report_to="none",
+            overwrite=True,  # a demo re-run regenerates everything
         )
     )
     shown = ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items() if isinstance(v, float))

@@ -97,6 +97,7 @@ class TrainConfig:
     )
     save_every: int | None = arg(None, "checkpoint every N steps (default: eval_every)", positive=True)
     keep_checkpoints: int = arg(2, "checkpoints kept in OUT/checkpoints (the last N)", positive=True)
+    overwrite: bool = arg(False, "start afresh in a run folder that holds a run (its checkpoints go)")
     best_metric: str = arg(
         "next_panel_accuracy", "validation metric that picks OUT/best: " + ", ".join(METRICS)
     )
@@ -174,6 +175,7 @@ class PssTrainConfig:
     )
     mixed_precision: str = arg("no", "auto: bf16/fp16 on a GPU, fp32 on CPU", choices=MIXED_PRECISION)
     keep_checkpoints: int = arg(2, "checkpoints kept in OUT/checkpoints (the last N)", positive=True)
+    overwrite: bool = arg(False, "start afresh in a run folder that holds a run (its checkpoints go)")
     report_to: str = arg("none", "Accelerate trackers: auto (tensorboard if installed), none, names")
     show_progress: bool = arg(True, "progress bar")
 

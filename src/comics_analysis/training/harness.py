@@ -167,6 +167,13 @@ class TrainingRun:
         self.checkpoint = find_checkpoint(self.out, resume) if resume else None
         if self.checkpoint is not None:
             self._check_same_run(resume_keys)
+        self.overwrite = bool(getattr(config, "overwrite", False))
+        previous = [p for p in (self.out / "checkpoints", self.out / "train_config.json") if p.exists()]
+        if self.checkpoint is None and previous and not self.overwrite:
+            raise FileExistsError(
+                f"{self.out} holds a previous run ({previous[0].name}); resume it (resume / --resume), "
+                "start afresh over it (overwrite / --overwrite), or choose another run folder"
+            )
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
@@ -213,6 +220,8 @@ class TrainingRun:
         elif self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             self.metrics_log.path.unlink(missing_ok=True)
+            if self.overwrite:  # a fresh run: no checkpoint of the old one may be resumed later
+                shutil.rmtree(self.out / "checkpoints", ignore_errors=True)
         self.first_step = self.state["step"]
         config = dataclasses.asdict(self.config)
         if self.main:
