@@ -403,3 +403,46 @@ def test_error_reasons_are_the_same_on_every_run(tmp_path):
     [error] = one.error_rows()
     assert error["kind"] == "corrupt_image" and " at 0x" not in error["reason"]
     assert "<_io.BytesIO>" in error["reason"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 12 MB tmpfs (needs root and mount; skipped with the reason otherwise)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_then_space_freed_rerun_gets_every_page(tmp_path, small_disk):
+    """The reported case: ENOSPC on some books, exit 0, and the re-run after freeing space kept
+    the failures. Now the run exits 1 naming them, and the re-run ingests everything."""
+    lib = tmp_path / "lib"
+    total = 0
+    for i in range(6):
+        b = make_book(60 + i, kind="issue", size=(500, 700), story_pages=(3, 3))
+        write_cbz(b, lib / f"book{i}.cbz", image_format="png")
+        total += len(b.pages)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (9 << 20))  # leaves ~3 MB: a few books fit
+    out = small_disk / "out"
+    first = _cli("ingest", lib, "--out", out)
+    if first.returncode == 0:
+        pytest.fail(f"the library fitted on the small disk; make it larger\n{first.stdout}")
+    assert first.returncode == 1, first.stderr
+    assert "no_space" in first.stderr and "run the same command again" in first.stderr, first.stderr
+    filler.unlink()
+    second = _cli("ingest", lib, "--out", out)
+    assert second.returncode == 0, second.stderr
+    manifest = read_manifest(out)
+    assert sum(r["status"] == "ok" for r in manifest.rows()) == total and not manifest.error_rows()
+    for row in manifest.rows():
+        with Image.open(out / row["path"]) as img:
+            img.load()  # every page file whole
