@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from .backend import SpaceBackend, SpaceConfig
+from .backend import MAX_QUERY_CHARS, SpaceBackend, SpaceConfig, plain
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ def _filters(page_type: str | None, book: str | None) -> dict[str, str | None]:
         "page_type": None if not page_type or page_type == ANY else page_type,
         "book_id": None if not book or book == ANY else book,
     }
+
+
+MAX_UPLOAD = "20mb"  # a query image larger than this is refused by the server
 
 
 def build_app(backend: SpaceBackend | SpaceConfig):
@@ -69,7 +72,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         key = (book_or_page or "").strip() or be.book_ids[0]
         try:
             book = key if key in be.book_ids else be.book_of(key)
-            return be.book_strip(book), f"### {book}\n{len(be.book_pages(book))} page(s)"
+            return be.book_strip(book), f"### {plain(book)}\n{len(be.book_pages(book))} page(s)"
         except KeyError as exc:
             raise gr.Error(str(exc.args[0])) from None
 
@@ -81,7 +84,8 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         path = files.get(colour_by) or next(iter(files.values()))
         return str(path), be.cluster_report()
 
-    with gr.Blocks(title=TITLE) as demo:
+    # uploads live in Gradio's cache folder: removed an hour after upload, checked every 10 minutes
+    with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             f"# {TITLE}\n{len(be.store)} pages of {len(be.book_ids)} book(s) in `{be.store.path.name}` "
             f"(model `{be.store.attrs.get('model_id')}`). Search by text, by an image, or by a page id."
@@ -93,7 +97,11 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                 page_type = gr.Dropdown(type_choices, value=ANY, label="page type")
                 book = gr.Dropdown(book_choices, value=ANY, label="book")
             with gr.Tab("Text"):
-                text = gr.Textbox(label="text query", placeholder="what someone says, or what a panel shows")
+                text = gr.Textbox(
+                    label="text query",
+                    placeholder="what someone says, or what a panel shows",
+                    max_length=MAX_QUERY_CHARS,
+                )
                 text_btn = gr.Button("Search text", variant="primary", elem_id="search-text-button")
             with gr.Tab("Image"):
                 image = gr.Image(type="pil", label="a page or a panel crop", sources=["upload", "clipboard"])
@@ -182,6 +190,7 @@ def launch(
         prevent_thread_lock=True,
         quiet=quiet,
         allowed_paths=allowed or None,
+        max_file_size=MAX_UPLOAD,
     )
     print(f"comics-search running at {url}", flush=True)
     if block:

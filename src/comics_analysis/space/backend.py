@@ -12,8 +12,10 @@ layout from the store (boxes on a blank page).
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,6 +90,17 @@ def _resolve_recorded(store: EmbeddingStore, key: str) -> Path | None:
         return None
     path = (store.path / value).resolve()
     return path if path.exists() else None
+
+
+MAX_QUERY_CHARS = 1000  # a longer text query is refused (it cost seconds of CPU per request)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~|])")  # emphasis, code, links, tables
+
+
+def plain(text: object) -> str:
+    """Text from the data (lettering, ids) shown literally inside Markdown: HTML is escaped and
+    Markdown syntax backslashed, so ``<img src=...>`` or ``[x](http://...)`` in OCR text is
+    displayed, never rendered or fetched."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 class SpaceBackend:
@@ -172,6 +185,10 @@ class SpaceBackend:
         given = [text is not None and text.strip() != "", image is not None, bool(page_id)]
         if sum(given) != 1:
             raise ValueError("give one query: a text, an image or a page id")
+        if text is not None and len(text) > MAX_QUERY_CHARS:
+            raise ValueError(f"a text query is at most {MAX_QUERY_CHARS} characters (got {len(text):,})")
+        if page_id is not None and len(page_id) > 200:
+            raise ValueError("a page id is at most 200 characters")
         filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}
         if page_id:
             return self.search_index.search(page=page_id.strip(), panel=panel, k=int(k), **filters)
@@ -274,10 +291,10 @@ class SpaceBackend:
             draw.rectangle([bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad], fill=colour)
             draw.text((tx, ty), label, fill=(255, 255, 255), font=fnt)
         lines = [
-            f"### {page_id}",
+            f"### {plain(page_id)}",
             "",
-            f"book `{st.book_ids[pos]}` · page {int(st.page_index[pos]) + 1} · "
-            f"page type **{st.page_types[pos] or 'unknown'}** · {len(slots)} panel(s)",
+            f"book {plain(st.book_ids[pos])} · page {int(st.page_index[pos]) + 1} · "
+            f"page type **{plain(st.page_types[pos] or 'unknown')}** · {len(slots)} panel(s)",
             "",
         ]
         texts = st._texts.get(page_id, [])
@@ -288,7 +305,7 @@ class SpaceBackend:
             if not items:
                 continue
             lines += ["", f"**panel {slot + 1}**" if slot >= 0 else "**page (outside panels)**", ""]
-            lines += [f"- _{kind}_: {text}" for kind, text in items]
+            lines += [f"- _{plain(kind)}_: {plain(text)}" for kind, text in items]
         return image, "\n".join(lines)
 
     # --- book strip ----------------------------------------------------------------------------
