@@ -222,6 +222,8 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
     done = Path(out) / "dataspec" / f".{book_id}.done"
     if target.is_file() and done.is_file() and done.read_text() == options.key():
         return book_id, len(rows), True
+    for stale in (*target.parent.glob(f".{target.name}.*.tmp"), *target.parent.glob(f".{done.name}.*.tmp")):
+        stale.unlink(missing_ok=True)  # left by a killed run of this book (books never share a shard)
     pages = []
     for row in sorted(rows, key=lambda r: r["page_index"]):
         try:
