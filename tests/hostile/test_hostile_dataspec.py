@@ -155,3 +155,26 @@ def test_a_killed_builds_temporary_folder_is_removed_by_the_next_build(annotated
     export_comic_pages(annotated / "ann", out, show_progress=False)
     assert not dead.exists() and alive.exists()
     assert (out / "stats.json").is_file()
+
+
+def test_a_missing_page_image_is_retried_by_the_next_annotate(annotated, tmp_path):
+    """An image file that is not there (an unmounted disk, a file being copied) is a transient
+    failure: flagged, but the book is not marked done, so the next run annotates it."""
+    import shutil
+
+    from comics_analysis.ingest import read_manifest
+
+    ingest_dir = tmp_path / "ingest"
+    shutil.copytree(annotated / "ingest", ingest_dir)
+    row = read_manifest(ingest_dir).ok()[0]
+    moved = tmp_path / "moved.png"
+    (ingest_dir / row["path"]).rename(moved)
+    annotate(ingest_dir, tmp_path / "ann", ocr="none", show_progress=False)
+    first = {p.page_id: p for p in read_annotations(tmp_path / "ann")}
+    assert first[row["page_id"]].quality.flags[0].startswith("image:unavailable")
+    moved.rename(ingest_dir / row["path"])
+    annotate(ingest_dir, tmp_path / "ann", ocr="none", show_progress=False)
+    second = {p.page_id: p for p in read_annotations(tmp_path / "ann")}
+    assert second[row["page_id"]].panels and not any(
+        f.startswith("image:") for f in second[row["page_id"]].quality.flags
+    )

@@ -225,6 +225,7 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
     for stale in (*target.parent.glob(f".{target.name}.*.tmp"), *target.parent.glob(f".{done.name}.*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed run of this book (books never share a shard)
     pages = []
+    transient = False
     for row in sorted(rows, key=lambda r: r["page_index"]):
         try:
             with Image.open(resolve_image(root, row["path"], row.get("page_id"))) as image:
@@ -234,6 +235,10 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
         except Image.DecompressionBombError as exc:
             pages.append(failed_page(row, f"image:too_large ({exc})", options))
             continue
+        except (FileNotFoundError, PermissionError, TimeoutError) as exc:  # may pass: not final
+            transient = True
+            pages.append(failed_page(row, f"image:unavailable ({type(exc).__name__}: {exc})", options))
+            continue
         except (OSError, ValueError) as exc:  # DataSpecError too
             pages.append(failed_page(row, f"image:unreadable ({type(exc).__name__}: {exc})", options))
             continue
@@ -242,6 +247,10 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
             continue
         pages.append(annotate_page(image, row, options))
     write_jsonl(pages, target)
+    if transient:  # a missing or locked image file: the book is not marked done, a re-run redoes it
+        done.unlink(missing_ok=True)
+        log.warning("%s: some page images were unavailable; run annotate again to retry them", book_id)
+        return book_id, len(pages), False
     with atomic_write(done) as handle:
         handle.write(options.key())
     return book_id, len(pages), False
