@@ -12,6 +12,7 @@ else it is ``unknown``.
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,10 +230,14 @@ def _reading_sequence(lines: list[TextLine], vertical: bool) -> list[TextLine]:
     return [t for row in rows for t in sorted(row, key=lambda t: t.bbox[along])]
 
 
-def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock]:
+def group_lines(
+    lines: list[TextLine], vertical: bool = False, regions: Sequence[object] | None = None
+) -> list[TextBlock]:
     """Lines that stack (close in the reading axis, overlapping across it) form one block.
 
     Horizontal text stacks top to bottom; ``vertical`` text (Japanese tategaki) right to left.
+    ``regions``: per line, the closed balloon or caption region it lies in (None: none, see
+    :mod:`.balloons`); only lines of the same region (or both of none) may join.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -243,6 +248,8 @@ def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock
     edges: list[tuple[int, int]] = []
     for i in range(n):
         for j in range(i + 1, n):
+            if regions is not None and regions[i] != regions[j]:
+                continue
             a, b = lines[i].bbox, lines[j].bbox
             if vertical:
                 a, b = (a[1], a[0], a[3], a[2]), (b[1], b[0], b[3], b[2])

@@ -31,10 +31,11 @@ PAGE_TYPES: tuple[str, ...] = (
     "back_cover",
     "other",
 )
-TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown")
+# page_number: a folio printed in the page margin (never a panel's lettering)
+TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown", "page_number")
 SOURCES: tuple[str, ...] = ("detector", "ocr", "vlm", "gt", "synthetic")
 
-TextKind = Literal["dialogue", "narration", "sfx", "unknown"]
+TextKind = Literal["dialogue", "narration", "sfx", "unknown", "page_number"]
 Source = Literal["detector", "ocr", "vlm", "gt", "synthetic"]
 Direction = Literal["ltr", "rtl"]
 BBox = tuple[float, float, float, float]

@@ -1,0 +1,244 @@
+"""Balloons and captions from the page image: which OCR lines share a closed paper region.
+
+OCR lines alone say only how far apart lines are; two balloons lettered side by side sit closer
+than a line height and were read as one unit. Here the page itself decides: a balloon or a caption
+box is a *closed* region of paper-coloured pixels (bounded by its outline, or by a panel border)
+that holds lettering. Lines in two different closed regions never join one unit.
+
+- paper level: the lightness of the paper behind the page's lettering (the median, over OCR
+  lines, of the light pixels inside each line box), so yellowed paper (grey ~185) works the same
+  as white; every threshold is relative to it, to the median line height or to the page size;
+- regions: the light mask (within a tolerance of the paper level), with each OCR line box filled
+  light (letters would otherwise cut a balloon's inside into strips), eroded by a fraction of a
+  line height (a thin neck between two balloons, a gap in an outline, JPEG noise), then labelled
+  (``scipy.ndimage``);
+- background, not a balloon: a region that touches the page border (the gutter, a bleed), or
+  floods a large share of the page or of its panel (a white panel background);
+- each line gets the label of the region under most of its box, or None (text on art, on the
+  background).
+
+Also here: the outline of a unit (the convex hull of its region, a few points), page numbers
+(short numeric text in the top or bottom margin outside every panel) and the reading order of
+units on a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
+ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
+MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background
+MAX_PANEL_SHARE = 0.5  # ... or than this share of the panel holding its lines
+NECK = 0.8  # a region narrower than this share of its lobes on both sides is cut in two
+POLYGON_POINTS = 16  # at most this many points in a unit's outline
+
+
+@dataclass
+class Regions:
+    """Closed light regions of a page: ``labels`` (0 = none) and the erosion radius used."""
+
+    labels: np.ndarray
+    radius: int
+    paper: float
+
+    def outline(self, label: int, max_points: int = POLYGON_POINTS) -> list[list[float]] | None:
+        """The convex hull of region ``label`` (grown back by the erosion radius), as at most
+        ``max_points`` ``[x, y]`` points clockwise in image coordinates; None if degenerate."""
+        from scipy.spatial import ConvexHull, QhullError
+
+        ys, xs = np.nonzero(self.labels == label)
+        if len(xs) < 3:
+            return None
+        r = self.radius
+        # the hull of the pixel squares' corners, grown by the erosion radius
+        points = np.unique(
+            np.concatenate(
+                [np.stack([xs + dx, ys + dy], axis=1) for dx in (-r, 1 + r) for dy in (-r, 1 + r)]
+            ),
+            axis=0,
+        )
+        try:
+            hull = ConvexHull(points)
+        except QhullError:
+            return None
+        ring = points[hull.vertices].astype(float)
+        if len(ring) > max_points:
+            ring = ring[np.linspace(0, len(ring), max_points, endpoint=False).astype(int)]
+        height, width = self.labels.shape
+        ring[:, 0] = ring[:, 0].clip(0, width)
+        ring[:, 1] = ring[:, 1].clip(0, height)
+        return [[round(float(x), 1), round(float(y), 1)] for x, y in ring]
+
+
+def _clip(box: Box, width: int, height: int, inset: float = 0.0) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    x0, y0 = int(max(0, round(x + inset))), int(max(0, round(y + inset)))
+    x1, y1 = int(min(width, round(x + w - inset))), int(min(height, round(y + h - inset)))
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def paper_level(grey: np.ndarray, boxes: Sequence[Box]) -> float | None:
+    """Lightness of the paper behind the lettering: per line box, the median of its lighter half
+    (letters are thin dark strokes on paper); the median over lines. None without lines."""
+    height, width = grey.shape
+    levels = []
+    for box in boxes:
+        x0, y0, x1, y1 = _clip(box, width, height)
+        patch = grey[y0:y1, x0:x1]
+        if patch.size:
+            levels.append(float(np.percentile(patch, 75)))
+    return float(np.median(levels)) if levels else None
+
+
+def find_regions(
+    grey: np.ndarray, boxes: Sequence[Box], line_height: float, paper: float | None = None
+) -> Regions:
+    """Closed light regions of the page, lettering filled in (see the module docstring)."""
+    from scipy import ndimage
+
+    if paper is None:
+        paper = paper_level(grey, boxes) or 255.0
+    threshold = paper * (1 - PAPER_TOLERANCE)
+    light = grey >= threshold
+    height, width = grey.shape
+    inset = 0.1 * line_height  # a loose OCR box must not open the outline around it
+    for box in boxes:
+        x0, y0, x1, y1 = _clip(box, width, height)
+        if x1 > x0 and y1 > y0 and np.percentile(grey[y0:y1, x0:x1], 75) >= threshold:  # on paper
+            x0, y0, x1, y1 = _clip(box, width, height, inset)
+            light[y0:y1, x0:x1] = True
+    radius = max(1, round(ERODE * line_height))
+    structure = ndimage.generate_binary_structure(2, 1)
+    eroded = ndimage.binary_erosion(light, structure, iterations=radius, border_value=1)
+    labels, _ = ndimage.label(eroded)
+    # touching the page border (gutters, bleeds) or flooding the page: background
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes = np.bincount(labels.ravel())
+    background = set(border.tolist()) | set(np.nonzero(sizes > MAX_PAGE_SHARE * height * width)[0].tolist())
+    background.discard(0)
+    if background:
+        labels[np.isin(labels, list(background))] = 0
+    return Regions(labels, radius, paper)
+
+
+def line_regions(
+    regions: Regions,
+    boxes: Sequence[Box],
+    panels: Sequence[Box] = (),
+    panel_of: Sequence[int] = (),
+    vertical: bool = False,
+) -> list[tuple[int, int] | None]:
+    """The region under most of each line box, as (label, lobe), or None (no closed region).
+
+    A region that floods more than ``MAX_PANEL_SHARE`` of the panel its line lies in is that
+    panel's background. A region narrowing to a neck between two of its lines (a balloon of two
+    lobes, one after the other) is cut there: its lines get the lobe they lie in (:func:`_lobes`).
+    """
+    labels = regions.labels
+    height, width = labels.shape
+    sizes = np.bincount(labels.ravel())
+    found: list[int | None] = []
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = _clip(box, width, height)
+        patch = labels[y0:y1, x0:x1].ravel()
+        label = None
+        if patch.size:
+            counts = np.bincount(patch)
+            counts[0] = 0
+            best = int(counts.argmax())
+            if counts[best] >= 0.5 * patch.size:
+                label = best
+        if label is not None and i < len(panel_of) and panel_of[i] >= 0:
+            _, _, pw, ph = panels[panel_of[i]]
+            if sizes[label] > MAX_PANEL_SHARE * pw * ph:
+                label = None
+        found.append(label)
+    ids: list[tuple[int, int] | None] = [None] * len(boxes)
+    for label in {f for f in found if f is not None}:
+        members = [i for i, f in enumerate(found) if f == label]
+        for i, lobe in zip(members, _lobes(labels == label, [boxes[i] for i in members], vertical)):
+            ids[i] = (label, lobe)
+    return ids
+
+
+def _lobes(mask: np.ndarray, boxes: Sequence[Box], vertical: bool) -> list[int]:
+    """Lobe of each line box in one region (``mask``: the page-sized region): the region's extent
+    across the stacking axis, row by row (columns, right to left, for vertical text); between two
+    successive lines, the narrowest row is a neck when it is under ``NECK`` times the widest row
+    on either side."""
+    if vertical:
+        mask = mask.T[::-1]  # columns right to left as rows
+        centres = [mask.shape[0] - 1 - (b[0] + b[2] / 2) for b in boxes]
+    else:
+        centres = [b[1] + b[3] / 2 for b in boxes]
+    # extent, not count, of each row: letters left unfilled are holes, not a narrowing
+    filled = mask.any(axis=1)
+    first = mask.argmax(axis=1)
+    last = mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
+    widths = np.where(filled, last - first + 1, 0)
+    centres = [int(min(max(c, 0), len(widths) - 1)) for c in centres]
+    order = sorted(range(len(boxes)), key=lambda i: centres[i])
+    lobes, lobe = [0] * len(boxes), 0
+    for prev, nxt in pairwise(order):
+        a, b = centres[prev], centres[nxt]
+        if b - a >= 2:
+            neck = a + int(np.argmin(widths[a:b]))
+            before, after = widths[: neck + 1].max(), widths[neck:].max()
+            if widths[neck] < NECK * min(before, after):
+                lobe += 1
+        lobes[nxt] = lobe
+    return lobes
+
+
+def is_page_number(box: Box, text: str, panels: Sequence[Box], width: int, height: int) -> bool:
+    """Short text with a digit (a folio, OCR'd as e.g. ``[53]``) outside every panel, in the
+    page's top or bottom margin (above every panel or below every panel, and in the outer tenth
+    of the page)."""
+    alnum = [c for c in text if c.isalnum()]
+    if not alnum or len(alnum) > 5 or not any(c.isdigit() for c in alnum):
+        return False
+    _x, y, w, h = box
+    if any(_overlap(box, p) > 0.25 * w * h for p in panels):
+        return False
+    top = min((p[1] for p in panels), default=height)
+    bottom = max((p[1] + p[3] for p in panels), default=0.0)
+    return (y + h <= top and y + h <= 0.1 * height) or (y >= bottom and y >= 0.9 * height)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0.0, w) * max(0.0, h)
+
+
+def unit_order(boxes: Sequence[Box], panel_of: Sequence[int], n_panels: int, direction: str) -> list[int]:
+    """Reading order of text units: by panel (units outside every panel last), then in rows
+    (units whose vertical extents overlap by half the shorter one read side by side, in
+    ``direction``), rows top to bottom."""
+    sign = -1 if direction == "rtl" else 1
+    order: list[int] = []
+    by_panel: dict[int, list[int]] = {}
+    for i, p in enumerate(panel_of):
+        by_panel.setdefault(p if p >= 0 else n_panels, []).append(i)
+    for p in sorted(by_panel):
+        rows: list[list[int]] = []
+        for i in sorted(by_panel[p], key=lambda i: boxes[i][1]):
+            b = boxes[i]
+            for row in rows:
+                a = boxes[row[0]]
+                overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+                if overlap >= 0.5 * min(a[3], b[3]):
+                    row.append(i)
+                    break
+            else:
+                rows.append([i])
+        for row in rows:
+            order += sorted(row, key=lambda i: sign * (boxes[i][0] + boxes[i][2] / 2))
+    return order
