@@ -5,9 +5,8 @@ than a line height and were read as one unit. Here the page itself decides: a ba
 box is a *closed* region of paper-coloured pixels (bounded by its outline, or by a panel border)
 that holds lettering. Lines in two different closed regions never join one unit.
 
-- paper level: the lightness of the paper behind the page's lettering (the median, over OCR
-  lines, of the light pixels inside each line box), so yellowed paper (grey ~185) works the same
-  as white; every threshold is relative to it, to the median line height or to the page size;
+- paper level: the lightness of the paper (:func:`paper_level`), so yellowed paper (grey ~185)
+  works the same as white; every threshold is relative to it, to the median line height or to the page size;
 - regions: the light mask (within a tolerance of the paper level), with each OCR line box filled
   light (letters would otherwise cut a balloon's inside into strips), eroded by a fraction of a
   line height (a thin neck between two balloons, a gap in an outline, JPEG noise), then labelled
@@ -32,11 +31,15 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 
+# How lines become units: bumped when the same OCR lines give other units (resumed annotate runs
+# redo books grouped the older way). 1: closed regions and lobes, page numbers.
+UNITS_REVISION = 1
 PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
 ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
 MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background
 MAX_PANEL_SHARE = 0.5  # ... or than this share of the panel holding its lines
 NECK = 0.8  # a region narrower than this share of its lobes on both sides is cut in two
+MARGIN = 0.08  # of the page height: a page number sits this close to the top or bottom edge
 POLYGON_POINTS = 16  # at most this many points in a unit's outline
 
 
@@ -84,9 +87,11 @@ def _clip(box: Box, width: int, height: int, inset: float = 0.0) -> tuple[int, i
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def paper_level(grey: np.ndarray, boxes: Sequence[Box]) -> float | None:
-    """Lightness of the paper behind the lettering: per line box, the median of its lighter half
-    (letters are thin dark strokes on paper); the median over lines. None without lines."""
+def paper_level(grey: np.ndarray, boxes: Sequence[Box]) -> float:
+    """Lightness of the paper: the lighter of the page's 99th percentile and the tone behind the
+    lettering (per line box, the 75th percentile: letters are thin dark strokes on paper; the
+    median over lines). Yellowed paper gives ~185, white 255; lettering that is all on art does
+    not pull the level down to the art's."""
     height, width = grey.shape
     levels = []
     for box in boxes:
@@ -94,7 +99,8 @@ def paper_level(grey: np.ndarray, boxes: Sequence[Box]) -> float | None:
         patch = grey[y0:y1, x0:x1]
         if patch.size:
             levels.append(float(np.percentile(patch, 75)))
-    return float(np.median(levels)) if levels else None
+    page = float(np.percentile(grey[:: max(1, height // 512), :: max(1, width // 512)], 99))
+    return max([page, *([float(np.median(levels))] if levels else [])])
 
 
 def find_regions(
@@ -104,7 +110,7 @@ def find_regions(
     from scipy import ndimage
 
     if paper is None:
-        paper = paper_level(grey, boxes) or 255.0
+        paper = paper_level(grey, boxes)
     threshold = paper * (1 - PAPER_TOLERANCE)
     light = grey >= threshold
     height, width = grey.shape
@@ -171,45 +177,48 @@ def line_regions(
 def _lobes(mask: np.ndarray, boxes: Sequence[Box], vertical: bool) -> list[int]:
     """Lobe of each line box in one region (``mask``: the page-sized region): the region's extent
     across the stacking axis, row by row (columns, right to left, for vertical text); between two
-    successive lines, the narrowest row is a neck when it is under ``NECK`` times the widest row
-    on either side."""
+    successive lines, the narrowest row is a neck when it is under ``NECK`` times the widest row of
+    each of the two lines (a balloon that only tapers has no row narrower than both)."""
     if vertical:
         mask = mask.T[::-1]  # columns right to left as rows
-        centres = [mask.shape[0] - 1 - (b[0] + b[2] / 2) for b in boxes]
+        spans = [(mask.shape[0] - (b[0] + b[2]), mask.shape[0] - b[0]) for b in boxes]
     else:
-        centres = [b[1] + b[3] / 2 for b in boxes]
+        spans = [(b[1], b[1] + b[3]) for b in boxes]
+    last_row = mask.shape[0] - 1
+    spans = [(int(min(max(a, 0), last_row)), int(min(max(b, 0), last_row))) for a, b in spans]
     # extent, not count, of each row: letters left unfilled are holes, not a narrowing
     filled = mask.any(axis=1)
     first = mask.argmax(axis=1)
     last = mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
     widths = np.where(filled, last - first + 1, 0)
-    centres = [int(min(max(c, 0), len(widths) - 1)) for c in centres]
-    order = sorted(range(len(boxes)), key=lambda i: centres[i])
+    order = sorted(range(len(boxes)), key=lambda i: sum(spans[i]))
     lobes, lobe = [0] * len(boxes), 0
     for prev, nxt in pairwise(order):
-        a, b = centres[prev], centres[nxt]
+        a, b = (spans[prev][0] + spans[prev][1]) // 2, (spans[nxt][0] + spans[nxt][1]) // 2
         if b - a >= 2:
             neck = a + int(np.argmin(widths[a:b]))
-            before, after = widths[: neck + 1].max(), widths[neck:].max()
+            before = widths[spans[prev][0] : spans[prev][1] + 1].max()
+            after = widths[spans[nxt][0] : spans[nxt][1] + 1].max()
             if widths[neck] < NECK * min(before, after):
                 lobe += 1
         lobes[nxt] = lobe
     return lobes
 
 
-def is_page_number(box: Box, text: str, panels: Sequence[Box], width: int, height: int) -> bool:
-    """Short text with a digit (a folio, OCR'd as e.g. ``[53]``) outside every panel, in the
-    page's top or bottom margin (above every panel or below every panel, and in the outer tenth
-    of the page)."""
+def is_page_number(
+    box: Box, text: str, panels: Sequence[Box], width: int, height: int, line_height: float
+) -> bool:
+    """Short text with a digit (a folio, OCR'd as e.g. ``[53]``) in the page's top or bottom
+    ``MARGIN`` and not inside a panel (panels shrunk by a line height: detected frames are loose)."""
     alnum = [c for c in text if c.isalnum()]
     if not alnum or len(alnum) > 5 or not any(c.isdigit() for c in alnum):
         return False
     _x, y, w, h = box
-    if any(_overlap(box, p) > 0.25 * w * h for p in panels):
+    if MARGIN * height < y + h / 2 < (1 - MARGIN) * height:
         return False
-    top = min((p[1] for p in panels), default=height)
-    bottom = max((p[1] + p[3] for p in panels), default=0.0)
-    return (y + h <= top and y + h <= 0.1 * height) or (y >= bottom and y >= 0.9 * height)
+    d = line_height
+    inner = [(px + d, py + d, pw - 2 * d, ph - 2 * d) for px, py, pw, ph in panels if min(pw, ph) > 2 * d]
+    return all(_overlap(box, p) < 0.5 * w * h for p in inner)
 
 
 def _overlap(a: Box, b: Box) -> float:

@@ -28,7 +28,7 @@ from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
 from ..ingest import read_manifest, shard_of
 from .align import AlignConfig, merge_vlm
-from .balloons import find_regions, is_page_number, line_regions, unit_order
+from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
 from .detectors import get_detector
 from .ocr import ENGINES, OCR_REVISION, TextBlock, TextLine, classify_block, group_lines, make_engine
 from .quality import page_flags
@@ -56,7 +56,8 @@ class AnnotateOptions:
     def key(self) -> str:
         settings = asdict(self)
         settings.pop("ocr_threads")
-        return json.dumps({"version": __version__, "ocr_revision": OCR_REVISION, **settings}, sort_keys=True)
+        revisions = {"ocr_revision": OCR_REVISION, "units_revision": UNITS_REVISION}
+        return json.dumps({"version": __version__, **revisions, **settings}, sort_keys=True)
 
 
 @lru_cache(maxsize=4)
@@ -82,21 +83,24 @@ def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], d
     vertical = sum(t.bbox[3] > 1.5 * t.bbox[2] for t in lines) > len(lines) / 2
     median_line = float(np.median([t.bbox[2] if vertical else t.bbox[3] for t in lines]))
     grey = np.asarray(image.convert("L"))
+    boxes = [t.bbox for t in lines]
+    regions = find_regions(grey, boxes, median_line)
+    ids = line_regions(regions, boxes, panels, [assign_panel(b, panels) for b in boxes], vertical)
+    folio = [
+        region is None and is_page_number(t.bbox, t.text, panels, image.width, image.height, median_line)
+        for t, region in zip(lines, ids)
+    ]
     texts = [
         _text_box(TextBlock(t.bbox, t.text, t.score, [t]), "page_number", -1)
-        for t in lines
-        if is_page_number(t.bbox, t.text, panels, image.width, image.height)
+        for t, f in zip(lines, folio)
+        if f
     ]
-    folios = {tuple(t["bbox"]) for t in texts}
-    lines = [t for t in lines if tuple(t.bbox) not in folios]
-    if lines:
-        boxes = [t.bbox for t in lines]
-        regions = find_regions(grey, boxes, median_line)
-        ids = line_regions(regions, boxes, panels, [assign_panel(b, panels) for b in boxes], vertical)
-        for block in group_lines(lines, vertical=vertical, regions=ids):
-            panel = assign_panel(block.bbox, panels)
-            kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line)
-            texts.append(_text_box(block, kind, panel))
+    rest = [i for i, f in enumerate(folio) if not f]
+    blocks = group_lines([lines[i] for i in rest], vertical=vertical, regions=[ids[i] for i in rest])
+    for block in blocks:
+        panel = assign_panel(block.bbox, panels)
+        kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line, regions.paper)
+        texts.append(_text_box(block, kind, panel))
     order = unit_order([tuple(t["bbox"]) for t in texts], [t["panel"] for t in texts], len(panels), direction)
     return [texts[i] for i in order]
 
