@@ -64,6 +64,12 @@ def test_side_by_side_balloons_closer_than_a_line_are_two_units():
         ("FAR AWAY", "dialogue", 0),
     ]
     assert [t["text"] for t in units(image, lines, "rtl")] == ["FAR AWAY", "HELLO THERE"]
+    # each unit's outline: its balloon (the ellipse's inside, to a few pixels), a few points
+    for unit, (x0, x1) in zip(result, [(60, 300), (300, 540)]):
+        points = np.array(unit["polygon"])
+        assert 3 <= len(points) <= 16
+        assert abs(points[:, 0].min() - x0) <= 6 and abs(points[:, 0].max() - x1) <= 6
+        assert abs(points[:, 1].min() - 60) <= 6 and abs(points[:, 1].max() - 300) <= 6
 
 
 def test_balloons_on_yellowed_paper():
@@ -107,6 +113,7 @@ def test_two_lobes_of_one_balloon_are_two_units():
     assert len(group_lines(first + second)) == 1
     result = units(image, first + second)
     assert [t["text"] for t in result] == ["THAT'S MY BILLY'S THINGS WHEN HE", "HE'S A LAWYER NOW"]
+    assert [t.get("polygon") for t in result] == [None, None]  # one outline, two units: neither's
 
 
 def test_page_number_in_the_bottom_margin():

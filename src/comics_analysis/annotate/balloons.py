@@ -24,7 +24,7 @@ units on a page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -50,23 +50,32 @@ class Regions:
     labels: np.ndarray
     radius: int
     paper: float
+    _slices: list | None = field(default=None, repr=False)
 
     def outline(self, label: int, max_points: int = POLYGON_POINTS) -> list[list[float]] | None:
         """The convex hull of region ``label`` (grown back by the erosion radius), as at most
-        ``max_points`` ``[x, y]`` points clockwise in image coordinates; None if degenerate."""
+        ``max_points`` ``[x, y]`` points in hull order (evenly picked when more); None if degenerate."""
+        from scipy import ndimage
         from scipy.spatial import ConvexHull, QhullError
 
-        ys, xs = np.nonzero(self.labels == label)
-        if len(xs) < 3:
+        if self._slices is None:
+            self._slices = ndimage.find_objects(self.labels)
+        if not 0 < label <= len(self._slices) or self._slices[label - 1] is None:
             return None
+        rows, cols = self._slices[label - 1]
+        mask = self.labels[rows, cols] == label
+        present = np.nonzero(mask.any(axis=1))[0]
+        if len(present) == 0:
+            return None
+        # a row's two end pixels hold the hull; grown back by the erosion radius
+        first = mask[present].argmax(axis=1)
+        last = mask.shape[1] - 1 - mask[present, ::-1].argmax(axis=1)
         r = self.radius
-        # the hull of the pixel squares' corners, grown by the erosion radius
-        points = np.unique(
-            np.concatenate(
-                [np.stack([xs + dx, ys + dy], axis=1) for dx in (-r, 1 + r) for dy in (-r, 1 + r)]
-            ),
-            axis=0,
-        )
+        xs = np.concatenate([first - r, last + 1 + r, first - r, last + 1 + r]) + cols.start
+        ys = np.concatenate([present - r, present - r, present + 1 + r, present + 1 + r]) + rows.start
+        points = np.unique(np.stack([xs, ys], axis=1), axis=0)
+        if len(points) < 3:
+            return None
         try:
             hull = ConvexHull(points)
         except QhullError:

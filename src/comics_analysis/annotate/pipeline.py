@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -97,10 +97,15 @@ def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], d
     ]
     rest = [i for i, f in enumerate(folio) if not f]
     blocks = group_lines([lines[i] for i in rest], vertical=vertical, regions=[ids[i] for i in rest])
+    region_of = {id(lines[i]): ids[i] for i in rest}
+    units_in = Counter(region_of[id(b.lines[0])][0] for b in blocks if region_of[id(b.lines[0])] is not None)
     for block in blocks:
         panel = assign_panel(block.bbox, panels)
         kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line, regions.paper)
         texts.append(_text_box(block, kind, panel))
+        region = region_of[id(block.lines[0])]
+        if region is not None and units_in[region[0]] == 1:  # the region's outline is this unit's
+            texts[-1]["polygon"] = regions.outline(region[0])
     order = unit_order([tuple(t["bbox"]) for t in texts], [t["panel"] for t in texts], len(panels), direction)
     return [texts[i] for i in order]
 
