@@ -96,6 +96,18 @@ def test_caption_against_the_panel_edge_and_a_balloon_under_it():
     ]
 
 
+def test_two_tinted_caption_boxes_stacked_closer_than_a_line():
+    image, draw = page(art=70)
+    draw.rectangle([100, 100, 420, 170], fill=160, outline=0, width=3)  # a tinted (e.g. orange) box
+    draw.rectangle([100, 172, 420, 242], fill=160, outline=0, width=3)  # another right under it
+    first = [line(115, 114, 280, "I'D PAID FIVE"), line(115, 140, 250, "FOR IT.")]
+    second = [line(115, 180, 290, "YOU DON'T MAKE"), line(115, 206, 260, "A LIVING.")]
+    letter(draw, first + second)
+    assert len(group_lines(first + second)) == 1
+    result = units(image, first + second)
+    assert [t["text"] for t in result] == ["I'D PAID FIVE FOR IT.", "YOU DON'T MAKE A LIVING."]
+
+
 def test_two_lobes_of_one_balloon_are_two_units():
     image, draw = page()
     upper, lower = [100, 40, 400, 200], [150, 185, 350, 335]

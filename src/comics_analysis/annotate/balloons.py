@@ -12,7 +12,8 @@ that holds lettering. Lines in two different closed regions never join one unit.
   line height (a thin neck between two balloons, a gap in an outline, JPEG noise), then labelled
   (``scipy.ndimage``);
 - background, not a balloon: a region that touches the page border (the gutter, a bleed), or
-  floods a large share of the page or of its panel (a white panel background);
+  floods a large share of the page or of its panel (a white panel background); nor is an island
+  (little more than the filled line boxes: lettering on art of a similar tone);
 - each line gets the label of the region under most of its box, or None (text on art, on the
   background).
 
@@ -38,6 +39,7 @@ PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
 ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
 MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background
 MAX_PANEL_SHARE = 0.5  # ... or than this share of the panel holding its lines
+ISLAND = 1.0  # ... and so is one with under this many squared line heights of pixels beyond its lines
 NECK = 0.8  # a region narrower than this share of its lobes on both sides is cut in two
 MARGIN = 0.08  # of the page height: a page number sits this close to the top or bottom edge
 POLYGON_POINTS = 16  # at most this many points in a unit's outline
@@ -115,32 +117,73 @@ def paper_level(grey: np.ndarray, boxes: Sequence[Box]) -> float:
 def find_regions(
     grey: np.ndarray, boxes: Sequence[Box], line_height: float, paper: float | None = None
 ) -> Regions:
-    """Closed light regions of the page, lettering filled in (see the module docstring)."""
-    from scipy import ndimage
-
+    """Closed regions of the page, lettering filled in (see the module docstring): one pass for
+    the lines on paper (light: within ``PAPER_TOLERANCE`` of the paper level), then one per tone of
+    the tinted boxes the other lines sit on (a caption's flat colour: within the same tolerance of
+    the tone, for lines whose box is mostly that tone)."""
     if paper is None:
         paper = paper_level(grey, boxes)
-    threshold = paper * (1 - PAPER_TOLERANCE)
-    light = grey >= threshold
     height, width = grey.shape
-    inset = 0.1 * line_height  # a loose OCR box must not open the outline around it
+    tolerance = PAPER_TOLERANCE * paper
+    passes: list[tuple[np.ndarray, list[Box]]] = []
+    on_paper, tinted = [], []
     for box in boxes:
         x0, y0, x1, y1 = _clip(box, width, height)
-        if x1 > x0 and y1 > y0 and np.percentile(grey[y0:y1, x0:x1], 75) >= threshold:  # on paper
-            x0, y0, x1, y1 = _clip(box, width, height, inset)
-            light[y0:y1, x0:x1] = True
+        patch = grey[y0:y1, x0:x1]
+        if not patch.size:
+            continue
+        level = float(np.percentile(patch, 75))
+        if level >= paper - tolerance:
+            on_paper.append(box)
+        elif np.mean(np.abs(patch - level) <= tolerance) >= 0.5:  # mostly one tone: on a tinted box?
+            tinted.append((level, box))
+    passes.append((grey >= paper - tolerance, on_paper))
+    tinted.sort(key=lambda item: item[0])
+    tones: list[list[tuple[float, Box]]] = []
+    for level, box in tinted:
+        if tones and level - tones[-1][-1][0] <= tolerance:
+            tones[-1].append((level, box))
+        else:
+            tones.append([(level, box)])
+    for tone in tones:
+        level = float(np.median([lv for lv, _ in tone]))
+        passes.append((np.abs(grey.astype(np.float32) - level) <= tolerance, [box for _, box in tone]))
     radius = max(1, round(ERODE * line_height))
+    labels = np.zeros(grey.shape, dtype=np.int32)
+    for mask, members in passes:
+        if members:
+            found = _closed_regions(mask, members, line_height, radius)
+            free = (found > 0) & (labels == 0)
+            labels[free] = found[free] + labels.max()
+    return Regions(labels, radius, paper)
+
+
+def _closed_regions(mask: np.ndarray, boxes: Sequence[Box], line_height: float, radius: int) -> np.ndarray:
+    """Labelled regions of ``mask`` with ``boxes`` filled in, eroded by ``radius``, less the
+    background (touching the page border, or over ``MAX_PAGE_SHARE`` of the page)."""
+    from scipy import ndimage
+
+    height, width = mask.shape
+    mask = mask.copy()
+    filled = np.zeros_like(mask)
+    inset = 0.1 * line_height  # a loose OCR box must not open the outline around it
+    for box in boxes:
+        x0, y0, x1, y1 = _clip(box, width, height, inset)
+        filled[y0:y1, x0:x1] = True
+    mask |= filled
     structure = ndimage.generate_binary_structure(2, 1)
-    eroded = ndimage.binary_erosion(light, structure, iterations=radius, border_value=1)
-    labels, _ = ndimage.label(eroded)
-    # touching the page border (gutters, bleeds) or flooding the page: background
+    eroded = ndimage.binary_erosion(mask, structure, iterations=radius, border_value=1)
+    labels, count = ndimage.label(eroded)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    sizes = np.bincount(labels.ravel())
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
     background = set(border.tolist()) | set(np.nonzero(sizes > MAX_PAGE_SHARE * height * width)[0].tolist())
+    # an island: little more than the filled line boxes (lettering on art of a similar tone)
+    beyond = np.bincount(labels[~filled].ravel(), minlength=count + 1)
+    background |= set(np.nonzero(beyond < ISLAND * line_height**2)[0].tolist())
     background.discard(0)
     if background:
         labels[np.isin(labels, list(background))] = 0
-    return Regions(labels, radius, paper)
+    return labels
 
 
 def line_regions(
