@@ -3,7 +3,14 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from comics_analysis.annotate.balloons import find_regions, is_page_number, line_regions, unit_order
+from comics_analysis.annotate.balloons import (
+    _hills,
+    _lobes,
+    find_regions,
+    is_page_number,
+    line_regions,
+    unit_order,
+)
 from comics_analysis.annotate.ocr import TextLine, group_lines
 from comics_analysis.annotate.pipeline import page_texts
 
@@ -126,6 +133,30 @@ def test_two_lobes_of_one_balloon_are_two_units():
     result = units(image, first + second)
     assert [t["text"] for t in result] == ["THAT'S MY BILLY'S THINGS WHEN HE", "HE'S A LAWYER NOW"]
     assert [t.get("polygon") for t in result] == [None, None]  # one outline, two units: neither's
+
+
+def test_lobes_on_a_diagonal_by_their_saddle():
+    """Two round lobes joined on a diagonal by a thin bridge: the distance map's saddle between
+    them is far under either top; one wide balloon has no neck for either check."""
+    image = Image.new("1", (320, 320), 0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([40, 40, 160, 160], fill=1)
+    draw.ellipse([160, 160, 280, 280], fill=1)
+    draw.line([(130, 130), (190, 190)], fill=1, width=24)
+    mask = np.asarray(image)
+    boxes = [(70.0, 80.0, 60.0, 20.0), (70.0, 104.0, 60.0, 20.0), (190.0, 200.0, 60.0, 20.0)]
+    assert _hills(mask, boxes) == [0, 0, 1]
+    one = Image.new("1", (320, 320), 0)
+    ImageDraw.Draw(one).ellipse([20, 60, 300, 260], fill=1)  # one wide balloon, four lines
+    single = np.asarray(one)
+    lines = [
+        (110.0, 90.0, 100.0, 20.0),
+        (80.0, 114.0, 160.0, 20.0),
+        (70.0, 138.0, 180.0, 20.0),
+        (120.0, 200.0, 80.0, 20.0),
+    ]
+    assert _lobes(single, lines, vertical=False) == [0, 0, 0, 0]
+    assert _hills(single, lines) == [0, 0, 0, 0]
 
 
 def test_page_number_in_the_bottom_margin():

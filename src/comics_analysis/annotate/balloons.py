@@ -41,6 +41,7 @@ MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is backgrou
 MAX_PANEL_SHARE = 0.5  # ... or than this share of the panel holding its lines
 ISLAND = 1.0  # ... and so is one with under this many squared line heights of pixels beyond its lines
 NECK = 0.8  # a region narrower than this share of its lobes on both sides is cut in two
+HILL_LEVELS = 32  # levels of the distance map at which lobes' saddles are looked for
 MARGIN = 0.08  # of the page height: a page number sits this close to the top or bottom edge
 POLYGON_POINTS = 16  # at most this many points in a unit's outline
 
@@ -197,7 +198,8 @@ def line_regions(
 
     A region that floods more than ``MAX_PANEL_SHARE`` of the panel its line lies in is that
     panel's background. A region narrowing to a neck between two of its lines (a balloon of two
-    lobes, one after the other) is cut there: its lines get the lobe they lie in (:func:`_lobes`).
+    lobes) is cut there: its lines get the lobe they lie in, a neck across the stacking axis
+    (:func:`_lobes`) or in any direction (:func:`_hills`).
     """
     labels = regions.labels
     height, width = labels.shape
@@ -218,11 +220,22 @@ def line_regions(
             if sizes[label] > MAX_PANEL_SHARE * pw * ph:
                 label = None
         found.append(label)
+    from scipy import ndimage
+
     ids: list[tuple[int, int] | None] = [None] * len(boxes)
+    slices = ndimage.find_objects(labels)
     for label in {f for f in found if f is not None}:
         members = [i for i, f in enumerate(found) if f == label]
-        for i, lobe in zip(members, _lobes(labels == label, [boxes[i] for i in members], vertical)):
-            ids[i] = (label, lobe)
+        if len(members) == 1:
+            ids[members[0]] = (label, 0)
+            continue
+        rows, cols = slices[label - 1]
+        mask = labels[rows, cols] == label  # the region, cropped; its lines' boxes shifted to match
+        shifted = [(b[0] - cols.start, b[1] - rows.start, b[2], b[3]) for b in (boxes[i] for i in members)]
+        by_rows, by_hills = _lobes(mask, shifted, vertical), _hills(mask, shifted)
+        keys: dict[tuple[int, int], int] = {}
+        for i, key in zip(members, zip(by_rows, by_hills)):
+            ids[i] = (label, keys.setdefault(key, len(keys)))
     return ids
 
 
@@ -255,6 +268,61 @@ def _lobes(mask: np.ndarray, boxes: Sequence[Box], vertical: bool) -> list[int]:
                 lobe += 1
         lobes[nxt] = lobe
     return lobes
+
+
+def _hills(mask: np.ndarray, boxes: Sequence[Box]) -> list[int]:
+    """Lobe of each line box in one region, in any direction (two lobes side by side or on a
+    diagonal): each line climbs the region's distance-to-edge map (holes filled) from its deepest
+    point to a top; two tops stay apart when the deepest path between them (their saddle) is under
+    ``NECK`` times the lower top."""
+    from scipy import ndimage
+
+    # a frame of background first: the distance is to the region's edge, not to the crop's
+    dist = ndimage.distance_transform_edt(ndimage.binary_fill_holes(np.pad(mask, 1)))[1:-1, 1:-1]
+    height, width = dist.shape
+    tops: list[tuple[int, int] | None] = []
+    for box in boxes:
+        x0, y0, x1, y1 = _clip(box, width, height)
+        patch = dist[y0:y1, x0:x1]
+        if patch.size == 0 or patch.max() <= 0:
+            tops.append(None)
+            continue
+        r, c = np.unravel_index(int(patch.argmax()), patch.shape)
+        r, c = int(r) + y0, int(c) + x0
+        while True:  # steepest ascent to a top
+            r0, c0 = max(0, r - 1), max(0, c - 1)
+            window = dist[r0 : r + 2, c0 : c + 2]
+            nr, nc = np.unravel_index(int(window.argmax()), window.shape)
+            if window[nr, nc] <= dist[r, c]:
+                break
+            r, c = int(nr) + r0, int(nc) + c0
+        tops.append((r, c))
+    distinct = sorted({t for t in tops if t is not None})
+    saddle: dict[tuple, float] = {}  # highest level at which two tops share a component
+    if len(distinct) > 1:
+        for level in np.linspace(max(dist[t] for t in distinct), 0, HILL_LEVELS, endpoint=False):
+            components, _ = ndimage.label(dist >= level)
+            for k, a in enumerate(distinct):
+                for b in distinct[k + 1 :]:
+                    if (a, b) not in saddle and components[a] and components[a] == components[b]:
+                        saddle[(a, b)] = float(level)
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i] = parent[parent[i]]
+        return i
+
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = tops[i], tops[j]
+            if a is not None and b is not None and a != b:
+                a, b = min(a, b), max(a, b)
+                if saddle.get((a, b), 0.0) < NECK * min(dist[a], dist[b]):
+                    continue  # a neck between their lobes
+            parent[root(j)] = root(i)
+    roots: dict[int, int] = {}
+    return [roots.setdefault(root(i), len(roots)) for i in range(len(boxes))]
 
 
 def is_page_number(
