@@ -1,25 +1,29 @@
-"""Balloons and captions from the page image: which OCR lines share a closed paper region.
+"""Balloons and captions from the page image: which OCR lines share a closed region.
 
 OCR lines alone say only how far apart lines are; two balloons lettered side by side sit closer
 than a line height and were read as one unit. Here the page itself decides: a balloon or a caption
-box is a *closed* region of paper-coloured pixels (bounded by its outline, or by a panel border)
-that holds lettering. Lines in two different closed regions never join one unit.
+box is a *closed* region of paper-coloured (or one flat tinted) pixels, bounded by its outline or
+by a panel border, that holds lettering. Lines in two different closed regions never join one
+unit (:func:`..ocr.group_lines` ``regions``).
 
 - paper level: the lightness of the paper (:func:`paper_level`), so yellowed paper (grey ~185)
-  works the same as white; every threshold is relative to it, to the median line height or to the page size;
-- regions: the light mask (within a tolerance of the paper level), with each OCR line box filled
-  light (letters would otherwise cut a balloon's inside into strips), eroded by a fraction of a
-  line height (a thin neck between two balloons, a gap in an outline, JPEG noise), then labelled
+  works the same as white; every threshold is relative to it, to the median line height or to
+  the page size;
+- regions (:func:`find_regions`): the light mask (within ``PAPER_TOLERANCE`` of the paper level),
+  then one mask per tone of the tinted boxes other lines sit on; each with its lines' boxes
+  filled (letters would otherwise cut a balloon's inside into strips), eroded by a fraction of a
+  line height (a thin neck between two balloons, a gap in an outline, JPEG noise), labelled
   (``scipy.ndimage``);
 - background, not a balloon: a region that touches the page border (the gutter, a bleed), or
   floods a large share of the page or of its panel (a white panel background); nor is an island
   (little more than the filled line boxes: lettering on art of a similar tone);
-- each line gets the label of the region under most of its box, or None (text on art, on the
-  background).
+- each line gets the region under most of its box, or None (text on art, on the background),
+  and the lobe of that region it lies in (a balloon of two lobes joined by a neck is two units:
+  :func:`_lobes`, :func:`_hills`).
 
 Also here: the outline of a unit (the convex hull of its region, a few points), page numbers
-(short numeric text in the top or bottom margin outside every panel) and the reading order of
-units on a page.
+(short text with a digit in the top or bottom margin outside every panel) and the reading order
+of units on a page. Not here: artists' signatures (no reliable cue found; they stay ``unknown``).
 """
 
 from __future__ import annotations
