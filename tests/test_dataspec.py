@@ -50,14 +50,16 @@ def page_dict(**overrides):
                 "panel": 0,
                 "score": 0.95,
                 "source": "ocr",
+                "polygon": [[15, 15], [125, 15], [125, 65], [15, 65]],  # the balloon's outline
             },
-            {
+            {  # a record without a polygon (written before the field existed) still loads
                 "bbox": [300, 1100, 200, 50],
                 "text": "THE END",
                 "kind": "unknown",
                 "panel": -1,
                 "source": "ocr",
             },
+            {"bbox": [390, 1160, 20, 20], "text": "12", "kind": "page_number", "panel": -1, "source": "ocr"},
         ],
         "characters": [
             {"bbox": [30, 100, 80, 300], "label": "character", "score": 0.7, "source": "detector"}
@@ -94,6 +96,8 @@ def test_valid_page_keeps_every_field():
     assert page.panel_texts(0) == ["Hello there."]
     assert page.quality.matches[0].iou == 0.8
     assert page.quality.flags == []
+    assert page.texts[0].polygon == [(15.0, 15.0), (125.0, 15.0), (125.0, 65.0), (15.0, 65.0)]
+    assert page.texts[1].polygon is None and page.texts[2].kind == "page_number"
 
 
 @pytest.mark.parametrize(
@@ -118,6 +122,7 @@ def test_valid_page_keeps_every_field():
         (lambda d: d["texts"][0].update(panel=5), "texts[0].panel", "not -1 or a panel index"),
         (lambda d: d.update(reading_direction="ttb"), "reading_direction", "'ltr' or 'rtl'"),
         (lambda d: d.update(extra_field=1), "extra_field", "Extra inputs"),
+        (lambda d: d["texts"][0].update(polygon=[[1, 1], [5, 5]]), "texts[0].polygon", "3 or more points"),
     ],
 )
 def test_invalid_records_name_page_and_field(mutate, field, reason):
@@ -138,6 +143,9 @@ def test_partly_outside_box_is_clamped_and_flagged():
     page = Page.from_dict(data)
     assert page.panels[1].bbox == (700.0, 0.0, 100.0, 280.0)
     assert page.quality.flags == ["clamped:panels[1].bbox"]
+    data["texts"][0]["polygon"] = [[-5, 10], [50, 10], [50, 1300]]
+    assert Page.from_dict(data).texts[0].polygon == [(0.0, 10.0), (50.0, 10.0), (50.0, 1200.0)]
+    assert Page.from_dict(data).quality.flags[-1] == "clamped:texts[0].polygon"
     again = Page.from_json(page.to_json())  # already inside: no second flag, same box
     assert again == page
 

@@ -167,7 +167,8 @@ def merge_vlm(
         if t.source == "vlm":
             continue  # a re-merge replaces the previous VLM reading
         item = t.model_dump()
-        item["panel"] = assign_panel(t.bbox, final_boxes)
+        # a page number stays outside every panel (an added VLM panel may cover the margin)
+        item["panel"] = -1 if t.kind == "page_number" else assign_panel(t.bbox, final_boxes)
         texts.append(item)
     ocr = [t for t in texts if t["source"] == "ocr"] if page.provenance.ocr else []
     if kind == "order":  # each pairing checked against the lettering OCR found in that panel

@@ -12,6 +12,7 @@ else it is ``unknown``.
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,10 +230,14 @@ def _reading_sequence(lines: list[TextLine], vertical: bool) -> list[TextLine]:
     return [t for row in rows for t in sorted(row, key=lambda t: t.bbox[along])]
 
 
-def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock]:
+def group_lines(
+    lines: list[TextLine], vertical: bool = False, regions: Sequence[object] | None = None
+) -> list[TextBlock]:
     """Lines that stack (close in the reading axis, overlapping across it) form one block.
 
     Horizontal text stacks top to bottom; ``vertical`` text (Japanese tategaki) right to left.
+    ``regions``: per line, the closed balloon or caption region it lies in (None: none, see
+    :mod:`.balloons`); only lines of the same region (or both of none) may join.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -243,6 +248,8 @@ def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock
     edges: list[tuple[int, int]] = []
     for i in range(n):
         for j in range(i + 1, n):
+            if regions is not None and regions[i] != regions[j]:
+                continue
             a, b = lines[i].bbox, lines[j].bbox
             if vertical:
                 a, b = (a[1], a[0], a[3], a[2]), (b[1], b[0], b[3], b[2])
@@ -282,11 +289,14 @@ def group_lines(lines: list[TextLine], vertical: bool = False) -> list[TextBlock
     return blocks
 
 
-def classify_block(block: TextBlock, grey: np.ndarray, panel: Box | None, median_line: float) -> str:
+def classify_block(
+    block: TextBlock, grey: np.ndarray, panel: Box | None, median_line: float, paper: float = 255.0
+) -> str:
     """dialogue / narration / sfx from visual cues, else unknown.
 
     - sfx: letters much taller than the page's usual lettering, not on paper (no balloon);
-    - dialogue: on flat white paper (a balloon);
+    - dialogue: on flat paper (a balloon), as light as the page's ``paper`` level (white, or the
+      tone of yellowed paper: see :func:`.balloons.paper_level`);
     - narration: on a flat tinted box that sits against a panel edge (a caption).
     """
     x, y, w, h = (round(v) for v in block.bbox)
@@ -298,15 +308,15 @@ def classify_block(block: TextBlock, grey: np.ndarray, panel: Box | None, median
     ring = np.concatenate([grey[y0, x0:x1], grey[y1 - 1, x0:x1], grey[y0:y1, x0], grey[y0:y1, x1 - 1]])
     if ring.size == 0:
         return "unknown"
-    paper = float(np.median(ring))
-    flat = float(np.mean(np.abs(ring.astype(float) - paper) < 12))
+    local = float(np.median(ring))
+    flat = float(np.mean(np.abs(ring.astype(float) - local) < 12))
     line_height = float(np.median([t.bbox[3] for t in block.lines])) if block.lines else h
-    if line_height >= 1.8 * median_line and not (flat > 0.8 and paper > 200):
+    if line_height >= 1.8 * median_line and not (flat > 0.8 and local > 0.78 * paper):
         return "sfx"
-    if flat < 0.7 or paper < 150:
+    if flat < 0.7 or local < 0.59 * paper:
         return "unknown"
-    if paper >= 248:
-        return "dialogue"  # white paper: a balloon
+    if local >= 0.97 * paper:
+        return "dialogue"  # paper: a balloon
     if panel is not None:
         px, py, pw, ph = panel
         margin = max(0.12 * min(pw, ph), 2.5 * line_height)  # caption padding is about a line

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -30,8 +30,9 @@ from ..dataspec.io import resolve_image
 from ..ingest import read_manifest, shard_of
 from ..ingest.base import MAX_PAGE_PIXELS
 from .align import AlignConfig, merge_vlm
+from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
 from .detectors import get_detector
-from .ocr import ENGINES, OCR_REVISION, classify_block, group_lines, make_engine
+from .ocr import ENGINES, OCR_REVISION, TextBlock, TextLine, classify_block, group_lines, make_engine
 from .quality import page_flags
 from .reading_order import reading_order
 from .vlm.importers import VlmFolder, vlm_folder
@@ -57,7 +58,8 @@ class AnnotateOptions:
     def key(self) -> str:
         settings = asdict(self)
         settings.pop("ocr_threads")
-        return json.dumps({"version": __version__, "ocr_revision": OCR_REVISION, **settings}, sort_keys=True)
+        revisions = {"ocr_revision": OCR_REVISION, "units_revision": UNITS_REVISION}
+        return json.dumps({"version": __version__, **revisions, **settings}, sort_keys=True)
 
 
 @lru_cache(maxsize=4)
@@ -69,34 +71,56 @@ def ocr_engine(name: str, lang: str | None = None, threads: int | None = None):
 
 
 def read_text(image: Image.Image, engine, panels: list[tuple], direction: str) -> list[dict]:
-    """OCR text blocks of a page as DataSpec text boxes: panel by area, kind by visual cues,
-    ordered by panel reading order, then top to bottom and in ``direction``."""
-    lines = engine.read(image)
+    """OCR text units of a page as DataSpec text boxes (see :func:`page_texts`)."""
+    return page_texts(image, engine.read(image), panels, direction)
+
+
+def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], direction: str) -> list[dict]:
+    """OCR lines of a page -> balloon-level DataSpec text boxes: page numbers apart (kind
+    ``page_number``, no panel); the other lines grouped by distance, never across two closed
+    balloon or caption regions of the image (:mod:`.balloons`); panel by area, kind by visual
+    cues; in reading order (panels, then rows of units in ``direction``)."""
     if not lines:
         return []
     vertical = sum(t.bbox[3] > 1.5 * t.bbox[2] for t in lines) > len(lines) / 2
-    blocks = group_lines(lines, vertical=vertical)
     median_line = float(np.median([t.bbox[2] if vertical else t.bbox[3] for t in lines]))
     grey = np.asarray(image.convert("L"))
-    sign = -1 if direction == "rtl" else 1
-    texts = []
+    boxes = [t.bbox for t in lines]
+    regions = find_regions(grey, boxes, median_line)
+    ids = line_regions(regions, boxes, panels, [assign_panel(b, panels) for b in boxes], vertical)
+    folio = [
+        region is None and is_page_number(t.bbox, t.text, panels, image.width, image.height, median_line)
+        for t, region in zip(lines, ids)
+    ]
+    texts = [
+        _text_box(TextBlock(t.bbox, t.text, t.score, [t]), "page_number", -1)
+        for t, f in zip(lines, folio)
+        if f
+    ]
+    rest = [i for i, f in enumerate(folio) if not f]
+    blocks = group_lines([lines[i] for i in rest], vertical=vertical, regions=[ids[i] for i in rest])
+    region_of = {id(lines[i]): ids[i] for i in rest}
+    units_in = Counter(region_of[id(b.lines[0])][0] for b in blocks if region_of[id(b.lines[0])] is not None)
     for block in blocks:
         panel = assign_panel(block.bbox, panels)
-        kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line)
-        texts.append(
-            {
-                "bbox": list(block.bbox),
-                "text": block.text,
-                "kind": kind,
-                "panel": panel,
-                "score": round(block.score, 4),
-                "source": "ocr",
-            }
-        )
-    texts.sort(
-        key=lambda t: (t["panel"] if t["panel"] >= 0 else len(panels), t["bbox"][1], sign * t["bbox"][0])
-    )
-    return texts
+        kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line, regions.paper)
+        texts.append(_text_box(block, kind, panel))
+        region = region_of[id(block.lines[0])]
+        if region is not None and units_in[region[0]] == 1:  # the region's outline is this unit's
+            texts[-1]["polygon"] = regions.outline(region[0])
+    order = unit_order([tuple(t["bbox"]) for t in texts], [t["panel"] for t in texts], len(panels), direction)
+    return [texts[i] for i in order]
+
+
+def _text_box(block: TextBlock, kind: str, panel: int) -> dict:
+    return {
+        "bbox": list(block.bbox),
+        "text": block.text,
+        "kind": kind,
+        "panel": panel,
+        "score": round(block.score, 4),
+        "source": "ocr",
+    }
 
 
 def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Page:
@@ -126,7 +150,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         engine = ocr_engine(options.ocr, options.ocr_lang, options.ocr_threads)
         texts = read_text(image, engine, [tuple(p["bbox"]) for p in panels], direction)
         for text in texts:
-            if text["panel"] >= 0 and text["kind"] != "unknown":
+            if text["panel"] >= 0 and text["kind"] in ("dialogue", "narration", "sfx"):
                 panels[text["panel"]]["text"][text["kind"]].append(text["text"])
     if answered:
         flags += page_flags(image, [p["bbox"] for p in panels], texts)

@@ -226,7 +226,7 @@ def _page(element, where: str, index: int, book_id: str, image_root: Path, lang,
     except ValueError as exc:  # a malformed or degenerate polygon; the message names the element
         raise fail(str(exc), "points") from None
     for text in texts:
-        if text.panel >= 0 and text.text and text.kind != "unknown":
+        if text.panel >= 0 and text.text and text.kind in ("dialogue", "narration", "sfx"):
             getattr(panels[text.panel].text, text.kind).append(text.text)
     try:
         return Page(

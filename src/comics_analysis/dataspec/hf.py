@@ -31,6 +31,7 @@ def hf_features(decode_images: bool = True):
         "panel": Value("int32"),
         "score": Value("float64"),
         "source": Value("string"),
+        "polygon": List(List(Value("float64"), length=2)),
     }
     box = {"bbox": bbox, "label": Value("string"), "score": Value("float64"), "source": Value("string")}
     quality = {

@@ -31,10 +31,11 @@ PAGE_TYPES: tuple[str, ...] = (
     "back_cover",
     "other",
 )
-TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown")
+# page_number: a folio printed in the page margin (never a panel's lettering)
+TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown", "page_number")
 SOURCES: tuple[str, ...] = ("detector", "ocr", "vlm", "gt", "synthetic")
 
-TextKind = Literal["dialogue", "narration", "sfx", "unknown"]
+TextKind = Literal["dialogue", "narration", "sfx", "unknown", "page_number"]
 Source = Literal["detector", "ocr", "vlm", "gt", "synthetic"]
 Direction = Literal["ltr", "rtl"]
 BBox = tuple[float, float, float, float]
@@ -127,8 +128,21 @@ class TextBox(_Record):
     panel: int = -1  # index into Page.panels, -1 when outside every panel
     score: float | None = None
     source: Source = "ocr"
+    # outline of the balloon or caption holding the text, [[x, y], ...] (3+ points), when known;
+    # optional: records written before it existed load with None
+    polygon: list[tuple[float, float]] | None = None
 
     _bbox = field_validator("bbox")(_check_bbox)
+
+    @field_validator("polygon")
+    @classmethod
+    def _check_polygon(cls, value: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if value is not None:
+            if len(value) < 3:
+                raise ValueError(f"polygon needs 3 or more points, got {len(value)}")
+            if any(v != v for point in value for v in point):
+                raise ValueError("polygon contains NaN")
+        return value
 
 
 class Match(_Record):
@@ -212,7 +226,20 @@ class Page(_Record):
         for name, items in (("panels", self.panels), ("texts", self.texts), ("characters", self.characters)):
             for i, item in enumerate(items):
                 item.bbox = self._clamp(item.bbox, f"{name}[{i}].bbox")
+        for i, text in enumerate(self.texts):
+            if text.polygon is not None:
+                text.polygon = self._clamp_points(text.polygon, f"texts[{i}].polygon")
         return self
+
+    def _clamp_points(self, points: list[tuple[float, float]], field: str) -> list[tuple[float, float]]:
+        inside = [
+            (min(max(x, 0.0), float(self.width)), min(max(y, 0.0), float(self.height))) for x, y in points
+        ]
+        if inside != [tuple(p) for p in points]:
+            flag = f"clamped:{field}"
+            if flag not in self.quality.flags:
+                self.quality.flags.append(flag)
+        return inside
 
     def _clamp(self, bbox: BBox, field: str) -> BBox:
         x, y, w, h = bbox
