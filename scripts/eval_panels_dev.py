@@ -1,15 +1,16 @@
 """Classical panel detection on every real dev book (and synthetic pages), in-process, detection only.
 
-    python scripts/eval_panels_dev.py [--synthetic 36] [--set FIELD=VALUE] [--json OUT]
-                                      [--render DIR] [--only BOOK]
+    python scripts/eval_panels_dev.py [--synthetic 54] [--set FIELD=VALUE] [--json OUT]
+                                      [--render DIR] [--only BOOK] [--misses]
 
 Books: the two OpenMantra books (../shared/data/open-mantra, rtl) and Craphound (the ACBF file in
 ../shared/data/craphound-acbf, ltr), read in place, plus ``--synthetic`` story pages cycling the
-layouts and gutters. Each page is detected with :func:`detect_classical` (no OCR), put in reading
-order and scored with :func:`comics_analysis.metrics.panels.evaluate_panels`. Prints one row per book:
-P/R/F1@0.5, AP50, exact count, merged and unassigned true panels. ``--render DIR`` writes each page
-whose panels are not all matched one-to-one as a PNG (true boxes green, predicted boxes red with their
-score) to look at.
+layouts and gutters (every other page with balloons across its gutters). Each page is detected
+with :func:`detect_classical` (no OCR), put in reading order and scored with
+:func:`comics_analysis.metrics.panels.evaluate_panels`. Prints one row per book: P/R/F1@0.5, AP50,
+exact count, merged and unassigned true panels; ``--misses`` lists the pages not matched
+one-to-one, ``--render DIR`` draws them as PNGs (true boxes green, predicted boxes red with their
+score) to look at, ``--json`` writes the table and per-page counts (to compare two runs).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _pages(synthetic: int, only: str | None):
             (7, i),
             layout=LAYOUTS[i % len(LAYOUTS)],
             gutter=gutters[(i // len(LAYOUTS)) % len(gutters)],
+            crossing=2 * (i % 2),
             book_id="synthetic-dev00000",
             page_index=i,
         )
@@ -90,11 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--synthetic", type=int, default=27, help="synthetic story pages (0: none)")
+    parser.add_argument("--synthetic", type=int, default=54, help="synthetic story pages (0: none)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="config override")
     parser.add_argument("--only", help="only books whose name contains this")
     parser.add_argument("--json", type=Path, help="write the per-book metrics here")
     parser.add_argument("--render", type=Path, help="write failing pages here as PNG")
+    parser.add_argument("--misses", action="store_true", help="list pages not matched one-to-one")
     args = parser.parse_args()
 
     cfg = _config(args.set)
@@ -137,9 +140,17 @@ def main() -> None:
             f"{s.f1:6.3f} {s.ap50:6.3f} {s.exact_count:6.3f} {s.merged_panels:6d} {s.unassigned_panels:6d}"
         )
     print(f"detection: {len(truth) / seconds:.1f} pages/s ({seconds:.1f} s)")
+    if args.misses:
+        for r in report["pages"]:
+            if r.tp != r.truth or r.pred != r.truth:
+                print(
+                    f"  {r.key}: truth {r.truth} pred {r.pred} matched {r.tp} "
+                    f"merged {r.merged} unassigned {r.unassigned}"
+                )
     if args.json:
         out = {name: s.as_dict() for name, s in rows}
         out["config"] = dataclasses.asdict(cfg)
+        out["pages"] = {r.key: [r.truth, r.pred, r.tp, r.merged, r.unassigned] for r in report["pages"]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))
 
