@@ -35,6 +35,9 @@ class ClassicalConfig:
     gutter_fill: float = 0.02  # a row/column is gutter when at most this share of it is ink
     bridge_fill: float = 0.4  # ... or this much, when the run is short and dense fill surrounds it
     dense_fill: float = 0.7
+    crossed_fill: float = 0.8  # ... or this much, when a straight gutter shows past one obstruction
+    crossed_drop: float = 0.15  # ... and the fill drops by this much from both sides
+    crossed_paper: float = 0.6  # ... and the obstruction is this much paper-coloured or white (a balloon)
     min_gutter: int = 2  # pixels (at work size)
     min_area: float = 0.008  # share of the page area
     min_side: float = 0.04  # share of the page's shorter side
@@ -107,6 +110,62 @@ def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[False], mask_1d, [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return list(zip(edges[::2], edges[1::2]))
+
+
+def _crossed(
+    solid: np.ndarray, light: np.ndarray, axis: int, start: int, stop: int, cfg: ClassicalConfig
+) -> float:
+    """How much of columns (axis 0) or rows (axis 1) ``start:stop`` of a region is a straight
+    gutter that one balloon crosses; 0 when they are not such a gutter. The gutter (non-solid)
+    pixels common to every line of the run form at most two stretches, each reaching an end of the
+    region and together at least 1 - crossed_fill of its length (the gutter runs straight past one
+    obstruction), and the obstruction is mostly light: of the paper's colour or white (a balloon's
+    interior), not art."""
+    band = solid[:, start:stop] if axis == 0 else solid[start:stop, :].T
+    pale = light[:, start:stop] if axis == 0 else light[start:stop, :].T
+    open_all = ~band.any(axis=1)  # along the gutter: free on every line of the run
+    stretches = _runs(open_all)
+    n = len(open_all)
+    share = float(open_all.mean())
+    if not stretches or len(stretches) > 2 or share < 1 - cfg.crossed_fill:
+        return 0.0
+    if not all(a == 0 or b == n for a, b in stretches):
+        return 0.0
+    blocked = band[~open_all]
+    if not blocked.any() or float(pale[~open_all][blocked].mean()) < cfg.crossed_paper:
+        return 0.0
+    return share
+
+
+def _crossed_split(
+    solid: np.ndarray, light: np.ndarray, axis: int, cfg: ClassicalConfig
+) -> tuple[list[tuple[int, int]], float]:
+    """Segments between gutters that one balloon crosses (:func:`_crossed`): a short run of lines
+    with some fill between dense stretches, where the fill drops by ``crossed_drop`` from both
+    sides. Returns the segments and the open share of the clearest such gutter (0 when none)."""
+    profile = solid.mean(axis=axis)
+    n = len(profile)
+    reach = max(3, n // 20)
+    cuts, best = [], 0.0
+    for start, stop in _runs(profile <= cfg.crossed_fill):
+        if stop - start > reach or stop - start < cfg.min_gutter or start == 0 or stop == n:
+            continue
+        level = profile[start:stop].max() + cfg.crossed_drop
+        before = profile[max(0, start - reach) : start]
+        after = profile[stop : stop + reach]
+        if min(before.mean(), after.mean()) < max(level, cfg.dense_fill):
+            continue
+        share = _crossed(solid, light, axis, start, stop, cfg)
+        if share > 0:
+            cuts.append((start, stop))
+            best = max(best, share)
+    segments, pos = [], 0
+    for start, stop in cuts:
+        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments, best if len(segments) > 1 else 0.0
 
 
 def _split(profile: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int]]:
@@ -222,9 +281,10 @@ def _line_split(
     return segments
 
 
-def _xy_cut(ink, dark, paper, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
     """Recursive cut of ``box``; ink is the solid mask, dark the frame-line candidates, paper the
-    pixels of the gutter's colour (balloon interiors included)."""
+    pixels of the gutter's colour (balloon interiors included), light those of the gutter's colour
+    or white (balloon interiors on any gutter)."""
     box = _trim(ink, box)
     if box is None:
         return
@@ -245,12 +305,22 @@ def _xy_cut(ink, dark, paper, box, cfg: ClassicalConfig, depth: int, out: list) 
                 if len(segments) > 1:
                     for a, b in segments:
                         sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
-                        _xy_cut(ink, dark, paper, sub, cfg, depth + 1, out)
+                        _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
                     return
+        # a gutter that a balloon crosses: the axis whose gutter shows over more of its length
+        crossed = [(*_crossed_split(region, light[y0:y1, x0:x1], axis, cfg), axis) for axis in (1, 0)]
+        segments, share, axis = max(crossed, key=lambda c: c[1])
+        if share > 0:
+            for a, b in segments:
+                sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
+                _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
+            return
         parts = _blobs(region, cfg)
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
             for bx0, by0, bx1, by1 in parts:
-                _xy_cut(ink, dark, paper, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out)
+                _xy_cut(
+                    ink, dark, paper, light, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out
+                )
             return
     out.append(box)
 
@@ -333,7 +403,10 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
     pale = min(200.0, level - cfg.ink_threshold) if level > 128 else 200.0  # balloon interiors
-    _xy_cut(ink, dark, paper, (0, 0, w, h), cfg, 0, boxes)
+    # balloon interiors are of the paper's colour; on a dark gutter, dark art merges with the gutter
+    # and white art looks like a balloon, so gutters crossed by balloons are only looked for on paper
+    light = paper if level > 128 else np.zeros_like(paper)
+    _xy_cut(ink, dark, paper, light, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
