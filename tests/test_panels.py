@@ -124,6 +124,22 @@ def test_gutter_crossed_in_its_middle_by_a_lettered_balloon_is_cut():
     assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9
 
 
+def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
+    truth = [(40, 40, 720, 1120)]
+    image = page_with(truth, fill=(150, 140, 120), border=4)
+    draw = ImageDraw.Draw(image)
+    x0, y0, x1, y1 = 250, 300, 550, 660
+    ragged = [(x, y0 + 4 * (x // 8 % 2 == 0)) for x in range(x0, x1, 8)]  # hair and shadow all round
+    ragged += [(x1 - 4 * (y // 8 % 2 == 0), y) for y in range(y0, y1, 8)]
+    ragged += [(x, y1 - 4 * (x // 8 % 2 == 0)) for x in range(x1, x0, -8)]
+    ragged += [(x0 + 4 * (y // 8 % 2 == 0), y) for y in range(y1, y0, -8)]
+    draw.polygon(ragged, fill=(25, 20, 20))
+    draw.ellipse([x0 + 30, y0 + 50, x1 - 30, y1 - 20], fill=(210, 170, 140))  # the face: an oval hole
+    draw.rectangle([420, 820, 700, 1080], fill=(90, 120, 160), outline=(0, 0, 0), width=4)  # an inset
+    pred, matches = found(image, [*truth, (420, 820, 281, 261)])
+    assert len(pred) == 2 and len(matches) == 2  # before: the face's oval was a third "inset"
+
+
 def test_pages_with_balloons_across_their_gutters():
     tp = truth_n = pred_n = 0
     for i in range(27):

@@ -220,6 +220,20 @@ def _frame_score(ink: np.ndarray) -> float:
     return float(min(edges))
 
 
+def _straightness(ink: np.ndarray) -> float:
+    """How straight the frame of a region is: per edge, the best single line of its edge band
+    (3 px deep) that is ink along the edge; the weakest edge counts. A rectangle's frame is about
+    1; a round outline that merely touches its bounding box on each side is low."""
+    depth = max(1, min(3, min(ink.shape) // 10))
+    edges = [
+        ink[:depth].mean(axis=1).max(),
+        ink[-depth:].mean(axis=1).max(),
+        ink[:, :depth].mean(axis=0).max(),
+        ink[:, -depth:].mean(axis=0).max(),
+    ]
+    return float(min(edges))
+
+
 def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
     x0, y0, x1, y1 = box
     region = ink[y0:y1, x0:x1]
@@ -364,6 +378,8 @@ def _insets(
             continue
         if np.mean(inside > pale) > 0.5 or np.mean(inside < 80) > 0.4:
             continue  # paper (caption, balloon) or a solid dark shape, not a framed picture
+        if cv2.contourArea(contour) < 0.85 * area or _straightness(region[cy : cy + ch, cx : cx + cw]) < 0.8:
+            continue  # a round or ragged outline (a face, hair), not a rectangle of four straight lines
         found.append(((x0 + cx, y0 + cy, x0 + cx + cw, y0 + cy + ch), frame))
     # keep outermost frames only
     found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
