@@ -10,6 +10,7 @@ from comics_analysis.annotate import ClassicalConfig, Detection, detect, detect_
 from comics_analysis.annotate.detectors import DETECTORS, detector_specs, register_detector
 from comics_analysis.metrics.panels import coco_ap, iou, kendall_tau, match_boxes, score_page, summarise
 from comics_analysis.synth import LAYOUTS, make_page
+from comics_analysis.synth.fonts import font
 
 # --- metrics ------------------------------------------------------------------------------------
 
@@ -138,6 +139,26 @@ def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     draw.rectangle([420, 820, 700, 1080], fill=(90, 120, 160), outline=(0, 0, 0), width=4)  # an inset
     pred, matches = found(image, [*truth, (420, 820, 281, 261)])
     assert len(pred) == 2 and len(matches) == 2  # before: the face's oval was a third "inset"
+
+
+def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
+    framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
+    image = page_with(framed, border=4)
+    draw = ImageDraw.Draw(image)
+    # an archway drawn straight on the paper: no frame, and less than half of its box is ink
+    draw.rectangle([60, 600, 120, 1150], fill=(90, 60, 50))
+    draw.rectangle([300, 600, 360, 1150], fill=(90, 60, 50))
+    draw.rectangle([60, 600, 360, 660], fill=(110, 80, 60))
+    truth = [*framed, (60, 600, 301, 551)]
+    pred, matches = found(image, truth)
+    assert len(pred) == 4 and len(matches) == 4  # before: dropped as a text block
+    # a block of lettering as large and as inky stays out (many small glyphs, no large shape)
+    text = page_with(framed, border=4)
+    draw = ImageDraw.Draw(text)
+    for row in range(13):
+        draw.text((50, 590 + row * 42), "WHAT A NIGHT!", fill=(0, 0, 0), font=font("bold", 40))
+    pred, matches = found(text, framed)
+    assert len(pred) == 3 and len(matches) == 3
 
 
 def test_pages_with_balloons_across_their_gutters():

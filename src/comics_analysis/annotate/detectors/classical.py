@@ -43,6 +43,8 @@ class ClassicalConfig:
     min_side: float = 0.04  # share of the page's shorter side
     frame_edge: float = 0.75  # share of an edge that must be ink for a framed panel
     min_fill: float = 0.5  # share of ink for an unframed panel
+    art_fill: float = 0.3  # ... or this share, when one connected shape holds most of it (art, not text)
+    art_share: float = 0.5  # the largest shape's share of the ink for art
     max_depth: int = 8
     line_length: float = 0.3  # a frame line spans at least this share of the region
     line_cover: float = 0.5  # ... and covers this share of a row/column to count
@@ -351,6 +353,16 @@ def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int,
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]
 
 
+def _texty(solid: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Whether a region's ink is lettering (many small glyphs) rather than art: no connected shape
+    holds ``art_share`` of it. A borderless panel's figures are a few large shapes."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return areas.size == 0 or areas.max() < cfg.art_share * areas.sum()
+
+
 def _insets(
     grey: np.ndarray, dark: np.ndarray, box, pale: float = 200.0
 ) -> list[tuple[tuple[int, int, int, int], float]]:
@@ -432,7 +444,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         region = ink[y0:y1, x0:x1]
         frame = _frame_score(region)
         fill = float(region.mean())
-        if frame < cfg.frame_edge and fill < cfg.min_fill:
+        if frame < cfg.frame_edge and fill < cfg.min_fill and (fill < cfg.art_fill or _texty(region, cfg)):
             continue  # a text block, caption or stray balloon
         size = min(1.0, (bw * bh) / (0.05 * w * h))
         score = (0.6 * max(frame, min(1.0, fill / 0.8)) + 0.4 * size) * (0.7 + 0.3 * min(frame, 1.0))
