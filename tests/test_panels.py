@@ -125,6 +125,29 @@ def test_gutter_crossed_in_its_middle_by_a_lettered_balloon_is_cut():
     assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9
 
 
+def test_a_faint_broken_frame_line_that_unframed_art_touches_is_cut_along():
+    # a framed panel whose thin frame is printed faintly (2 px dashes with breaks, wavering by a
+    # pixel halfway down); the unframed art beside it runs up to its edge: no clean gutter column
+    image = page_with([])
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([40, 40, 380, 1160], fill=(235, 225, 200))
+    for x, y in [(120, 200), (200, 600), (90, 900)]:
+        draw.ellipse([x, y, x + 120, y + 120], outline=(0, 0, 0), width=3)
+    draw.polygon([(383, 40), (760, 60), (740, 1160), (383, 1160)], fill=(110, 110, 110))
+    for y in range(40, 1161, 12):
+        for x0 in (40, 379 + (y > 600)):
+            draw.rectangle([x0, y, x0 + 1, min(y + 9, 1160)], fill=(30, 30, 30))
+    for x in range(40, 381, 12):
+        for y0 in (40, 1159):
+            draw.rectangle([x, y0, min(x + 9, 380), y0 + 1], fill=(30, 30, 30))
+    truth = [(40, 40, 341, 1121), (383, 40, 378, 1121)]
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2  # before: one box over both
+    assert [d.bbox for d in detect_classical(image, ClassicalConfig(line_wobble=0))] == [
+        (39.0, 39.0, 721.5, 1122.0)
+    ]
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

@@ -16,6 +16,7 @@ Known limits: non-guillotine layouts and diagonal gutters (common in manga) merg
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -55,6 +56,9 @@ class ClassicalConfig:
     min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
     blob_share: float = 0.2  # a separate shape this large (share of its region) is its own panel
     edge_cover: float = 0.6  # one frame line this long (share of an unframed region) is a panel edge
+    line_wobble: int = 5  # a faint lone frame line: breaks (pixels) closed along it; 0: none
+    edge_piece: float = 0.2  # ... and each side of a cut along it holds this share of the region
+    faint_cover: float = 0.85  # ... and it spans this share of the region
 
 
 def _to_grey(image) -> np.ndarray:
@@ -253,10 +257,12 @@ def _line_split(
     axis: int,
     cfg: ClassicalConfig,
     single: bool = False,
+    wobble: int = 0,
 ) -> list[tuple[int, int]]:
     """Segments between pairs of long parallel frame lines close together: the two borders of a
     gutter that art or a balloon crosses, so that the fill profile shows no clean gap. With
-    ``single``, a lone thin frame line is enough (for regions that are not framed themselves)."""
+    ``single``, a lone thin frame line is enough (for regions that are not framed themselves);
+    ``wobble`` joins a faint line across one pixel and along breaks of up to that many pixels."""
     import cv2
 
     h, w = dark.shape
@@ -265,7 +271,14 @@ def _line_split(
         return [(0, h if axis == 1 else w)]
     length = max(20, int(cfg.line_length * along))
     kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-    lines = cv2.morphologyEx(dark.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    strokes = dark.astype(np.uint8)
+    if wobble:
+        # a thin frame line scaled down wavers between two neighbouring lines of pixels and fades
+        # here and there: join it across one pixel and along short breaks before measuring it
+        across = np.ones((2, 1) if axis == 1 else (1, 2), np.uint8)
+        gaps = np.ones((1, wobble) if axis == 1 else (wobble, 1), np.uint8)
+        strokes = cv2.morphologyEx(cv2.dilate(strokes, across), cv2.MORPH_CLOSE, gaps)
+    lines = cv2.morphologyEx(strokes, cv2.MORPH_OPEN, kernel)
     cover = lines.mean(axis=axis)
     n = len(cover)
     if single:
@@ -273,7 +286,7 @@ def _line_split(
         # frame is a thin stroke with something not dark on one side; hair and shadows are masses.
         near = dark.astype(np.float32).mean(axis=axis)
         cuts = []
-        for a, b in _runs(cover >= cfg.edge_cover):
+        for a, b in _runs(cover >= (cfg.faint_cover if wobble else cfg.edge_cover)):
             sides = [near[max(0, a - 6) : max(0, a - 2)], near[b + 2 : b + 6]]
             if b - a <= 4 and min(side.mean() if side.size else 1.0 for side in sides) <= 0.3:
                 cuts.append(((a + b) // 2, (a + b) // 2))
@@ -308,19 +321,28 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
         framed = _frame_score(region) >= cfg.frame_edge
-        for splitter in ("fill", "lines", "edge"):
-            if splitter == "edge" and framed:
+        for splitter in ("fill", "lines", "edge", "faint edge"):
+            if splitter.endswith("edge") and framed:
                 continue  # a framed panel keeps its inner lines (art, insets)
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg)
                 else:
                     segments = _line_split(
-                        dark[y0:y1, x0:x1], region, paper[y0:y1, x0:x1], axis, cfg, splitter == "edge"
+                        dark[y0:y1, x0:x1],
+                        region,
+                        paper[y0:y1, x0:x1],
+                        axis,
+                        cfg,
+                        splitter.endswith("edge"),
+                        wobble=cfg.line_wobble if splitter == "faint edge" else 0,
                     )
-                if len(segments) > 1:
-                    for a, b in segments:
-                        sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
+                subs = [
+                    (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1) for a, b in segments
+                ]
+                # a faint line (joined across breaks) leaves no sliver (a balloon spilling over a frame)
+                if len(subs) > 1 and (splitter != "faint edge" or _no_sliver(segments, cfg)):
+                    for sub in subs:
                         _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
                     return
         # a gutter that a balloon crosses: the axis whose gutter shows over more of its length
@@ -339,6 +361,12 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 )
             return
     out.append(box)
+
+
+def _no_sliver(segments: list[tuple[int, int]], cfg: ClassicalConfig) -> bool:
+    """Whether every segment of a cut holds at least ``edge_piece`` of the region's extent."""
+    n = segments[-1][1] - segments[0][0]
+    return all(b - a >= cfg.edge_piece * n for a, b in segments)
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
@@ -427,6 +455,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
 
         grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
+    if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
+        cfg = dataclasses.replace(cfg, line_wobble=0)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
