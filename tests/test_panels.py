@@ -148,6 +148,16 @@ def test_a_faint_broken_frame_line_that_unframed_art_touches_is_cut_along():
     ]
 
 
+def test_a_thick_black_divider_between_two_panels_is_a_gutter():
+    truth = [(40, 40, 720, 500), (40, 580, 430, 580), (480, 580, 280, 580)]
+    image = page_with([truth[0], (40, 580, 720, 580)], border=4, fill=(200, 190, 170))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([470, 580, 479, 1159], fill=(0, 0, 0))  # black, with no paper on either side
+    draw.ellipse([150, 700, 350, 900], outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3  # before: the two lower panels were one
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

@@ -59,6 +59,7 @@ class ClassicalConfig:
     line_wobble: int = 5  # a faint lone frame line: breaks (pixels) closed along it; 0: none
     edge_piece: float = 0.2  # ... and each side of a cut along it holds this share of the region
     faint_cover: float = 0.85  # ... and it spans this share of the region
+    band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
 
 
 def _to_grey(image) -> np.ndarray:
@@ -321,12 +322,14 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
         framed = _frame_score(region) >= cfg.frame_edge
-        for splitter in ("fill", "lines", "edge", "faint edge"):
+        for splitter in ("fill", "band", "lines", "edge", "faint edge"):
             if splitter.endswith("edge") and framed:
                 continue  # a framed panel keeps its inner lines (art, insets)
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg)
+                elif splitter == "band":
+                    segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:
                     segments = _line_split(
                         dark[y0:y1, x0:x1],
@@ -361,6 +364,27 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 )
             return
     out.append(box)
+
+
+def _band_split(dark: np.ndarray, axis: int, cfg: ClassicalConfig) -> list[tuple[int, int]]:
+    """Segments between black bands: 3 to 8 (or 4% of the region) lines of pixels dark over
+    ``band_cover`` of the region with light lines on both sides (a black gutter or a thick black
+    divider between two panels on light paper)."""
+    share = dark.mean(axis=axis)
+    n = len(share)
+    width = max(8, int(0.04 * n))
+    segments, pos = [], 0
+    if cfg.band_cover > 0:
+        for start, stop in _runs(share >= cfg.band_cover):
+            before, after = share[max(0, start - 3) : start], share[stop : stop + 3]
+            if not 3 <= stop - start <= width or before.size == 0 or after.size == 0:
+                continue
+            if max(before.mean(), after.mean()) > 0.2 or min(start - pos, n - stop) < cfg.min_side_px:
+                continue  # dark on one side: the edge of a dark area of art, not a gutter
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments
 
 
 def _no_sliver(segments: list[tuple[int, int]], cfg: ClassicalConfig) -> bool:
@@ -456,7 +480,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
     if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
-        cfg = dataclasses.replace(cfg, line_wobble=0)
+        cfg = dataclasses.replace(cfg, line_wobble=0, band_cover=0.0)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
