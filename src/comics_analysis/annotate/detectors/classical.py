@@ -3,15 +3,24 @@
 Estimate the gutter colour from the page border; the gutter is the paper connected to the page
 border, everything else (ink, and paper enclosed by ink such as a panel's white interior) is
 solid. Cut the solid mask recursively along gutters (rows or columns with almost no solid, or a
-short thin dip between dense stretches where a balloon crosses), an X-Y cut on pixels. A region
-is a panel when it is framed (its four edges are solid) or densely filled; text blocks and stray
-balloons are neither and are dropped. A region that is not framed itself but holds one long thin
-frame line (the edge of a framed panel that an unframed neighbour's art touches) is cut along
-that line; a gutter whose two frame lines a balloon mostly hides is cut when the strip between
-the lines is paper. A second pass looks for framed insets (art inside a dark frame) inside each
-panel. Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
+short thin dip between dense stretches where a balloon crosses), an X-Y cut on pixels; on light
+paper a thick black band with light on both sides is a gutter too. A region is a panel when it
+is framed (its four edges are solid), densely filled, or, unframed and less filled, when one
+large connected shape holds most of its ink (borderless art); text blocks (many small glyphs)
+and stray balloons are dropped. A region that is not framed itself but holds one long thin frame
+line (the edge of a framed panel that an unframed neighbour's art touches) is cut along that
+line, also a faint one (broken, wavering by a pixel) that spans the region; a gutter whose two
+frame lines a balloon mostly hides is cut when the strip between the lines is paper. A straight
+gutter that one balloon crosses over up to 80% of its length (the gutter shows in one or two
+pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
+shows most. A second pass looks for framed insets (art inside a rectangular frame of straight
+lines; faces and round outlines are not insets) inside each panel. Scores rank frame and fill
+evidence, so precision-recall curves (AP) mean something.
 
-Known limits: non-guillotine layouts and diagonal gutters (common in manga) merge panels.
+Known limits: non-guillotine layouts (panels overlapping their neighbours), diagonal gutters
+(common in manga) and gutters sealed by art merge panels; open-topped panels whose art bleeds
+into the paper may be split; a balloon spilling over a frame may be left as a sliver; on a dark
+gutter, balloons crossing gutters are not looked for (white art looks like a balloon there).
 """
 
 from __future__ import annotations
