@@ -158,6 +158,17 @@ def test_a_thick_black_divider_between_two_panels_is_a_gutter():
     assert len(pred) == 3 and len(matches) == 3  # before: the two lower panels were one
 
 
+def test_a_balloon_on_its_own_between_panels_is_lettering_not_a_panel():
+    truth = [(40, 40, 720, 500), (40, 700, 720, 460)]
+    image = page_with(truth, border=4)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([250, 545, 550, 690], fill=(255, 255, 255), outline=(0, 0, 0), width=3)
+    for k, line in enumerate(["WAIT FOR ME,", "I'M COMING!"]):
+        draw.text((300, 575 + k * 44), line, fill=(0, 0, 0), font=font("bold", 34))
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2  # before: the balloon was a third panel
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

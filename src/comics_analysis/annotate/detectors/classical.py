@@ -68,6 +68,7 @@ class ClassicalConfig:
     line_wobble: int = 5  # a faint lone frame line: breaks (pixels) closed along it; 0: none
     edge_piece: float = 0.2  # ... and each side of a cut along it holds this share of the region
     faint_cover: float = 0.85  # ... and it spans this share of the region
+    balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
 
 
@@ -424,6 +425,27 @@ def _texty(solid: np.ndarray, cfg: ClassicalConfig) -> bool:
     return areas.size == 0 or areas.max() < cfg.art_share * areas.sum()
 
 
+def _one_balloon(enclosed: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Whether a region is mostly one balloon: a convex oval of enclosed paper (its outline holds
+    at least 90% of its hull and under 85% of its box) that spans most of the region and covers
+    ``balloon_share`` of it. A panel's white interior is enclosed paper too, but a rectangle, or
+    art cuts into it (not convex)."""
+    import cv2
+
+    h, w = enclosed.shape
+    contours, _ = cv2.findContours(enclosed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for contour in contours:
+        area = cv2.contourArea(contour)
+        if area < cfg.balloon_share * h * w:
+            continue
+        _, _, cw, ch = cv2.boundingRect(contour)
+        hull = cv2.contourArea(cv2.convexHull(contour))
+        round_ = area < 0.85 * cw * ch  # an oval, not a panel's rectangular white interior
+        if hull > 0 and area >= 0.9 * hull and round_ and cw >= 0.6 * w and ch >= 0.6 * h:
+            return True
+    return False
+
+
 def _insets(
     grey: np.ndarray, dark: np.ndarray, box, pale: float = 200.0
 ) -> list[tuple[tuple[int, int, int, int], float]]:
@@ -509,6 +531,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         fill = float(region.mean())
         if frame < cfg.frame_edge and fill < cfg.min_fill and (fill < cfg.art_fill or _texty(region, cfg)):
             continue  # a text block, caption or stray balloon
+        if frame < cfg.frame_edge and _one_balloon(region & paper[y0:y1, x0:x1], cfg):
+            continue  # one balloon that a cut left on its own: lettering, not a panel
         size = min(1.0, (bw * bh) / (0.05 * w * h))
         score = (0.6 * max(frame, min(1.0, fill / 0.8)) + 0.4 * size) * (0.7 + 0.3 * min(frame, 1.0))
         results.append((box, min(1.0, score)))
