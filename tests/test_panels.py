@@ -169,6 +169,15 @@ def test_a_balloon_on_its_own_between_panels_is_lettering_not_a_panel():
     assert len(pred) == 2 and len(matches) == 2  # before: the balloon was a third panel
 
 
+def test_a_thin_strip_left_beside_a_panel_is_not_a_panel():
+    # a strip 50 px wide (6% of the page's width) and ten times as tall: what a cut leaves of a
+    # frame's edge or of a balloon spilling over it, not a panel
+    truth = [(40, 40, 670, 520), (40, 620, 720, 540)]
+    image = page_with([*truth, (730, 40, 50, 520)], border=4, fill=(150, 160, 170))
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2  # before: the strip was a third panel
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

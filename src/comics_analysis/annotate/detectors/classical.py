@@ -51,6 +51,8 @@ class ClassicalConfig:
     min_gutter: int = 2  # pixels (at work size)
     min_area: float = 0.008  # share of the page area
     min_side: float = 0.04  # share of the page's shorter side
+    sliver_side: float = 0.08  # ... and this share, for a strip over sliver_aspect times longer
+    sliver_aspect: float = 4.0
     frame_edge: float = 0.75  # share of an edge that must be ink for a framed panel
     min_fill: float = 0.5  # share of ink for an unframed panel
     art_fill: float = 0.3  # ... or this share, when one connected shape holds most of it (art, not text)
@@ -526,6 +528,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         bw, bh = x1 - x0, y1 - y0
         if bw * bh < cfg.min_area * w * h or min(bw, bh) < cfg.min_side * min(w, h):
             continue
+        if min(bw, bh) < cfg.sliver_side * min(w, h) and max(bw, bh) >= cfg.sliver_aspect * min(bw, bh):
+            continue  # a thin strip a cut left over: a frame's edge, a balloon spilling over it
         region = ink[y0:y1, x0:x1]
         frame = _frame_score(region)
         fill = float(region.mean())
