@@ -178,6 +178,22 @@ def test_a_thin_strip_left_beside_a_panel_is_not_a_panel():
     assert len(pred) == 2 and len(matches) == 2  # before: the strip was a third panel
 
 
+def test_a_thin_slanted_gutter_between_two_frame_lines_is_cut():
+    # two panels on one row divided by a slanted gutter: two thin frame lines with a paper strip
+    # of 2 px between them, which the page's scaling seals (no blob of its own either side)
+    image = page_with([(40, 620, 720, 540)], border=4)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(40, 40), (397, 40), (437, 560), (40, 560)], fill=(150, 160, 170), outline=(0, 0, 0))
+    draw.polygon([(401, 40), (760, 40), (760, 560), (441, 560)], fill=(170, 150, 140), outline=(0, 0, 0))
+    draw.line([(397, 40), (437, 560)], fill=(0, 0, 0), width=2)
+    draw.line([(401, 40), (441, 560)], fill=(0, 0, 0), width=2)
+    draw.ellipse([100, 150, 300, 350], outline=(0, 0, 0), width=3)
+    truth = [(40, 40, 397, 521), (404, 40, 357, 521), (40, 620, 720, 540)]
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3  # before: the two upper panels were one
+    assert len(detect_classical(image, ClassicalConfig(slant=0.0))) == 2
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

@@ -13,26 +13,37 @@ line, also a faint one (broken, wavering by a pixel) that spans the region; a gu
 frame lines a balloon mostly hides is cut when the strip between the lines is paper. A straight
 gutter that one balloon crosses over up to 80% of its length (the gutter shows in one or two
 pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
-shows most. A second pass looks for framed insets (art inside a rectangular frame of straight
+shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
+with paper between them (leaning by up to 8% of its length; too thin to stay open at the working
+scale) is cleared and the region's separate shapes become panels. The gutter finders live in
+:mod:`.gutters`. A second pass looks for framed insets (art inside a rectangular frame of straight
 lines; faces and round outlines are not insets) inside each panel. Scores rank frame and fill
 evidence, so precision-recall curves (AP) mean something.
 
-Known limits: non-guillotine layouts (panels overlapping their neighbours), diagonal gutters
-(common in manga) and gutters sealed by art merge panels; open-topped panels whose art bleeds
-into the paper may be split; a balloon spilling over a frame may be left as a sliver; on a dark
-gutter, balloons crossing gutters are not looked for (white art looks like a balloon there).
+Known limits: non-guillotine layouts (panels overlapping their neighbours), slanted gutters
+without two clear frame lines and gutters sealed by art merge panels; strips thinner than 8% of
+the page's shorter side (4 times longer than wide) are dropped as slivers, true narrow panels
+too; open-topped panels whose art bleeds into the paper may be split; on a dark gutter, balloons
+crossing gutters are not looked for (white art looks like a balloon there).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from .base import Detection
+from .gutters import (
+    _band_split,
+    _carve_slanted,
+    _crossed_split,
+    _line_split,
+    _no_sliver,
+    _split,
+)
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -71,6 +82,7 @@ class ClassicalConfig:
     edge_piece: float = 0.2  # ... and each side of a cut along it holds this share of the region
     faint_cover: float = 0.85  # ... and it spans this share of the region
     balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
+    slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
 
 
@@ -124,96 +136,6 @@ def paper_noise(grey: np.ndarray, level: float, threshold: int) -> float:
     return float(1.4826 * np.median(np.abs(near - np.median(near))))
 
 
-def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of runs of True."""
-    padded = np.concatenate([[False], mask_1d, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return list(zip(edges[::2], edges[1::2]))
-
-
-def _crossed(
-    solid: np.ndarray, light: np.ndarray, axis: int, start: int, stop: int, cfg: ClassicalConfig
-) -> float:
-    """How much of columns (axis 0) or rows (axis 1) ``start:stop`` of a region is a straight
-    gutter that one balloon crosses; 0 when they are not such a gutter. The gutter (non-solid)
-    pixels common to every line of the run form at most two stretches, each reaching an end of the
-    region and together at least 1 - crossed_fill of its length (the gutter runs straight past one
-    obstruction), and the obstruction is mostly light: of the paper's colour or white (a balloon's
-    interior), not art."""
-    band = solid[:, start:stop] if axis == 0 else solid[start:stop, :].T
-    pale = light[:, start:stop] if axis == 0 else light[start:stop, :].T
-    open_all = ~band.any(axis=1)  # along the gutter: free on every line of the run
-    stretches = _runs(open_all)
-    n = len(open_all)
-    share = float(open_all.mean())
-    if not stretches or len(stretches) > 2 or share < 1 - cfg.crossed_fill:
-        return 0.0
-    if not all(a == 0 or b == n for a, b in stretches):
-        return 0.0
-    blocked = band[~open_all]
-    if not blocked.any() or float(pale[~open_all][blocked].mean()) < cfg.crossed_paper:
-        return 0.0
-    return share
-
-
-def _crossed_split(
-    solid: np.ndarray, light: np.ndarray, axis: int, cfg: ClassicalConfig
-) -> tuple[list[tuple[int, int]], float]:
-    """Segments between gutters that one balloon crosses (:func:`_crossed`): a short run of lines
-    with some fill between dense stretches, where the fill drops by ``crossed_drop`` from both
-    sides. Returns the segments and the open share of the clearest such gutter (0 when none)."""
-    profile = solid.mean(axis=axis)
-    n = len(profile)
-    reach = max(3, n // 20)
-    cuts, best = [], 0.0
-    for start, stop in _runs(profile <= cfg.crossed_fill):
-        if stop - start > reach or stop - start < cfg.min_gutter or start == 0 or stop == n:
-            continue
-        level = profile[start:stop].max() + cfg.crossed_drop
-        before = profile[max(0, start - reach) : start]
-        after = profile[stop : stop + reach]
-        if min(before.mean(), after.mean()) < max(level, cfg.dense_fill):
-            continue
-        share = _crossed(solid, light, axis, start, stop, cfg)
-        if share > 0:
-            cuts.append((start, stop))
-            best = max(best, share)
-    segments, pos = [], 0
-    for start, stop in cuts:
-        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
-            segments.append((pos, start))
-            pos = stop
-    segments.append((pos, n))
-    return segments, best if len(segments) > 1 else 0.0
-
-
-def _split(profile: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int]]:
-    """Segments between gutters of a 1-D fill profile; one segment when there is no gutter."""
-    n = len(profile)
-    gutter = profile <= cfg.gutter_fill
-    # a short run with a little fill between dense stretches is a gutter crossed by a balloon or
-    # a figure breaking the frame; a long one is a narrow panel and stays
-    reach = max(3, n // 20)
-    for start, stop in _runs((profile <= cfg.bridge_fill) & ~gutter):
-        if stop - start > reach:
-            continue
-        before = profile[max(0, start - reach) : start]
-        after = profile[stop : stop + reach]
-        if (before.size == 0 or before.mean() >= cfg.dense_fill) and (
-            after.size == 0 or after.mean() >= cfg.dense_fill
-        ):
-            gutter[start:stop] = True
-    segments, pos = [], 0
-    for start, stop in _runs(gutter):
-        if stop - start >= cfg.min_gutter or start == 0 or stop == n:
-            if start > pos:
-                segments.append((pos, start))
-            pos = stop
-    if pos < n:
-        segments.append((pos, n))
-    return segments
-
-
 def solid_mask(grey: np.ndarray, level: float, threshold: int) -> np.ndarray:
     """Everything that is not gutter: paper connected to the page border is gutter; paper
     enclosed by ink (a panel's white interior, a balloon) belongs to what encloses it."""
@@ -263,66 +185,6 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
 
 
-def _line_split(
-    dark: np.ndarray,
-    solid: np.ndarray,
-    paper: np.ndarray,
-    axis: int,
-    cfg: ClassicalConfig,
-    single: bool = False,
-    wobble: int = 0,
-) -> list[tuple[int, int]]:
-    """Segments between pairs of long parallel frame lines close together: the two borders of a
-    gutter that art or a balloon crosses, so that the fill profile shows no clean gap. With
-    ``single``, a lone thin frame line is enough (for regions that are not framed themselves);
-    ``wobble`` joins a faint line across one pixel and along breaks of up to that many pixels."""
-    import cv2
-
-    h, w = dark.shape
-    along = w if axis == 1 else h
-    if along < 40:
-        return [(0, h if axis == 1 else w)]
-    length = max(20, int(cfg.line_length * along))
-    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-    strokes = dark.astype(np.uint8)
-    if wobble:
-        # a thin frame line scaled down wavers between two neighbouring lines of pixels and fades
-        # here and there: join it across one pixel and along short breaks before measuring it
-        across = np.ones((2, 1) if axis == 1 else (1, 2), np.uint8)
-        gaps = np.ones((1, wobble) if axis == 1 else (wobble, 1), np.uint8)
-        strokes = cv2.morphologyEx(cv2.dilate(strokes, across), cv2.MORPH_CLOSE, gaps)
-    lines = cv2.morphologyEx(strokes, cv2.MORPH_OPEN, kernel)
-    cover = lines.mean(axis=axis)
-    n = len(cover)
-    if single:
-        # the edge of a framed panel that art of an unframed neighbour touches: cut along it. A
-        # frame is a thin stroke with something not dark on one side; hair and shadows are masses.
-        near = dark.astype(np.float32).mean(axis=axis)
-        cuts = []
-        for a, b in _runs(cover >= (cfg.faint_cover if wobble else cfg.edge_cover)):
-            sides = [near[max(0, a - 6) : max(0, a - 2)], near[b + 2 : b + 6]]
-            if b - a <= 4 and min(side.mean() if side.size else 1.0 for side in sides) <= 0.3:
-                cuts.append(((a + b) // 2, (a + b) // 2))
-    else:
-        fill, pale = solid.mean(axis=axis), paper.mean(axis=axis)
-        cuts = []
-        for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.hidden_cover)):
-            if not 2 <= b0 - a1 <= max(8, cfg.line_gap * n) or fill[a1:b0].mean() > cfg.line_gap_fill:
-                continue
-            # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
-            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
-                pale[a1:b0].mean() >= cfg.hidden_paper
-            ):
-                cuts.append((a1, b0))
-    segments, pos = [], 0
-    for start, stop in cuts:
-        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
-            segments.append((pos, start))
-            pos = stop
-    segments.append((pos, n))
-    return segments
-
-
 def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
     """Recursive cut of ``box``; ink is the solid mask, dark the frame-line candidates, paper the
     pixels of the gutter's colour (balloon interiors included), light those of the gutter's colour
@@ -369,6 +231,12 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
             return
         parts = _blobs(region, cfg)
+        if (
+            len(parts) < 2
+            and cfg.slant > 0
+            and _carve_slanted(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg)
+        ):
+            parts = _blobs(region, cfg)  # the region is a view of ``ink``: the carved gutter is gutter
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(
@@ -376,33 +244,6 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 )
             return
     out.append(box)
-
-
-def _band_split(dark: np.ndarray, axis: int, cfg: ClassicalConfig) -> list[tuple[int, int]]:
-    """Segments between black bands: 3 to 8 (or 4% of the region) lines of pixels dark over
-    ``band_cover`` of the region with light lines on both sides (a black gutter or a thick black
-    divider between two panels on light paper)."""
-    share = dark.mean(axis=axis)
-    n = len(share)
-    width = max(8, int(0.04 * n))
-    segments, pos = [], 0
-    if cfg.band_cover > 0:
-        for start, stop in _runs(share >= cfg.band_cover):
-            before, after = share[max(0, start - 3) : start], share[stop : stop + 3]
-            if not 3 <= stop - start <= width or before.size == 0 or after.size == 0:
-                continue
-            if max(before.mean(), after.mean()) > 0.2 or min(start - pos, n - stop) < cfg.min_side_px:
-                continue  # dark on one side: the edge of a dark area of art, not a gutter
-            segments.append((pos, start))
-            pos = stop
-    segments.append((pos, n))
-    return segments
-
-
-def _no_sliver(segments: list[tuple[int, int]], cfg: ClassicalConfig) -> bool:
-    """Whether every segment of a cut holds at least ``edge_piece`` of the region's extent."""
-    n = segments[-1][1] - segments[0][0]
-    return all(b - a >= cfg.edge_piece * n for a, b in segments)
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
