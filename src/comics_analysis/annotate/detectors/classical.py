@@ -14,11 +14,11 @@ frame lines a balloon mostly hides is cut when the strip between the lines is pa
 gutter that one balloon crosses over up to 80% of its length (the gutter shows in one or two
 pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
 shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
-with paper between them (leaning by up to 8% of its length; too thin to stay open at the working
-scale) is cleared and the region's separate shapes become panels. The gutter finders live in
-:mod:`.gutters`. A second pass looks for framed insets (art inside a rectangular frame of straight
-lines; faces and round outlines are not insets) inside each panel. Scores rank frame and fill
-evidence, so precision-recall curves (AP) mean something.
+with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
+open at the working scale) is cleared and the region's separate shapes become panels. The
+gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
+rectangular frame of straight lines; faces and round outlines are not insets) inside each panel.
+Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
 
 Known limits: non-guillotine layouts (panels overlapping their neighbours), slanted gutters
 without two clear frame lines and gutters sealed by art merge panels; strips thinner than 8% of

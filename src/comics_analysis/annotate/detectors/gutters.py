@@ -200,23 +200,13 @@ def _sheared_cover(cum: np.ndarray, d: int) -> np.ndarray:
     the mask's cumulative sum down the rows, with a zero row on top."""
     h, w = cum.shape[0] - 1, cum.shape[1]
     shift = np.round(d * np.arange(h) / max(1, h - 1)).astype(int)
-    cover = np.zeros(w)
-    for k, (start, stop) in zip(np.unique(shift), _bands(shift)):
-        band = cum[stop] - cum[start]
-        if k >= 0:
-            cover[: w - k] += band[k:]
-        else:
-            cover[-k:] += band[: w + k]
-    return cover / h
-
-
-def _bands(shift: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) rows of each run of equal values of a monotonic ``shift``, in value order."""
     edges = np.flatnonzero(np.diff(shift)) + 1
-    starts = np.concatenate([[0], edges])
-    stops = np.concatenate([edges, [len(shift)]])
-    runs = list(zip(starts.tolist(), stops.tolist()))
-    return runs if shift[-1] >= shift[0] else runs[::-1]
+    starts, stops = np.concatenate([[0], edges]), np.concatenate([edges, [h]])
+    bands = cum[stops] - cum[starts]  # one row of column counts per run of rows with one shift
+    cols = np.arange(w)[None, :] + shift[starts][:, None]
+    inside = (cols >= 0) & (cols < w)
+    picked = np.take_along_axis(bands, np.clip(cols, 0, w - 1), axis=1)
+    return (picked * inside).sum(axis=0) / h
 
 
 def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: ClassicalConfig) -> bool:
@@ -231,7 +221,7 @@ def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: 
         if h < 40 or w < 2 * cfg.min_side_px:
             continue
         best = None
-        reach = max(2, int(cfg.slant * h))
+        reach = max(2, min(int(cfg.slant * h), 32))  # at most 32 px (4% of the page height)
         thick = cv2.dilate(drk.astype(np.uint8), np.ones((1, 2), np.uint8))
         lines_cum = np.vstack([np.zeros((1, w)), np.cumsum(thick, axis=0)])
         paper_cum = np.vstack([np.zeros((1, w)), np.cumsum(pap, axis=0)])
