@@ -194,6 +194,15 @@ def test_a_thin_slanted_gutter_between_two_frame_lines_is_cut():
     assert len(detect_classical(image, ClassicalConfig(slant=0.0))) == 2
 
 
+def test_a_tall_panel_is_not_split_by_its_neighbours_gutter():
+    # the left column's gutter runs into a tall narrow panel on the right; across the page that
+    # row is mostly gutter, like a gutter a balloon crosses, but a clean column gutter sets the
+    # tall panel apart over the whole stretch
+    truth = [(40, 40, 370, 520), (40, 600, 370, 560), (500, 40, 260, 1120)]
+    pred, matches = found(page_with(truth, border=4), truth)
+    assert len(pred) == 3 and len(matches) == 3  # before: the tall panel was cut in two
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)

@@ -201,7 +201,7 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 continue  # a framed panel keeps its inner lines (art, insets)
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
-                    segments = _split(region.mean(axis=axis), cfg)
+                    segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
                 elif splitter == "band":
                     segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:

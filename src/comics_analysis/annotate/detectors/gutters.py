@@ -80,14 +80,21 @@ def _crossed_split(
     return segments, best if len(segments) > 1 else 0.0
 
 
-def _split(profile: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int]]:
-    """Segments between gutters of a 1-D fill profile; one segment when there is no gutter."""
+def _split(
+    profile: np.ndarray, cfg: ClassicalConfig, clean: bool = False, solid: np.ndarray | None = None
+) -> list[tuple[int, int]]:
+    """Segments between gutters of a 1-D fill profile; one segment when there is no gutter.
+    ``clean``: only gutters with (almost) no fill, none that something crosses. With ``solid``
+    (the region, rows when ``profile`` is its mean along axis 1), a crossed gutter is not one when
+    the stretch it divides (between clean gutters) has a clean gutter the other way: that is a
+    neighbour's gutter running into a tall panel, which crosses it."""
     n = len(profile)
     gutter = profile <= cfg.gutter_fill
+    clean_runs = _runs(gutter)
     # a short run with a little fill between dense stretches is a gutter crossed by a balloon or
     # a figure breaking the frame; a long one is a narrow panel and stays
     reach = max(3, n // 20)
-    for start, stop in _runs((profile <= cfg.bridge_fill) & ~gutter):
+    for start, stop in [] if clean else _runs((profile <= cfg.bridge_fill) & ~gutter):
         if stop - start > reach:
             continue
         before = profile[max(0, start - reach) : start]
@@ -95,6 +102,11 @@ def _split(profile: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int]]:
         if (before.size == 0 or before.mean() >= cfg.dense_fill) and (
             after.size == 0 or after.mean() >= cfg.dense_fill
         ):
+            if solid is not None:
+                lo = max([b for a, b in clean_runs if b <= start], default=0)
+                hi = min([a for a, b in clean_runs if a >= stop], default=n)
+                if len(_split(solid[lo:hi].mean(axis=0), cfg, clean=True)) > 1:
+                    continue
             gutter[start:stop] = True
     segments, pos = [], 0
     for start, stop in _runs(gutter):
