@@ -255,3 +255,19 @@ def test_every_page_kind_is_valid_on_small_pages(size):
         for seed in range(4):
             page = make_page(seed, page_type=kind, size=size).record  # validation raises if a box is outside
             assert all(t.bbox[1] + t.bbox[3] <= size[1] for t in page.texts)
+
+
+def test_balloons_across_gutters_leave_the_plain_page_alone_when_off():
+    plain = make_page(3, layout="grid", size=SMALL)
+    assert make_page(3, layout="grid", size=SMALL, crossing=0).image.tobytes() == plain.image.tobytes()
+    crossed = make_page(3, layout="grid", size=SMALL, crossing=2)
+    assert crossed.record.panels == plain.record.panels
+    assert crossed.image.tobytes() != plain.image.tobytes()
+    extra = crossed.record.texts[len(plain.record.texts) :]
+    assert crossed.record.texts[: len(plain.record.texts)] == plain.record.texts
+    assert 1 <= len(extra) <= 2 and all(t.kind == "dialogue" for t in extra)
+    # each balloon straddles a gutter: its text box reaches outside the panel it is assigned to
+    for text in extra:
+        x, y, w, h = text.bbox
+        px, py, pw, ph = crossed.record.panels[text.panel].bbox
+        assert x < px or y < py or x + w > px + pw or y + h > py + ph

@@ -35,7 +35,7 @@ from ..dataspec import (
 from . import text as words
 from .draw import age_paper
 from .layout import LAYOUTS
-from .pages import PAGE_KINDS, RENDERERS, render_story
+from .pages import PAGE_KINDS, RENDERERS, balloons_across_gutters, render_story
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,14 @@ def make_page(
     gutter: str | None = None,
     paper: str | None = None,
     noise: float = 0.0,
+    crossing: int = 0,
 ) -> SynthPage:
     """One synthetic page and its ground truth. ``layout`` and ``gutter`` (story pages) are
-    drawn at random unless given. ``paper`` (a ``PAPERS`` name: tinted, yellowed, golden_age)
-    and ``noise`` (scan noise, grey levels) age the printed page; without them the pixels are
-    those of the plain page, seed for seed."""
+    drawn at random unless given. ``crossing`` (story pages) draws up to that many balloons
+    straddling gutters between neighbouring panels, each hiding 50-70% of its gutter.
+    ``paper`` (a ``PAPERS`` name: tinted, yellowed, golden_age) and ``noise`` (scan noise, grey
+    levels) age the printed page; without these options the pixels are those of the plain page,
+    seed for seed."""
     seeds = [seed] if isinstance(seed, int) else list(seed)
     rng = _rng(*seeds)
     width, height = size
@@ -158,6 +161,8 @@ def make_page(
             layout = str(rng.choice([k for k in LAYOUTS if k != "splash"]))
         title = meta.title if story_start else None
         image, truth = render_story(rng, width, height, direction, layout, title, gutter)
+        if crossing:
+            truth.texts.extend(balloons_across_gutters(image, truth.panels, _rng(*seeds, 3), crossing))
     elif page_type in RENDERERS:
         image, truth = RENDERERS[page_type](rng, width, height, meta.__dict__)
     else:

@@ -176,6 +176,80 @@ def render_story(
     return page, truth
 
 
+def _neighbours(panels: list[dict], max_gap: float) -> list[tuple[int, int, str]]:
+    """Pairs of panels side by side (``"x"``: a vertical gutter between them) or stacked (``"y"``)
+    across a gutter at most ``max_gap`` wide, sharing at least half the shorter one's edge."""
+    pairs = []
+    boxes = [p["bbox"] for p in panels]
+    for i, (ax, ay, aw, ah) in enumerate(boxes):
+        for j, (bx, by, bw, bh) in enumerate(boxes):
+            if i == j:
+                continue
+            shared_y = min(ay + ah, by + bh) - max(ay, by)
+            shared_x = min(ax + aw, bx + bw) - max(ax, bx)
+            if 0 <= bx - (ax + aw) <= max_gap and shared_y >= 0.5 * min(ah, bh):
+                pairs.append((i, j, "x"))
+            elif 0 <= by - (ay + ah) <= max_gap and shared_x >= 0.5 * min(aw, bw):
+                pairs.append((i, j, "y"))
+    return pairs
+
+
+def balloons_across_gutters(
+    image: Image.Image, truth_panels: list[dict], rng: np.random.Generator, count: int
+) -> list[dict]:
+    """Draw up to ``count`` speech balloons straddling gutters between neighbouring panels (a
+    balloon hides 50-70% of the length of the gutter it crosses) and return their text records
+    (assigned to the first panel of the pair). The panels' boxes do not change."""
+    draw = ImageDraw.Draw(image)
+    size = max(11, int(24 * image.height / 1600))
+    fnt = font("bold", size)
+    pairs = _neighbours(truth_panels, max_gap=0.06 * image.width)
+    records: list[dict] = []
+    for k in rng.permutation(len(pairs))[:count]:
+        i, j, axis = pairs[int(k)]
+        ax, ay, aw, ah = truth_panels[i]["bbox"]
+        bx, by, bw, bh = truth_panels[j]["bbox"]
+        lines = words.wrap(words.dialogue(rng).upper(), fnt, 0.35 * min(aw, bw) if axis == "x" else 0.5 * aw)
+        text_w = max(fnt.getlength(line) for line in lines)
+        line_h = size * 1.15
+        ew, eh = text_w * 1.42 + size, line_h * len(lines) * 1.42 + size * 0.6
+        hide = rng.uniform(0.5, 0.7)  # share of the gutter the balloon hides
+        if axis == "x":
+            shared0, shared1 = max(ay, by), min(ay + ah, by + bh)
+            if eh > hide * (shared1 - shared0):
+                continue
+            eh = hide * (shared1 - shared0)
+            cx = (ax + aw + bx) / 2
+            cy = shared0 + rng.uniform(0.0, 1.0) * (shared1 - shared0 - eh) + eh / 2
+        else:
+            shared0, shared1 = max(ax, bx), min(ax + aw, bx + bw)
+            if ew > hide * (shared1 - shared0):
+                continue
+            ew = hide * (shared1 - shared0)
+            cy = (ay + ah + by) / 2
+            cx = shared0 + rng.uniform(0.0, 1.0) * (shared1 - shared0 - ew) + ew / 2
+        x0, y0 = cx - ew / 2, cy - eh / 2
+        draw.ellipse([x0, y0, x0 + ew, y0 + eh], fill=(255, 255, 255), outline=(0, 0, 0), width=3)
+        placed = []
+        for n, line in enumerate(lines):
+            lx = cx - fnt.getlength(line) / 2
+            ly = y0 + (eh - line_h * len(lines)) / 2 + n * line_h
+            draw.text((lx, ly), line, font=fnt, fill=(0, 0, 0))
+            placed.append((lx, ly, line))
+        ink = draw.textbbox((placed[0][0], placed[0][1]), placed[0][2], font=fnt)
+        for lx, ly, line in placed[1:]:
+            box = draw.textbbox((lx, ly), line, font=fnt)
+            ink = (min(ink[0], box[0]), min(ink[1], box[1]), max(ink[2], box[2]), max(ink[3], box[3]))
+        item = Lettered(
+            "dialogue",
+            " ".join(lines),
+            (ink[0], ink[1], ink[2] - ink[0], ink[3] - ink[1]),
+            (x0, y0, ew, eh),
+        )
+        records.append(_text_record(item, i))
+    return records
+
+
 def _full_art(rng: np.random.Generator, width: int, height: int, figure: bool = True):
     page = Image.fromarray(gradient(rng, width, height))
     draw = ImageDraw.Draw(page)

@@ -3,26 +3,47 @@
 Estimate the gutter colour from the page border; the gutter is the paper connected to the page
 border, everything else (ink, and paper enclosed by ink such as a panel's white interior) is
 solid. Cut the solid mask recursively along gutters (rows or columns with almost no solid, or a
-short thin dip between dense stretches where a balloon crosses), an X-Y cut on pixels. A region
-is a panel when it is framed (its four edges are solid) or densely filled; text blocks and stray
-balloons are neither and are dropped. A region that is not framed itself but holds one long thin
-frame line (the edge of a framed panel that an unframed neighbour's art touches) is cut along
-that line; a gutter whose two frame lines a balloon mostly hides is cut when the strip between
-the lines is paper. A second pass looks for framed insets (art inside a dark frame) inside each
-panel. Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
+short thin dip between dense stretches where a balloon crosses), an X-Y cut on pixels; on light
+paper a thick black band with light on both sides is a gutter too. A region is a panel when it
+is framed (its four edges are solid), densely filled, or, unframed and less filled, when one
+large connected shape holds most of its ink (borderless art); text blocks (many small glyphs)
+and stray balloons are dropped. A region that is not framed itself but holds one long thin frame
+line (the edge of a framed panel that an unframed neighbour's art touches) is cut along that
+line, also a faint one (broken, wavering by a pixel) that spans the region; a gutter whose two
+frame lines a balloon mostly hides is cut when the strip between the lines is paper. A straight
+gutter that one balloon crosses over up to 80% of its length (the gutter shows in one or two
+pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
+shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
+with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
+open at the working scale) is cleared and the region's separate shapes become panels. The
+gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
+rectangular frame of straight lines; faces and round outlines are not insets) inside each panel.
+Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
 
-Known limits: non-guillotine layouts and diagonal gutters (common in manga) merge panels.
+Known limits: non-guillotine layouts (panels overlapping their neighbours), slanted gutters
+without two clear frame lines and gutters sealed by art merge panels; strips thinner than 8% of
+the page's shorter side (4 times longer than wide) are dropped as slivers, true narrow panels
+too; open-topped panels whose art bleeds into the paper may be split; on a dark gutter, balloons
+crossing gutters are not looked for (white art looks like a balloon there).
 """
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from .base import Detection
+from .gutters import (
+    _band_split,
+    _carve_slanted,
+    _crossed_split,
+    _line_split,
+    _no_sliver,
+    _split,
+)
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -35,11 +56,18 @@ class ClassicalConfig:
     gutter_fill: float = 0.02  # a row/column is gutter when at most this share of it is ink
     bridge_fill: float = 0.4  # ... or this much, when the run is short and dense fill surrounds it
     dense_fill: float = 0.7
+    crossed_fill: float = 0.8  # ... or this much, when a straight gutter shows past one obstruction
+    crossed_drop: float = 0.15  # ... and the fill drops by this much from both sides
+    crossed_paper: float = 0.6  # ... and the obstruction is this much paper-coloured or white (a balloon)
     min_gutter: int = 2  # pixels (at work size)
     min_area: float = 0.008  # share of the page area
     min_side: float = 0.04  # share of the page's shorter side
+    sliver_side: float = 0.08  # ... and this share, for a strip over sliver_aspect times longer
+    sliver_aspect: float = 4.0
     frame_edge: float = 0.75  # share of an edge that must be ink for a framed panel
     min_fill: float = 0.5  # share of ink for an unframed panel
+    art_fill: float = 0.3  # ... or this share, when one connected shape holds most of it (art, not text)
+    art_share: float = 0.5  # the largest shape's share of the ink for art
     max_depth: int = 8
     line_length: float = 0.3  # a frame line spans at least this share of the region
     line_cover: float = 0.5  # ... and covers this share of a row/column to count
@@ -50,6 +78,12 @@ class ClassicalConfig:
     min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
     blob_share: float = 0.2  # a separate shape this large (share of its region) is its own panel
     edge_cover: float = 0.6  # one frame line this long (share of an unframed region) is a panel edge
+    line_wobble: int = 5  # a faint lone frame line: breaks (pixels) closed along it; 0: none
+    edge_piece: float = 0.2  # ... and each side of a cut along it holds this share of the region
+    faint_cover: float = 0.85  # ... and it spans this share of the region
+    balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
+    slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
+    band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
 
 
 def _to_grey(image) -> np.ndarray:
@@ -102,40 +136,6 @@ def paper_noise(grey: np.ndarray, level: float, threshold: int) -> float:
     return float(1.4826 * np.median(np.abs(near - np.median(near))))
 
 
-def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of runs of True."""
-    padded = np.concatenate([[False], mask_1d, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return list(zip(edges[::2], edges[1::2]))
-
-
-def _split(profile: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int]]:
-    """Segments between gutters of a 1-D fill profile; one segment when there is no gutter."""
-    n = len(profile)
-    gutter = profile <= cfg.gutter_fill
-    # a short run with a little fill between dense stretches is a gutter crossed by a balloon or
-    # a figure breaking the frame; a long one is a narrow panel and stays
-    reach = max(3, n // 20)
-    for start, stop in _runs((profile <= cfg.bridge_fill) & ~gutter):
-        if stop - start > reach:
-            continue
-        before = profile[max(0, start - reach) : start]
-        after = profile[stop : stop + reach]
-        if (before.size == 0 or before.mean() >= cfg.dense_fill) and (
-            after.size == 0 or after.mean() >= cfg.dense_fill
-        ):
-            gutter[start:stop] = True
-    segments, pos = [], 0
-    for start, stop in _runs(gutter):
-        if stop - start >= cfg.min_gutter or start == 0 or stop == n:
-            if start > pos:
-                segments.append((pos, start))
-            pos = stop
-    if pos < n:
-        segments.append((pos, n))
-    return segments
-
-
 def solid_mask(grey: np.ndarray, level: float, threshold: int) -> np.ndarray:
     """Everything that is not gutter: paper connected to the page border is gutter; paper
     enclosed by ink (a panel's white interior, a balloon) belongs to what encloses it."""
@@ -161,6 +161,20 @@ def _frame_score(ink: np.ndarray) -> float:
     return float(min(edges))
 
 
+def _straightness(ink: np.ndarray) -> float:
+    """How straight the frame of a region is: per edge, the best single line of its edge band
+    (3 px deep) that is ink along the edge; the weakest edge counts. A rectangle's frame is about
+    1; a round outline that merely touches its bounding box on each side is low."""
+    depth = max(1, min(3, min(ink.shape) // 10))
+    edges = [
+        ink[:depth].mean(axis=1).max(),
+        ink[-depth:].mean(axis=1).max(),
+        ink[:, :depth].mean(axis=0).max(),
+        ink[:, -depth:].mean(axis=0).max(),
+    ]
+    return float(min(edges))
+
+
 def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
     x0, y0, x1, y1 = box
     region = ink[y0:y1, x0:x1]
@@ -171,60 +185,10 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
 
 
-def _line_split(
-    dark: np.ndarray,
-    solid: np.ndarray,
-    paper: np.ndarray,
-    axis: int,
-    cfg: ClassicalConfig,
-    single: bool = False,
-) -> list[tuple[int, int]]:
-    """Segments between pairs of long parallel frame lines close together: the two borders of a
-    gutter that art or a balloon crosses, so that the fill profile shows no clean gap. With
-    ``single``, a lone thin frame line is enough (for regions that are not framed themselves)."""
-    import cv2
-
-    h, w = dark.shape
-    along = w if axis == 1 else h
-    if along < 40:
-        return [(0, h if axis == 1 else w)]
-    length = max(20, int(cfg.line_length * along))
-    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-    lines = cv2.morphologyEx(dark.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    cover = lines.mean(axis=axis)
-    n = len(cover)
-    if single:
-        # the edge of a framed panel that art of an unframed neighbour touches: cut along it. A
-        # frame is a thin stroke with something not dark on one side; hair and shadows are masses.
-        near = dark.astype(np.float32).mean(axis=axis)
-        cuts = []
-        for a, b in _runs(cover >= cfg.edge_cover):
-            sides = [near[max(0, a - 6) : max(0, a - 2)], near[b + 2 : b + 6]]
-            if b - a <= 4 and min(side.mean() if side.size else 1.0 for side in sides) <= 0.3:
-                cuts.append(((a + b) // 2, (a + b) // 2))
-    else:
-        fill, pale = solid.mean(axis=axis), paper.mean(axis=axis)
-        cuts = []
-        for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.hidden_cover)):
-            if not 2 <= b0 - a1 <= max(8, cfg.line_gap * n) or fill[a1:b0].mean() > cfg.line_gap_fill:
-                continue
-            # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
-            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
-                pale[a1:b0].mean() >= cfg.hidden_paper
-            ):
-                cuts.append((a1, b0))
-    segments, pos = [], 0
-    for start, stop in cuts:
-        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
-            segments.append((pos, start))
-            pos = stop
-    segments.append((pos, n))
-    return segments
-
-
-def _xy_cut(ink, dark, paper, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
     """Recursive cut of ``box``; ink is the solid mask, dark the frame-line candidates, paper the
-    pixels of the gutter's colour (balloon interiors included)."""
+    pixels of the gutter's colour (balloon interiors included), light those of the gutter's colour
+    or white (balloon interiors on any gutter)."""
     box = _trim(ink, box)
     if box is None:
         return
@@ -232,25 +196,52 @@ def _xy_cut(ink, dark, paper, box, cfg: ClassicalConfig, depth: int, out: list) 
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
         framed = _frame_score(region) >= cfg.frame_edge
-        for splitter in ("fill", "lines", "edge"):
-            if splitter == "edge" and framed:
+        for splitter in ("fill", "band", "lines", "edge", "faint edge"):
+            if splitter.endswith("edge") and framed:
                 continue  # a framed panel keeps its inner lines (art, insets)
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
-                    segments = _split(region.mean(axis=axis), cfg)
+                    segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
+                elif splitter == "band":
+                    segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:
                     segments = _line_split(
-                        dark[y0:y1, x0:x1], region, paper[y0:y1, x0:x1], axis, cfg, splitter == "edge"
+                        dark[y0:y1, x0:x1],
+                        region,
+                        paper[y0:y1, x0:x1],
+                        axis,
+                        cfg,
+                        splitter.endswith("edge"),
+                        wobble=cfg.line_wobble if splitter == "faint edge" else 0,
                     )
-                if len(segments) > 1:
-                    for a, b in segments:
-                        sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
-                        _xy_cut(ink, dark, paper, sub, cfg, depth + 1, out)
+                subs = [
+                    (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1) for a, b in segments
+                ]
+                # a faint line (joined across breaks) leaves no sliver (a balloon spilling over a frame)
+                if len(subs) > 1 and (splitter != "faint edge" or _no_sliver(segments, cfg)):
+                    for sub in subs:
+                        _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
                     return
+        # a gutter that a balloon crosses: the axis whose gutter shows over more of its length
+        crossed = [(*_crossed_split(region, light[y0:y1, x0:x1], axis, cfg), axis) for axis in (1, 0)]
+        segments, share, axis = max(crossed, key=lambda c: c[1])
+        if share > 0:
+            for a, b in segments:
+                sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
+                _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
+            return
         parts = _blobs(region, cfg)
+        if (
+            len(parts) < 2
+            and cfg.slant > 0
+            and _carve_slanted(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg)
+        ):
+            parts = _blobs(region, cfg)  # the region is a view of ``ink``: the carved gutter is gutter
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
             for bx0, by0, bx1, by1 in parts:
-                _xy_cut(ink, dark, paper, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out)
+                _xy_cut(
+                    ink, dark, paper, light, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out
+                )
             return
     out.append(box)
 
@@ -265,6 +256,37 @@ def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int,
     if len(big) < 2:
         return []
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]
+
+
+def _texty(solid: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Whether a region's ink is lettering (many small glyphs) rather than art: no connected shape
+    holds ``art_share`` of it. A borderless panel's figures are a few large shapes."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return areas.size == 0 or areas.max() < cfg.art_share * areas.sum()
+
+
+def _one_balloon(enclosed: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Whether a region is mostly one balloon: a convex oval of enclosed paper (its outline holds
+    at least 90% of its hull and under 85% of its box) that spans most of the region and covers
+    ``balloon_share`` of it. A panel's white interior is enclosed paper too, but a rectangle, or
+    art cuts into it (not convex)."""
+    import cv2
+
+    h, w = enclosed.shape
+    contours, _ = cv2.findContours(enclosed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for contour in contours:
+        area = cv2.contourArea(contour)
+        if area < cfg.balloon_share * h * w:
+            continue
+        _, _, cw, ch = cv2.boundingRect(contour)
+        hull = cv2.contourArea(cv2.convexHull(contour))
+        round_ = area < 0.85 * cw * ch  # an oval, not a panel's rectangular white interior
+        if hull > 0 and area >= 0.9 * hull and round_ and cw >= 0.6 * w and ch >= 0.6 * h:
+            return True
+    return False
 
 
 def _insets(
@@ -294,6 +316,8 @@ def _insets(
             continue
         if np.mean(inside > pale) > 0.5 or np.mean(inside < 80) > 0.4:
             continue  # paper (caption, balloon) or a solid dark shape, not a framed picture
+        if cv2.contourArea(contour) < 0.85 * area or _straightness(region[cy : cy + ch, cx : cx + cw]) < 0.8:
+            continue  # a round or ragged outline (a face, hair), not a rectangle of four straight lines
         found.append(((x0 + cx, y0 + cy, x0 + cx + cw, y0 + cy + ch), frame))
     # keep outermost frames only
     found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
@@ -329,22 +353,31 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
 
         grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
+    if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
+        cfg = dataclasses.replace(cfg, line_wobble=0, band_cover=0.0)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold
     pale = min(200.0, level - cfg.ink_threshold) if level > 128 else 200.0  # balloon interiors
-    _xy_cut(ink, dark, paper, (0, 0, w, h), cfg, 0, boxes)
+    # balloon interiors are of the paper's colour; on a dark gutter, dark art merges with the gutter
+    # and white art looks like a balloon, so gutters crossed by balloons are only looked for on paper
+    light = paper if level > 128 else np.zeros_like(paper)
+    _xy_cut(ink, dark, paper, light, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
         bw, bh = x1 - x0, y1 - y0
         if bw * bh < cfg.min_area * w * h or min(bw, bh) < cfg.min_side * min(w, h):
             continue
+        if min(bw, bh) < cfg.sliver_side * min(w, h) and max(bw, bh) >= cfg.sliver_aspect * min(bw, bh):
+            continue  # a thin strip a cut left over: a frame's edge, a balloon spilling over it
         region = ink[y0:y1, x0:x1]
         frame = _frame_score(region)
         fill = float(region.mean())
-        if frame < cfg.frame_edge and fill < cfg.min_fill:
+        if frame < cfg.frame_edge and fill < cfg.min_fill and (fill < cfg.art_fill or _texty(region, cfg)):
             continue  # a text block, caption or stray balloon
+        if frame < cfg.frame_edge and _one_balloon(region & paper[y0:y1, x0:x1], cfg):
+            continue  # one balloon that a cut left on its own: lettering, not a panel
         size = min(1.0, (bw * bh) / (0.05 * w * h))
         score = (0.6 * max(frame, min(1.0, fill / 0.8)) + 0.4 * size) * (0.7 + 0.3 * min(frame, 1.0))
         results.append((box, min(1.0, score)))

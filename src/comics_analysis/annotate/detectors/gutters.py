@@ -1,0 +1,258 @@
+"""Gutter finders of the ``classical`` panel detector: where to cut a region of a page.
+
+Each works on one region's masks (solid: not gutter; dark: frame-line candidates; paper: the
+gutter's colour) and returns the segments between the gutters it finds along one axis (rows
+when ``axis`` is 1, columns when it is 0), one segment when it finds none. See
+:mod:`.classical` for the order in which they are tried.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .classical import ClassicalConfig
+
+
+def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of runs of True."""
+    padded = np.concatenate([[False], mask_1d, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _crossed(
+    solid: np.ndarray, light: np.ndarray, axis: int, start: int, stop: int, cfg: ClassicalConfig
+) -> float:
+    """How much of columns (axis 0) or rows (axis 1) ``start:stop`` of a region is a straight
+    gutter that one balloon crosses; 0 when they are not such a gutter. The gutter (non-solid)
+    pixels common to every line of the run form at most two stretches, each reaching an end of the
+    region and together at least 1 - crossed_fill of its length (the gutter runs straight past one
+    obstruction), and the obstruction is mostly light: of the paper's colour or white (a balloon's
+    interior), not art."""
+    band = solid[:, start:stop] if axis == 0 else solid[start:stop, :].T
+    pale = light[:, start:stop] if axis == 0 else light[start:stop, :].T
+    open_all = ~band.any(axis=1)  # along the gutter: free on every line of the run
+    stretches = _runs(open_all)
+    n = len(open_all)
+    share = float(open_all.mean())
+    if not stretches or len(stretches) > 2 or share < 1 - cfg.crossed_fill:
+        return 0.0
+    if not all(a == 0 or b == n for a, b in stretches):
+        return 0.0
+    blocked = band[~open_all]
+    if not blocked.any() or float(pale[~open_all][blocked].mean()) < cfg.crossed_paper:
+        return 0.0
+    return share
+
+
+def _crossed_split(
+    solid: np.ndarray, light: np.ndarray, axis: int, cfg: ClassicalConfig
+) -> tuple[list[tuple[int, int]], float]:
+    """Segments between gutters that one balloon crosses (:func:`_crossed`): a short run of lines
+    with some fill between dense stretches, where the fill drops by ``crossed_drop`` from both
+    sides. Returns the segments and the open share of the clearest such gutter (0 when none)."""
+    profile = solid.mean(axis=axis)
+    n = len(profile)
+    reach = max(3, n // 20)
+    cuts, best = [], 0.0
+    for start, stop in _runs(profile <= cfg.crossed_fill):
+        if stop - start > reach or stop - start < cfg.min_gutter or start == 0 or stop == n:
+            continue
+        level = profile[start:stop].max() + cfg.crossed_drop
+        before = profile[max(0, start - reach) : start]
+        after = profile[stop : stop + reach]
+        if min(before.mean(), after.mean()) < max(level, cfg.dense_fill):
+            continue
+        share = _crossed(solid, light, axis, start, stop, cfg)
+        if share > 0:
+            cuts.append((start, stop))
+            best = max(best, share)
+    segments, pos = [], 0
+    for start, stop in cuts:
+        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments, best if len(segments) > 1 else 0.0
+
+
+def _split(
+    profile: np.ndarray, cfg: ClassicalConfig, clean: bool = False, solid: np.ndarray | None = None
+) -> list[tuple[int, int]]:
+    """Segments between gutters of a 1-D fill profile; one segment when there is no gutter.
+    ``clean``: only gutters with (almost) no fill, none that something crosses. With ``solid``
+    (the region, rows when ``profile`` is its mean along axis 1), a crossed gutter is not one when
+    the stretch it divides (between clean gutters) has a clean gutter the other way: that is a
+    neighbour's gutter running into a tall panel, which crosses it."""
+    n = len(profile)
+    gutter = profile <= cfg.gutter_fill
+    clean_runs = _runs(gutter)
+    # a short run with a little fill between dense stretches is a gutter crossed by a balloon or
+    # a figure breaking the frame; a long one is a narrow panel and stays
+    reach = max(3, n // 20)
+    for start, stop in [] if clean else _runs((profile <= cfg.bridge_fill) & ~gutter):
+        if stop - start > reach:
+            continue
+        before = profile[max(0, start - reach) : start]
+        after = profile[stop : stop + reach]
+        if (before.size == 0 or before.mean() >= cfg.dense_fill) and (
+            after.size == 0 or after.mean() >= cfg.dense_fill
+        ):
+            if solid is not None:
+                lo = max([b for a, b in clean_runs if b <= start], default=0)
+                hi = min([a for a, b in clean_runs if a >= stop], default=n)
+                if len(_split(solid[lo:hi].mean(axis=0), cfg, clean=True)) > 1:
+                    continue
+            gutter[start:stop] = True
+    segments, pos = [], 0
+    for start, stop in _runs(gutter):
+        if stop - start >= cfg.min_gutter or start == 0 or stop == n:
+            if start > pos:
+                segments.append((pos, start))
+            pos = stop
+    if pos < n:
+        segments.append((pos, n))
+    return segments
+
+
+def _line_split(
+    dark: np.ndarray,
+    solid: np.ndarray,
+    paper: np.ndarray,
+    axis: int,
+    cfg: ClassicalConfig,
+    single: bool = False,
+    wobble: int = 0,
+) -> list[tuple[int, int]]:
+    """Segments between pairs of long parallel frame lines close together: the two borders of a
+    gutter that art or a balloon crosses, so that the fill profile shows no clean gap. With
+    ``single``, a lone thin frame line is enough (for regions that are not framed themselves);
+    ``wobble`` joins a faint line across one pixel and along breaks of up to that many pixels."""
+    import cv2
+
+    h, w = dark.shape
+    along = w if axis == 1 else h
+    if along < 40:
+        return [(0, h if axis == 1 else w)]
+    length = max(20, int(cfg.line_length * along))
+    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    strokes = dark.astype(np.uint8)
+    if wobble:
+        # a thin frame line scaled down wavers between two neighbouring lines of pixels and fades
+        # here and there: join it across one pixel and along short breaks before measuring it
+        across = np.ones((2, 1) if axis == 1 else (1, 2), np.uint8)
+        gaps = np.ones((1, wobble) if axis == 1 else (wobble, 1), np.uint8)
+        strokes = cv2.morphologyEx(cv2.dilate(strokes, across), cv2.MORPH_CLOSE, gaps)
+    lines = cv2.morphologyEx(strokes, cv2.MORPH_OPEN, kernel)
+    cover = lines.mean(axis=axis)
+    n = len(cover)
+    if single:
+        # the edge of a framed panel that art of an unframed neighbour touches: cut along it. A
+        # frame is a thin stroke with something not dark on one side; hair and shadows are masses.
+        near = dark.astype(np.float32).mean(axis=axis)
+        cuts = []
+        for a, b in _runs(cover >= (cfg.faint_cover if wobble else cfg.edge_cover)):
+            sides = [near[max(0, a - 6) : max(0, a - 2)], near[b + 2 : b + 6]]
+            if b - a <= 4 and min(side.mean() if side.size else 1.0 for side in sides) <= 0.3:
+                cuts.append(((a + b) // 2, (a + b) // 2))
+    else:
+        fill, pale = solid.mean(axis=axis), paper.mean(axis=axis)
+        cuts = []
+        for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.hidden_cover)):
+            if not 2 <= b0 - a1 <= max(8, cfg.line_gap * n) or fill[a1:b0].mean() > cfg.line_gap_fill:
+                continue
+            # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
+            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
+                pale[a1:b0].mean() >= cfg.hidden_paper
+            ):
+                cuts.append((a1, b0))
+    segments, pos = [], 0
+    for start, stop in cuts:
+        if start - pos >= cfg.min_side_px and n - stop >= cfg.min_side_px:
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments
+
+
+def _band_split(dark: np.ndarray, axis: int, cfg: ClassicalConfig) -> list[tuple[int, int]]:
+    """Segments between black bands: 3 to 8 (or 4% of the region) lines of pixels dark over
+    ``band_cover`` of the region with light lines on both sides (a black gutter or a thick black
+    divider between two panels on light paper)."""
+    share = dark.mean(axis=axis)
+    n = len(share)
+    width = max(8, int(0.04 * n))
+    segments, pos = [], 0
+    if cfg.band_cover > 0:
+        for start, stop in _runs(share >= cfg.band_cover):
+            before, after = share[max(0, start - 3) : start], share[stop : stop + 3]
+            if not 3 <= stop - start <= width or before.size == 0 or after.size == 0:
+                continue
+            if max(before.mean(), after.mean()) > 0.2 or min(start - pos, n - stop) < cfg.min_side_px:
+                continue  # dark on one side: the edge of a dark area of art, not a gutter
+            segments.append((pos, start))
+            pos = stop
+    segments.append((pos, n))
+    return segments
+
+
+def _no_sliver(segments: list[tuple[int, int]], cfg: ClassicalConfig) -> bool:
+    """Whether every segment of a cut holds at least ``edge_piece`` of the region's extent."""
+    n = segments[-1][1] - segments[0][0]
+    return all(b - a >= cfg.edge_piece * n for a, b in segments)
+
+
+def _sheared_cover(cum: np.ndarray, d: int) -> np.ndarray:
+    """Per column x, the share of rows y with ``mask[y, x + round(d * y / (h - 1))]`` set: how much
+    of a line leaning by ``d`` pixels over the region's height, starting at x, is set. ``cum`` is
+    the mask's cumulative sum down the rows, with a zero row on top."""
+    h, w = cum.shape[0] - 1, cum.shape[1]
+    shift = np.round(d * np.arange(h) / max(1, h - 1)).astype(int)
+    edges = np.flatnonzero(np.diff(shift)) + 1
+    starts, stops = np.concatenate([[0], edges]), np.concatenate([edges, [h]])
+    bands = cum[stops] - cum[starts]  # one row of column counts per run of rows with one shift
+    cols = np.arange(w)[None, :] + shift[starts][:, None]
+    inside = (cols >= 0) & (cols < w)
+    picked = np.take_along_axis(bands, np.clip(cols, 0, w - 1), axis=1)
+    return (picked * inside).sum(axis=0) / h
+
+
+def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Find a slanted gutter drawn as two thin frame lines with a strip of paper between them
+    (a line leaning by up to ``slant`` of the region's height, either way), running the whole
+    height or width of the region; clear it (lines and strip) in ``solid`` and return True."""
+    import cv2
+
+    for axis in (0, 1):  # near-vertical gutters, then near-horizontal ones
+        sol, drk, pap = (solid, dark, paper) if axis == 0 else (solid.T, dark.T, paper.T)
+        h, w = sol.shape
+        if h < 40 or w < 2 * cfg.min_side_px:
+            continue
+        best = None
+        reach = max(2, min(int(cfg.slant * h), 32))  # at most 32 px (4% of the page height)
+        thick = cv2.dilate(drk.astype(np.uint8), np.ones((1, 2), np.uint8))
+        lines_cum = np.vstack([np.zeros((1, w)), np.cumsum(thick, axis=0)])
+        paper_cum = np.vstack([np.zeros((1, w)), np.cumsum(pap, axis=0)])
+        for d in range(-reach, reach + 1, 2):  # lines thickened by a pixel: every other slant
+            if d == 0:
+                continue  # straight lines are the other splitters' job
+            cover = _sheared_cover(lines_cum, d)
+            strip = _sheared_cover(paper_cum, d)
+            for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.line_cover)):
+                if not 1 <= b0 - a1 <= 6 or min(a0, w - b1) < cfg.min_side_px:
+                    continue
+                score = min(cover[a0:a1].max(), cover[b0:b1].max())
+                if strip[a1:b0].max() >= cfg.hidden_paper and (best is None or score > best[0]):
+                    best = (score, d, a0, b1)
+        if best is not None:
+            _, d, a0, b1 = best
+            view = solid if axis == 0 else solid.T
+            shift = np.round(d * np.arange(h) / max(1, h - 1)).astype(int)
+            for y in range(h):
+                view[y, max(0, a0 + shift[y]) : min(w, b1 + shift[y])] = False
+            return True
+    return False
