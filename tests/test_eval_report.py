@@ -182,3 +182,31 @@ def test_run_detection_scores_and_reports(tmp_path):
     assert len(run.coco()["images"]) == 1
     with pytest.raises(FileNotFoundError, match=r"^gt: "):
         run_detection(tmp_path / "nope.json", tmp_path / "pred.json")
+
+
+def test_readme_panel_table_is_generated_from_the_committed_result(tmp_path):
+    """The README's per-book panel table is `eval report --readme` of docs/bench/panels-dev.json:
+    editing either by hand makes this fail until the table is regenerated."""
+    from comics_analysis.benchmarks.report import (
+        PANELS_TABLE_END,
+        PANELS_TABLE_START,
+        panels_table,
+        update_readme_panels,
+    )
+
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "docs" / "bench" / "panels-dev.json").read_text())
+    readme = (root / "README.md").read_text()
+    block = readme.split(PANELS_TABLE_START, 1)[1].split(PANELS_TABLE_END, 1)[0]
+    assert block.strip() == panels_table(result)
+    for key in ("craphound-acbf", "images/balloon_dream/ja", "images/tencho_isoro/ja", "synthetic"):
+        assert f"| {result[key]['f1']:.3f} |" in block  # every dev book and synthetic has its row
+
+    copy = tmp_path / "README.md"  # the CLI rewrites only the block
+    copy.write_text(readme.replace(block, "\nstale\n"))
+    assert main(["eval", "report", "--bench-dir", str(root / "docs" / "bench"), "--readme", str(copy)]) == 0
+    assert copy.read_text() == readme
+    assert not update_readme_panels(copy, root / "docs" / "bench")
+    copy.write_text("no markers here")
+    with pytest.raises(ValueError, match="no panels-table markers"):
+        update_readme_panels(copy, root / "docs" / "bench")

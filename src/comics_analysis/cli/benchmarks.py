@@ -68,8 +68,12 @@ def cmd_pss(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..benchmarks.report import collect, render_markdown
+    from ..benchmarks.report import collect, render_markdown, update_readme_panels
 
+    if args.readme is not None:
+        changed = update_readme_panels(args.readme, args.bench_dir)
+        print(f"{'updated' if changed else 'unchanged'}: the panel table of {args.readme}")
+        return 0
     text = render_markdown(args.bench_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
@@ -156,4 +160,7 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--bench-dir", type=Path, default=Path("docs/bench"))
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    p.add_argument(
+        "--readme", type=Path, help="instead: rewrite the per-book panel table of this README (its markers)"
+    )
     p.set_defaults(func=cmd_report)
