@@ -9,6 +9,7 @@ recorded in ``OUT/images-root.txt`` as a path relative to ``OUT`` (:func:`record
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -164,6 +165,7 @@ def annotate_page(image: Image.Image, row: dict, options: AnnotateOptions) -> Pa
         reading_direction=direction,
         panels=panels,
         texts=texts,
+        page_type=row.get("page_type"),  # from ComicInfo <Pages> when the book has them
         quality={"detector_panels": len(panels), "flags": flags},
         provenance=_provenance(row, options, engine),
     )
@@ -181,6 +183,7 @@ def _provenance(row: dict, options: AnnotateOptions, engine) -> Provenance:
         ocr=engine.name if engine else None,
         ocr_version=engine.version if engine else None,
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        page_type_source=row.get("page_type_source"),
     )
 
 
@@ -211,6 +214,7 @@ def failed_page(row: dict, flag: str, options: AnnotateOptions, width: int = 0, 
         width=width,
         height=height,
         reading_direction=direction,
+        page_type=row.get("page_type"),
         quality={"detector_panels": 0, "flags": [flag]},
         provenance=_provenance(row, options, None),
     )
@@ -239,12 +243,22 @@ def merge_reading(page: Page, row: dict, options: AnnotateOptions) -> Page:
     return Page.from_dict(data)
 
 
+def _book_key(rows: list[dict], options: AnnotateOptions) -> str:
+    """The options and what the manifest says of the book's pages (image bytes, page types,
+    direction): a re-ingested book whose pages or ComicInfo changed is annotated again."""
+    seen = sorted(
+        (r["page_id"], r.get("sha256"), r.get("page_type"), r.get("reading_direction")) for r in rows
+    )
+    return f"{options.key()}|{hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:16]}"
+
+
 def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOptions) -> tuple[str, int, bool]:
     """Annotate one book's pages (or reuse a finished file); returns (book_id, pages, reused)."""
     book_id = rows[0]["book_id"]
     target = Path(out) / "dataspec" / f"{book_id}.jsonl"
     done = Path(out) / "dataspec" / f".{book_id}.done"
-    if target.is_file() and done.is_file() and done.read_text() == options.key():
+    key = _book_key(rows, options)
+    if target.is_file() and done.is_file() and done.read_text() == key:
         return book_id, len(rows), True
     for stale in (*target.parent.glob(f".{target.name}.*.tmp"), *target.parent.glob(f".{done.name}.*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed run of this book (books never share a shard)
@@ -276,7 +290,7 @@ def annotate_book(rows: list[dict], root: str, out: str, options: AnnotateOption
         log.warning("%s: some page images were unavailable; run annotate again to retry them", book_id)
         return book_id, len(pages), False
     with atomic_write(done) as handle:
-        handle.write(options.key())
+        handle.write(key)
     return book_id, len(pages), False
 
 

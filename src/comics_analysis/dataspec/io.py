@@ -117,10 +117,12 @@ def dumps_compact(page: Page) -> str:
     return json.dumps(page.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_page_types(folder: str | Path, types: Mapping[str, tuple[str, bool]]) -> int:
+def write_page_types(
+    folder: str | Path, types: Mapping[str, tuple[str, bool]], source: str | None = None
+) -> int:
     """Set ``page_type`` and ``story_start`` of the DataSpec records under ``folder`` whose page_id is
-    in ``types`` (``{page_id: (page_type, story_start)}``); files without such a page are left
-    untouched. Returns the number of records updated."""
+    in ``types`` (``{page_id: (page_type, story_start)}``), and ``provenance.page_type_source`` to
+    ``source``; files without such a page are left untouched. Returns the number of records updated."""
     updated = 0
     files = sorted(f for f in Path(folder).rglob("*") if f.suffix in {".json", ".jsonl"} and f.is_file())
     for file in files:
@@ -129,6 +131,7 @@ def write_page_types(folder: str | Path, types: Mapping[str, tuple[str, bool]]) 
         for page in pages:
             if page.page_id in types:
                 page.page_type, page.story_start = types[page.page_id]
+                page.provenance.page_type_source = source
                 updated += 1
                 hit = True
         if hit and file.suffix == ".jsonl":

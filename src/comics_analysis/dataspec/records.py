@@ -178,6 +178,7 @@ class Provenance(_Record):
     prompt_version: str | None = None
     generator: str | None = None
     created_utc: str | None = None
+    page_type_source: str | None = None  # who set page_type: comicinfo, gt, vlm, pss:<model>...
 
 
 class Page(_Record):

@@ -210,6 +210,7 @@ def segment_books(
                 for p in predictions
                 for pid, t, s in zip(p["page_ids"], p["page_types"], p["story_start"], strict=True)
             },
+            source=f"pss:{model}",
         )
         log.info("page_type written to %d DataSpec records", result.dataspec_updated)
     return result

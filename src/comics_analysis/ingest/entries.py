@@ -7,6 +7,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from .comicinfo import parse
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset(
@@ -136,33 +138,23 @@ def printable_name(name: str) -> str:
 
 
 def parse_comic_info(data: bytes, source: str = "ComicInfo.xml") -> dict[str, object]:
-    """Series, number, title, publisher, year and reading direction from a ComicInfo.xml.
+    """Book metadata from a ComicInfo.xml (:mod:`.comicinfo`): series, number, title, publisher,
+    year and reading direction, plus ``comicinfo`` (every field) and ``pages`` (page types).
 
     Malformed XML gives an empty dict (metadata is optional); defusedxml refuses entity tricks.
     A value out of range (a year outside 1..9999) is dropped with a warning naming ``source``.
     """
-    from defusedxml import ElementTree
-
-    try:
-        root = ElementTree.fromstring(data)
-    except Exception:
+    info = parse(data, source)
+    if info is None:
         return {}
-
-    def text(tag: str) -> str | None:
-        node = root.find(tag)
-        value = node.text.strip() if node is not None and node.text else ""
-        return value or None
-
-    year = text("Year")
-    if year is not None and not (year.isdigit() and 1 <= int(year) <= 9999):
-        log.warning("%s: ignoring Year %r (not a year between 1 and 9999)", source, year[:40])
-        year = None
-    manga = (text("Manga") or "").lower()
+    fields = info.fields
     return {
-        "series": text("Series"),
-        "number": text("Number"),
-        "title": text("Title"),
-        "publisher": text("Publisher"),
-        "year": int(year) if year else None,
-        "reading_direction": "rtl" if manga == "yesandrighttoleft" else ("ltr" if manga else None),
+        "series": fields.get("Series"),
+        "number": fields.get("Number"),
+        "title": fields.get("Title"),
+        "publisher": fields.get("Publisher"),
+        "year": fields.get("Year"),
+        "reading_direction": info.reading_direction,
+        "comicinfo": fields,
+        "pages": info.pages,
     }

@@ -46,7 +46,7 @@ from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = 2  # bump when the rows an unchanged container produces would change
+INGEST_VERSION = 3  # bump when the rows an unchanged container produces would change
 CONTAINERS: dict[str, type[Book]] = {
     ".cbz": CbzBook,
     ".zip": CbzBook,
@@ -346,7 +346,16 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
         "publisher": meta.get("publisher"),
         "year": meta.get("year"),
         "reading_direction": meta.get("reading_direction"),
+        "comicinfo": json.dumps(meta["comicinfo"], ensure_ascii=False, sort_keys=True)
+        if meta.get("comicinfo")
+        else None,
     }
+    listed = {p.image: p for p in meta.get("pages") or []}
+    for row in rows:  # ComicInfo <Pages>: the i-th page image's type, with its source
+        info = listed.get(row["page_index"])
+        row["page_type"] = info.page_type if info is not None else None
+        row["page_type_source"] = "comicinfo" if info is not None else None
+        row["double_page"] = info.double_page if info is not None else None
     rows = [{**base, **row} for row in rows]
     record = {
         "book_id": book_id,
