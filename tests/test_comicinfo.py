@@ -119,10 +119,76 @@ def test_page_types_flow_from_comicinfo_to_dataspec(tmp_path):
     assert [r["page_type"] for r in rows] == ["cover", "cover_internal", "story", "text_backmatter", None]
     assert [r["page_type_source"] for r in rows] == ["comicinfo"] * 4 + [None]  # page 5 is not listed
     assert [r["double_page"] for r in rows] == [False, False, True, False, None]
-    comicinfo = json.loads(rows[0]["comicinfo"])
+    comicinfo = json.loads(rows[0]["book_metadata"])["comicinfo"]
     assert comicinfo["Writer"] == "A. Writer" and comicinfo["Genre"] == "Mystery, Drama"
     assert rows[0]["reading_direction"] == "ltr" and rows[0]["year"] == 1987
     annotate(tmp_path / "ingest", tmp_path / "ann", ocr="none", show_progress=False)
     pages = sorted(read_annotations(tmp_path / "ann"), key=lambda p: p.page_index)
     assert [p.page_type for p in pages] == ["cover", "cover_internal", "story", "text_backmatter", None]
     assert [p.provenance.page_type_source for p in pages] == ["comicinfo"] * 4 + [None]
+
+
+OPF = """<?xml version='1.0' encoding='utf-8'?>
+<package xmlns="http://www.idpf.org/2007/opf" unique-identifier="uuid_id" version="2.0">
+  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:opf="http://www.idpf.org/2007/opf">
+    <dc:identifier opf:scheme="calibre" id="calibre_id">7</dc:identifier>
+    <dc:title>Night Tram #3: The Depot</dc:title>
+    <dc:creator opf:file-as="Writer, A." opf:role="aut">A. Writer</dc:creator>
+    <dc:creator opf:role="aut">B. Pencil</dc:creator>
+    <dc:date>1988-03-01T00:00:00+00:00</dc:date>
+    <dc:publisher>Calibre Press</dc:publisher>
+    <dc:subject>trains</dc:subject><dc:subject>mystery</dc:subject>
+    <dc:language>fra</dc:language>
+    <meta name="calibre:series" content="Night Tram"/>
+    <meta name="calibre:series_index" content="3.0"/>
+  </metadata>
+  <guide><reference type="cover" title="Cover" href="cover.jpg"/></guide>
+</package>"""
+
+
+def test_a_calibre_library_is_one_book_per_folder_with_its_opf_metadata(tmp_path):
+    """Before: every book folder's cover.jpg became a phantom one-page book (and the real cover
+    its duplicate), metadata.opf was ignored, and the CBZ and PDF of one issue were two books."""
+    from comics_analysis.synth import make_book, write_cbz, write_pdf
+
+    library = tmp_path / "Calibre Library"
+    folder = library / "A. Writer" / "Night Tram #3_ The Depot (7)"
+    folder.mkdir(parents=True)
+    (library / "metadata.db").write_bytes(b"SQLite format 3\0")  # calibre's database: not a book
+    book = make_book(71, kind="issue", size=(300, 420), story_pages=(3, 3))
+    write_cbz(book, folder / "Night Tram #3_ The Depot - A. Writer.cbz")
+    write_pdf(book, folder / "Night Tram #3_ The Depot - A. Writer.pdf")
+    book.pages[0].image.save(folder / "cover.jpg")
+    (folder / "metadata.opf").write_text(OPF)
+    other = library / "B. Other" / "Loose Pages (8)"  # a second book, with a fractional index
+    other.mkdir(parents=True)
+    (other / "metadata.opf").write_text(OPF.replace("Night Tram", "Loose").replace("3.0", "1.5"))
+    write_cbz(make_book(72, kind="issue", size=(300, 420), story_pages=(2, 2)), other / "Loose.cbz")
+    (other / "cover.jpg").write_bytes((folder / "cover.jpg").read_bytes())
+
+    manifest = ingest([library], tmp_path / "out", show_progress=False)
+    rows = manifest.rows()
+    assert {r["source_path"] for r in rows} == {
+        "A. Writer/Night Tram #3_ The Depot (7)/Night Tram #3_ The Depot - A. Writer.cbz",
+        "B. Other/Loose Pages (8)/Loose.cbz",
+    }  # no cover.jpg book, no second format
+    assert not any(r["duplicate_of"] for r in rows if r["page_index"] == 0)  # the cover is no duplicate
+    errors = [(e["source_path"].rsplit("/", 1)[-1], e["kind"]) for e in manifest.error_rows()]
+    assert errors == [("Night Tram #3_ The Depot - A. Writer.pdf", "duplicate_format")]
+    night = next(r for r in rows if "Night" in r["source_path"])
+    assert (night["title"], night["series"], night["number"]) == (
+        "Night Tram #3: The Depot",
+        "Night Tram",
+        "3",
+    )
+    assert (night["publisher"], night["year"]) == ("Calibre Press", 1988)
+    calibre = json.loads(night["book_metadata"])["calibre"]
+    assert calibre["authors"] == ["A. Writer", "B. Pencil"] and calibre["tags"] == ["trains", "mystery"]
+    assert calibre["languages"] == ["fra"]
+    assert json.loads(night["book_metadata"])["comicinfo"]  # the CBZ's own ComicInfo is kept beside
+    loose = next(r for r in rows if "Loose" in r["source_path"])
+    assert loose["number"] == "1.5"
+
+    (folder / "metadata.opf").write_text(OPF.replace("Calibre Press", "Edited Press"))
+    again = ingest([library], tmp_path / "out", show_progress=False)  # resumed, metadata re-read
+    assert {r["publisher"] for r in again.rows() if "Night" in r["source_path"]} == {"Edited Press"}

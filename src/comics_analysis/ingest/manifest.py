@@ -44,7 +44,7 @@ PAGE_SCHEMA = pa.schema(
         ("publisher", pa.string()),
         ("year", pa.int32()),
         ("reading_direction", pa.string()),
-        ("comicinfo", pa.string()),  # every ComicInfo.xml field of the book, as JSON
+        ("book_metadata", pa.string()),  # JSON: {"comicinfo": every field, "calibre": metadata.opf}
         ("page_type", pa.string()),  # DataSpec page type from ComicInfo <Pages> (ingest/comicinfo.py)
         ("page_type_source", pa.string()),  # "comicinfo" when page_type is set
         ("double_page", pa.bool_()),

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
 from .base import MAX_PAGE_PIXELS, TRANSIENT_KINDS, Book, ContainerError, Limits
+from .calibre import OPF_FILE, book_metadata, is_calibre_book, preference, read_opf
 from .cb7 import Cb7Book
 from .cbr import INSTALL_HINT, CbrBook, rar_tool
 from .cbt import CbtBook
@@ -88,6 +89,8 @@ class Task:
     path: str  # absolute
     rel: str  # relative to the library root, posix
     folder: bool = False
+    opf: str | None = None  # calibre's metadata.opf of the book folder it sits in
+    duplicate_of: str | None = None  # another format of the same calibre book, ingested instead
 
 
 _MAGIC: tuple[tuple[bytes, type[Book]], ...] = (
@@ -156,15 +159,33 @@ def discover(
     root = Path(root).resolve()
     tasks: dict[str, Task] = {}
 
-    def add(path: Path, folder: bool) -> None:
+    def relative(path: Path) -> str:
         try:
             rel = path.relative_to(root).as_posix()
         except ValueError:
             raise ValueError(
                 f"{path} is not under the library root {root} (root: give a folder that holds every source)"
             ) from None
-        rel = printable_name(rel or ".")
-        tasks[rel] = Task(str(path), rel, folder)
+        return printable_name(rel or ".")
+
+    def add(path: Path, folder: bool, opf: Path | None = None, duplicate_of: Path | None = None) -> None:
+        rel = relative(path)
+        tasks[rel] = Task(
+            str(path),
+            rel,
+            folder,
+            opf=str(opf) if opf is not None else None,
+            duplicate_of=relative(duplicate_of) if duplicate_of is not None else None,
+        )
+
+    def add_calibre_book(folder: Path) -> None:
+        """A calibre book folder: its best format is the book, the others its duplicates."""
+        formats = sorted(
+            (p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and container_class(p)),
+            key=lambda p: (preference(p), p.name),
+        )
+        for path in formats:
+            add(path, False, opf=folder / OPF_FILE, duplicate_of=None if path == formats[0] else formats[0])
 
     for path in paths:
         if path.is_file():
@@ -174,10 +195,16 @@ def discover(
                 )
             add(path, False)
             continue
+        calibre: set[Path] = set()
         for item in _walk(path, skip):
             if item.is_dir():
-                if folder_images(item):
+                if is_calibre_book(item):  # cover.jpg is calibre's copy, not a book
+                    calibre.add(item)
+                    add_calibre_book(item)
+                elif folder_images(item):
                     add(item, True)
+            elif item.parent in calibre:
+                continue  # added with its book folder
             elif not item.is_symlink() and container_class(item) is not None:
                 add(item, False)
     return [tasks[k] for k in sorted(tasks)]
@@ -286,6 +313,13 @@ def ingest_container(task: Task, out: Path, options: Options) -> dict:
     Runs under a lock of the book id (``OUT/.ingest/locks``), so two shards or runs that meet the
     same bytes take turns and the second reuses the first's record.
     """
+    if task.duplicate_of is not None:  # another format of a calibre book: nothing is read
+        reason = f"another format of the calibre book {task.duplicate_of}, which is ingested instead"
+        return {
+            "rows": [],
+            "errors": [_error(task, None, None, "duplicate_format", reason)],
+            "resumed": False,
+        }
     if not task.folder and not Path(task.path).is_file():  # a FIFO or device named .cbz: never opened
         return {
             "rows": [],
@@ -301,7 +335,22 @@ def ingest_container(task: Task, out: Path, options: Options) -> dict:
     locks = out / STATE_DIR / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     with FileLock(locks / f"{book_id}.lock"):
-        return _ingest_locked(task, out, options, book_id, digest, size)
+        result = _ingest_locked(task, out, options, book_id, digest, size)
+    return _with_calibre_metadata(result, task) if task.opf is not None else result
+
+
+def _with_calibre_metadata(result: dict, task: Task) -> dict:
+    """calibre's curated metadata over the book's rows (ComicInfo fills what it lacks). Read on
+    every run, never cached with the container, so an edit in calibre shows on the next ingest."""
+    opf = read_opf(Path(task.opf))
+    if not opf:
+        return result
+    fields = book_metadata(opf)
+    for row in result["rows"]:
+        extra = json.loads(row["book_metadata"]) if row.get("book_metadata") else {}
+        extra["calibre"] = opf
+        row.update(fields, book_metadata=json.dumps(extra, ensure_ascii=False, sort_keys=True))
+    return result
 
 
 def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest: str, size: int) -> dict:
@@ -335,6 +384,7 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
         if book is not None:
             errors += [_error(task, book_id, s.entry, s.kind, s.reason) for s in book.skipped]
             book.close()
+    book_meta = {"comicinfo": meta["comicinfo"]} if meta.get("comicinfo") else {}
     base = {
         "book_id": book_id,
         "source_path": task.rel,
@@ -346,9 +396,7 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
         "publisher": meta.get("publisher"),
         "year": meta.get("year"),
         "reading_direction": meta.get("reading_direction"),
-        "comicinfo": json.dumps(meta["comicinfo"], ensure_ascii=False, sort_keys=True)
-        if meta.get("comicinfo")
-        else None,
+        "book_metadata": json.dumps(book_meta, ensure_ascii=False, sort_keys=True) if book_meta else None,
     }
     listed = {p.image: p for p in meta.get("pages") or []}
     for row in rows:  # ComicInfo <Pages>: the i-th page image's type, with its source
