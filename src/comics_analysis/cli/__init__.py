@@ -11,13 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import benchmarks, closure_lite, dataspec, demo, eval, ingest, pss, store
+from . import benchmarks, closure_lite, dataspec, demo, eval, export, ingest, pss, store
 from ._common import Commands
 
 log = logging.getLogger("comics_analysis")
 
 # registration order = the order of `comics-analysis --help`
-MODULES = (demo, ingest, eval, benchmarks, dataspec, store, pss, closure_lite)
+MODULES = (demo, ingest, eval, benchmarks, dataspec, export, store, pss, closure_lite)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,39 @@
+"""`export comicinfo`: page types and page facts back to comic readers and library managers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import Commands
+
+
+def cmd_export_comicinfo(args: argparse.Namespace) -> int:
+    from ..interop import export_comicinfo
+
+    result = export_comicinfo(args.annotations, args.out, mode=args.mode, library=args.library)
+    print(result.summary_text())
+    return 1 if result.errors else 0
+
+
+def register(commands: Commands) -> None:
+    ex_sub = commands.group(
+        "export",
+        help="write results in the formats comic readers and tools read (ComicInfo.xml)",
+        dest="export_command",
+        metavar="FORMAT",
+    )
+    p = ex_sub.add_parser(
+        "comicinfo",
+        help="ComicInfo.xml per book: <Pages> with page types, double pages and image sizes",
+        description="Keeps the book's own ComicInfo fields; writes a sidecar OUT/<book path>.ComicInfo.xml, "
+        "a copy of each CBZ with it inside (--mode copy), or rewrites the CBZs themselves "
+        "(--mode in-place: atomically; the original is untouched if anything fails).",
+    )
+    p.add_argument("annotations", type=Path, help="an annotate output folder")
+    p.add_argument("--out", type=Path, help="output folder (sidecar and copy modes)")
+    p.add_argument(
+        "--mode", choices=["sidecar", "copy", "in-place"], default="sidecar", help="default: sidecar"
+    )
+    p.add_argument("--library", type=Path, help="the folder that was ingested (copy and in-place modes)")
+    p.set_defaults(func=cmd_export_comicinfo)
