@@ -83,6 +83,8 @@ class RapidOcrEngine:
         threads: int | None = None,
         reference: bool = False,
         det_scale: float = 0.75,
+        refine_scale: float | None = 1.0,
+        thick: float = 1.6,
         rec_squeeze: float = 0.7,
         rec_batch: int = 16,
         bucket: float = 1.15,
@@ -102,12 +104,8 @@ class RapidOcrEngine:
         self._ocr = RapidOCR(params=params)
         self._cv2, self._crop = cv2, get_rotate_crop_image
         self.min_height, self.reference = min_height, reference
-        self.det_scale, self.rec_squeeze, self.rec_batch, self.bucket = (
-            det_scale,
-            rec_squeeze,
-            rec_batch,
-            bucket,
-        )
+        self.det_scale, self.refine_scale, self.thick = det_scale, refine_scale, thick
+        self.rec_squeeze, self.rec_batch, self.bucket = rec_squeeze, rec_batch, bucket
         if reference:
             self.name, self.version = "rapidocr-reference", _version("rapidocr")
         else:
@@ -142,25 +140,59 @@ class RapidOcrEngine:
                 )
         return lines
 
-    def detect(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """Text line quadrilaterals (4 x 2, page pixels) found on the page scaled by ``det_scale``."""
+    def _find(self, pixels: np.ndarray, scale: float) -> np.ndarray:
+        """Text quadrilaterals (N x 4 x 2, in ``pixels``' own coordinates), the detector run on
+        ``pixels`` scaled by ``scale``."""
         cv2 = self._cv2
         height, width = pixels.shape[:2]
-        scale = self.det_scale * min(3.0, max(1.0, self.min_height / height))
         size = (max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32))
         small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         # the detector's normalisation (mean = std = 0.5), in float32 (rapidocr's runs in float64)
         tensor = (small.astype(np.float32) * np.float32(2 / 255) - np.float32(1)).transpose(2, 0, 1)[None]
         prob = self._det.session(np.ascontiguousarray(tensor))
-        boxes, _ = self._det.postprocess_op(prob, (height, width))  # boxes come back in page pixels
-        if len(boxes) == 0:
-            return []
-        return [np.asarray(q, dtype=np.float32) for q in self._det.sorted_boxes(np.asarray(boxes))]
+        boxes, _ = self._det.postprocess_op(prob, (height, width))  # mapped back to pixels' size
+        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4, 2)
 
-    def recognize(self, crops: list[np.ndarray], squeeze: list[float]) -> list[tuple[str, float]]:
+    def detect(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Text line quadrilaterals (4 x 2, page pixels): the page scaled by ``det_scale``, then
+        each box much thicker than the page's median line (lines that merged at that scale: small
+        lettering) again at ``refine_scale``, only inside that box."""
+        height, width = pixels.shape[:2]
+        grow = min(3.0, max(1.0, self.min_height / height))  # small pages: lettering to a usual size
+        quads = list(self._find(pixels, self.det_scale * grow))
+        if self.refine_scale and len(quads) >= 3:
+            sides = [min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])) for q in quads]
+            line = float(np.median(sides))
+            kept = [q for q, side in zip(quads, sides) if side <= self.thick * line]
+            spans = [(q.min(axis=0), q.max(axis=0)) for q in kept]
+            for quad, side in zip(quads, sides):
+                if side <= self.thick * line:
+                    continue
+                pad = round(0.5 * line)
+                x0, y0 = np.maximum(np.floor(quad.min(axis=0)).astype(int) - pad, 0)
+                x1, y1 = np.minimum(np.ceil(quad.max(axis=0)).astype(int) + pad, (width, height))
+                inner = self._find(pixels[y0:y1, x0:x1], self.refine_scale * grow) + np.float32([x0, y0])
+                found = False
+                for sub in inner:
+                    centre = sub.mean(axis=0)
+                    if not ((centre >= quad.min(axis=0)).all() and (centre <= quad.max(axis=0)).all()):
+                        continue  # a neighbour's line cut by the region's edge
+                    if any((centre >= lo).all() and (centre <= hi).all() for lo, hi in spans):
+                        continue  # a line found already (at the page scale, or in an overlapping box)
+                    kept.append(sub)
+                    spans.append((sub.min(axis=0), sub.max(axis=0)))
+                    found = True
+                if not found:
+                    kept.append(quad)
+            quads = kept
+        if not quads:
+            return []
+        return list(self._det.sorted_boxes(np.stack(quads)))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Text and score of each line image (upright, horizontal), batched by width."""
         cv2, tall = self._cv2, self._rec_height
-        widths = [max(8, int(np.ceil(tall * c.shape[1] / c.shape[0] * s))) for c, s in zip(crops, squeeze)]
+        widths = [max(8, int(np.ceil(tall * c.shape[1] / c.shape[0]))) for c in crops]
         order = sorted(range(len(crops)), key=widths.__getitem__)
         out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         start = 0
@@ -175,11 +207,7 @@ class RapidOcrEngine:
             group = order[start:stop]
             batch = np.zeros((len(group), 3, tall, widths[group[-1]]), dtype=np.float32)
             for k, i in enumerate(group):
-                crop = crops[i]
-                grow = tall > crop.shape[0]
-                line = cv2.resize(
-                    crop, (widths[i], tall), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA
-                )
+                line = cv2.resize(crops[i], (widths[i], tall), interpolation=cv2.INTER_LINEAR)  # as rapidocr
                 batch[k, :, :, : widths[i]] = line.transpose(2, 0, 1) * np.float32(2 / 255) - np.float32(1)
             preds = self._rec.session(batch)
             read, _ = self._rec.postprocess_op(
@@ -197,12 +225,15 @@ class RapidOcrEngine:
         quads = self.detect(pixels)
         if not quads:
             return [], [], []
-        crops, squeeze = [], []
+        cv2, crops = self._cv2, []
         for quad in quads:
-            crops.append(self._crop(pixels, quad.copy()))  # a tall line is turned a quarter turn
-            vertical = np.linalg.norm(quad[0] - quad[3]) >= 1.5 * np.linalg.norm(quad[0] - quad[1])
-            squeeze.append(1.0 if vertical else self.rec_squeeze)
-        read = self.recognize(crops, squeeze)
+            crop = self._crop(pixels, quad.copy())
+            across = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+            if crop.shape[1] == across and self.rec_squeeze != 1.0:  # not turned: horizontal lettering
+                narrow = max(4, round(crop.shape[1] * self.rec_squeeze))
+                crop = cv2.resize(crop, (narrow, crop.shape[0]), interpolation=cv2.INTER_AREA)
+            crops.append(crop)  # a tall line (height >= 1.5 x width) was turned a quarter turn
+        read = self.recognize(crops)
         keep = [i for i, (text, score) in enumerate(read) if text.strip() and score >= self._ocr.text_score]
         return [quads[i] for i in keep], [read[i][0] for i in keep], [read[i][1] for i in keep]
 
