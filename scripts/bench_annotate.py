@@ -169,7 +169,10 @@ def bench_ocr(books: list[dict], runs: int, threads: int | None, engines=ENGINES
 
 def main_ocr(args) -> None:
     books = ocr_books(args.craphound, args.openmantra)
+    load_before = os.getloadavg()
     payload = bench_ocr(books, args.runs, args.threads)
+    # other programs on the machine: the ratio holds only for load that both engines saw alike
+    payload["load_average_1min"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     rows = payload["results"]
     print(
         f"OCR benchmark: detection + OCR, {os.cpu_count()} cores, threads {args.threads or 'all'}, "

@@ -515,6 +515,8 @@ def _ocr_speed_section(bench_dir: Path, found: list[dict]) -> list[str]:
                     )
                 )
     met = "met" if d.get("meets_target") else "not met"
+    load = d.get("load_average_1min")
+    load = f" Load average (1 min) at start / end: {load['start']} / {load['end']}." if load else ""
     return [
         "",
         "## OCR speed: the default engine against rapidocr's own pipeline",
@@ -523,7 +525,7 @@ def _ocr_speed_section(bench_dir: Path, found: list[dict]) -> list[str]:
         f"{section['machine']} (commit {section['commit']}): pages/s are medians of {d.get('runs')} runs, "
         f"the two engines interleaved page by page in one process, so both saw the same load. Target "
         f"(issue 16): >= {d.get('target_ratio', 2.0):.1f}x {baseline}'s pages/s at equal or better "
-        f"recall on every book: {met}.",
+        f"recall on every book: {met}.{load}",
         "",
         *markdown_table(
             ["Book", "Pages", f"{baseline} pages/s", "New pages/s", "Ratio", "Recall (baseline -> new)"],
