@@ -523,7 +523,8 @@ def _ocr_speed_section(bench_dir: Path, found: list[dict]) -> list[str]:
         "",
         f"Detection + OCR (`annotate_page`) on real pages, measured {section['date'][:10]} on "
         f"{section['machine']} (commit {section['commit']}): pages/s are medians of {d.get('runs')} runs, "
-        f"the two engines interleaved page by page in one process, so both saw the same load. Target "
+        f"the two engines interleaved page by page in one process (order alternating), so both saw the "
+        f"same load on average. Target "
         f"(issue 16): >= {d.get('target_ratio', 2.0):.1f}x {baseline}'s pages/s at equal or better "
         f"recall on every book: {met}.{load}",
         "",
