@@ -153,6 +153,31 @@ def test_rapidocr_reads_vertical_columns():
     assert [b.text for b in group_lines(lines, vertical=True)] == ["".join(columns)]  # one balloon
 
 
+def test_merged_lines_are_found_again_at_full_resolution():
+    """Tightly stacked small lettering merges into one box when the page is detected at a low
+    scale; such a box (much thicker than the page's median line) is detected again inside itself
+    at full resolution, so every line is read."""
+    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
+    from comics_analysis.annotate.ocr import RapidOcrEngine
+
+    lines = [
+        "THE TRUNK WAS FULL",
+        "OF OLD COWBOY TOYS",
+        "AND BILLY LOVED THEM",
+        "MORE THAN ANYTHING",
+        "HE EVER OWNED",
+    ]
+    page = Image.new("RGB", (1000, 1500), "white")
+    draw = ImageDraw.Draw(page)
+    for top in (200, 700):
+        for i, text in enumerate(lines):
+            draw.text((300, top + 17 * i), text, font=font("bold", 15), fill="black")
+    refined = [t.text for t in RapidOcrEngine(det_scale=0.4).read(page)]
+    assert sorted(refined) == sorted(2 * lines)
+    merged = [t.text for t in RapidOcrEngine(det_scale=0.4, refine_scale=None).read(page)]
+    assert len(merged) < len(refined)  # without the second look, lines are lost
+
+
 OPENMANTRA = Path(__file__).resolve().parents[2] / "shared" / "data" / "open-mantra"
 
 
