@@ -9,11 +9,14 @@ ingests it; then times fresh ``annotate`` runs. Target from issue 4: classical d
 >= 10 pages/s on 2 cores. Detection rows are the median of --runs runs; OCR rows of
 --ocr-runs runs (OCR is ~100x slower). Prints a table and writes JSON.
 
-``--mode ocr`` (issue 16: OCR >= 2x pages/s at equal or better word recall): detection + OCR
-(``annotate_page``) on the real Craphound pages, the baseline engine (``rapidocr``, rapidocr's own
-pipeline, the default) and the tuned one (``rapidocr-fast``) interleaved page by page in one process;
-pages/s is the median of --runs runs; word recall / precision are bags of words (case-folded)
-against the ACBF file's English text-areas; ratio = new / baseline.
+``--mode ocr`` (issue 16: OCR >= 2x pages/s at equal or better recall, on every kind of page):
+detection + OCR (``annotate_page``) on real pages of three books: Craphound (Western horizontal
+lettering; word recall / precision as bags of case-folded words against the ACBF file's English
+text-areas) and the two OpenMantra books (Japanese vertical lettering; character recall /
+precision as bags of characters against the Japanese text boxes). The baseline engine
+(``rapidocr-reference``, rapidocr's own pipeline) and the new one (``rapidocr``, the default) are
+interleaved page by page in one process, their order alternating; pages/s is the median of --runs
+runs; ratio = new / baseline on the same book in the same run.
 """
 
 from __future__ import annotations
@@ -55,81 +58,148 @@ def acbf_words(folder: Path) -> dict[str, Counter]:
     return truth
 
 
-def bench_ocr(folder: Path, runs: int, threads: int | None, engines=("rapidocr", "rapidocr-fast")) -> dict:
+OPENMANTRA = Path(__file__).resolve().parents[2] / "shared" / "data" / "open-mantra"
+ENGINES = ("rapidocr-reference", "rapidocr")  # baseline first
+
+
+def characters(texts) -> Counter:
+    return Counter(c for text in texts for c in text if not c.isspace())
+
+
+def ocr_books(craphound: Path, openmantra: Path) -> list[dict]:
+    """Books of decoded pages (decoded once: time OCR only), each page with its manifest row and its
+    bag of true words (Craphound) or characters (OpenMantra)."""
     from PIL import Image
 
+    from comics_analysis.dataspec import pages_from_openmantra
+
+    books = []
+    truth = acbf_words(craphound)
+    names = sorted(
+        (n for n in truth if (craphound / n).is_file()), key=lambda n: int(re.sub(r"\D", "", n) or 0)
+    )
+    books.append(
+        {
+            "book": "craphound",
+            "lettering": "Western, horizontal",
+            "unit": "word",
+            "pages": [
+                (name, "ltr", Image.open(craphound / name).convert("RGB"), truth[name]) for name in names
+            ],
+        }
+    )
+    by_book: dict[str, list] = {}
+    for page in pages_from_openmantra(openmantra / "annotation.json", lang="ja"):
+        image = Image.open(openmantra / page.image).convert("RGB")
+        by_book.setdefault(page.book_id, []).append(
+            (page.image, "rtl", image, characters(t.text for t in page.texts))
+        )
+    for book, pages in by_book.items():
+        books.append({"book": book, "lettering": "Japanese, vertical", "unit": "character", "pages": pages})
+    return books
+
+
+def bench_ocr(books: list[dict], runs: int, threads: int | None, engines=ENGINES) -> dict:
     from comics_analysis.annotate.pipeline import AnnotateOptions, annotate_page
 
-    truth = acbf_words(folder)
-    names = sorted((n for n in truth if (folder / n).is_file()), key=lambda n: int(re.sub(r"\D", "", n) or 0))
-    images = {n: Image.open(folder / n).convert("RGB") for n in names}  # decoded once: time OCR only
     options = {e: AnnotateOptions(ocr=e, ocr_threads=threads) for e in engines}
-    row = {"book_id": "craphound", "path": "x", "source_path": "s", "sha256": "0"}
+
+    def annotate(book: dict, i: int, engine: str):
+        name, direction, image, _ = book["pages"][i]
+        row = {
+            "book_id": book["book"],
+            "page_id": f"{book['book']}/p{i:04d}",
+            "page_index": i,
+            "path": "x",
+            "source_path": "s",
+            "source_entry": name,
+            "sha256": "0",
+            "reading_direction": direction,
+        }
+        return annotate_page(image, row, options[engine])
+
     for e in engines:  # load the models before timing
-        annotate_page(
-            images[names[0]],
-            {**row, "page_id": "craphound/p0000", "page_index": 0, "source_entry": "w"},
-            options[e],
-        )
-    seconds = {e: [] for e in engines}
-    found: dict[str, dict[str, Counter]] = {e: {} for e in engines}
+        annotate(books[0], 0, e)
+    seconds = {(b["book"], e): [] for b in books for e in engines}
+    found: dict[tuple[str, str], list[Counter]] = {key: [] for key in seconds}
+    step = 0
     for run in range(runs):
-        spent = dict.fromkeys(engines, 0.0)
-        for i, name in enumerate(names):
-            for e in engines if (run + i) % 2 == 0 else engines[::-1]:  # interleaved, order alternating
-                start = time.perf_counter()
-                page_row = {**row, "page_id": f"craphound/p{i:04d}", "page_index": i, "source_entry": name}
-                page = annotate_page(images[name], page_row, options[e])
-                spent[e] += time.perf_counter() - start
-                if run == 0:
-                    found[e][name] = words(" ".join(t.text for t in page.texts))
-        for e in engines:
-            seconds[e].append(spent[e])
+        for book in books:
+            bag = words if book["unit"] == "word" else characters
+            spent = dict.fromkeys(engines, 0.0)
+            for i in range(len(book["pages"])):
+                step += 1
+                for e in engines if step % 2 else engines[::-1]:  # interleaved, order alternating
+                    start = time.perf_counter()
+                    page = annotate(book, i, e)
+                    spent[e] += time.perf_counter() - start
+                    if run == 0:
+                        texts = [t.text for t in page.texts]
+                        found[(book["book"], e)].append(bag(" ".join(texts)) if bag is words else bag(texts))
+            for e in engines:
+                seconds[(book["book"], e)].append(spent[e])
     rows = []
-    for e in engines:
-        hit = sum(sum((found[e][n] & truth[n]).values()) for n in names)
-        predicted = sum(sum(found[e][n].values()) for n in names)
-        expected = sum(sum(truth[n].values()) for n in names)
-        median = statistics.median(seconds[e])
-        rows.append(
-            {
+    for book in books:
+        truths = [page[3] for page in book["pages"]]
+        base = None
+        for e in engines:
+            pred = found[(book["book"], e)]
+            hit = sum(sum((p & t).values()) for p, t in zip(pred, truths))
+            predicted = sum(sum(p.values()) for p in pred)
+            expected = sum(sum(t.values()) for t in truths)
+            median = statistics.median(seconds[(book["book"], e)])
+            row = {
+                "book": book["book"],
+                "lettering": book["lettering"],
                 "engine": e,
-                "pages": len(names),
-                "runs_s": seconds[e],
+                "pages": len(truths),
+                "runs_s": seconds[(book["book"], e)],
                 "median_s": median,
-                "pages_per_s": len(names) / median,
-                "word_recall": hit / expected,
-                "word_precision": hit / max(predicted, 1),
+                "pages_per_s": len(truths) / median,
+                "unit": book["unit"],
+                "recall": hit / expected,
+                "precision": hit / max(predicted, 1),
             }
-        )
-    base = rows[0]
-    for r in rows:
-        r["ratio_vs_baseline"] = r["pages_per_s"] / base["pages_per_s"]
-        r["recall_vs_baseline"] = r["word_recall"] - base["word_recall"]
-    return {"threads": threads, "runs": runs, "data": str(folder.name), "results": rows}
+            base = base or row
+            row["ratio_vs_baseline"] = row["pages_per_s"] / base["pages_per_s"]
+            row["recall_vs_baseline"] = row["recall"] - base["recall"]
+            rows.append(row)
+    return {"threads": threads, "runs": runs, "baseline": engines[0], "results": rows}
 
 
 def main_ocr(args) -> None:
-    payload = bench_ocr(args.craphound, args.runs, args.threads)
+    books = ocr_books(args.craphound, args.openmantra)
+    load_before = os.getloadavg()
+    payload = bench_ocr(books, args.runs, args.threads)
+    # other programs on the machine: the ratio holds only for load that both engines saw alike
+    payload["load_average_1min"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     rows = payload["results"]
     print(
-        f"OCR benchmark: detection + OCR on {rows[0]['pages']} Craphound pages, {os.cpu_count()} cores, "
-        f"threads {args.threads or 'all'}, {args.runs} runs (interleaved)"
+        f"OCR benchmark: detection + OCR, {os.cpu_count()} cores, threads {args.threads or 'all'}, "
+        f"{args.runs} runs (engines interleaved page by page); ratio = pages/s / {payload['baseline']}'s"
     )
-    print(f"{'engine':<18} {'median s':>9} {'pages/s':>8} {'ratio':>6} {'recall':>7} {'precision':>9}")
+    print(
+        f"{'book':<24} {'engine':<19} {'pages':>5} {'median s':>9} {'pages/s':>8} {'ratio':>6} "
+        f"{'recall':>7} {'precision':>9}"
+    )
     for r in rows:
         print(
-            f"{r['engine']:<18} {r['median_s']:>9.1f} {r['pages_per_s']:>8.3f} "
-            f"{r['ratio_vs_baseline']:>5.2f}x "
-            f"{r['word_recall']:>7.3f} {r['word_precision']:>9.3f}"
+            f"{r['book']:<24} {r['engine']:<19} {r['pages']:>5} {r['median_s']:>9.1f} "
+            f"{r['pages_per_s']:>8.3f} {r['ratio_vs_baseline']:>5.2f}x "
+            f"{r['recall']:>7.3f} {r['precision']:>9.3f}  ({r['unit']}s)"
         )
-    new = rows[-1]
+    new = [r for r in rows if r["engine"] != payload["baseline"]]
     payload["target_ratio"] = OCR_TARGET
-    payload["meets_target"] = new["ratio_vs_baseline"] >= OCR_TARGET and new["recall_vs_baseline"] >= 0
+    payload["meets_target"] = all(
+        r["ratio_vs_baseline"] >= OCR_TARGET and r["recall_vs_baseline"] >= 0 for r in new
+    )
     from comics_analysis.benchmarks.report import write_results
 
     path = write_results(args.json or Path("docs/bench/ocr-speed.json"), payload)
-    print(f"target ratio >= {OCR_TARGET} at recall >= baseline: {payload['meets_target']}; wrote {path}")
+    print(
+        f"target ratio >= {OCR_TARGET} at recall >= baseline on every book: {payload['meets_target']}; "
+        f"wrote {path}"
+    )
 
 
 def prepare(out: Path, pages: int) -> int:
@@ -166,6 +236,7 @@ def main() -> None:
     )
     parser.add_argument("--mode", choices=["annotate", "ocr"], default="annotate")
     parser.add_argument("--craphound", type=Path, default=CRAPHOUND, help="--mode ocr: pages + ACBF")
+    parser.add_argument("--openmantra", type=Path, default=OPENMANTRA, help="--mode ocr: OpenMantra folder")
     parser.add_argument("--threads", type=int, default=None, help="--mode ocr: onnxruntime threads")
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)

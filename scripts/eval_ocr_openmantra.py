@@ -1,6 +1,6 @@
 """OCR of vertical Japanese lettering on the real OpenMantra pages, per book and per engine.
 
-    python scripts/eval_ocr_openmantra.py [DATA] [--engines rapidocr rapidocr-fast] [--json OUT]
+    python scripts/eval_ocr_openmantra.py [DATA] [--engines rapidocr-reference rapidocr] [--json OUT]
 
 A held-out check for OCR settings tuned on Western pages (scripts/bench_annotate.py --mode ocr
 uses Craphound): each page of DATA (default ../shared/data/open-mantra) is read by every engine and
@@ -31,7 +31,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("data", nargs="?", type=Path, default=Path("../shared/data/open-mantra"))
-    parser.add_argument("--engines", nargs="+", default=["rapidocr", "rapidocr-fast"])
+    parser.add_argument("--engines", nargs="+", default=["rapidocr-reference", "rapidocr"])
     parser.add_argument("--json", type=Path, help="write the results here (with date, machine, commit)")
     args = parser.parse_args()
 

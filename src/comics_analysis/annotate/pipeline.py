@@ -49,7 +49,7 @@ MAX_ASPECT = 8.0  # a longer strip (webtoon) is not analysed as one page
 class AnnotateOptions:
     detector: str = "classical"
     direction: str = "auto"  # auto: ComicInfo's manga flag from the manifest, else ltr
-    ocr: str = "rapidocr"  # rapidocr | rapidocr-fast | tesseract | none
+    ocr: str = "rapidocr"  # rapidocr | rapidocr-reference | tesseract | none
     ocr_lang: str | None = None  # tesseract languages, e.g. "eng", "jpn", "jpn_vert"
     ocr_threads: int | None = None  # per worker; speed only, not part of the resume key
     vlm: str | None = None  # folder of VLM readings to merge (``comics-analysis vlm`` output, v1, v2, v0.3)

@@ -195,9 +195,9 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--ocr",
         default="rapidocr",
-        choices=["rapidocr", "rapidocr-fast", "tesseract", "none"],
-        help="OCR engine for lettered text (rapidocr's models ship in its wheel; rapidocr-fast: tuned "
-        "for horizontal lettering, about 1.7x faster, loses vertical text)",
+        choices=["rapidocr", "rapidocr-reference", "tesseract", "none"],
+        help="OCR engine for lettered text (rapidocr's models ship in its wheel; rapidocr-reference: "
+        "rapidocr's own pipeline, the slower baseline the default is measured against)",
     )
     p.add_argument("--ocr-lang", help="tesseract languages, e.g. eng, jpn, jpn_vert, eng+jpn")
     p.add_argument(
