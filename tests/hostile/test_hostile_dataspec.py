@@ -171,7 +171,23 @@ def test_a_missing_page_image_is_retried_by_the_next_annotate(annotated, tmp_pat
     row = read_manifest(ingest_dir).ok()[0]
     moved = tmp_path / "moved.png"
     (ingest_dir / row["path"]).rename(moved)
-    annotate(ingest_dir, tmp_path / "ann", ocr="none", show_progress=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "comics_analysis",
+            "--quiet",
+            "annotate",
+            str(ingest_dir),
+            "--out",
+            str(tmp_path / "ann"),
+            "--ocr",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "run the same command again" in run.stderr  # says so, exits 1
     first = {p.page_id: p for p in read_annotations(tmp_path / "ann")}
     assert first[row["page_id"]].quality.flags[0].startswith("image:unavailable")
     moved.rename(ingest_dir / row["path"])

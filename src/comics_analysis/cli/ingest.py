@@ -87,6 +87,14 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         from ..annotate.align import subsets_text
 
         print(subsets_text(read_annotations(args.out), args.vlm_min_iou))
+    unavailable = sum(Path(f).read_text(encoding="utf-8").count('"image:unavailable') for f in files)
+    if unavailable:
+        print(
+            f"{unavailable} page image(s) were unavailable; their books are not marked done: make the "
+            "images available and run the same command again",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
