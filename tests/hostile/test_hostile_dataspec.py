@@ -196,3 +196,16 @@ def test_a_missing_page_image_is_retried_by_the_next_annotate(annotated, tmp_pat
     assert second[row["page_id"]].panels and not any(
         f.startswith("image:") for f in second[row["page_id"]].quality.flags
     )
+
+
+def test_the_datasets_builder_embeds_images_wherever_it_runs_from(annotated, tmp_path, monkeypatch):
+    """`load_comic_pages` goes through `datasets`' own writer: its Image feature used to drop the
+    bytes of rows whose relative path exists from the current folder."""
+    from comics_analysis.dataset_builders.comic_pages import load_comic_pages
+
+    monkeypatch.chdir(annotated / "ingest")  # every row's image path exists from here
+    ds = load_comic_pages(annotated / "ann", split="train", cache_dir=tmp_path / "hf")
+    raw = ds.cast_column("image", __import__("datasets").Image(decode=False))
+    assert len(raw) and all(row["image"]["bytes"] for row in raw)
+    monkeypatch.chdir(tmp_path)
+    assert ds[0]["image"].size == (ds[0]["width"], ds[0]["height"])  # decodes from the bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,44 @@ from .io import atomic_write, resolve_image
 from .records import Page, Provenance
 
 
+@lru_cache(maxsize=1)
+def _keep_bytes_image():
+    """``datasets.Image`` that keeps bytes it is given. The stock feature drops them whenever the
+    row's relative path happens to exist from the current folder (a dataset built from inside
+    the ingest folder had no images). Serialized as, and equal to, a plain ``Image``."""
+    from dataclasses import dataclass
+
+    from datasets import Image
+
+    @dataclass(repr=False, eq=False)
+    class KeepBytesImage(Image):
+        def encode_example(self, value):
+            if isinstance(value, dict) and value.get("bytes"):
+                return {"bytes": value["bytes"], "path": value.get("path")}
+            return super().encode_example(value)
+
+        def __eq__(self, other):
+            return isinstance(other, Image) and (self.mode, self.decode, self.id) == (
+                other.mode,
+                other.decode,
+                other.id,
+            )
+
+        __hash__ = Image.__hash__
+
+        def __repr__(self):
+            return f"Image(mode={self.mode!r}, decode={self.decode!r})"
+
+    return KeepBytesImage
+
+
+def _image_feature(decode: bool):
+    return _keep_bytes_image()(decode=decode)
+
+
 def hf_features(decode_images: bool = True):
     """The ``datasets.Features`` of a DataSpec v1 page row. Imports ``datasets`` lazily."""
-    from datasets import Features, Image, List, Value
+    from datasets import Features, List, Value
 
     bbox = List(Value("float64"), length=4)
     strings = List(Value("string"))
@@ -57,7 +93,7 @@ def hf_features(decode_images: bool = True):
             "page_id": Value("string"),
             "book_id": Value("string"),
             "page_index": Value("int32"),
-            "image": Image(decode=decode_images),
+            "image": _image_feature(decode_images),
             "width": Value("int32"),
             "height": Value("int32"),
             "reading_direction": Value("string"),
