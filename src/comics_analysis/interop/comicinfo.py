@@ -102,52 +102,10 @@ ORDER_V20 = [
     "MainCharacterOrTeam",
     "Review",
 ]
-ORDER_V21 = [
-    "Title",
-    "Series",
-    "Number",
-    "Count",
-    "Volume",
-    "AlternateSeries",
-    "AlternateNumber",
-    "AlternateCount",
-    "Summary",
-    "Notes",
-    "Year",
-    "Month",
-    "Day",
-    "Writer",
-    "Penciller",
-    "Inker",
-    "Colorist",
-    "Letterer",
-    "CoverArtist",
-    "Editor",
-    "Translator",
-    "Publisher",
-    "Imprint",
-    "Genre",
-    "Tags",
-    "Web",
-    "PageCount",
-    "LanguageISO",
-    "Format",
-    "BlackAndWhite",
-    "Manga",
-    "Characters",
-    "Teams",
-    "Locations",
-    "ScanInformation",
-    "StoryArc",
-    "StoryArcNumber",
-    "SeriesGroup",
-    "AgeRating",
-    "Pages",
-    "CommunityRating",
-    "MainCharacterOrTeam",
-    "Review",
-    "GTIN",
-]
+ORDER_V21 = list(ORDER_V20)  # the v2.1 draft inserts four fields and appends GTIN
+for _after, _name in (("Editor", "Translator"), ("Genre", "Tags"), ("StoryArc", "StoryArcNumber")):
+    ORDER_V21.insert(ORDER_V21.index(_after) + 1, _name)
+ORDER_V21.append("GTIN")
 MODES = ("sidecar", "copy", "in-place")
 # manifest columns that fill a ComicInfo field the book's own ComicInfo lacks (calibre's, say)
 BOOK_FIELDS = (
