@@ -16,10 +16,18 @@ def cmd_export_comicinfo(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_export_detection(args: argparse.Namespace) -> int:
+    from ..interop import export_coco, export_yolo
+
+    run = export_coco if args.export_command == "coco" else export_yolo
+    print(run(args.annotations, args.out, images=args.images, images_root=args.image_root).summary_text())
+    return 0
+
+
 def register(commands: Commands) -> None:
     ex_sub = commands.group(
         "export",
-        help="write results in the formats comic readers and tools read (ComicInfo.xml)",
+        help="write results in the formats comic readers and tools read (ComicInfo, COCO, YOLO)",
         dest="export_command",
         metavar="FORMAT",
     )
@@ -37,3 +45,15 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--library", type=Path, help="the folder that was ingested (copy and in-place modes)")
     p.set_defaults(func=cmd_export_comicinfo)
+    for name, what in (
+        ("coco", "COCO annotations.json in CoMix's layout (reads back with --detector coco:FILE)"),
+        ("yolo", "YOLO images/ + labels/ + data.yaml (classes 0 panel, 1 character, 2 text, 3 face)"),
+    ):
+        p = ex_sub.add_parser(name, help=what)
+        p.add_argument("annotations", type=Path, help="an annotate output folder")
+        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.add_argument(
+            "--images", choices=["link", "copy", "none"], default="link", help="page images (default: link)"
+        )
+        p.add_argument("--image-root", type=Path, help="root of the image paths (default: as recorded)")
+        p.set_defaults(func=cmd_export_detection)
