@@ -203,6 +203,39 @@ def test_a_tall_panel_is_not_split_by_its_neighbours_gutter():
     assert len(pred) == 3 and len(matches) == 3  # before: the tall panel was cut in two
 
 
+def test_a_pinwheel_of_panels_abutting_along_their_frame_lines_is_split():
+    # five panels touching each other with no gutter between them, only their 3 px frame lines,
+    # in a pinwheel around a small centre panel: no straight line crosses the group, so no X-Y cut
+    # divides it; erasing the long thin frame lines leaves five rectangles
+    truth = [
+        (40, 40, 440, 360),
+        (480, 40, 280, 600),
+        (320, 640, 440, 520),
+        (40, 400, 280, 760),
+        (320, 400, 160, 240),
+    ]
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    fills = [(150, 160, 170), (170, 150, 140), (140, 170, 150), (160, 160, 120), (200, 180, 190)]
+    for (x, y, w, h), fill in zip(truth, fills, strict=True):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=fill, outline=(0, 0, 0), width=3)
+    draw.ellipse([100, 100, 300, 300], outline=(0, 0, 0), width=3)  # art: a round outline, a dark shape
+    draw.ellipse([550, 200, 700, 500], fill=(60, 60, 60))
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9
+    assert len(detect_classical(image, ClassicalConfig(frame_hold=0.0))) == 1  # before: one panel
+
+
+def test_a_long_straight_line_across_one_panel_does_not_split_it():
+    # a door's edge drawn as a thin line from top to bottom of a framed panel: erasing it leaves
+    # two rectangles, but one straight line divides them, so that is not a non-guillotine layout
+    truth = [(40, 40, 720, 520), (40, 600, 720, 560)]
+    image = page_with(truth, border=3)
+    ImageDraw.Draw(image).line([(600, 40), (600, 559)], fill=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2
+
+
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     truth = [(40, 40, 720, 1120)]
     image = page_with(truth, fill=(150, 140, 120), border=4)
