@@ -143,7 +143,8 @@ def test_a_faint_broken_frame_line_that_unframed_art_touches_is_cut_along():
     truth = [(40, 40, 341, 1121), (383, 40, 378, 1121)]
     pred, matches = found(image, truth)
     assert len(pred) == 2 and len(matches) == 2  # before: one box over both
-    assert [d.bbox for d in detect_classical(image, ClassicalConfig(line_wobble=0))] == [
+    # neither the faint-line splitter nor the frame-line fallback: one box over both
+    assert [d.bbox for d in detect_classical(image, ClassicalConfig(line_wobble=0, frame_hold=0.0))] == [
         (39.0, 39.0, 721.5, 1122.0)
     ]
 
@@ -224,6 +225,23 @@ def test_a_pinwheel_of_panels_abutting_along_their_frame_lines_is_split():
     pred, matches = found(image, truth)
     assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9
     assert len(detect_classical(image, ClassicalConfig(frame_hold=0.0))) == 1  # before: one panel
+
+
+def test_a_panel_drawn_over_the_side_of_a_shorter_neighbour_is_split_along_its_grey_frame():
+    # a tall panel overlaps the side of a shorter one by 20 px; both are framed by thin grey lines
+    # (too light for the dark-line splitters) and a dark arm is drawn across the shared frame, so
+    # no straight gutter or dark line divides them; the frame line, bridged over the arm, does.
+    # The shorter panel's part overlaps the tall one's by more than a tenth: still not an inset
+    truth = [(40, 300, 340, 400), (360, 200, 400, 600), (40, 860, 720, 300)]
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for (x, y, w, h), fill in zip(truth, [(150, 170, 190), (200, 190, 150), (170, 170, 170)], strict=True):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=fill, outline=(100, 100, 100), width=2)
+    draw.ellipse([300, 470, 430, 510], fill=(20, 20, 20))
+    draw.ellipse([100, 350, 260, 600], outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9
+    assert len(detect_classical(image, ClassicalConfig(frame_hold=0.0))) == 2  # before: merged
 
 
 def test_a_long_straight_line_across_one_panel_does_not_split_it():

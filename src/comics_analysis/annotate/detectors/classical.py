@@ -89,7 +89,7 @@ class ClassicalConfig:
     slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
     frame_line: float = 0.15  # a frame line between abutting panels: this share of the region's shorter side
-    frame_rect: float = 0.8  # ... and each panel it leaves fills this share of its box
+    frame_rect: float = 0.75  # ... and each panel it leaves fills this share of its box
     frame_part: float = 0.03  # ... and is this share of the region at least
     frame_hold: float = 0.7  # ... and the panels hold this share of the region's solid (0: off)
 
@@ -246,7 +246,7 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         ):
             parts = _blobs(region, cfg)  # the region is a view of ``ink``: the carved gutter is gutter
         if len(parts) < 2 and cfg.frame_hold > 0:  # panels abutting or overlapping: frame lines only
-            parts = frame_parts(region, thin[:, y0:y1, x0:x1], cfg)
+            parts = frame_parts(region, thin[:, y0:y1, x0:x1], cfg, framed)
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(

@@ -1,14 +1,16 @@
-"""Panels separated by their frame lines alone (non-guillotine layouts): the classical detector's
-last resort for a region that no gutter divides, straight or slanted.
+"""Panels separated by their frame lines alone: the classical detector's last resort for a
+region that no gutter divides, straight or slanted.
 
 Panels that overlap or abut their neighbours (a pinwheel of four panels, a panel drawn over the
-corner of the next) leave no gutter that runs across the region, but each panel is outlined by a
-thin dark frame line. The long, thin, straight horizontal and vertical dark lines of the region
-(bridged across breaks, extended over the corners where they meet) are erased; when the solid
-that is left falls into two or more large, nearly rectangular shapes that hold most of it, do not
-nest or overlap much, and no straight line across the region divides them (else it is a
-guillotine layout, the straight splitters' call: a door's edge drawn across one panel is not a
-frame), those shapes are the panels."""
+side or corner of the next) leave no gutter that runs across the region, but each panel is
+outlined by a thin dark frame line (darker than both sides, or black with dark art running into
+one side). The long, straight horizontal and vertical lines of the region (bridged across breaks,
+extended over the corners where they meet) are erased; when the solid that is left falls into two
+or more large, nearly rectangular shapes that hold most of it and do not nest (boxes sharing a
+quarter of the smaller: an inset, a rectangle in the art), those shapes are the panels. In a
+framed region, shapes that one straight line across it divides are a line in its art (a door's
+edge), not two panels.
+"""
 
 from __future__ import annotations
 
@@ -20,20 +22,28 @@ import numpy as np
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
 
+NESTED = 0.25  # two parts whose boxes share this much of the smaller one nest: not a tiling
 
-def thin_lines(grey: np.ndarray, contrast: int = 40, thick: int = 4) -> np.ndarray:
-    """Per axis (0: horizontal, 1: vertical), the pixels of a page at least ``contrast`` grey
-    levels darker than the lighter of their surroundings within ``thick`` pixels across that
-    axis: thin dark lines, not dark masses. Computed once per page."""
+
+def thin_lines(grey: np.ndarray, contrast: int = 40, thick: int = 4, black: int = 60) -> np.ndarray:
+    """Per axis (0: horizontal, 1: vertical), the pixels of a page that may be a frame line along
+    it: at least ``contrast`` grey levels darker than the lighter of their surroundings within
+    ``thick`` pixels across that axis (a thin line, not a dark mass), or black (at most ``black``)
+    and twice that darker than a pixel within 2 pixels on one side (a black frame that dark art
+    runs into on its other side). Computed once per page."""
     import cv2
 
     g = np.ascontiguousarray(grey)
-    return np.stack(
-        [
-            cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, np.ones(across, np.uint8)) >= contrast
-            for across in ((2 * thick + 1, 1), (1, 2 * thick + 1))
-        ]
-    ).astype(np.uint8)
+    gi = g.astype(np.int16)
+    out = np.zeros((2, *g.shape), np.uint8)
+    for axis, across in ((0, (2 * thick + 1, 1)), (1, (1, 2 * thick + 1))):
+        two = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, np.ones(across, np.uint8)) >= contrast
+        pad = np.pad(gi, [(2, 2) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        n = gi.shape[axis]
+        near = np.max([pad.take(range(k, k + n), axis=axis) for k in (0, 1, 3, 4)], axis=0)
+        one = (gi <= black) & (near - gi >= 2 * contrast)
+        out[axis] = two | one
+    return out
 
 
 def frame_lines(thin: np.ndarray, length: int, gap: int = 8) -> np.ndarray:
@@ -64,7 +74,9 @@ def frame_lines(thin: np.ndarray, length: int, gap: int = 8) -> np.ndarray:
     return out.astype(bool)
 
 
-def frame_parts(solid: np.ndarray, thin: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
+def frame_parts(
+    solid: np.ndarray, thin: np.ndarray, cfg: ClassicalConfig, framed: bool = True
+) -> list[tuple[int, int, int, int]]:
     """Boxes of the panels a region's frame lines separate, or [] (see the module docstring)."""
     import cv2
 
@@ -88,10 +100,10 @@ def frame_parts(solid: np.ndarray, thin: np.ndarray, cfg: ClassicalConfig) -> li
     boxes = [
         (max(0, x - 2), max(0, y - 2), min(w, x + bw + 2), min(h, y + bh + 2)) for x, y, bw, bh, _ in big
     ]
-    if any(_overlap(a, b) > 0.1 for a, b in itertools.combinations(boxes, 2)):
+    if any(_overlap(a, b) > NESTED for a, b in itertools.combinations(boxes, 2)):
         return []  # one shape inside another (an inset, a drawn rectangle in the art), not a tiling
-    if _guillotine(boxes):
-        return []  # a straight line across the region divides them: the straight splitters' call
+    if framed and _guillotine(boxes):
+        return []  # a framed region that one straight line divides: a line in its art (a door)
     return boxes
 
 
