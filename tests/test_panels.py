@@ -143,7 +143,8 @@ def test_a_faint_broken_frame_line_that_unframed_art_touches_is_cut_along():
     truth = [(40, 40, 341, 1121), (383, 40, 378, 1121)]
     pred, matches = found(image, truth)
     assert len(pred) == 2 and len(matches) == 2  # before: one box over both
-    assert [d.bbox for d in detect_classical(image, ClassicalConfig(line_wobble=0))] == [
+    # neither the faint-line splitter nor the frame-line fallback: one box over both
+    assert [d.bbox for d in detect_classical(image, ClassicalConfig(line_wobble=0, frame_hold=0.0))] == [
         (39.0, 39.0, 721.5, 1122.0)
     ]
 
@@ -201,6 +202,56 @@ def test_a_tall_panel_is_not_split_by_its_neighbours_gutter():
     truth = [(40, 40, 370, 520), (40, 600, 370, 560), (500, 40, 260, 1120)]
     pred, matches = found(page_with(truth, border=4), truth)
     assert len(pred) == 3 and len(matches) == 3  # before: the tall panel was cut in two
+
+
+def test_a_pinwheel_of_panels_abutting_along_their_frame_lines_is_split():
+    # five panels touching each other with no gutter between them, only their 3 px frame lines,
+    # in a pinwheel around a small centre panel: no straight line crosses the group, so no X-Y cut
+    # divides it; erasing the long thin frame lines leaves five rectangles
+    truth = [
+        (40, 40, 440, 360),
+        (480, 40, 280, 600),
+        (320, 640, 440, 520),
+        (40, 400, 280, 760),
+        (320, 400, 160, 240),
+    ]
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    fills = [(150, 160, 170), (170, 150, 140), (140, 170, 150), (160, 160, 120), (200, 180, 190)]
+    for (x, y, w, h), fill in zip(truth, fills, strict=True):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=fill, outline=(0, 0, 0), width=3)
+    draw.ellipse([100, 100, 300, 300], outline=(0, 0, 0), width=3)  # art: a round outline, a dark shape
+    draw.ellipse([550, 200, 700, 500], fill=(60, 60, 60))
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9
+    assert len(detect_classical(image, ClassicalConfig(frame_hold=0.0))) == 1  # before: one panel
+
+
+def test_a_panel_drawn_over_the_side_of_a_shorter_neighbour_is_split_along_its_grey_frame():
+    # a tall panel overlaps the side of a shorter one by 20 px; both are framed by thin grey lines
+    # (too light for the dark-line splitters) and a dark arm is drawn across the shared frame, so
+    # no straight gutter or dark line divides them; the frame line, bridged over the arm, does.
+    # The shorter panel's part overlaps the tall one's by more than a tenth: still not an inset
+    truth = [(40, 300, 340, 400), (360, 200, 400, 600), (40, 860, 720, 300)]
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for (x, y, w, h), fill in zip(truth, [(150, 170, 190), (200, 190, 150), (170, 170, 170)], strict=True):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=fill, outline=(100, 100, 100), width=2)
+    draw.ellipse([300, 470, 430, 510], fill=(20, 20, 20))
+    draw.ellipse([100, 350, 260, 600], outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9
+    assert len(detect_classical(image, ClassicalConfig(frame_hold=0.0))) == 2  # before: merged
+
+
+def test_a_long_straight_line_across_one_panel_does_not_split_it():
+    # a door's edge drawn as a thin line from top to bottom of a framed panel: erasing it leaves
+    # two rectangles, but one straight line divides them, so that is not a non-guillotine layout
+    truth = [(40, 40, 720, 520), (40, 600, 720, 560)]
+    image = page_with(truth, border=3)
+    ImageDraw.Draw(image).line([(600, 40), (600, 559)], fill=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2
 
 
 def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():

@@ -15,12 +15,15 @@ gutter that one balloon crosses over up to 80% of its length (the gutter shows i
 pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
 shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
 with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
-open at the working scale) is cleared and the region's separate shapes become panels. The
-gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
+open at the working scale) is cleared and the region's separate shapes become panels. Last,
+panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
+the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`).
+The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel.
 Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
 
-Known limits: non-guillotine layouts (panels overlapping their neighbours), slanted gutters
+Known limits: non-guillotine layouts whose frame lines are hidden (dark art on either side of
+a frame is a step, not a thin line), slanted gutters
 without two clear frame lines and gutters sealed by art merge panels; strips thinner than 8% of
 the page's shorter side (4 times longer than wide) are dropped as slivers, true narrow panels
 too; open-topped panels whose art bleeds into the paper may be split; on a dark gutter, balloons
@@ -36,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from .base import Detection
+from .frames import frame_parts, thin_lines
 from .gutters import (
     _band_split,
     _carve_slanted,
@@ -84,6 +88,10 @@ class ClassicalConfig:
     balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
     slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
+    frame_line: float = 0.15  # a frame line between abutting panels: this share of the region's shorter side
+    frame_rect: float = 0.75  # ... and each panel it leaves fills this share of its box
+    frame_part: float = 0.03  # ... and is this share of the region at least
+    frame_hold: float = 0.7  # ... and the panels hold this share of the region's solid (0: off)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -185,7 +193,7 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
 
 
-def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
+def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int, out: list) -> None:
     """Recursive cut of ``box``; ink is the solid mask, dark the frame-line candidates, paper the
     pixels of the gutter's colour (balloon interiors included), light those of the gutter's colour
     or white (balloon interiors on any gutter)."""
@@ -220,7 +228,7 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
                 # a faint line (joined across breaks) leaves no sliver (a balloon spilling over a frame)
                 if len(subs) > 1 and (splitter != "faint edge" or _no_sliver(segments, cfg)):
                     for sub in subs:
-                        _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
+                        _xy_cut(ink, dark, paper, light, thin, sub, cfg, depth + 1, out)
                     return
         # a gutter that a balloon crosses: the axis whose gutter shows over more of its length
         crossed = [(*_crossed_split(region, light[y0:y1, x0:x1], axis, cfg), axis) for axis in (1, 0)]
@@ -228,7 +236,7 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
         if share > 0:
             for a, b in segments:
                 sub = (x0, y0 + a, x1, y0 + b) if axis == 1 else (x0 + a, y0, x0 + b, y1)
-                _xy_cut(ink, dark, paper, light, sub, cfg, depth + 1, out)
+                _xy_cut(ink, dark, paper, light, thin, sub, cfg, depth + 1, out)
             return
         parts = _blobs(region, cfg)
         if (
@@ -237,10 +245,20 @@ def _xy_cut(ink, dark, paper, light, box, cfg: ClassicalConfig, depth: int, out:
             and _carve_slanted(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg)
         ):
             parts = _blobs(region, cfg)  # the region is a view of ``ink``: the carved gutter is gutter
-        if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters
+        if len(parts) < 2 and cfg.frame_hold > 0:  # panels abutting or overlapping: frame lines only
+            parts = frame_parts(region, thin[:, y0:y1, x0:x1], cfg, framed)
+        if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(
-                    ink, dark, paper, light, (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1), cfg, depth + 1, out
+                    ink,
+                    dark,
+                    paper,
+                    light,
+                    thin,
+                    (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1),
+                    cfg,
+                    depth + 1,
+                    out,
                 )
             return
     out.append(box)
@@ -362,7 +380,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     # balloon interiors are of the paper's colour; on a dark gutter, dark art merges with the gutter
     # and white art looks like a balloon, so gutters crossed by balloons are only looked for on paper
     light = paper if level > 128 else np.zeros_like(paper)
-    _xy_cut(ink, dark, paper, light, (0, 0, w, h), cfg, 0, boxes)
+    thin = thin_lines(grey) if cfg.frame_hold > 0 else None
+    _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
