@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,11 +19,15 @@ from .records import DataSpecError, Page
 
 
 @contextmanager
-def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8"):
-    """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds."""
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", owner: bool = False):
+    """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    ``owner``: the temp name carries this process's id (``.NAME.pidN.XXXX.tmp``), so that
+    :func:`remove_orphans` can tell a killed writer's leftovers from another's file in flight."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.pid{os.getpid()}." if owner else f".{path.name}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
@@ -32,6 +37,27 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_OWNED_TMP = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")
+
+
+def remove_orphans(folder: str | Path) -> int:
+    """Remove the temp files under ``folder`` written with ``atomic_write(owner=True)`` by
+    processes that no longer run on this machine; returns how many."""
+    removed = 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        match = _OWNED_TMP.match(tmp.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        except PermissionError:
+            pass  # alive, another user's
+    return removed
 
 
 def image_escapes(image: str) -> bool:

@@ -31,6 +31,7 @@ from pathlib import Path
 from PIL import Image
 
 from ...dataspec import atomic_write
+from ...dataspec.io import remove_orphans
 from .prompts import PROMPTS
 from .repair import ParseResult, parse_vlm_json
 
@@ -158,6 +159,8 @@ class VlmClient:
             base_url=config.base_url, api_key=key, timeout=config.timeout, max_retries=0
         )
         self.cache = Path(config.cache_dir) if config.cache_dir else None
+        if self.cache is not None and self.cache.is_dir():
+            remove_orphans(self.cache)
 
     def _cache_path(self, image_sha: str, prompt_key: str | None = None) -> Path | None:
         if self.cache is None:
@@ -264,7 +267,8 @@ class VlmClient:
                     cost = (usage_in * self.config.price_in + usage_out * self.config.price_out) / 1e6
                     if cache_path is not None:
                         cache_path.parent.mkdir(parents=True, exist_ok=True)
-                        with atomic_write(cache_path) as handle:  # a killed run leaves no half entry
+                        # a killed run leaves no half entry; its temp file is removed by the next client
+                        with atomic_write(cache_path, owner=True) as handle:
                             json.dump(
                                 {
                                     "text": text,
