@@ -94,6 +94,36 @@ def test_flags_whole_page_panel_when_the_page_shows_gutters():
     assert page_flags(plain.image, [p.bbox for p in plain.record.panels]) == []
 
 
+def _art(draw, box, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, fill=(90, 80, 70))  # dark art up to the frame: no paper band beside it
+    for _ in range(150):
+        x, y = int(rng.integers(x0, x1 - 12)), int(rng.integers(y0, y1 - 12))
+        tone = tuple(int(v) for v in rng.integers(50, 140, size=3))
+        draw.line([(x, y), (x + int(rng.integers(3, 12)), y + int(rng.integers(3, 12)))], fill=tone, width=2)
+
+
+def test_flags_whole_page_panel_when_frame_lines_cross_the_page():
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", SIZE, "white")
+    draw = ImageDraw.Draw(image)
+    _art(draw, (20, 20, 420, 640), 1)
+    # a second panel drawn over the first's bottom-left corner: its black frame is the only divide
+    _art(draw, (20, 330, 300, 640), 2)
+    draw.rectangle((20, 330, 300, 640), outline=(0, 0, 0), width=3)
+    whole = [(0.0, 0.0, float(SIZE[0]), float(SIZE[1]))]
+    assert page_flags(image, whole) == ["panels:whole_page_with_frames"]  # before: no flag
+    assert page_flags(image, [(20, 20, 401, 621), (20, 330, 281, 311)]) == []
+    splash = Image.new("RGB", SIZE, "white")
+    _art(ImageDraw.Draw(splash), (20, 20, 420, 640), 3)  # one panel of art: no line across it
+    assert page_flags(splash, whole) == []
+    for kind in ("cover", "text_backmatter", "advertisement"):
+        page = make_page(3, page_type=kind, size=SIZE).image
+        assert "panels:whole_page_with_frames" not in page_flags(page, whole), kind
+
+
 def test_flags_overlap_text_outside_panels_and_no_panels():
     image = Image.new("RGB", (400, 600), "white")
     inset = [(10, 10, 380, 280), (200, 150, 100, 80)]  # wholly inside: an inset, not an overlap

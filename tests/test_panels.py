@@ -265,9 +265,37 @@ def test_a_face_framed_by_dark_hair_is_not_an_inset_but_a_framed_picture_is():
     ragged += [(x0 + 4 * (y // 8 % 2 == 0), y) for y in range(y1, y0, -8)]
     draw.polygon(ragged, fill=(25, 20, 20))
     draw.ellipse([x0 + 30, y0 + 50, x1 - 30, y1 - 20], fill=(210, 170, 140))  # the face: an oval hole
-    draw.rectangle([420, 820, 700, 1080], fill=(90, 120, 160), outline=(0, 0, 0), width=4)  # an inset
-    pred, matches = found(image, [*truth, (420, 820, 281, 261)])
+    draw.rectangle([450, 850, 730, 1130], fill=(90, 120, 160), outline=(0, 0, 0), width=4)  # an inset
+    pred, matches = found(image, [*truth, (450, 850, 281, 281)])
     assert len(pred) == 2 and len(matches) == 2  # before: the face's oval was a third "inset"
+
+
+def _noisy_art(draw, box, seed):
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box
+    for _ in range(60):  # strokes of varied tone: art, not a flat caption or balloon
+        x, y = int(rng.integers(x0, x1 - 20)), int(rng.integers(y0, y1 - 20))
+        tone = tuple(int(v) for v in rng.integers(60, 200, size=3))
+        draw.line([(x, y), (x + int(rng.integers(5, 20)), y + int(rng.integers(5, 20)))], fill=tone, width=3)
+
+
+def test_a_framed_picture_in_the_middle_of_a_panel_or_a_caption_band_is_no_inset_but_a_corner_one_is():
+    truth = [(40, 40, 720, 540), (40, 620, 720, 540)]
+    image = page_with(truth, fill=(200, 180, 150), border=4)
+    draw = ImageDraw.Draw(image)
+    # a television's screen in the middle of the first panel (a framed picture in the art), and a
+    # caption band across the top of the second: framed rectangles, neither an inset of the layout
+    draw.rectangle([220, 160, 580, 440], fill=(110, 130, 120), outline=(0, 0, 0), width=4)
+    _noisy_art(draw, (228, 168, 572, 432), 1)
+    draw.rectangle([56, 636, 744, 750], fill=(150, 120, 90), outline=(0, 0, 0), width=4)
+    _noisy_art(draw, (64, 644, 736, 742), 2)
+    pred, matches = found(image, truth)
+    assert len(pred) == 2 and len(matches) == 2  # before: both were 'insets' (two false panels)
+    # an inset tucked into the second panel's corner is still found
+    draw.rectangle([470, 900, 740, 1140], fill=(110, 130, 120), outline=(0, 0, 0), width=4)
+    _noisy_art(draw, (478, 908, 732, 1132), 3)
+    pred, matches = found(image, [*truth, (470, 900, 271, 241)])
+    assert len(pred) == 3 and len(matches) == 3
 
 
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():

@@ -6,6 +6,9 @@ detector, and returns ``quality.flags`` entries:
 - ``panels:none``: no panel at all;
 - ``panels:whole_page_with_gutters``: one panel covering the page although the page shows
   gutter-like strips (narrow uniform bands crossing the page between busy stretches);
+- ``panels:whole_page_with_frames``: one panel covering the page although a panel's frame shows
+  inside it (a long horizontal and a long vertical frame line meeting at a corner: panels that
+  abut or overlap with no gutter between them);
 - ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
 - ``paper:unusual_tone``: the paper around the panels is neither white nor black (tinted,
   yellowed, grey: the gutter colour was estimated, and may be wrong);
@@ -20,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from .detectors.classical import gutter_level
+from .detectors.frames import frame_lines, thin_lines
 
 Box = Sequence[float]  # x, y, w, h
 
@@ -30,15 +34,18 @@ MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its
 EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
 EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
 WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
+FRAME_HEIGHT = 800  # frame lines are looked for at this height (the classical detector's)
+FRAME_LENGTH = 0.3  # a frame line is at least this share of the page's shorter side long
+FRAME_MARGIN = 0.1  # ... and lies this share of the page's side away from its edges
 
 
-def _grey(image) -> np.ndarray:
+def _grey(image, height: int = WORK_HEIGHT) -> np.ndarray:
     if not isinstance(image, Image.Image):
         image = Image.fromarray(np.asarray(image))
     image = image.convert("L")
-    if image.height > WORK_HEIGHT:
-        width = max(1, round(image.width * WORK_HEIGHT / image.height))
-        image = image.resize((width, WORK_HEIGHT), Image.Resampling.BOX)
+    if image.height > height:
+        width = max(1, round(image.width * height / image.height))
+        image = image.resize((width, height), Image.Resampling.BOX)
     return np.asarray(image, dtype=np.float32)
 
 
@@ -80,6 +87,39 @@ def has_gutter_lines(image) -> bool:
     return _gutter_strips(grey, 1) + _gutter_strips(grey, 0) > 0
 
 
+def has_frame_lines(image) -> bool:
+    """Whether a panel's frame shows inside the page: a long straight horizontal and a long
+    vertical frame line (thin dark lines, or black ones that dark art runs into on one side:
+    :mod:`.detectors.frames`) that meet at a corner, away from the page's edges, one of them
+    running out to the page's margin, as where panels abut or overlap with no gutter between them.
+    One straight line in the art (a horizon, a building's edge) is not a frame, nor is a framed
+    picture standing free in the page (a product on an advertisement); a line that runs off the
+    page is measured inside it only."""
+    import cv2
+
+    grey = _grey(image, FRAME_HEIGHT).astype(np.uint8)
+    h, w = grey.shape
+    length = max(8, int(FRAME_LENGTH * min(h, w)))
+    thin = thin_lines(grey)
+    found: list[list[tuple[int, int, int, int, bool]]] = [[], []]
+    for axis in (0, 1):
+        one = thin.copy()
+        one[1 - axis] = 0
+        lines = frame_lines(one, length).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(lines)
+        for x, y, bw, bh, _ in stats[1:]:
+            along, at, side = (bw, y + bh / 2, h) if axis == 0 else (bh, x + bw / 2, w)
+            if along >= length and FRAME_MARGIN * side <= at <= (1 - FRAME_MARGIN) * side:
+                start, stop, extent = (x, x + bw, w) if axis == 0 else (y, y + bh, h)
+                out = start <= FRAME_MARGIN * extent or stop >= (1 - FRAME_MARGIN) * extent
+                found[axis].append((x - 3, y - 3, x + bw + 3, y + bh + 3, out))
+    return any(
+        (a[4] or b[4]) and a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+        for a in found[0]
+        for b in found[1]
+    )
+
+
 def _overlap(a: Box, b: Box) -> float:
     """Intersection over the smaller box's area."""
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
@@ -108,6 +148,12 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
         and has_gutter_lines(image)
     ):
         flags.append("panels:whole_page_with_gutters")
+    elif (
+        len(panels) == 1
+        and panels[0][2] * panels[0][3] >= WHOLE_PAGE * width * height
+        and has_frame_lines(image)
+    ):
+        flags.append("panels:whole_page_with_frames")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")
     if paper_tone_unusual(image):

@@ -19,7 +19,9 @@ open at the working scale) is cleared and the region's separate shapes become pa
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
 the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
-rectangular frame of straight lines; faces and round outlines are not insets) inside each panel.
+rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
+an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
+television's screen, or a caption band across the panel's top is not one).
 Scores rank frame and fill evidence, so precision-recall curves (AP) mean something.
 
 Known limits: non-guillotine layouts whose frame lines are hidden (dark art on either side of
@@ -51,6 +53,8 @@ from .gutters import (
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
+INSET_CORNER = 0.06  # an inset lies within this share of its panel's side from two adjacent sides
+INSET_SPAN = 0.2  # ... and leaves at least this share free towards the two opposite sides
 
 
 @dataclass(frozen=True)
@@ -336,6 +340,8 @@ def _insets(
             continue  # paper (caption, balloon) or a solid dark shape, not a framed picture
         if cv2.contourArea(contour) < 0.85 * area or _straightness(region[cy : cy + ch, cx : cx + cw]) < 0.8:
             continue  # a round or ragged outline (a face, hair), not a rectangle of four straight lines
+        if not _in_corner((cx / w, cy / h, (w - cx - cw) / w, (h - cy - ch) / h)):
+            continue  # a framed picture in the art (a screen, a window) or a caption band, not an inset
         found.append(((x0 + cx, y0 + cy, x0 + cx + cw, y0 + cy + ch), frame))
     # keep outermost frames only
     found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
@@ -346,6 +352,17 @@ def _insets(
         ):
             kept.append((rect, frame))
     return kept
+
+
+def _in_corner(gaps: tuple[float, float, float, float]) -> bool:
+    """Whether a rectangle whose distances to its panel's left, top, right and bottom sides are
+    ``gaps`` (shares of the panel's width and height) sits in a corner of it, as a layout's inset
+    does: near one side of each axis, well away from the opposite one (a band across the panel
+    is a caption)."""
+    left, top, right, bottom = gaps
+    return all(
+        min(a, b) <= INSET_CORNER and max(a, b) >= INSET_SPAN for a, b in ((left, right), (top, bottom))
+    )
 
 
 def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detection]:
