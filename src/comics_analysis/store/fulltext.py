@@ -11,9 +11,11 @@ index; a re-run adds the chunks finished since and drops chunks no longer finish
 
 Three modes (:meth:`FulltextIndex.search`):
 
-* ``fuzzy`` (default): candidates are the panels sharing the query's rarest trigrams (ranked by
-  bm25), re-ranked by rapidfuzz ``partial_ratio`` (the best-matching stretch of the panel text)
-  against the query; robust to a dropped or swapped letter, I/1, a missing apostrophe. Score in
+* ``fuzzy`` (default): candidates are the panels holding two of the query's rarest words (a
+  second, word-level FTS5 table) or two of its rarest trigrams (FTS5 ANDs: cheap), each set
+  ranked by bm25, then re-ranked by rapidfuzz ``partial_ratio`` (the best-matching stretch of
+  the panel text; ``ratio`` for a panel shorter than the quote) against the query; robust to
+  a dropped or swapped letter, I/1, a missing apostrophe. Score in
   [0, 1]; hits under ``min_score`` are dropped, so a quote that is nowhere gives no hits.
 * ``phrase``: the normalised quote as a substring (FTS5 phrase of consecutive trigrams), bm25.
 * ``words``: every word of 3+ letters somewhere in the panel, in any order, bm25.
@@ -44,7 +46,7 @@ from .search import Hit, StoreSearch, search_store
 log = logging.getLogger(__name__)
 
 FULLTEXT_FILE = "fulltext.sqlite"
-FULLTEXT_SCHEMA = "1"
+FULLTEXT_SCHEMA = "2"
 MODES = ("fuzzy", "phrase", "words")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 
@@ -94,7 +96,9 @@ CREATE TABLE panels(id INTEGER PRIMARY KEY, page_id TEXT NOT NULL, panel INTEGER
                     kinds TEXT NOT NULL, text TEXT NOT NULL, chunk INTEGER NOT NULL);
 CREATE INDEX panels_chunk ON panels(chunk);
 CREATE VIRTUAL TABLE fts USING fts5(norm, content='', tokenize='trigram', detail='full');
+CREATE VIRTUAL TABLE words USING fts5(norm, content='', tokenize='unicode61', detail='column');
 CREATE TABLE grams(term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE terms(term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -104,27 +108,33 @@ def write_rows(con: sqlite3.Connection, rows: Iterable[tuple[str, int, str, str,
     next_id = cur.fetchone()[0] + 1
     n = 0
     batch_p, batch_f = [], []
+
+    def flush() -> None:
+        con.executemany("INSERT INTO panels VALUES (?, ?, ?, ?, ?, ?)", batch_p)
+        con.executemany("INSERT INTO fts(rowid, norm) VALUES (?, ?)", batch_f)
+        con.executemany("INSERT INTO words(rowid, norm) VALUES (?, ?)", batch_f)
+        batch_p.clear()
+        batch_f.clear()
+
     for page_id, panel, kinds, text, chunk in rows:
         batch_p.append((next_id, page_id, int(panel), kinds, text, int(chunk)))
         batch_f.append((next_id, normalise(text)))
         next_id += 1
         n += 1
         if len(batch_p) >= 50_000:
-            con.executemany("INSERT INTO panels VALUES (?, ?, ?, ?, ?, ?)", batch_p)
-            con.executemany("INSERT INTO fts(rowid, norm) VALUES (?, ?)", batch_f)
-            batch_p, batch_f = [], []
-    con.executemany("INSERT INTO panels VALUES (?, ?, ?, ?, ?, ?)", batch_p)
-    con.executemany("INSERT INTO fts(rowid, norm) VALUES (?, ?)", batch_f)
+            flush()
+    flush()
     return n
 
 
 def finish_index(con: sqlite3.Connection, meta: dict[str, Any]) -> None:
     """Recount trigram document frequencies, merge the FTS segments, write ``meta``, commit."""
-    con.execute("DELETE FROM grams")
-    con.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, fts, row)")
-    con.execute("INSERT INTO grams SELECT term, doc FROM temp.vocab")
-    con.execute("DROP TABLE temp.vocab")
-    con.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+    for table, counts in (("fts", "grams"), ("words", "terms")):
+        con.execute(f"DELETE FROM {counts}")
+        con.execute(f"CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, {table}, row)")
+        con.execute(f"INSERT INTO {counts} SELECT term, doc FROM temp.vocab")
+        con.execute("DROP TABLE temp.vocab")
+        con.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
     con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
     con.commit()
 
@@ -213,9 +223,11 @@ def build_fulltext(store: str | Path | EmbeddingStore, rebuild: bool = False) ->
             for chunk in remove:
                 gone = con.execute("SELECT id, text FROM panels WHERE chunk = ?", (chunk,)).fetchall()
                 for rowid, text in gone:
-                    con.execute(
-                        "INSERT INTO fts(fts, rowid, norm) VALUES ('delete', ?, ?)", (rowid, normalise(text))
-                    )
+                    for table in ("fts", "words"):
+                        con.execute(
+                            f"INSERT INTO {table}({table}, rowid, norm) VALUES ('delete', ?, ?)",
+                            (rowid, normalise(text)),
+                        )
                 con.execute("DELETE FROM panels WHERE chunk = ?", (chunk,))
         else:
             con = create_index(tmp)
@@ -252,9 +264,12 @@ class QuoteMatch:
 class FulltextIndex:
     """An open ``fulltext.sqlite`` (read-only); keep one for many queries."""
 
-    def __init__(self, path: str | Path, candidates: int = 200, max_postings: int = 60_000):
-        """``candidates``: panels re-ranked per fuzzy query; ``max_postings``: the rarest query
-        trigrams are used until their document counts add up to this (at least 4 trigrams)."""
+    def __init__(
+        self, path: str | Path, candidates: int = 200, max_postings: int = 10_000, gram_pairs: int = 6
+    ):
+        """Fuzzy candidates (see :meth:`_fuzzy_candidates`): ``candidates`` panels per source;
+        pairs of the 5 rarest words and of the ``gram_pairs`` rarest trigrams, leaving out words
+        in more than 4 x ``max_postings`` panels (trigrams: 2 x); these bound a query's time."""
         self.path = Path(path)
         if not self.path.is_file():
             raise FulltextMissing(f"{self.path}: no full-text index")
@@ -262,6 +277,7 @@ class FulltextIndex:
         self.meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
         self.candidates = candidates
         self.max_postings = max_postings
+        self.gram_pairs = gram_pairs
 
     def __len__(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM panels").fetchone()[0])
@@ -269,8 +285,8 @@ class FulltextIndex:
     def close(self) -> None:
         self.con.close()
 
-    def _match(self, expression: str, limit: int) -> list[tuple[int, float]]:
-        sql = "SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
+    def _match(self, expression: str, limit: int, table: str = "fts") -> list[tuple[int, float]]:
+        sql = f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?"
         return [(int(r), -float(s)) for r, s in self.con.execute(sql, (expression, limit))]
 
     def _rows(self, ids: Sequence[int]) -> dict[int, tuple[str, int, str, str]]:
@@ -280,20 +296,53 @@ class FulltextIndex:
         sql = f"SELECT id, page_id, panel, kinds, text FROM panels WHERE id IN ({marks})"
         return {r[0]: r[1:] for r in self.con.execute(sql, list(ids))}
 
-    def _fuzzy_candidates(self, query: str) -> list[int]:
-        grams = trigrams(query)
-        marks = ",".join("?" * len(grams))
-        counts = self.con.execute(f"SELECT term, doc FROM grams WHERE term IN ({marks})", grams).fetchall()
-        counts.sort(key=lambda t: t[1])
+    def _counts(self, counts: str, terms: list[str]) -> list[tuple[str, int]]:
+        """(term, documents) of the ``terms`` in the index, rarest first."""
+        if not terms:
+            return []
+        marks = ",".join("?" * len(terms))
+        found = self.con.execute(f"SELECT term, doc FROM {counts} WHERE term IN ({marks})", terms).fetchall()
+        return sorted(found, key=lambda t: (t[1], t[0]))
+
+    def _rarest(self, table: str, found: list[tuple[str, int]], budget: int) -> list[int]:
+        """Rows with the rarest terms, ranked by bm25: terms are taken rarest first while their
+        document counts add up to at most ``budget`` (the rarest alone up to 3 x ``budget``),
+        which bounds the time of the query."""
         chosen, total = [], 0
-        for term, doc in counts:
-            if len(chosen) >= 4 and total + doc > self.max_postings:
+        for term, doc in found:
+            if total + doc > (budget if chosen else 3 * budget):
                 break
             chosen.append(term)
             total += doc
         if not chosen:
             return []
-        return [i for i, _s in self._match(" OR ".join(_quoted(g) for g in chosen), self.candidates)]
+        return [i for i, _s in self._match(" OR ".join(_quoted(t) for t in chosen), self.candidates, table)]
+
+    def _pairs(self, table: str, found: list[tuple[str, int]], most: int, cap: int) -> list[int]:
+        """Rows with at least two of the ``most`` rarest terms in at most ``cap`` rows each
+        (ANDs are cheap in FTS5: the shorter list drives, the longer one is skipped through),
+        ranked by bm25."""
+        terms = [_quoted(t) for t, d in found[:most] if d <= cap]
+        if len(terms) < 2:
+            return []
+        pairs = [f"({a} AND {b})" for j, a in enumerate(terms) for b in terms[j + 1 :]]
+        return [i for i, _s in self._match(" OR ".join(pairs), self.candidates, table)]
+
+    def _fuzzy_candidates(self, query: str) -> list[int]:
+        """Panels with two of the query's 5 rarest whole words, and panels with two of its
+        rarest trigrams (a misread word is simply not in the vocabulary; the trigrams of the
+        words around a misreading, or of its intact part, still match). Without any: panels
+        with its rarest words or trigrams; a quote of very common words only: its exact phrase."""
+        words = self._counts("terms", list(dict.fromkeys(query.split())))
+        grams = self._counts("grams", trigrams(query))
+        cap = 4 * self.max_postings
+        found = self._pairs("words", words, 5, cap) + self._pairs("fts", grams, self.gram_pairs, cap // 2)
+        found = list(dict.fromkeys(found))
+        if not found:
+            found = self._rarest("words", words, self.max_postings) or self._rarest(
+                "fts", grams, self.max_postings // 2
+            )
+        return found or [i for i, _s in self._match(_quoted(query), self.candidates)]
 
     def search(
         self, quote: str, k: int = 10, mode: str = "fuzzy", min_score: float = 0.6
@@ -321,9 +370,11 @@ class FulltextIndex:
             scored = []
             for i in ids:
                 norm = normalise(rows[i][3])
-                partial = fuzz.partial_ratio(query, norm) / 100
-                if partial >= min_score:  # ties: the panel closest to being just the quote
-                    scored.append((partial, fuzz.ratio(query, norm) / 100, i))
+                whole = fuzz.ratio(query, norm) / 100
+                # the best stretch of a longer panel; a shorter panel must match as a whole
+                score = fuzz.partial_ratio(query, norm) / 100 if len(norm) > len(query) else whole
+                if score >= min_score:  # ties: the panel closest to being just the quote
+                    scored.append((score, whole, i))
             scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
             ranked = [(i, s) for s, _r, i in scored[:k]]
         rows = self._rows([i for i, _s in ranked])
