@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .layout import TEXT_DIR
 from .reader import EmbeddingStore
 from .search import Hit, StoreSearch, search_store
 
@@ -148,8 +149,6 @@ def create_index(path: Path) -> sqlite3.Connection:
 def _panel_rows(store: EmbeddingStore, chunks: Sequence[int]):
     """(page_id, panel, kinds, text, chunk) per panel with text, for the pages of ``chunks``."""
     import pyarrow.parquet as pq
-
-    from .layout import TEXT_DIR
 
     for chunk in chunks:
         table = pq.read_table(store.path / TEXT_DIR / f"chunk-{chunk:06d}.parquet").to_pydict()
