@@ -137,6 +137,8 @@ def test_rebuild_is_incremental_and_atomic(tmp_path):
     assert con.execute("SELECT count(*) FROM panels WHERE chunk = 1").fetchone()[0] == 0
     con.close()
     progress.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"finished chunks differ.*--level text"):
+        search_quote(out, "anything at all")  # the store gained a chunk since the index was built
     back = build_fulltext(out)
     assert back.added_chunks == [1] and back.panels == first.panels
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp file left

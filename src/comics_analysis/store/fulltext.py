@@ -441,6 +441,12 @@ def search_quote(
     searcher = store if isinstance(store, StoreSearch) else None
     st = searcher.store if searcher else store if isinstance(store, EmbeddingStore) else EmbeddingStore(store)
     index = index or open_fulltext(st)
+    stale = [k for k, v in _store_meta(st).items() if index.meta.get(k) != v]
+    if stale or index.meta.get("chunks") != ",".join(str(c) for c in st.finished):
+        raise ValueError(
+            f"{index.path}: built for another state of the store ({', '.join(stale) or 'finished chunks'} "
+            f"differ); update it with `comics-analysis store index {st.path} --level text`"
+        )
     books = {book_id} if isinstance(book_id, str) else set(book_id or [])
     types = {page_type} if isinstance(page_type, str) else set(page_type or [])
     deep = max(k, depth) if (hybrid or books or types) else k
