@@ -164,3 +164,25 @@ def test_cli_index_and_quote_search(quote_store, tmp_path, capsys):
     assert main(["-q", "search", str(bare), "--quote", "anything"]) == 2
     assert "--level text" in capsys.readouterr().err
     assert main(["-q", "search", str(out), "--quote", "x", "--page", page.page_id]) == 2
+
+
+def test_cli_hybrid_with_a_model(quote_store, tmp_path, capsys):
+    """`search --quote --hybrid --model`: a real tiny (untrained) Closure Lite model embeds the
+    quote; its vectors live in another space than the test embedder's, so only the plumbing is
+    checked, and that the lexical first place stays in the fused top."""
+    pytest.importorskip("torch")
+    from closure_lite_helpers import tiny_model
+    from comics_analysis.modeling.closure_lite import ClosureLiteProcessor
+
+    out, page, _other = quote_store
+    model = tiny_model(embed_dim=384)
+    model.save_pretrained(tmp_path / "model")
+    ClosureLiteProcessor.from_config(model.config).save_pretrained(tmp_path / "model")
+    args = ["-q", "search", str(out), "--quote", "lighthouse keeper sold", "--hybrid", "-k", "5", "--json"]
+    assert main([*args, "--model", str(tmp_path / "model")]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 5 and (page.page_id, 2) in [(h["page_id"], h["panel"]) for h in hits]
+    assert all(0 < h["score"] <= 2 / 61 for h in hits)
+    assert main(args) == 2  # --hybrid without a model
+    assert "Closure Lite model" in capsys.readouterr().err
+    assert main(["-q", "search", str(out), "--page", page.page_id, "--hybrid"]) == 2
