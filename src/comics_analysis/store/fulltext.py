@@ -59,8 +59,10 @@ def normalise(text: str) -> str:
     """What is indexed and queried: NFKD without accents, lower case, apostrophes removed
     (``can't`` -> ``cant``), I/1/| and O/0 folded, other punctuation and runs of space -> one
     space."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_FOLD)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower().translate(_FOLD)
     return _NON_WORD.sub(" ", text).strip()
 
 
