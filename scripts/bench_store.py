@@ -15,9 +15,19 @@
    (FAISS fp16 flat scan in 2 threads, and numpy float32 blocked matmul) and the FAISS IVF index
    (nlist sqrt(n), nprobe calibrated at build time to recall@10 >= 0.95) with its recall@10
    against exact on new queries; at 10^5 rows also on isotropic random vectors (the worst case).
+5. Quote search (``--quote-panels``): a full-text index (``store.fulltext``: SQLite FTS5 trigrams)
+   of N synthetic lettered panels, one line each: 3-14 words drawn from a Zipf(1.1) vocabulary
+   of 30,000 pseudo-words plus common English words and contractions (so trigrams such as
+   "the" sit in a large share of the panels, as in real lettering). Reported: build seconds,
+   index bytes per panel, and p50/p95 latency of ``--queries`` single queries per mode: fuzzy
+   (a 4-8 word span of a stored line with an OCR-like error: a dropped letter, i -> 1, a
+   dropped apostrophe; found@1 / found@10: its panel ranked first (ties at the top score
+   count) / in the first 10), phrase (the span exact) and words. The index alone is timed
+   (no zarr store at this scale); ``search_quote`` adds a Hit per result.
 Real model vectors: scripts/eval_store_synthetic.py.
 Targets (issue 8): float16 <= 800 B per stored vector, int8 <= 420 B with recall@10 >= 0.99,
-exact p50 <= 150 ms at 10^6 page vectors on 2 cores.
+exact p50 <= 150 ms at 10^6 page vectors on 2 cores. Issue 17: quote p50 <= 50 ms at 10^6
+lettered panels on 2 cores.
 """
 
 from __future__ import annotations
@@ -219,6 +229,168 @@ def bench_latency(rows_list: list[int], queries: int) -> list[dict]:
     return results
 
 
+COMMON_WORDS = [
+    "the",
+    "a",
+    "to",
+    "you",
+    "i",
+    "it",
+    "and",
+    "of",
+    "is",
+    "that",
+    "we",
+    "in",
+    "what",
+    "this",
+    "be",
+    "my",
+    "me",
+    "on",
+    "no",
+    "he",
+    "for",
+    "do",
+    "your",
+    "not",
+    "can't",
+    "it's",
+    "don't",
+    "i'm",
+    "we're",
+    "you're",
+    "won't",
+    "that's",
+    "he's",
+    "she's",
+    "they're",
+    "let's",
+    "isn't",
+    "didn't",
+    "get",
+    "go",
+    "now",
+    "here",
+    "there",
+    "all",
+    "just",
+    "out",
+    "up",
+    "know",
+    "so",
+    "with",
+    "have",
+    "was",
+    "are",
+    "they",
+    "but",
+    "like",
+    "come",
+    "look",
+]
+
+
+def lettering_lines(n: int, seed: int = 0) -> list[str]:
+    """``n`` synthetic lines of lettering (see point 5 of the module docstring)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    weights = np.array(
+        [8, 1.5, 3, 4, 12, 2, 2, 6, 7, 0.2, 0.8, 4, 2.4, 7, 7.5, 2, 0.1, 6, 6, 9, 3, 1, 2.4, 0.2, 2, 0.1]
+    )
+    lengths = rng.integers(3, 11, 30_000)
+    chars = rng.choice(letters, size=int(lengths.sum()), p=weights / weights.sum())
+    cuts = np.cumsum(lengths)[:-1]
+    vocab = COMMON_WORDS + ["".join(w) for w in np.split(chars, cuts)]
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    sizes = rng.integers(3, 15, n)
+    words = np.array(vocab, dtype=object)[rng.choice(len(vocab), size=int(sizes.sum()), p=p / p.sum())]
+    ends = np.array(["!", "?", ".", "...", ""], dtype=object)[rng.integers(0, 5, n)]
+    out, start = [], 0
+    for size, end in zip(sizes.tolist(), ends.tolist()):
+        out.append(" ".join(words[start : start + size]).capitalize() + end)
+        start += size
+    return out
+
+
+def ocr_error(text: str, rng) -> str:
+    """One OCR-like error: a dropped letter, i -> 1, or a dropped apostrophe."""
+    if "'" in text and rng.random() < 0.3:
+        return text.replace("'", "", 1)
+    spots = [i for i, c in enumerate(text) if c in "iI"]
+    if spots and rng.random() < 0.5:
+        i = spots[rng.integers(len(spots))]
+        return text[:i] + "1" + text[i + 1 :]
+    letters = [i for i, c in enumerate(text) if c.isalpha()]
+    i = letters[rng.integers(len(letters))]
+    return text[:i] + text[i + 1 :]
+
+
+def bench_quote(sizes: list[int], queries: int, out: Path) -> list[dict]:
+    from comics_analysis.store.fulltext import FulltextIndex, create_index, finish_index, write_rows
+
+    results = []
+    for n in sizes:
+        start = time.perf_counter()
+        lines = lettering_lines(n)
+        generate = time.perf_counter() - start
+        path = out / f"fulltext-{n}.sqlite"
+        path.unlink(missing_ok=True)
+        start = time.perf_counter()
+        con = create_index(path)
+        write_rows(
+            con, ((f"bench-{i // 8:08d}/p0000", i % 8, "dialogue", t, i // 8192) for i, t in enumerate(lines))
+        )
+        finish_index(con, {"schema": "bench", "panels": n})
+        con.close()
+        build = time.perf_counter() - start
+        index = FulltextIndex(path)
+        rng = np.random.default_rng(7)
+        picks = [int(i) for i in rng.choice(n, queries, replace=False) if len(lines[int(i)].split()) >= 4]
+        spans = []
+        for i in picks:
+            words = lines[i].split()
+            w = int(rng.integers(4, min(8, len(words)) + 1))
+            first = int(rng.integers(0, len(words) - w + 1))
+            spans.append(" ".join(words[first : first + w]))
+        row = {"panels": n, "generate_seconds": generate, "build_seconds": build, "queries": len(picks)}
+        row["index_bytes"] = path.stat().st_size
+        row["bytes_per_panel"] = row["index_bytes"] / n
+        for mode in ("fuzzy", "phrase", "words"):
+            qs = [ocr_error(s, rng) if mode == "fuzzy" else s for s in spans]
+            index.search(qs[0], 10, mode=mode)  # warm-up
+            times, at1, at10 = [], 0, 0
+            for i, q in zip(picks, qs):
+                t = time.perf_counter()
+                found = index.search(q, 10, mode=mode)
+                times.append(time.perf_counter() - t)
+                key = (f"bench-{i // 8:08d}/p0000", i % 8)
+                keys = [(m.page_id, m.panel) for m in found]
+                top = [(m.page_id, m.panel) for m in found if found and m.score == found[0].score]
+                at1 += key in top
+                at10 += key in keys
+            p50, p95 = percentiles(times)
+            row[mode] = {
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "found_at_1": at1 / len(picks),
+                "found_at_10": at10 / len(picks),
+            }
+        index.close()
+        results.append(row)
+        print(
+            f"quote {n:>9,} panels: build {build:.1f} s, {row['bytes_per_panel']:.0f} B/panel; "
+            + "; ".join(
+                f"{m} p50 {row[m]['p50_ms']:.1f} p95 {row[m]['p95_ms']:.1f} ms "
+                f"found@1 {row[m]['found_at_1']:.2f}"
+                for m in ("fuzzy", "phrase", "words")
+            ),
+            flush=True,
+        )
+        path.unlink()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,6 +398,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument(
+        "--quote-panels",
+        type=int,
+        nargs="*",
+        default=[100_000, 1_000_000],
+        help="lettered panels of the quote-search indexes (default 10^5 and 10^6; none: skip)",
+    )
+    parser.add_argument("--only-quote", action="store_true", help="run the quote search part alone")
     parser.add_argument("--out", type=Path, default=Path("bench_output/store"))
     parser.add_argument("--json", type=Path, default=None, help="results file (default OUT/results.json)")
     args = parser.parse_args()
@@ -234,6 +414,12 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     pages = make_page_records(max(1, args.pages // 20), 20, seed=0)
+    quote = bench_quote(args.quote_panels, args.queries, args.out)
+    if args.only_quote:
+        from comics_analysis.benchmarks.report import write_results
+
+        print(f"wrote {write_results(args.json or args.out / 'results.json', {'quote_search': quote})}")
+        return
     sizes = bench_bytes(pages, args.out)
     int8 = bench_int8()
     latency = bench_latency(args.rows, args.queries)
@@ -272,6 +458,7 @@ def main() -> None:
         "bytes": sizes,
         "int8_agreement": int8,
         "latency": latency,
+        "quote_search": quote,
     }
     from comics_analysis.benchmarks.report import write_results
 

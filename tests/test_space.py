@@ -281,3 +281,20 @@ def test_run_demo_tail_embeds_analyses_and_serves(space_data, tmp_path, monkeypa
         assert len(gallery) == 4 and status == "4 result(s)"
     finally:
         tail.app.close()
+
+
+def test_quote_tab_finds_the_panel_of_a_line(client):
+    from comics_analysis.store import build_fulltext
+
+    c, root = client
+    pages = read_annotations(root / "coll")
+    page, text = next((p, t) for p in pages for t in p.texts if t.panel >= 0 and len(t.text.split()) >= 3)
+    with pytest.raises(Exception, match="--level text"):  # no index yet: the error names the command
+        c.predict(text.text, "fuzzy", 3, "(any)", "(any)", api_name="/search_quote")
+    build_fulltext(root / "store.zarr")
+    misread = text.text.replace("I", "1", 1).replace("'", "")[:-1]  # OCR-like errors
+    gallery, table, status = c.predict(misread, "fuzzy", 3, "(any)", "(any)", api_name="/search_quote")
+    assert status.endswith("result(s)") and gallery
+    top = table["data"][0]
+    assert top[1] == page.page_id or text.text in top[5]  # the same line may be on several pages
+    assert text.text in top[5] and top[4] > 0.8

@@ -10,8 +10,28 @@ from ._common import Commands
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from ..store import hits_text, search_store
+    from ..store import hits_text, search_quote, search_store
 
+    if args.quote is not None:
+        others = [args.page, args.vector, args.text, args.image, args.ann or None, args.level, args.has_text]
+        if any(v is not None for v in others):
+            raise ValueError(
+                "--quote searches the lettering: no --page/--vector/--text/--image/--ann/--level"
+            )
+        hits = search_quote(
+            args.store,
+            args.quote,
+            k=args.k,
+            mode=args.mode,
+            book_id=args.book,
+            page_type=args.page_type,
+            hybrid=args.hybrid,
+            model=args.model,
+        )
+        print(hits_text(hits, as_json=args.json))
+        return 0
+    if args.hybrid:
+        raise ValueError("--hybrid goes with --quote (and --model)")
     hits = search_store(
         args.store,
         page=args.page,
@@ -61,9 +81,21 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_store_index(args: argparse.Namespace) -> int:
-    from ..store import StoreSearch
+    from ..store import StoreSearch, build_fulltext
 
     start = time.perf_counter()
+    if args.level == "text":
+        built = build_fulltext(args.store, rebuild=args.rebuild)
+        what = (
+            "up to date"
+            if built.up_to_date
+            else f"added {len(built.added_chunks)} chunk(s), removed {len(built.removed_chunks)}"
+        )
+        print(
+            f"full-text index: {built.panels:,} panels with lettering, {built.bytes:,} bytes; {what} "
+            f"in {built.seconds:.1f} s -> {built.path}"
+        )
+        return 0
     searcher = StoreSearch(args.store)
     index = searcher.build_ann(
         args.level, nlist=args.nlist, nprobe=args.nprobe, target_recall=args.target_recall
@@ -145,9 +177,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def register(commands: Commands) -> None:
     p = commands.sub.add_parser(
         "search",
-        help="search an embedding store: more like a page or panel, or a query vector",
+        help="search an embedding store: more like a page or panel, a query vector, or a quote",
         description="Exact cosine top-k (default) or a FAISS index (--ann, built by `store index`) over page "
-        "or panel vectors, with filters. --text/--image need the Closure Lite model (--model DIR).",
+        "or panel vectors, with filters. --text/--image need the Closure Lite model (--model DIR). --quote "
+        "finds the panels whose lettering says a line (full-text index: `store index STORE --level text`).",
     )
     p.add_argument("store", type=Path, help="embedding store folder (Zarr v3)")
     p.add_argument("--page", help="page id: pages like this one (the page itself is left out)")
@@ -155,7 +188,22 @@ def register(commands: Commands) -> None:
     p.add_argument("--vector", type=Path, help="a query vector saved with numpy.save (.npy)")
     p.add_argument("--text", help="text query (needs --model)")
     p.add_argument("--image", type=Path, help="image query: a page or a crop (needs --model)")
-    p.add_argument("--model", type=Path, help="Closure Lite model folder for --text / --image")
+    p.add_argument(
+        "--quote", help="a line of lettering: the panels that say it (fuzzy: OCR errors are forgiven)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=["fuzzy", "phrase", "words"],
+        default="fuzzy",
+        help="with --quote: fuzzy (default; trigram candidates re-ranked by similarity), phrase "
+        "(the words in order, exactly), words (all words, any order); phrase and words rank by bm25",
+    )
+    p.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="with --quote and --model: fuse the quote's lexical and embedding rankings (RRF)",
+    )
+    p.add_argument("--model", type=Path, help="Closure Lite model folder for --text / --image / --hybrid")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--level", choices=["page", "panel"], help="search pages or panels (default: the query's)")
     p.add_argument("--book", action="append", help="only this book id (repeatable)")
@@ -263,9 +311,16 @@ def register(commands: Commands) -> None:
         "--repair", action="store_true", help="unmark damaged chunks so that `embed` rewrites them"
     )
     p.set_defaults(func=cmd_store_verify)
-    p = st_sub.add_parser("index", help="build and save a FAISS IVF index (for `search --ann`)")
+    p = st_sub.add_parser(
+        "index",
+        help="build a FAISS IVF index (for `search --ann`) or the full-text index (`--level text`)",
+        description="--level page/panel: a FAISS IVF index of those vectors. --level text: "
+        "STORE/fulltext.sqlite (SQLite FTS5, trigrams) over the lettering, for `search --quote`; a "
+        "re-run adds the chunks finished since and is a no-op when nothing changed.",
+    )
     p.add_argument("store", type=Path)
-    p.add_argument("--level", choices=["page", "panel"], default="page")
+    p.add_argument("--level", choices=["page", "panel", "text"], default="page")
+    p.add_argument("--rebuild", action="store_true", help="with --level text: rebuild from empty")
     p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")
     p.add_argument(
         "--nprobe", type=int, help="lists scanned per query (default: calibrated to --target-recall)"

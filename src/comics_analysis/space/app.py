@@ -1,10 +1,12 @@
 """The comics-search Gradio app: thin wiring of :class:`.backend.SpaceBackend` into tabs.
 
-Tabs: Search (text / image upload / page id, results gallery of page thumbnails and panel crops
+Tabs: Search (text / image upload / page id / quote (a line of lettering, through the store's
+full-text index), results gallery of page thumbnails and panel crops
 with scores, and a table with the lettered text), Page (panel boxes with reading-order numbers,
 lettered text, page type), Book (the book's pages with their page types), Map (UMAP coloured by
 cluster / panel count / page type, and the cluster report). Each handler has an ``api_name``, so
-``gradio_client`` can call it: ``search_text``, ``search_image``, ``search_page``, ``view_page``,
+``gradio_client`` can call it: ``search_text``, ``search_image``, ``search_page``,
+``search_quote``, ``view_page``,
 ``book_strip``, ``show_map``.
 """
 
@@ -44,7 +46,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
     def run(**query: Any):
         try:
             hits = be.search(**query)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, FileNotFoundError) as exc:
             raise gr.Error(str(exc.args[0] if exc.args else exc)) from None
         status = f"{len(hits)} result(s)" if hits else "no results"
         return be.gallery(hits), be.table(hits), status
@@ -60,6 +62,11 @@ def build_app(backend: SpaceBackend | SpaceConfig):
     def search_page(page_id: str, panel: float | None, k: float, level: str, page_type: str, book: str):
         slot = None if panel is None or panel == "" or int(panel) <= 0 else int(panel) - 1
         return run(page_id=page_id, panel=slot, k=int(k), level=level, **_filters(page_type, book))
+
+    def search_quote(quote: str, mode: str, k: float, page_type: str, book: str):
+        if not (quote or "").strip():
+            raise gr.Error("type a line of lettering first")
+        return run(quote=quote, mode=mode, k=int(k), **_filters(page_type, book))
 
     def view_page(page_id: str):
         try:
@@ -111,6 +118,14 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                     page_in = gr.Textbox(label="page id", value=be.example_page())
                     panel_in = gr.Number(label="panel (1-based; 0 = whole page)", value=0, precision=0)
                 page_btn = gr.Button("More like this", variant="primary")
+            with gr.Tab("Quote"):
+                quote = gr.Textbox(
+                    label="a line of lettering (OCR errors are forgiven; panels only)",
+                    placeholder="I can't believe it",
+                    max_length=MAX_QUERY_CHARS,
+                )
+                mode = gr.Radio(["fuzzy", "phrase", "words"], value="fuzzy", label="match")
+                quote_btn = gr.Button("Find the panel", variant="primary")
             status = gr.Markdown()
             gallery = gr.Gallery(
                 label="results", columns=6, height=520, object_fit="contain", elem_id="results-gallery"
@@ -142,6 +157,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         text.submit(search_text, [text, *common], outputs, api_name=False)
         image_btn.click(search_image, [image, *common], outputs, api_name="search_image")
         page_btn.click(search_page, [page_in, panel_in, *common], outputs, api_name="search_page")
+        quote_btn.click(search_quote, [quote, mode, k, page_type, book], outputs, api_name="search_quote")
         view_btn.click(view_page, [view_in], [page_image, page_text], api_name="view_page")
         book_btn.click(book_strip, [book_in], [strip, book_title], api_name="book_strip")
         colour.change(show_map, [colour], [map_image, report], api_name=False)

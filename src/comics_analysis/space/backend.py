@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..sources import open_pages
+from ..store.fulltext import open_fulltext, search_quote
 from ..store.reader import EmbeddingStore
 from ..store.search import Hit, StoreSearch
 
@@ -116,6 +117,7 @@ class SpaceBackend:
         self.config = replace(config, pages=pages, image_root=image_root, analysis=analysis)
         self.search_index = StoreSearch(self.store)
         self._model = None
+        self._fulltext = None  # the full-text index, opened by the first quote query
         self._images: OrderedDict[str, Image.Image] = OrderedDict()
         self._cache_pages = cache_pages
         self._source = None
@@ -175,18 +177,36 @@ class SpaceBackend:
         image: Any = None,
         page_id: str | None = None,
         panel: int | None = None,
+        quote: str | None = None,
+        mode: str = "fuzzy",
         k: int = 12,
         level: str | None = None,
         page_type: str | None = None,
         book_id: str | None = None,
     ) -> list[Hit]:
         """One query: exactly one of ``text``, ``image`` (PIL image or path), ``page_id`` (with an
-        optional ``panel``). Empty filter values mean no filter."""
-        given = [text is not None and text.strip() != "", image is not None, bool(page_id)]
+        optional ``panel``), ``quote`` (a line of lettering: the full-text index, ``mode`` fuzzy,
+        phrase or words; panels only). Empty filter values mean no filter."""
+        given = [text is not None and text.strip() != "", image is not None, bool(page_id), bool(quote)]
         if sum(given) != 1:
-            raise ValueError("give one query: a text, an image or a page id")
-        if text is not None and len(text) > MAX_QUERY_CHARS:
-            raise ValueError(f"a text query is at most {MAX_QUERY_CHARS} characters (got {len(text):,})")
+            raise ValueError("give one query: a text, an image, a page id or a quote")
+        for name, value in (("text", text), ("quote", quote)):
+            if value is not None and len(value) > MAX_QUERY_CHARS:
+                raise ValueError(
+                    f"a {name} query is at most {MAX_QUERY_CHARS} characters (got {len(value):,})"
+                )
+        if quote:
+            if self._fulltext is None:
+                self._fulltext = open_fulltext(self.store)
+            return search_quote(
+                self.store,
+                quote,
+                k=int(k),
+                mode=mode,
+                book_id=book_id or None,
+                page_type=page_type or None,
+                index=self._fulltext,
+            )
         if page_id is not None and len(page_id) > 200:
             raise ValueError("a page id is at most 200 characters")
         filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}

@@ -23,6 +23,7 @@ from ..metrics.panels import evaluate_panels
 from ..metrics.text import evaluate_text
 from ..store import StoreSearch, open_store
 from ..store.embed import embed_store
+from ..store.fulltext import build_fulltext, search_quote
 from ..synth import make_library
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,10 @@ def run_demo_tail(
         print(f"    {rank}. {h.page_id} panel {h.panel} [{h.page_type or '-'}] {h.score:.3f} {text}")
     like = searcher.search(page=store.page_ids[0], k=3)
     print(f"  pages like {store.page_ids[0]}: " + ", ".join(f"{h.page_id} ({h.score:.3f})" for h in like))
+    built = build_fulltext(store)  # the Space's Quote tab reads it
+    quoted = search_quote(store, words, k=1) if len(words) >= 3 else []
+    found = f"{quoted[0].page_id} panel {quoted[0].panel}" if quoted else "no hit"
+    print(f"  full-text index: {built.panels} panels with lettering; quote {words!r} -> {found}")
 
     tail = DemoTail(
         store=store_path,

@@ -5,6 +5,15 @@ Needs the ``store`` extra (zarr, xarray; faiss-cpu for the fast exact scan and A
 
 from .ann import AnnIndex, recall_at_k
 from .exact import ExactIndex
+from .fulltext import (
+    FulltextIndex,
+    FulltextMissing,
+    build_fulltext,
+    normalise,
+    open_fulltext,
+    rrf,
+    search_quote,
+)
 from .inputs import PageItem, page_source
 from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
@@ -22,20 +31,27 @@ __all__ = [
     "EmbeddingStore",
     "ExactIndex",
     "Filters",
+    "FulltextIndex",
+    "FulltextMissing",
     "Hit",
     "PageItem",
     "SegmentRun",
     "StoreError",
     "StoreSearch",
     "WriteSummary",
+    "build_fulltext",
     "dequantize_int8",
     "hits_text",
     "l2_normalise",
+    "normalise",
+    "open_fulltext",
     "open_store",
     "page_source",
     "quantize_int8",
     "recall_at_k",
+    "rrf",
     "search",
+    "search_quote",
     "search_store",
     "segment_into_store",
     "set_page_types",
