@@ -377,3 +377,29 @@ def _closure_lite_speed(d: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def _store_quote(d: dict) -> list[Row]:
+    """scripts/bench_store.py --only-quote: full-text quote search at scale (store/fulltext.py)."""
+    rows = []
+    for r in d["quote_search"]:
+        name = f"Quote search (SQLite FTS5), {r['panels']:,} lettered panels"
+        rows.append(
+            Row(
+                name,
+                "build; index bytes / panel",
+                f"{r['build_seconds']:.1f} s; {r['bytes_per_panel']:.0f} B",
+            )
+        )
+        for mode in ("fuzzy", "phrase", "words"):
+            m = r[mode]
+            found = f"{_num(m['found_at_1'])} / {_num(m['found_at_10'])}"
+            rows.append(
+                Row(
+                    name,
+                    f"{mode}: p50 / p95; right panel @1 / @10",
+                    f"{m['p50_ms']:.1f} / {m['p95_ms']:.1f} ms; {found}",
+                    "target p50 <= 50 ms at 10^6 (issue 17)" if mode == "fuzzy" else "",
+                )
+            )
+    return rows

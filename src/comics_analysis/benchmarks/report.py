@@ -45,6 +45,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     _pss_speed,
     _speed,
     _store_corpus,
+    _store_quote,
     _target,
     panels_table,
     update_readme_panels,
@@ -167,6 +168,11 @@ SOURCES: list[Source] = [
         _store_corpus,
         "python scripts/eval_store_synthetic.py --model runs/lite/best --books 40 "
         "--json docs/bench/store-corpus.json",
+    ),
+    Source(
+        "store-quote.json",
+        _store_quote,
+        "python scripts/bench_store.py --only-quote --quote-panels 100000 1000000 --queries 200",
     ),
     Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
     Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
