@@ -1,4 +1,4 @@
-"""Closure Lite speed: training steps/s and embedding pages/s for the tiny and lite configs.
+"""Closure Lite speed: training steps/s and embedding pages/s for the tiny, lite and lite-vit configs.
 
     python scripts/bench_closure_lite.py --out bench_output/closure_lite --copy docs/bench/closure_lite.json
 
@@ -81,11 +81,19 @@ def embed_speed(model, processor, pages, batch_size: int) -> dict[str, float]:
     }
 
 
+def _vision(config) -> str:
+    vision = config.vision_config
+    if vision["model_type"] == "vit":
+        return "ViT {image_size}px / patch {patch_size}".format(**vision)
+    frozen = " (frozen)" if vision.get("frozen") else ""
+    return f"{config.vision_backbone or vision['model_type']} {vision.get('image_size', '?')}px{frozen}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--configs", nargs="+", default=["tiny", "lite"])
+    parser.add_argument("--configs", nargs="+", default=["tiny", "lite", "lite-vit"])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
@@ -125,10 +133,10 @@ def main() -> None:
             "embed": embed,
             "load_avg_1min": [load_before, os.getloadavg()[0]],
             "text_backbone": config.text_backbone or "small BERT (from scratch)",
-            "vision": "ViT {image_size}px / patch {patch_size}".format(**config.vision_config),
+            "vision": _vision(config),
         }
     header = (
-        f"{'config':<6}{'params':>12}{'vision':>11}{'text':>11}{'train step/s':>14}{'(text frozen)':>15}"
+        f"{'config':<9}{'params':>12}{'vision':>11}{'text':>11}{'train step/s':>14}{'(text frozen)':>15}"
         f"{'embed pages/s':>15}{'load':>12}"
     )
     print(
@@ -140,7 +148,7 @@ def main() -> None:
         c = r["parameters"]
         load = "/".join(f"{v:.1f}" for v in r["load_avg_1min"])
         print(
-            f"{name:<6}{c['total']:>12,}{c['vision_tower']:>11,}{c['text_tower']:>11,}"
+            f"{name:<9}{c['total']:>12,}{c['vision_tower']:>11,}{c['text_tower']:>11,}"
             f"{r['train']['steps_per_s']:>14.2f}{r['train_text_frozen']['steps_per_s']:>15.2f}"
             f"{r['embed']['pages_per_s']:>15.1f}{load:>12}"
         )

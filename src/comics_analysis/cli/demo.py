@@ -87,6 +87,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"])
-    p.add_argument("--model-config", default="lite", help="Closure Lite preset: tiny or lite (default)")
+    p.add_argument(
+        "--model-config",
+        default="lite",
+        help="Closure Lite preset: tiny, lite (default; frozen EfficientNet-Lite0 vision tower) or lite-vit",
+    )
     p.add_argument("--train-steps", type=int, default=60, help="optimiser steps of the short training run")
     p.set_defaults(func=cmd_demo)

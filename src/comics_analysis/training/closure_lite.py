@@ -54,7 +54,7 @@ RESUME_KEYS = ("batch_size", "grad_accum", "seed", "dataset", "model_config", "v
 
 # --- model ---------------------------------------------------------------------------------------
 def resolve_model_config(name_or_path: str, variant: str, use_layout: bool, **overrides) -> ClosureLiteConfig:
-    """A preset (tiny / lite / base) or a config.json file / model folder, with the variant and
+    """A preset (tiny / lite / lite-vit / base) or a config.json file / model folder, with the variant and
     layout switch applied."""
     kwargs = {"variant": variant, "use_layout": use_layout, **overrides}
     if variant in VARIANTS:  # the variant decides these unless overridden explicitly

@@ -14,7 +14,9 @@ from .configuration_closure_lite import (
     ClosureLiteConfig,
     resolve_backbone,
 )
+from .configuration_efficientnet_lite import EfficientNetLiteConfig
 from .modeling_closure_lite import ClosureLiteModel, ClosureLiteOutput, decode_reading_order
+from .modeling_efficientnet_lite import EfficientNetLiteForImageClassification, EfficientNetLiteModel
 from .processing_closure_lite import ClosureLiteProcessor, letterbox, panel_text
 
 ClosureLiteConfig.register_for_auto_class()
@@ -32,6 +34,9 @@ __all__ = [
     "ClosureLiteProcessor",
     "ClosureLiteV1",
     "ClosureLiteV1Output",
+    "EfficientNetLiteConfig",
+    "EfficientNetLiteForImageClassification",
+    "EfficientNetLiteModel",
     "decode_reading_order",
     "letterbox",
     "panel_text",

