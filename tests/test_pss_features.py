@@ -61,3 +61,30 @@ def test_closure_lite_page_embeddings_from_a_store(tmp_path, pages):
     stranger = PageInput("nobody-00000000/p0000", "nobody-00000000", 0, None, "")
     with pytest.raises(KeyError, match="not in the embedding store"):
         encoder([stranger])
+
+
+def test_pretrained_efficientnet_lite_page_features_offline(pages):
+    """The offline ImageNet tower as PSS page features: 1,280 values, batch-independent, robust
+    to the page's scale (letterboxed), and a cover is nearer another page of its kind than to
+    a story page."""
+    from PIL import Image
+
+    from comics_analysis.synth import make_page
+
+    encoder = VisionEncoder("efficientnet-lite0", batch_size=2)
+    vectors = encoder(pages)
+    assert encoder.dim == 1280 and vectors.shape == (5, 1280) and np.isfinite(vectors).all()
+    np.testing.assert_allclose(vectors, np.concatenate([encoder([p]) for p in pages]), rtol=1e-4, atol=1e-5)
+
+    def cos(a, b):
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    page = pages[1]
+    big = page.image.resize((page.image.width * 3, page.image.height * 3), Image.BICUBIC)
+    bigger = PageInput(page.page_id, page.book_id, page.page_index, big, page.text)
+    assert cos(encoder([page])[0], encoder([bigger])[0]) > 0.97  # scale barely matters
+    covers = [make_page((7, i), page_type="cover", size=(300, 450)) for i in range(2)]
+    story = make_page((7, 9), page_type="story", size=(300, 450))
+    inputs = [PageInput(f"b/p{i}", "b", i, sp.image, "") for i, sp in enumerate([*covers, story])]
+    cover_a, cover_b, story_v = encoder(inputs)
+    assert cos(cover_a, cover_b) > cos(cover_a, story_v)

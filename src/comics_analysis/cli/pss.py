@@ -82,7 +82,11 @@ def register(commands: Commands) -> None:
         "dataset", help="synthetic:N_BOOKS[:SEED], an annotate output, DataSpec files, a dataset export, ..."
     )
     p.add_argument("--out", type=Path, required=True, help="feature store folder (appended to if it exists)")
-    p.add_argument("--vision", default="pixels", help="pixels (offline), store:PATH, or a HF vision model")
+    p.add_argument(
+        "--vision",
+        default="pixels",
+        help="pixels (offline), efficientnet-lite0|1|2 (offline, pretrained), store:PATH, or a HF model",
+    )
     p.add_argument("--text", default="minilm", help="minilm (offline package) or a HF text model")
     p.add_argument(
         "--image-root", help="root of the image paths (default: as recorded, else the records' folder)"

