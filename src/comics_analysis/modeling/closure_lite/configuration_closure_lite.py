@@ -7,9 +7,7 @@ transformers (DESIGN 2, 4.3).
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib.util
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from transformers import AutoConfig, PretrainedConfig
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .configuration_efficientnet_lite import MODEL_TYPE as EFFICIENTNET_LITE
-from .configuration_efficientnet_lite import WEIGHT_PACKAGES, EfficientNetLiteConfig, lite_config
+from .configuration_efficientnet_lite import WEIGHT_PACKAGES, EfficientNetLiteConfig, file_sha256, lite_config
 
 # Column order of the per-panel layout vector the processor writes. All values are relative to
 # the page, so they do not depend on the scan resolution.
@@ -140,15 +138,6 @@ _DEFAULT_TEXT = {**_BERT, "hidden_size": 128, "num_hidden_layers": 2, "num_atten
 _DEFAULT_TEXT.update(intermediate_size=256, max_position_embeddings=256)
 
 
-@lru_cache(maxsize=8)
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_backbone(name: str) -> str:
     """A backbone name or path as something ``from_pretrained`` accepts.
 
@@ -167,7 +156,7 @@ def resolve_backbone(name: str) -> str:
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"backbone {name!r}: {weights} is missing; reinstall {module}")
-    found = _sha256(str(weights))
+    found = file_sha256(str(weights))
     if found != sha256:
         raise ValueError(f"backbone {name!r}: SHA-256 of {weights} is {found}, expected {sha256}")
     return str(path)

@@ -74,7 +74,8 @@ def package_name(module: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """SHA-256 of a weight file (cached per path: the offline backbones check theirs once)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -102,7 +103,7 @@ def weight_file(alias: str) -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise FileNotFoundError(f"backbone {alias!r}: {path} is missing; reinstall {package}")
-    found = _sha256(str(path))
+    found = file_sha256(str(path))
     if found != sha256:
         raise ValueError(
             f"backbone {alias!r}: SHA-256 of {path} is {found}, expected {sha256}; reinstall {package}"
