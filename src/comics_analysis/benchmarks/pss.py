@@ -66,9 +66,11 @@ def run_pss(
     of the feature store ``features`` (``["all"]``: every book; each must have page-type labels).
     ``window`` pages per window with ``stride`` (``None`` or <= 0: the whole book at once)."""
     # lazy: inference.pss imports torch
-    from ..inference.pss import book_arrays, evaluate_books, load_pss_model
+    from ..inference.pss import book_arrays, check_features_fit, evaluate_books, load_pss_model
 
     store = FeatureStore(features)
+    pss = load_pss_model(model)
+    check_features_fit(pss, store, model)
     loaded = book_arrays(store, store.select_books(list(books)))
     unlabelled = [b["book_id"] for b in loaded if not any(t for t in b["page_types"])]
     if unlabelled:
@@ -76,5 +78,5 @@ def run_pss(
             f"{features}: book(s) without page-type labels, nothing to score: {', '.join(unlabelled[:5])}"
         )
     window = None if window is None or window <= 0 else window
-    results = evaluate_books(load_pss_model(model), loaded, window, stride, scheme=scheme)
+    results = evaluate_books(pss, loaded, window, stride, scheme=scheme)
     return PssRun(Path(features), str(model), window, stride, scheme, results)

@@ -33,6 +33,7 @@ __all__ = [
     "Segmentation",
     "book_arrays",
     "book_segments",
+    "check_features_fit",
     "evaluate_books",
     "load_books",
     "load_pss_model",
@@ -72,6 +73,25 @@ def load_pss_model(model: str | Path, device: Any = None):
         raise FileNotFoundError(f"{path}: not a CoSMo PSS model folder (no config.json)")
     loaded = CosmoPssForPageClassification.from_pretrained(str(model)).eval()
     return loaded if device is None else loaded.to(device)
+
+
+def check_features_fit(model: Any, store: FeatureStore, model_name: str | Path) -> None:
+    """The model ``model_name`` reads vectors of the sizes it was trained on; a feature store made
+    with other encoders is an error that names both sizes and where each comes from (instead of
+    a matrix-shape error deep in the forward pass)."""
+    wanted = {"vision": int(model.config.vision_dim), "text": int(model.config.text_dim)}
+    held = {"vision": int(store.vision.shape[1]), "text": int(store.text.shape[1])}
+    wrong = [k for k in wanted if wanted[k] != held[k]]
+    if wrong:
+        what = "; ".join(
+            f"{k}: the model {model_name} takes {wanted[k]}-d vectors, the feature store {store.path} "
+            f"holds {held[k]}-d ones (encoder {store.attrs.get(f'{k}_encoder')!r})"
+            for k in wrong
+        )
+        raise ValueError(
+            f"the PSS model and the page features do not fit ({what}): extract the features with the "
+            "encoders the model was trained on (`pss features --vision ... --text ...`)"
+        )
 
 
 def predict_books(
@@ -192,6 +212,7 @@ def segment_books(
     store = FeatureStore(features)
     wanted = store.select_books(list(books))
     pss = load_pss_model(model)
+    check_features_fit(pss, store, model)
     window = None if window is None or window <= 0 else window
     predictions = predict_books(pss, book_arrays(store, wanted), window, stride)
     result = Segmentation(model=str(model))

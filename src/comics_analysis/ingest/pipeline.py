@@ -32,6 +32,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
+from ..dataspec.paths import expand_path
 from .base import MAX_PAGE_PIXELS, TRANSIENT_KINDS, Book, ContainerError, Limits
 from .calibre import OPF_FILE, book_metadata, is_calibre_book, preference, read_opf
 from .cb7 import Cb7Book
@@ -149,14 +150,14 @@ def discover(
     ``root`` defaults to the common folder of the sources (a file source counts as its folder).
     ``exclude`` (the output folder, when it lies inside a source) is never walked.
     """
-    skip = Path(exclude).resolve() if exclude is not None else None
-    paths = [Path(s).resolve() for s in sources]
+    skip = expand_path(exclude).resolve() if exclude is not None else None
+    paths = [expand_path(s).resolve() for s in sources]
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"source not found: {path}")
     if root is None:
         root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
-    root = Path(root).resolve()
+    root = expand_path(root).resolve()
     tasks: dict[str, Task] = {}
 
     def relative(path: Path) -> str:
@@ -470,11 +471,14 @@ def ingest(
     near_duplicate_distance: int = 4,
     show_progress: bool = True,
 ) -> Manifest:
-    """Ingest ``sources`` into ``out``; returns the manifest (of this shard when sharded).
+    """Ingest ``sources`` (files and folders; ``~`` and ``$VAR`` are expanded) into ``out``;
+    returns the manifest (of this shard when sharded). No comic under ``sources`` is an error.
 
     With ``num_shards`` > 1 this writes ``out/shards/III-of-KKK.manifest.parquet``; run
     :func:`merge_shards` once every shard has finished to get ``out/manifest.parquet``.
     """
+    if isinstance(sources, (str, os.PathLike)):  # one folder or file
+        sources = [sources]
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
     if pdf_mode not in ("auto", "render"):
@@ -483,9 +487,15 @@ def ingest(
         raise ValueError(
             f"unknown image format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
         )
-    out = Path(out)
+    out = expand_path(out)
+    found = discover(sources, root, exclude=out)
+    if not found:
+        raise ValueError(
+            f"no comics found in {', '.join(str(expand_path(s)) for s in sources)}: expected comic files "
+            f"({', '.join(sorted(CONTAINERS))}) or folders of page images"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [t for t in discover(sources, root, exclude=out) if shard_of(t.rel, num_shards) == shard_index]
+    tasks = [t for t in found if shard_of(t.rel, num_shards) == shard_index]
     if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks) and rar_tool() is None:
         log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
