@@ -91,7 +91,7 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--image-root", help="root of the image paths (default: as recorded, else the records' folder)"
     )
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device of the encoders, e.g. cpu or cuda")
     p.set_defaults(func=cmd_pss_features)
     p = ps_sub.add_parser(
         "convert-v4",
@@ -129,10 +129,10 @@ def register(commands: Commands) -> None:
         "segment", help="page types and segments of books (per book, overlapping windows)"
     )
     p.add_argument("books", nargs="+", help="book ids in the feature store, or 'all'")
-    p.add_argument("--features", type=Path, required=True)
-    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--features", type=Path, required=True, help="feature store of the books (`pss features`)")
+    p.add_argument("--model", type=Path, required=True, help="CoSMo PSS model folder (`train pss` OUT/best)")
     p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
-    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--stride", type=int, default=16, help="pages between window starts")
     p.add_argument("--json", type=Path, help="write per-page labels and segments here")
     p.add_argument("--dataspec", type=Path, help="DataSpec folder whose records get page_type/story_start")
     p.add_argument("--store", type=Path, help="embedding store whose page_type column gets the predictions")
