@@ -241,7 +241,7 @@ def register(commands: Commands) -> None:
         description="Write page and panel embeddings in whole chunks with a progress manifest; a re-run "
         "resumes (finished chunks are skipped). DATASET: any page source (an annotate output folder, a "
         "comic_pages export folder (`dataset build`), a datasets save_to_disk folder, DataSpec files, "
-        "...; see the README). Under "
+        "...; see docs/datasets.md). Under "
         "`accelerate launch` every process embeds its own chunks (on CPU: ACCELERATE_USE_CPU=1 "
         "accelerate launch --multi_gpu --num_processes N -m comics_analysis embed ...).",
     )
