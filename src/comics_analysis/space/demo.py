@@ -241,7 +241,7 @@ def run_demo(
     shown = ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items() if isinstance(v, float))
     print(f"  {trained.step} steps in {time.perf_counter() - step:.1f} s; held-out: {shown}")
     if not keep_checkpoints:
-        from ..training.harness import compact_run
+        from ..training.harness import compact_run  # lazy: torch + safetensors
 
         freed = compact_run(out / "closure-lite", keep="final", half=True)
         print(
@@ -265,11 +265,11 @@ def demo_page_types(
     ``out/annotated/dataspec`` (the dataset and the store take them from there). Scored against
     the demo's exact ``truth``. Writes ``out/pss/`` (features, model, segments.json)."""
     from ..inference.features import extract_features  # lazy: torch + transformers
-    from ..inference.pss import segment_books
-    from ..training.configs import PssTrainConfig
-    from ..training.cosmo_pss import train_pss
-    from ..training.harness import compact_run
-    from ..training.pss_features import dataset_pages, synthetic_pages
+    from ..inference.pss import segment_books  # lazy: torch
+    from ..training.configs import PssTrainConfig  # lazy: with the training below
+    from ..training.cosmo_pss import train_pss  # lazy: torch + accelerate
+    from ..training.harness import compact_run  # lazy: torch + safetensors
+    from ..training.pss_features import dataset_pages, synthetic_pages  # lazy: torch
 
     begin = time.perf_counter()
     pss = out / "pss"
