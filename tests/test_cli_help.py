@@ -119,3 +119,14 @@ def test_ingest_of_a_folder_without_comics_is_an_error(tmp_path, capsys):
         and "folders of page images" in err
     )
     assert not (tmp_path / "out" / "manifest.parquet").exists()
+
+
+def test_a_feature_store_is_features_or_dash_dash_features(capsys):
+    """`train pss` takes its feature store by position, as before, or as --features like `segment`
+    and `eval pss`; neither is an error that names both spellings."""
+    parse = build_parser().parse_args
+    assert parse(["train", "pss", "f1", "--out", "o"]).features == "f1"
+    assert parse(["train", "pss", "--features", "f2", "--out", "o"]).features == "f2"
+    assert parse(["segment", "all", "--features", "f3", "--model", "m"]).features == Path("f3")
+    assert main(["train", "pss", "--out", "o"]) == 2
+    assert "missing FEATURES (or --features)" in capsys.readouterr().err
