@@ -5,6 +5,7 @@ synthetic comics."""
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -97,7 +98,7 @@ def test_readme_quickstart_runs_on_a_folder_of_synthetic_comics(tmp_path):
     assert list((work / "analysis").glob("*.png"))
     # the last command serves the Space: it must come up and print its URL
     serve = subprocess.Popen(
-        ["bash", "-c", prelude + "exec " + commands[-1] + " --port 0"],
+        ["bash", "-c", prelude + commands[-1] + " --port 0"],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
@@ -116,5 +117,5 @@ def test_readme_quickstart_runs_on_a_folder_of_synthetic_comics(tmp_path):
             url = found.group(1) if found else None
         assert url, "serve printed no URL:\n" + "".join(seen)[-3000:]
     finally:
-        serve.terminate()
+        os.killpg(serve.pid, signal.SIGTERM)  # bash and the server under it (its own session)
         serve.wait(timeout=60)
