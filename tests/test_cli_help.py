@@ -130,3 +130,17 @@ def test_a_feature_store_is_features_or_dash_dash_features(capsys):
     assert parse(["segment", "all", "--features", "f3", "--model", "m"]).features == Path("f3")
     assert main(["train", "pss", "--out", "o"]) == 2
     assert "missing FEATURES (or --features)" in capsys.readouterr().err
+
+
+def test_library_ingest_expands_home_and_takes_one_folder(tmp_path, monkeypatch):
+    """`ingest(["~/comics"], ...)` (the docs' example) and `ingest("~/comics", ...)` both work."""
+    from comics_analysis.ingest import ingest
+    from comics_analysis.synth import make_library
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    make_library(tmp_path / "lib", books=1, seed=1, size=(300, 450), story_pages=(1, 1), show_progress=False)
+    (tmp_path / "lib" / "books").rename(tmp_path / "comics")
+    first = ingest(["~/comics"], "~/library", show_progress=False)
+    again = ingest("~/comics", "~/library", show_progress=False)
+    assert len(first.ok()) == len(again.ok()) > 0
+    assert (tmp_path / "library" / "manifest.parquet").is_file() and not Path("~").exists()
