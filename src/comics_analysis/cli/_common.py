@@ -27,6 +27,8 @@ class HelpFormatter(argparse.HelpFormatter):
             return text
         if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return text
+        if action.nargs == 0:  # a switch: its help says what it turns on or off
+            return text
         return f"{text} (default: %(default)s)" if _worth_showing(action.default) else text
 
 

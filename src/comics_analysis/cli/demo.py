@@ -66,11 +66,15 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="library seed (default 0)")
-    p.add_argument("--format", type=formats, default=("cbz",), help="container formats, cycled: cbz,pdf")
+    p.add_argument(
+        "--format", type=formats, default=("cbz",), help="container formats, cycled: cbz,pdf (default cbz)"
+    )
     p.add_argument(
         "--size", type=size, default=(1060, 1600), help="page size WIDTHxHEIGHT (default 1060x1600)"
     )
-    p.add_argument("--story-pages", type=page_range, default=(6, 14), help="story pages per book LOW-HIGH")
+    p.add_argument(
+        "--story-pages", type=page_range, default=(6, 14), help="story pages per book LOW-HIGH (default 6-14)"
+    )
     p.add_argument(
         "--image-format", choices=["jpeg", "png"], default="jpeg", help="page image encoding in CBZ"
     )
