@@ -154,6 +154,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     ):
         assert word in out
     assert "serving" not in out  # DEMO_NO_SERVE=1
+    # nothing in the log a user would have to act on
+    assert "LOAD REPORT" not in result.stderr and " WARNING " not in result.stderr, result.stderr[-3000:]
     assert "page status: ok" in out
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     pages = int(total[1])
