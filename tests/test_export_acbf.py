@@ -21,6 +21,7 @@ from comics_analysis.dataspec import Page, read_jsonl
 from comics_analysis.dataspec.acbf import pages_from_acbf, parse_polygon
 from comics_analysis.ingest import ingest
 from comics_analysis.interop import acbf_xml
+from comics_analysis.interop.acbf import sidecar_name
 from comics_analysis.interop.acbf_info import from_comicinfo
 from comics_analysis.synth import make_library
 
@@ -99,6 +100,11 @@ def test_documents_validate_one_page_books_embedded_images_and_comicinfo_metadat
     ]
     assert document.find(".//a:coverpage/a:image", NS).get("href") == "c.png"
     assert document.find(".//a:sequence", NS).get("volume") == "2"
+    assert [sidecar_name(s, "b-1") for s in ("a/x.cbz", "a/folder", ".")] == [
+        "a/x.acbf",
+        "a/folder.acbf",
+        "b-1.acbf",
+    ]
     single = acbf_xml([_page(0, panels=panels[:1])], ["#p0"], {}, "und", {"p0": ("image/png", b"\x89PNG")})
     document = _valid(schema, single)
     assert document.find(".//a:coverpage", NS) is None and len(document.findall("a:body/a:page", NS)) == 1

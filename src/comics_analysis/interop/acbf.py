@@ -144,8 +144,12 @@ def _images(book, images: str, images_root: Path | None) -> tuple[list[str], dic
     return hrefs, binaries
 
 
-def _sidecar_name(source: str) -> str:
+def sidecar_name(source: str, book_id: str) -> str:
+    """``x.cbz`` -> ``x.acbf``, a folder ``x`` -> ``x.acbf``; the library root itself (``.``) ->
+    ``<book id>.acbf``."""
     path = PurePosixPath(source)
+    if not path.name or path.name in (".", ".."):
+        return f"{book_id}.acbf"
     return (path.with_suffix(".acbf") if path.suffix else path.with_name(path.name + ".acbf")).as_posix()
 
 
@@ -180,7 +184,7 @@ def export_acbf(
                     if out is None:
                         raise ValueError("not a zip; a sidecar needs an output folder (out)")
                     result.sidecars.append(Path(source))
-                target = out / _sidecar_name(source)
+                target = out / sidecar_name(source, book.book_id)
                 if container is not None and target.resolve() == container.resolve():
                     raise ValueError(
                         f"the sidecar {target} would replace the book itself; choose another --out"
