@@ -3,6 +3,7 @@ zero-shot segmenter on planted pages, `segment` / `eval pss` without a model, re
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,3 +241,70 @@ def test_segment_and_eval_pss_default_to_zero_shot(planted_store, tmp_path, caps
     extract_features(_inputs(pages), plain, vision="pixels", show_progress=False)
     assert main(["segment", "all", "--features", str(plain)]) == 2
     assert "--page-stats" in capsys.readouterr().err
+
+
+LABELS = Path(__file__).parent / "data" / "pss_real_labels.json"
+
+
+@pytest.mark.slow
+def test_eval_pss_on_real_labelled_books_beats_the_position_baseline(shared_data, tmp_path):
+    """Craphound (ACBF folder) and Page Blanche (EPUB) through ingest, annotate, the labels of
+    tests/data, `pss features --page-stats` and `eval pss` without a model (the shipped default).
+    Target of issue 18: macro-F1 >= cover-first/back-last + 0.15 and story-start F1 >= 0.5."""
+    from comics_analysis.annotate.pipeline import read_annotations
+    from comics_analysis.benchmarks.pss import real_labels
+    from comics_analysis.cli import main
+    from comics_analysis.dataspec import write_page_types
+
+    for name, source in (("craphound", "craphound-acbf"), ("blanche", "page-blanche-epub/page-blanche.epub")):
+        assert (
+            main(["--quiet", "ingest", str(shared_data / source), "--out", str(tmp_path / name / "in")]) == 0
+        )
+        ann = tmp_path / name / "ann"
+        argv = [
+            "--quiet",
+            "annotate",
+            str(tmp_path / name / "in"),
+            "--out",
+            str(ann),
+            "--detector",
+            "classical",
+        ]
+        assert main([*argv, "--ocr", "rapidocr"]) == 0
+        labels = real_labels(LABELS, read_annotations(ann))
+        assert len(labels) == {"craphound": 24, "blanche": 9}[name]
+        write_page_types(ann, labels, source="gt")
+        assert (
+            main(["--quiet", "pss", "features", str(ann), "--out", str(tmp_path / "pss"), "--page-stats"])
+            == 0
+        )
+    assert main(["eval", "pss", "--features", str(tmp_path / "pss"), "--json", str(tmp_path / "e.json")]) == 0
+    scored = json.loads((tmp_path / "e.json").read_text())
+    zero, baseline = scored["model"], scored["cover_first_back_last"]
+    assert zero["pages"] == 33
+    assert zero["macro_f1"] >= baseline["macro_f1"] + 0.15
+    assert zero["story_start_f1"] >= 0.5
+
+
+def test_real_labels_must_match_the_books_pages(tmp_path):
+    from comics_analysis.benchmarks.pss import real_labels
+
+    spec = json.loads(LABELS.read_text())
+    pages = [
+        Page(
+            page_id=f"craphound-acbf-00000000/p{i:04d}",
+            book_id="craphound-acbf-00000000",
+            page_index=i,
+            width=W,
+            height=H,
+            provenance={"source_path": ".", "source_entry": "cover.jpg" if i == 0 else f"page{i}.jpg"},
+        )
+        for i in range(24)
+    ]
+    labels = real_labels(LABELS, pages)
+    assert labels["craphound-acbf-00000000/p0000"] == ("cover", False)
+    assert labels["craphound-acbf-00000000/p0001"] == ("story", True)
+    assert labels["craphound-acbf-00000000/p0023"] == ("text_backmatter", False)
+    assert sum(b["pages"] for b in spec["books"]) == 111
+    with pytest.raises(ValueError, match=r"craphound.*24 pages"):
+        real_labels(LABELS, pages[:-1])
