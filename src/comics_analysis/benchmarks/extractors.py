@@ -317,6 +317,23 @@ def _generic(title: str) -> Callable[[dict], list[Row]]:
     return extract
 
 
+def _pss_real(d: dict) -> list[Row]:
+    """PSS on real labelled books (scripts/eval_pss_real.py): per book and pooled, each system."""
+    rows = []
+    parts = [("pooled", d.get("pooled", {}))] + [(k, v["systems"]) for k, v in d.get("books", {}).items()]
+    for book, systems in parts:
+        for system, m in systems.items():
+            rows.append(
+                Row(
+                    f"PSS real books, {book}: {system}",
+                    "accuracy / macro-F1 / story-start F1 / PQ",
+                    f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / {m['story_start_f1']:.3f} / {m['pq']:.3f}",
+                    f"{m['pages']} pages; macro-F1 over {', '.join(m['macro_f1_labels'])}",
+                )
+            )
+    return rows
+
+
 def _pss_speed(d: dict) -> list[Row]:
     return [
         Row(

@@ -42,6 +42,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     _panel_books,
     _panels_dev,
     _pct,
+    _pss_real,
     _pss_speed,
     _speed,
     _store_corpus,
@@ -183,6 +184,11 @@ SOURCES: list[Source] = [
         _generic("CoSMo PSS, synthetic books (held out)"),
         "comics-analysis eval pss --features pss/test --model pss/run/best "
         "--json docs/bench/pss-synthetic.json",
+    ),
+    Source(
+        "pss-real.json",
+        _pss_real,
+        "python scripts/eval_pss_real.py --json docs/bench/pss-real.json",
     ),
     Source(
         "closure-lite*.json",

@@ -152,13 +152,17 @@ def register(commands: Commands) -> None:
 
     p = ev_sub.add_parser(
         "pss",
-        help="page stream segmentation: a CoSMo PSS model against both trivial baselines",
+        help="page stream segmentation: a CoSMo PSS model (or zero-shot) against both trivial baselines",
         description="Scores the model's page types and story starts on labelled books of a feature store "
         "(`pss features`): accuracy, macro-F1, segment PQ, boundary F1 at +-0 / +-1, MnDD, beside "
         "all-story and cover-first/back-last on the same books.",
     )
     p.add_argument("--features", required=True, type=Path, help="feature store of labelled books")
-    p.add_argument("--model", required=True, type=Path, help="model folder (`train pss` output /model)")
+    p.add_argument(
+        "--model",
+        help="model folder (`train pss` output /best) or Hub id; default: the zero-shot segmenter "
+        "(features made with --page-stats)",
+    )
     p.add_argument("--books", nargs="+", default=["all"], help="book ids (default all)")
     p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
     p.add_argument("--stride", type=int, default=16, help="pages between window starts")
