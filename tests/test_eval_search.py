@@ -127,6 +127,7 @@ def test_quote_search_finds_the_panel_of_each_line_despite_ocr_errors():
     assert out["overall"]["page_recall@1"] == 1.0
     assert set(out["books"]) == {"book-00000000", "other-00000000"}
     assert 0 < out["mean_char_error_rate"] < 0.2
+    assert sum(s["queries"] for s in out["by_length"].values()) == 5 and "30+ characters" in out["by_length"]
 
 
 def test_knn_book_accuracy_on_planted_books():
@@ -150,6 +151,7 @@ def test_not_a_comic_auc_of_the_outlier_score_on_planted_pages():
     kinds = ["comic"] * 40 + ["non-comic:textbook", "non-comic:paper"] * 5
     out = not_a_comic_auc(vecs, is_comic, detected, kinds)
     assert out["auc"] == 1.0 and out["reference_pages"] == 40 and out["non_comic_in_reference"] == 0
+    assert out["auc_reference_comic_pages"] == 1.0 and out["auc_by_kind"]["non-comic:paper"]["pages"] == 5
     assert set(out["auc_by_kind"]) == {"non-comic:textbook", "non-comic:paper"}
     # documents that look like comics to the encoder are not separated
     mixed = not_a_comic_auc(_unit(rng.normal(size=(50, 16))), is_comic, detected, kinds)

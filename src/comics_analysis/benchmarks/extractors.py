@@ -454,7 +454,10 @@ def _search_real(d: dict) -> list[Row]:
                 name,
                 f"not-a-comic ROC AUC, outlier score ({nc['comic_pages']} comic + {nc['non_comic_pages']} "
                 "drawn document pages)",
-                f"{_num(nc['auc'])} (reference all pages {_num(nc['auc_reference_all_pages'])})",
+                f"{_num(nc['auc'])} (reference: the {nc['reference_pages']} pages with 2+ detected panels, "
+                f"{nc['non_comic_in_reference']} of them non-comic); reference all pages "
+                f"{_num(nc['auc_reference_all_pages'])}; reference the comic pages "
+                f"{_num(nc.get('auc_reference_comic_pages'))}",
                 f"target >= {targets['not_a_comic_auc']}" if targets else "",
             )
         )

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 TOWERS = ("lite", "lite-vit")
 TARGETS = {"crop_page_recall@1": 0.95, "quote_panel_recall@10": 0.95, "not_a_comic_auc": 0.95}
+LENGTHS = (("3-9 characters", 10), ("10-29 characters", 30), ("30+ characters", 10**9))  # normalised
 DEV_BOOKS = ("open-mantra/annotation.json", "craphound-acbf/Doctorow, Cory - Craphound-1.1.acbf")
 
 
@@ -173,6 +174,12 @@ def crop_to_page(
     return {"overall": summary(ranks), "books": _by_book(np.asarray(books)[owner], ranks, summary)}
 
 
+def _means(panel_vecs: Sequence[np.ndarray]) -> np.ndarray:
+    """Each page's mean panel vector, unit length."""
+    means = np.stack([v.mean(axis=0) for v in panel_vecs])
+    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+
+
 def knn_book_accuracy(page_vecs: np.ndarray, books: Sequence[str], k: int = 5) -> dict:
     """Same-book k-NN accuracy, leave-self-out (module docstring)."""
     books = np.asarray(books)
@@ -204,32 +211,52 @@ def knn_book_accuracy(page_vecs: np.ndarray, books: Sequence[str], k: int = 5) -
 
 
 def not_a_comic_auc(
-    page_vecs: np.ndarray, comic: np.ndarray, detected: np.ndarray, kinds: Sequence[str]
+    page_vecs: np.ndarray,
+    comic: np.ndarray,
+    detected: np.ndarray,
+    kinds: Sequence[str],
+    panel_mean: np.ndarray | None = None,
 ) -> dict:
-    """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module docstring)."""
+    """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module
+    docstring). ``auc``: its default reference, the pages with 2+ detected panels (no label
+    used); also with every page as the reference, with the comic pages as the reference (their
+    labels used: novelty detection against a known comic collection, each page left out of its
+    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors."""
     from sklearn.metrics import roc_auc_score
 
     from ..analysis import comic_reference, outlier_scores  # lazy: scipy and sklearn
 
     comic = np.asarray(comic, bool)
     reference = comic_reference(np.asarray(detected))
-    raw, _z = outlier_scores(page_vecs, reference=reference)
-    raw_all, _ = outlier_scores(page_vecs)
+
+    def auc(vectors: np.ndarray, ref: np.ndarray | None) -> tuple[float, np.ndarray]:
+        raw, _z = outlier_scores(vectors, reference=ref)
+        return round(float(roc_auc_score(~comic, raw)), 4), raw
+
+    main, raw = auc(page_vecs, reference)
     kinds = np.asarray(kinds)
     per_kind = {}
     for kind in dict.fromkeys(kinds[~comic].tolist()):
         rows = comic | (kinds == kind)
-        per_kind[kind] = round(float(roc_auc_score(~comic[rows], raw[rows])), 4)
-    return {
+        per_kind[kind] = {
+            "pages": int((kinds == kind).sum()),
+            "in_reference": int(((kinds == kind) & reference).sum()),
+            "auc": round(float(roc_auc_score(~comic[rows], raw[rows])), 4),
+        }
+    out = {
         "comic_pages": int(comic.sum()),
         "non_comic_pages": int((~comic).sum()),
         "reference_pages": int(reference.sum()),
         "non_comic_in_reference": int((reference & ~comic).sum()),
         "comic_outside_reference": int((~reference & comic).sum()),
-        "auc": round(float(roc_auc_score(~comic, raw)), 4),
-        "auc_reference_all_pages": round(float(roc_auc_score(~comic, raw_all)), 4),
+        "auc": main,
+        "auc_reference_all_pages": auc(page_vecs, None)[0],
+        "auc_reference_comic_pages": auc(page_vecs, comic)[0],
         "auc_by_kind": per_kind,
     }
+    if panel_mean is not None:
+        out["auc_panel_mean_vectors"] = auc(panel_mean, reference)[0]
+    return out
 
 
 def quote_to_panel(
@@ -257,9 +284,12 @@ def quote_to_panel(
                 kinds[key].add(t.kind)
                 lines.append((page.page_id, page.book_id, t.text))
     norm_rows = {key: normalise("\n".join(v)) for key, v in rows.items()}
-    alphabet = "".join(sorted({c for _p, _b, t in lines for c in t if not c.isspace()}))
+    letters: dict[str, set[str]] = defaultdict(set)  # substitutes come from the line's own book
+    for _p, book, text in lines:
+        letters[book].update(c for c in text if not c.isspace())
+    alphabet = {book: "".join(sorted(chars)) for book, chars in letters.items()}
     results = {"panel": [], "page": []}
-    line_books, skipped, errors = [], 0, []
+    line_books, lengths, skipped, errors = [], [], 0, []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fulltext.sqlite"
         con = create_index(path)
@@ -278,7 +308,7 @@ def quote_to_panel(
             if len(target) < 3:
                 skipped += 1
                 continue
-            noisy = ocr_noise(text, random.Random(f"{seed}/{pid}/{n}"), alphabet)
+            noisy = ocr_noise(text, random.Random(f"{seed}/{pid}/{n}"), alphabet[book])
             errors.append(Levenshtein.normalized_distance(target, normalise(noisy)))
             good = {key for key, norm in norm_rows.items() if target in norm}
             good_pages = {key[0] for key in good}
@@ -291,6 +321,7 @@ def quote_to_panel(
             results["panel"].append(next((r for r, key in enumerate(keys, 1) if key in good), k + 1))
             results["page"].append(next((r for r, p in enumerate(hit_pages, 1) if p in good_pages), k + 1))
             line_books.append((books or {}).get(book, book))
+            lengths.append(next(name for name, most in LENGTHS if len(target) < most))
         index.close()
     ranks = {key: np.asarray(v) for key, v in results.items()}
 
@@ -303,9 +334,11 @@ def quote_to_panel(
             f"page_recall@{k}": _recall(r["page"], k),
         }
 
+    by_length = _by_book(lengths, ranks, summary)
     return {
         "overall": summary(ranks),
         "books": _by_book(line_books, ranks, summary),
+        "by_length": {n: by_length[n] for n, _most in LENGTHS if n in by_length},
         "skipped_short_lines": skipped,
         "panels_indexed": len(rows),
         "error_rate_drawn": list(ERROR_RATE),
@@ -375,7 +408,7 @@ def evaluate_search(
                 "images_per_s": round(n_images / seconds, 2),
                 "crop_page": crop_to_page(query, owner, comic_vecs, panel_vecs[: len(pages)], books),
                 "knn_book": knn_book_accuracy(comic_vecs, books),
-                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds),
+                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds, _means(panel_vecs)),
             }
         )
         log.info("%s: %.0f s", encoder.name, seconds)
@@ -452,10 +485,17 @@ def summary_text(payload: dict) -> str:
                 for e in encoders
             ]
             rows.append([label, book, *map(_fmt, values)])
-    for metric in ("auc", "auc_reference_all_pages"):
-        rows.append(
-            [f"not-a-comic ROC AUC ({metric})", "all", *(_fmt(e["not_a_comic"][metric]) for e in encoders)]
-        )
+    for metric, label in (
+        ("auc", "reference: 2+ detected panels"),
+        ("auc_reference_all_pages", "reference: all pages"),
+        ("auc_reference_comic_pages", "reference: comic pages"),
+        ("auc_panel_mean_vectors", "mean panel vectors"),
+    ):
+        values = [_fmt(e["not_a_comic"].get(metric)) for e in encoders]
+        rows.append([f"not-a-comic ROC AUC, {label}", "all", *values])
+    for kind in encoders[0]["not_a_comic"]["auc_by_kind"] if encoders else ():
+        values = [_fmt(e["not_a_comic"]["auc_by_kind"][kind]["auc"]) for e in encoders]
+        rows.append(["not-a-comic ROC AUC, 2+ panels", kind, *values])
     out += ["", format_table(["metric", "book", *names], rows)]
     if encoders:
         nc = encoders[0]["not_a_comic"]
@@ -467,7 +507,7 @@ def summary_text(payload: dict) -> str:
     k = payload["k"]
     rows = []
     for name, q in payload["quote_panel"].items():
-        for book, s in [*q["books"].items(), ("overall", q["overall"])]:
+        for book, s in [*q["books"].items(), *q.get("by_length", {}).items(), ("overall", q["overall"])]:
             rows.append(
                 [
                     name,
