@@ -185,6 +185,9 @@ def test_eval_search_cli_on_a_real_subset_and_in_the_report(shared_data, tmp_pat
     assert enc["not_a_comic"]["non_comic_pages"] == 4 and 0 <= enc["not_a_comic"]["auc"] <= 1
     assert set(d["quote_panel"]) == {"ground truth", "open-mantra en (translations)"}
     assert d["quote_panel"]["ground truth"]["overall"]["queries"] > 10
+    # the English translations of the same OpenMantra pages only (4 of the 6 pages)
+    english = d["quote_panel"]["open-mantra en (translations)"]
+    assert 4 < english["overall"]["queries"] < 60 and len(english["books"]) == 2
     found, _missing = collect(tmp_path / "bench")
     rows = [r for s in found if s["file"] == "search-real.json" for r in s["rows"]]
     assert any("crop -> page R@1" in r.metric for r in rows)

@@ -362,7 +362,8 @@ def evaluate_search(
 ) -> dict:
     """Every figure of the module docstring on the pages of ``sources``; ``non_comic`` document
     pages (default: 30% of the comic pages, at least 4); ``extra_quote_sets``: more
-    ``{name: DataSpec pages}`` for quote -> panel only (e.g. another language's texts)."""
+    ``{name: DataSpec pages}`` for quote -> panel only (e.g. another language's texts), the pages
+    among those evaluated."""
     start = time.perf_counter()
     pages = load_pages(sources, lang=lang, limit=limit)
     if not pages:
@@ -413,7 +414,10 @@ def evaluate_search(
         )
         log.info("%s: %.0f s", encoder.name, seconds)
     quote_sets = {"ground truth": [p.record for p in pages if p.record is not None]}
-    quote_sets.update(extra_quote_sets or {})
+    ids = {p.page_id for p in pages}
+    quote_sets.update(
+        {name: [p for p in ps if p.page_id in ids] for name, ps in (extra_quote_sets or {}).items()}
+    )
     quotes = {name: quote_to_panel(ps, seed=seed, k=k) for name, ps in quote_sets.items() if ps}
     panel_sources = Counter(p.panel_source for p in pages)
     return {
