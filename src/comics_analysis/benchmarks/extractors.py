@@ -449,6 +449,8 @@ def _search_real(d: dict) -> list[Row]:
                 f"majority book {_num(knn['majority_baseline'])}",
             )
         )
+        if nc is None:
+            continue
         rows.append(
             Row(
                 name,

@@ -369,6 +369,11 @@ def evaluate_search(
     if not pages:
         raise ValueError("no pages to evaluate")
     images = {p.page_id: p.load() for p in pages}
+    for p in pages:  # records may describe a larger scan than the image (as the processor allows)
+        image, record = images[p.page_id], p.record
+        if record is not None and record.width and (record.width, record.height) != image.size:
+            sx, sy = image.width / record.width, image.height / record.height
+            p.panels = [(x * sx, y * sy, w * sx, h * sy) for x, y, w, h in p.panels]
     n_docs = max(4, round(0.3 * len(pages))) if non_comic is None else non_comic
     docs = non_comic_pages(n_docs, seed=seed)
     images.update({p.page_id: p.load() for p in docs})
@@ -409,7 +414,9 @@ def evaluate_search(
                 "images_per_s": round(n_images / seconds, 2),
                 "crop_page": crop_to_page(query, owner, comic_vecs, panel_vecs[: len(pages)], books),
                 "knn_book": knn_book_accuracy(comic_vecs, books),
-                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds, _means(panel_vecs)),
+                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds, _means(panel_vecs))
+                if docs
+                else None,
             }
         )
         log.info("%s: %.0f s", encoder.name, seconds)
@@ -489,20 +496,22 @@ def summary_text(payload: dict) -> str:
                 for e in encoders
             ]
             rows.append([label, book, *map(_fmt, values)])
+    nc_encoders = [e for e in encoders if e["not_a_comic"]]
     for metric, label in (
         ("auc", "reference: 2+ detected panels"),
         ("auc_reference_all_pages", "reference: all pages"),
         ("auc_reference_comic_pages", "reference: comic pages"),
         ("auc_panel_mean_vectors", "mean panel vectors"),
     ):
-        values = [_fmt(e["not_a_comic"].get(metric)) for e in encoders]
-        rows.append([f"not-a-comic ROC AUC, {label}", "all", *values])
-    for kind in encoders[0]["not_a_comic"]["auc_by_kind"] if encoders else ():
+        if nc_encoders:
+            values = [_fmt((e["not_a_comic"] or {}).get(metric)) for e in encoders]
+            rows.append([f"not-a-comic ROC AUC, {label}", "all", *values])
+    for kind in nc_encoders[0]["not_a_comic"]["auc_by_kind"] if nc_encoders else ():
         values = [_fmt(e["not_a_comic"]["auc_by_kind"][kind]["auc"]) for e in encoders]
         rows.append(["not-a-comic ROC AUC, 2+ panels", kind, *values])
     out += ["", format_table(["metric", "book", *names], rows)]
-    if encoders:
-        nc = encoders[0]["not_a_comic"]
+    if nc_encoders:
+        nc = nc_encoders[0]["not_a_comic"]
         out.append(
             f"not-a-comic: {nc['comic_pages']} comic + {nc['non_comic_pages']} non-comic pages; outlier "
             f"reference = pages with 2+ detected panels ({nc['reference_pages']}, of which "
