@@ -177,7 +177,7 @@ SOURCES: list[Source] = [
         "python scripts/bench_store.py --only-quote --quote-panels 100000 1000000 --queries 200",
     ),
     Source(
-        "search-real.json",
+        "search-real*.json",
         _search_real,
         "comics-analysis eval search --json docs/bench/search-real.json",
     ),
