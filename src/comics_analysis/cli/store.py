@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ._common import Commands
+from ._common import Commands, add_engine_args, engine_options
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -132,6 +132,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         revision=args.revision,
         threads=args.threads,
         show_progress=not args.quiet,
+        engine=engine_options(args),
     )
     s = result.summary
     print(
@@ -248,6 +249,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--model-id", help="model id recorded in the store (default: the --model value)")
     p.add_argument("--revision", help="model revision (Hub commit; default: weights hash of a folder)")
     p.add_argument("--threads", type=int, help="torch CPU threads per process")
+    add_engine_args(p)
     p.set_defaults(func=cmd_embed)
 
     p = commands.sub.add_parser(
