@@ -433,12 +433,14 @@ def recorded_images_root(folder: str | Path) -> Path | None:
     return None
 
 
+def annotation_files(folder: str | Path) -> list[Path]:
+    """The JSON Lines files of an annotate output folder (or a folder of them), in row order."""
+    folder = Path(folder)
+    if (folder / "dataspec").is_dir():
+        return sorted((folder / "dataspec").glob("*.jsonl"))
+    return sorted(folder.glob("*.jsonl"))
+
+
 def read_annotations(folder: str | Path) -> list[Page]:
     """Every page of an annotate output folder (or a folder of JSON Lines files)."""
-    folder = Path(folder)
-    files = (
-        sorted((folder / "dataspec").glob("*.jsonl"))
-        if (folder / "dataspec").is_dir()
-        else sorted(folder.glob("*.jsonl"))
-    )
-    return [page for f in files for page in read_jsonl(f)]
+    return [page for f in annotation_files(folder) for page in read_jsonl(f)]

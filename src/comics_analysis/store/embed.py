@@ -136,7 +136,7 @@ def embed_store(
         if isinstance(model, LoadedModel)
         else load_closure_lite(model, revision=revision, model_id=model_id, device=device)
     )
-    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset")
+    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     description = source.description
     embedder = ModelEmbedder(loaded, device=device)
     writer_shards = num_shards * world
@@ -223,7 +223,9 @@ def _ray_setup(job: _RayJob) -> _Worker:
 
     torch.set_num_threads(job.threads)
     device = "cuda" if job.gpu and torch.cuda.is_available() else None
-    source = open_pages(job.dataset, config=job.config, image_root=job.image_root, argument="dataset")
+    source = open_pages(
+        job.dataset, config=job.config, image_root=job.image_root, argument="dataset", lazy=True
+    )
     if plan_hash(source.page_ids) != job.plan.attrs["plan_hash"]:
         raise ValueError(f"{source.description}: its pages differ from the store's plan on this worker")
     loaded = (
@@ -276,7 +278,7 @@ def embed_store_ray(
         if isinstance(model, LoadedModel)
         else load_closure_lite(model, revision=revision, model_id=model_id)
     )
-    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset")
+    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     plan = plan_store(
         source,
         out,
