@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -328,6 +329,8 @@ def main() -> None:
     for n in args.sizes:
         work = args.out / f"{n}"
         print(f"{n} pages in {work}", flush=True)
+        for old in ("ingest", "annotate", "annotate-ray", "store.zarr", "store-ray.zarr", "analysis"):
+            shutil.rmtree(work / old, ignore_errors=True)  # every stage starts from nothing (no resume)
         report["synth_seconds"][str(n)] = measure("synth", work, n, args)["seconds"]
         report["sizes"][str(n)] = {stage: measure(stage, work, n, args) for stage in STAGES}
         if n in (args.ray_sizes or []):
