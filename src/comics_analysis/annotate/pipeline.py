@@ -13,8 +13,8 @@ import hashlib
 import json
 import logging
 import os
-from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache, partial
@@ -29,10 +29,10 @@ from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
 from ..dataspec.io import resolve_image
 from ..engine import EngineOptions, require_ray, run_units
-from ..ingest import read_manifest, shard_of
 from ..ingest.base import MAX_PAGE_PIXELS
 from .align import AlignConfig, merge_vlm
 from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
+from .books import ShardBooks
 from .detectors import get_detector
 from .errors import failed_pages, page_errors, write_errors
 from .ocr import ENGINES, OCR_REVISION, TextBlock, TextLine, classify_block, group_lines, make_engine
@@ -350,31 +350,26 @@ def annotate(
         vlm_min_iou=vlm_min_iou,
         vlm_fingerprint=fingerprint,
     )
-    books: dict[str, list[dict]] = defaultdict(list)
-    for row in read_manifest(ingest_dir).ok():
-        if shard_of(row["book_id"], num_shards) == shard_index:
-            books[row["book_id"]].append(row)
+    books = ShardBooks(ingest_dir, num_shards, shard_index)  # read book by book
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / IMAGES_ROOT_FILE) as handle:
         handle.write(Path(os.path.relpath(Path(ingest_dir).resolve(), out.resolve())).as_posix() + "\n")
-    bar = tqdm(
-        total=sum(len(r) for r in books.values()), desc="annotate", unit="page", disable=not show_progress
-    )
-    args = [(rows, str(ingest_dir), str(out), options) for _, rows in sorted(books.items())]
+    bar = tqdm(total=sum(books.counts.values()), desc="annotate", unit="page", disable=not show_progress)
+    args = ((rows, str(ingest_dir), str(out), options) for rows in books)
     failed: dict[str, str] = {}
+    failed_rows: dict[str, list[dict]] = {}
     try:
-        if engine is not None and engine.is_ray:
+        if engine is not None and engine.is_ray:  # the unit list is held by the driver (Ray Data)
             options = replace(options, ocr_threads=max(1, int(engine.cpus_per_worker)))
-            units = [
-                (book_id, (rows, str(ingest_dir), str(out), options))
-                for book_id, rows in sorted(books.items())
-            ]
+            units = [(rows[0]["book_id"], (rows, str(ingest_dir), str(out), options)) for rows in books]
+            book_rows = {key: unit[0] for key, unit in units}
 
             def done(outcome):
-                bar.update(len(books[outcome.key]))
+                bar.update(books.counts[outcome.key])
                 if not outcome.ok:
                     failed[outcome.key] = outcome.error
+                    failed_rows[outcome.key] = book_rows[outcome.key]
 
             run_units(units, partial(_worker_setup, options), _annotate_unit, engine, on_done=done)
         elif workers <= 1:
@@ -382,11 +377,18 @@ def annotate(
                 bar.update(annotate_book(*a)[1])
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for future in as_completed([pool.submit(annotate_book, *a) for a in args]):
+                pending: set = set()
+                for a in args:  # a few books in flight, not the whole library
+                    pending.add(pool.submit(annotate_book, *a))
+                    if len(pending) >= 2 * workers:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            bar.update(future.result()[1])
+                for future in as_completed(pending):
                     bar.update(future.result()[1])
     finally:
         bar.close()
-    files = [out / "dataspec" / f"{book_id}.jsonl" for book_id in sorted(books) if book_id not in failed]
+    files = [out / "dataspec" / f"{b}.jsonl" for b in books.counts if b not in failed]
     # one Parquet file per shard, with the DataSpec features, for datasets / pandas / DuckDB users;
     # streamed book by book (memory does not grow with the pages), noting the pages that failed
     suffix = "" if num_shards == 1 else f"-{shard_index:03d}-of-{num_shards:03d}"
@@ -400,7 +402,7 @@ def annotate(
 
     write_parquet(pages(), out / f"dataspec{suffix}.parquet")
     for book_id, reason in sorted(failed.items()):
-        errors.extend(failed_pages(books[book_id], reason))
+        errors.extend(failed_pages(failed_rows[book_id], reason))
     write_errors(errors, out / f"errors{suffix}.parquet")
     if failed:
         raise RuntimeError(
