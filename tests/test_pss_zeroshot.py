@@ -297,7 +297,10 @@ def test_real_labels_must_match_the_books_pages(tmp_path):
             page_index=i,
             width=W,
             height=H,
-            provenance={"source_path": ".", "source_entry": "cover.jpg" if i == 0 else f"page{i}.jpg"},
+            provenance={
+                "source_path": "Doctorow, Cory - Craphound-1.1.acbf",
+                "source_entry": "cover.jpg" if i == 0 else f"page{i}.jpg",
+            },
         )
         for i in range(24)
     ]
