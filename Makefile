@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,ocr,ml,store,space,eval
+EXTRAS ?= dev,ocr,ml,store,space,eval,ray
 DEMO_OUT ?= demo_output
 
 export HF_HUB_OFFLINE := 1

@@ -237,3 +237,34 @@ def test_coco_import_detector(tmp_path, shared_data):
     assert mapped.for_path("other/000.jpg") is None
     with pytest.raises(ValueError, match="not a readable COCO"):
         annotate(tmp_path / "ing", tmp_path / "x", detector=f"coco:{tmp_path / 'missing.json'}", ocr="none")
+
+
+def test_books_stream_from_the_manifest_one_at_a_time(annotated, tmp_path):
+    """annotate reads the manifest book by book (its pages are listed together), not all rows at
+    once; a manifest whose books are interleaved is grouped in memory, with the same books."""
+    import pyarrow.parquet as pq
+
+    from comics_analysis.annotate.books import ShardBooks
+
+    root, files = annotated
+    books = ShardBooks(root / "ingest")
+    assert books.grouped and list(books.counts) == [f.stem for f in files]
+    streamed = list(books)
+    assert len(streamed) == 3
+    assert {rows[0]["book_id"]: len(rows) for rows in streamed} == books.counts
+    assert all([r["page_index"] for r in rows] == sorted(r["page_index"] for r in rows) for rows in streamed)
+    # interleave the books' rows: grouped in memory instead
+    table = pq.read_table(root / "ingest" / "manifest.parquet")
+    (tmp_path / "shuffled").mkdir()
+    pq.write_table(
+        table.take(list(range(0, table.num_rows, 2)) + list(range(1, table.num_rows, 2))),
+        tmp_path / "shuffled" / "manifest.parquet",
+    )
+    pq.write_table(
+        pq.read_table(root / "ingest" / "errors.parquet"), tmp_path / "shuffled" / "errors.parquet"
+    )
+    mixed = ShardBooks(tmp_path / "shuffled")
+    assert not mixed.grouped and mixed.counts == books.counts
+    assert sorted(map(str, mixed)) == sorted(map(str, streamed))
+    two = [ShardBooks(root / "ingest", 2, i).counts for i in range(2)]
+    assert {**two[0], **two[1]} == books.counts and not set(two[0]) & set(two[1])

@@ -234,3 +234,19 @@ def test_a_page_source_must_say_how_to_read_its_pages():
 
     with pytest.raises(TypeError, match="load_image"):
         Partial("partial")
+
+
+def test_lazy_annotate_folder_reads_book_by_book(tmp_path):
+    """open_pages(..., lazy=True) (embed's one pass): the same pages in the same order, records
+    parsed one book file at a time instead of all at open."""
+    from comics_analysis.sources.pages import JsonlSource
+    from space_helpers import write_collection
+
+    write_collection(tmp_path / "coll", books=2, story=3, prose=1)
+    eager = open_pages(tmp_path / "coll")
+    lazy = open_pages(tmp_path / "coll", lazy=True)
+    assert isinstance(lazy, JsonlSource) and lazy.description == eager.description
+    assert lazy.page_ids == eager.page_ids and len(lazy) == 7
+    assert [it.page for it in lazy.items(2, 6)] == [it.page for it in eager.items(2, 6)]
+    assert lazy._cached[0] == 2 and len(lazy._cached[1]) == 3  # only the last book file read is held
+    assert lazy.items(0, 1)[0].load_image().size == eager.items(0, 1)[0].load_image().size

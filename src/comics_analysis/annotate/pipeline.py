@@ -13,11 +13,11 @@ import hashlib
 import json
 import logging
 import os
-from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -28,11 +28,13 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl, write_jsonl, write_parquet
 from ..dataspec.io import resolve_image
-from ..ingest import read_manifest, shard_of
+from ..engine import EngineOptions, require_ray, run_units
 from ..ingest.base import MAX_PAGE_PIXELS
 from .align import AlignConfig, merge_vlm
 from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
+from .books import ShardBooks
 from .detectors import get_detector
+from .errors import failed_pages, page_errors, write_errors
 from .ocr import ENGINES, OCR_REVISION, TextBlock, TextLine, classify_block, group_lines, make_engine
 from .quality import page_flags
 from .reading_order import reading_order
@@ -308,9 +310,19 @@ def annotate(
     num_shards: int = 1,
     shard_index: int = 0,
     show_progress: bool = True,
+    engine: EngineOptions | None = None,
 ) -> list[Path]:
-    """Annotate every ok page of an ingest run; returns the DataSpec files of this shard."""
+    """Annotate every ok page of an ingest run; returns the DataSpec files of this shard.
 
+    ``engine`` (default local: this process, or ``workers`` processes) may run the books on Ray
+    (:mod:`comics_analysis.engine`): the same files, written whole by one worker per book. Pages
+    that could not be annotated are listed in ``OUT/errors.parquet`` (per shard
+    ``errors-I-of-K.parquet``) with the reason; when a whole book failed (its worker died more
+    often than the engine retries) the run ends with a RuntimeError after writing that table, and
+    the same command resumes it."""
+
+    if engine is not None and engine.is_ray:
+        require_ray()  # before any work: names the extra to install
     # a bad spec, COCO file, checkpoint or label map fails here, naming it, not in a worker
     get_detector(detector)
     if direction not in ("auto", "ltr", "rtl"):
@@ -338,33 +350,78 @@ def annotate(
         vlm_min_iou=vlm_min_iou,
         vlm_fingerprint=fingerprint,
     )
-    books: dict[str, list[dict]] = defaultdict(list)
-    for row in read_manifest(ingest_dir).ok():
-        if shard_of(row["book_id"], num_shards) == shard_index:
-            books[row["book_id"]].append(row)
+    books = ShardBooks(ingest_dir, num_shards, shard_index)  # read book by book
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / IMAGES_ROOT_FILE) as handle:
         handle.write(Path(os.path.relpath(Path(ingest_dir).resolve(), out.resolve())).as_posix() + "\n")
-    bar = tqdm(
-        total=sum(len(r) for r in books.values()), desc="annotate", unit="page", disable=not show_progress
-    )
-    args = [(rows, str(ingest_dir), str(out), options) for _, rows in sorted(books.items())]
+    bar = tqdm(total=sum(books.counts.values()), desc="annotate", unit="page", disable=not show_progress)
+    args = ((rows, str(ingest_dir), str(out), options) for rows in books)
+    failed: dict[str, str] = {}
+    failed_rows: dict[str, list[dict]] = {}
     try:
-        if workers <= 1:
+        if engine is not None and engine.is_ray:  # the unit list is held by the driver (Ray Data)
+            options = replace(options, ocr_threads=max(1, int(engine.cpus_per_worker)))
+            units = [(rows[0]["book_id"], (rows, str(ingest_dir), str(out), options)) for rows in books]
+            book_rows = {key: unit[0] for key, unit in units}
+
+            def done(outcome):
+                bar.update(books.counts[outcome.key])
+                if not outcome.ok:
+                    failed[outcome.key] = outcome.error
+                    failed_rows[outcome.key] = book_rows[outcome.key]
+
+            run_units(units, partial(_worker_setup, options), _annotate_unit, engine, on_done=done)
+        elif workers <= 1:
             for a in args:
                 bar.update(annotate_book(*a)[1])
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for future in as_completed([pool.submit(annotate_book, *a) for a in args]):
+                pending: set = set()
+                for a in args:  # a few books in flight, not the whole library
+                    pending.add(pool.submit(annotate_book, *a))
+                    if len(pending) >= 2 * workers:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            bar.update(future.result()[1])
+                for future in as_completed(pending):
                     bar.update(future.result()[1])
     finally:
         bar.close()
-    files = [out / "dataspec" / f"{book_id}.jsonl" for book_id in sorted(books)]
-    # one Parquet file per shard, with the DataSpec features, for datasets / pandas / DuckDB users
-    stem = "dataspec" if num_shards == 1 else f"dataspec-{shard_index:03d}-of-{num_shards:03d}"
-    write_parquet([page for f in files for page in read_jsonl(f)], out / f"{stem}.parquet")
+    files = [out / "dataspec" / f"{b}.jsonl" for b in books.counts if b not in failed]
+    # one Parquet file per shard, with the DataSpec features, for datasets / pandas / DuckDB users;
+    # streamed book by book (memory does not grow with the pages), noting the pages that failed
+    suffix = "" if num_shards == 1 else f"-{shard_index:03d}-of-{num_shards:03d}"
+    errors: list[dict] = []
+
+    def pages():
+        for f in files:
+            for page in read_jsonl(f):
+                errors.extend(page_errors(page))
+                yield page
+
+    write_parquet(pages(), out / f"dataspec{suffix}.parquet")
+    for book_id, reason in sorted(failed.items()):
+        errors.extend(failed_pages(failed_rows[book_id], reason))
+    write_errors(errors, out / f"errors{suffix}.parquet")
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} book(s) failed ({', '.join(sorted(failed)[:3])}{', ...' * (len(failed) > 3)}); "
+            f"their pages are in {out / f'errors{suffix}.parquet'}; run the same command again to retry them"
+        )
     return files
+
+
+def _worker_setup(options: AnnotateOptions) -> None:
+    """Once per engine worker: the detector and the OCR engine load here, not per book."""
+    get_detector(options.detector)
+    if options.ocr != "none":
+        ocr_engine(options.ocr, options.ocr_lang, options.ocr_threads)
+
+
+def _annotate_unit(_state, args: tuple) -> tuple[str, int, bool]:
+    """One book on an engine worker (:func:`annotate_book`)."""
+    return annotate_book(*args)
 
 
 def recorded_images_root(folder: str | Path) -> Path | None:
@@ -378,12 +435,14 @@ def recorded_images_root(folder: str | Path) -> Path | None:
     return None
 
 
+def annotation_files(folder: str | Path) -> list[Path]:
+    """The JSON Lines files of an annotate output folder (or a folder of them), in row order."""
+    folder = Path(folder)
+    if (folder / "dataspec").is_dir():
+        return sorted((folder / "dataspec").glob("*.jsonl"))
+    return sorted(folder.glob("*.jsonl"))
+
+
 def read_annotations(folder: str | Path) -> list[Page]:
     """Every page of an annotate output folder (or a folder of JSON Lines files)."""
-    folder = Path(folder)
-    files = (
-        sorted((folder / "dataspec").glob("*.jsonl"))
-        if (folder / "dataspec").is_dir()
-        else sorted(folder.glob("*.jsonl"))
-    )
-    return [page for f in files for page in read_jsonl(f)]
+    return [page for f in annotation_files(folder) for page in read_jsonl(f)]

@@ -184,3 +184,42 @@ def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path}")
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and the Ray settings (docs/scale.md)."""
+    g = p.add_argument_group("engine (docs/scale.md)")
+    g.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local (default): this machine's processes; ray: Ray Data workers (the ray extra), same files",
+    )
+    g.add_argument("--address", help="with --engine ray: an existing cluster (auto, ray://HEAD:10001)")
+    g.add_argument(
+        "--ray-cpus", type=positive, help="CPUs of the local Ray cluster started without --address"
+    )
+    g.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs per Ray worker (default 1)")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per Ray worker (default 0)")
+    g.add_argument(
+        "--ray-workers", type=positive, help="at most this many Ray workers (default: as many as fit)"
+    )
+    g.add_argument("--max-retries", type=int, default=3, help="retries of a unit whose Ray worker died")
+
+
+def engine_options(args: argparse.Namespace):
+    """The EngineOptions of ``--engine ray`` (None for the local engine)."""
+    if args.engine == "local":
+        return None
+    from ..engine import EngineOptions
+
+    return EngineOptions(
+        engine=args.engine,
+        address=args.address,
+        num_cpus=args.ray_cpus,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        workers=args.ray_workers,
+        max_retries=args.max_retries,
+        show_progress=not args.quiet,
+    )

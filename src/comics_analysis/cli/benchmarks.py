@@ -71,6 +71,26 @@ def cmd_pss(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from ..benchmarks.search_real import run_search_eval, summary_text
+
+    payload = run_search_eval(
+        args.pages,
+        data_root=args.data,
+        towers=args.towers,
+        models=args.model,
+        lang=args.lang,
+        limit=args.limit,
+        non_comic=args.non_comic,
+        seed=args.seed,
+        device=args.device,
+    )
+    print(summary_text(payload))
+    if args.json:
+        write_json(args.json, payload)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from ..benchmarks.report import collect, render_markdown, update_readme_panels
 
@@ -169,6 +189,43 @@ def register(commands: Commands) -> None:
     p.add_argument("--scheme", choices=["ours", "cosmo5", "cosmo_v4"], default="ours", help="label scheme")
     p.add_argument("--json", type=Path, help="write the results (with date, machine, commit)")
     p.set_defaults(func=cmd_pss)
+
+    p = ev_sub.add_parser(
+        "search",
+        help="search on real pages without hand labels: crop -> page, quote -> panel, same-book k-NN, "
+        "not-a-comic ROC AUC",
+        description="Damaged panel crops find their page; lettered lines with OCR errors find their panel "
+        "(full-text index); page vectors' same-book 5-NN accuracy; the outlier score separates document "
+        "pages drawn in code from the comic pages. The vision towers (and --model folders) side by side; "
+        "per book and overall. See docs/search.md.",
+    )
+    p.add_argument(
+        "pages",
+        nargs="*",
+        type=Path,
+        help="page sources with ground-truth panels and texts (ACBF, OpenMantra annotation.json, DataSpec); "
+        "default: the real dev books under --data",
+    )
+    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder (dev books)")
+    p.add_argument(
+        "--towers",
+        nargs="*",
+        default=["lite", "lite-vit"],
+        help="Closure Lite presets whose vision tower "
+        "is measured as raw pooled features (default: lite lite-vit; none: only --model)",
+    )
+    p.add_argument("--model", nargs="*", default=[], type=Path, help="trained Closure Lite model folders")
+    p.add_argument("--lang", help="text language (OpenMantra ja by default; ACBF: the first text layer)")
+    p.add_argument("--limit", type=int, help="only the first N pages of each book")
+    p.add_argument("--non-comic", type=int, help="document pages drawn in code (default: 30%% of the pages)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--json",
+        type=Path,
+        help="write the results (with date, machine, commit), e.g. docs/bench/search-real.json",
+    )
+    p.set_defaults(func=cmd_search)
 
     p = ev_sub.add_parser(
         "report",

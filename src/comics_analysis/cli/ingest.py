@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import Commands
+from ._common import Commands, add_engine_args, engine_options
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -78,6 +78,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         num_shards=args.num_shards,
         shard_index=args.shard_index,
         show_progress=not args.quiet,
+        engine=engine_options(args),
     )
     print(
         f"annotated {len(files)} books in {time.perf_counter() - start:.1f} s -> "
@@ -225,6 +226,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--num-shards", type=int, default=1, help="split the books into K shards (e.g. Slurm)")
     p.add_argument("--shard-index", type=int, default=0, help="which shard this run does, 0..K-1")
+    add_engine_args(p)
     p.set_defaults(func=cmd_annotate)
 
     p = commands.sub.add_parser(

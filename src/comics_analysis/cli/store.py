@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ._common import Commands, emit_json, renamed
+from ._common import Commands, add_engine_args, emit_json, engine_options, renamed
 
 JSON_HELP = "write JSON instead of the table: to PATH, or to standard output when PATH is - or left out"
 
@@ -142,6 +142,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         revision=args.revision,
         threads=args.threads,
         show_progress=not args.quiet,
+        engine=engine_options(args),
     )
     s = result.summary
     print(
@@ -264,6 +265,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--model-id", help="model id recorded in the store (default: the --model value)")
     p.add_argument("--revision", help="model revision (Hub commit; default: weights hash of a folder)")
     p.add_argument("--threads", type=int, help="torch CPU threads per process")
+    add_engine_args(p)
     p.set_defaults(func=cmd_embed)
 
     p = commands.sub.add_parser(

@@ -157,17 +157,30 @@ def from_hf_row(row: dict[str, Any]) -> Page:
 
 
 def write_parquet(
-    pages, path: str | Path, image_root: str | Path | None = None, embed_images: bool = False
+    pages,
+    path: str | Path,
+    image_root: str | Path | None = None,
+    embed_images: bool = False,
+    batch_pages: int = 4096,
 ) -> int:
-    """Pages as one Parquet file with the DataSpec ``datasets`` features (reloadable with
-    ``datasets.load_dataset("parquet", ...)``). Images keep their relative path; bytes only when
-    ``embed_images``. Written atomically; returns the row count."""
+    """Pages (any iterable: it is read once, ``batch_pages`` at a time, so memory does not grow
+    with the page count) as one Parquet file with the DataSpec ``datasets`` features
+    (reloadable with ``datasets.load_dataset("parquet", ...)``). Images keep their relative path;
+    bytes only when ``embed_images``. Written atomically; returns the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     features = hf_features()
-    rows = [encode_hf_row(features, p, image_root, embed_images) for p in pages]
-    table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
-    with atomic_write(path, "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
-    return table.num_rows
+    schema = features.arrow_schema
+    rows = 0
+    with atomic_write(path, "wb") as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        batch: list[dict[str, Any]] = []
+        for page in pages:
+            batch.append(encode_hf_row(features, page, image_root, embed_images))
+            if len(batch) == batch_pages:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                rows, batch = rows + len(batch), []
+        if batch or not rows:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            rows += len(batch)
+    return rows

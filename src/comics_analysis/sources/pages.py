@@ -17,7 +17,9 @@ has one (as ``datasets`` does, DESIGN 3.2: sizes are after orientation) and the 
 from __future__ import annotations
 
 import io
+import json
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,7 +28,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from ..dataspec import DataSpecError, Page, from_hf_row
+from ..dataspec import DataSpecError, Page, from_hf_row, read_jsonl
 from ..dataspec.io import resolve_image
 from ..synth.book import BOOK_KINDS, make_book
 
@@ -219,6 +221,53 @@ class RecordSource(PageSource):
     def load_image(self, page: Page) -> Image.Image:
         held = self._images.get(page.page_id)
         return open_image(held if held is not None else page.image, self.image_root, page)
+
+
+class JsonlSource(PageSource):
+    """DataSpec JSON Lines files (one per book) read lazily, for a single pass over many pages
+    (``embed``): an index of page ids and where each record is; records are parsed when asked,
+    one file at a time (the last file read is kept), so memory does not grow with the pages.
+    Random access across books re-reads files: use :class:`RecordSource` for that."""
+
+    def __init__(self, files: Sequence[str | Path], description: str, **kwargs: Any):
+        super().__init__(description, **kwargs)
+        self._files = [Path(f) for f in files]
+        self._ids: list[str] = []
+        self._file = array("i")  # per page: its file ...
+        self._line = array("i")  # ... and its record number in that file
+        for index, path in enumerate(self._files):
+            with open(path, encoding="utf-8") as handle:
+                k = 0
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        page_id = json.loads(line)["page_id"]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise DataSpecError(
+                            f"not a DataSpec record ({exc})", file=f"{path}:{number}"
+                        ) from None
+                    self._ids.append(page_id)
+                    self._file.append(index)
+                    self._line.append(k)
+                    k += 1
+        self._cached: tuple[int, list[Page]] = (-1, [])
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def page_ids(self) -> list[str]:
+        return self._ids
+
+    def page(self, i: int) -> Page:
+        index = self._file[i]
+        if self._cached[0] != index:
+            self._cached = (index, read_jsonl(self._files[index]))
+        return self._cached[1][self._line[i]]
+
+    def load_image(self, page: Page) -> Image.Image:
+        return open_image(page.image, self.image_root, page)
 
 
 class DatasetSource(PageSource):

@@ -46,11 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from ..annotate.align import SUBSETS
-from ..annotate.pipeline import IMAGES_ROOT_FILE, read_annotations, recorded_images_root
+from ..annotate.pipeline import IMAGES_ROOT_FILE, annotation_files, read_annotations, recorded_images_root
 from ..dataspec import DataSpecError, Page, Provenance, pages_from_openmantra, read_pages
 from ..dataspec.acbf import pages_from_acbf
 from ..ingest.manifest import MANIFEST_FILE, read_manifest
-from .pages import DatasetSource, PageSource, RecordSource, SyntheticSource, split_name
+from .pages import DatasetSource, JsonlSource, PageSource, RecordSource, SyntheticSource, split_name
 
 DEFAULT_CONFIG = "all"
 TRAINING_CONFIG = "aligned"
@@ -89,17 +89,19 @@ def open_pages(
     default_config: str = DEFAULT_CONFIG,
     lang: str | None = None,
     argument: str = "pages",
+    lazy: bool = False,
 ) -> PageSource:
     """The :class:`PageSource` that ``arg`` means (module docstring). ``lang`` picks the text of an
     OpenMantra file (default ``ja``) or an ACBF file (default: its first text layer); ``argument`` is
-    the caller's parameter name, used in errors."""
-    source = _open(arg, config, image_root, default_config, lang, argument)
+    the caller's parameter name, used in errors. ``lazy``: an annotate folder is read book by
+    book as pages are asked for (:class:`JsonlSource`; for one pass in order, e.g. ``embed``)."""
+    source = _open(arg, config, image_root, default_config, lang, argument, lazy)
     if split is not None:
         return source.split(split)
     return source
 
 
-def _open(arg, config, image_root, default_config, lang, argument) -> PageSource:
+def _open(arg, config, image_root, default_config, lang, argument, lazy=False) -> PageSource:
     if isinstance(arg, PageSource):
         return arg
     if isinstance(arg, str) and (
@@ -111,7 +113,7 @@ def _open(arg, config, image_root, default_config, lang, argument) -> PageSource
         _no_config(config, arg)
         return SyntheticSource(int(match["n"]), seed=int(match["seed"] or 0))
     if isinstance(arg, (str, Path)):
-        return _open_path(Path(arg), config, image_root, default_config, lang, argument)
+        return _open_path(Path(arg), config, image_root, default_config, lang, argument, lazy)
     root = Path(image_root) if image_root is not None else None
     if _is_dataset_dict(arg):
         return _dataset_dict(arg, "datasets.DatasetDict", root)
@@ -130,7 +132,7 @@ def _no_config(config: str | None, where: Any) -> None:
         )
 
 
-def _open_path(path: Path, config, image_root, default_config, lang, argument) -> PageSource:
+def _open_path(path: Path, config, image_root, default_config, lang, argument, lazy=False) -> PageSource:
     if not path.exists():
         raise FileNotFoundError(f"{argument}: {path} does not exist (expected {FORMS})")
     given = Path(image_root) if image_root is not None else None
@@ -143,6 +145,9 @@ def _open_path(path: Path, config, image_root, default_config, lang, argument) -
         if (path / "dataspec").is_dir() or (path / IMAGES_ROOT_FILE).is_file():
             _no_config(config, path)
             root = given or recorded_images_root(path) or path
+            if lazy:
+                description = f"annotate output {path} (images under {root})"
+                return JsonlSource(annotation_files(path), description, path=path, image_root=root)
             return RecordSource(
                 read_annotations(path),
                 f"annotate output {path} (images under {root})",

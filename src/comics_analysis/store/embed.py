@@ -20,15 +20,27 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..engine import EngineOptions, require_ray, run_units
 from ..inference.closure_lite import LoadedModel, ModelEmbedder, load_closure_lite
 from ..sources import open_pages
-from .layout import CHUNK_PAGES
+from .errors import chunk_errors_path, write_chunk_errors
+from .layout import CHUNK_PAGES, plan_hash
 from .reader import open_store
-from .writer import WriteSummary, write_store
+from .writer import (
+    StorePlan,
+    WriteSummary,
+    finish_chunk,
+    finish_store,
+    open_for_writing,
+    plan_store,
+    write_chunk,
+    write_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +94,37 @@ def embed_store(
     threads: int | None = None,
     show_progress: bool = True,
     use_accelerate: bool = True,
+    engine: EngineOptions | None = None,
 ) -> EmbedResult:
     """Embed ``dataset`` (anything :func:`comics_analysis.sources.open_pages` accepts; ``config``:
     the comic_pages config of an export, default ``all``) with a Closure Lite model into the store
     ``out``. Resumable (finished chunks are skipped); ``num_shards`` / ``shard_index`` split the
-    chunks between runs, and under ``accelerate launch`` between processes too."""
+    chunks between runs, and under ``accelerate launch`` between processes too. ``engine`` may
+    run the chunks on Ray instead (:func:`embed_store_ray`)."""
     import time
 
     import torch
 
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
+    if engine is not None and engine.is_ray:
+        return embed_store_ray(
+            dataset,
+            model,
+            out,
+            engine,
+            config=config,
+            image_root=image_root,
+            num_shards=num_shards,
+            shard_index=shard_index,
+            batch_size=batch_size,
+            chunk_pages=chunk_pages,
+            dtype=dtype,
+            model_id=model_id,
+            revision=revision,
+            threads=threads,
+            show_progress=show_progress,
+        )
     rank, world, device, state = _distributed_state() if use_accelerate else (0, 1, None, None)
     if threads is None and world > 1 and (device is None or device.type == "cpu"):
         # processes share the cores: give each its part instead of oversubscribing them
@@ -104,7 +136,7 @@ def embed_store(
         if isinstance(model, LoadedModel)
         else load_closure_lite(model, revision=revision, model_id=model_id, device=device)
     )
-    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset")
+    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     description = source.description
     embedder = ModelEmbedder(loaded, device=device)
     writer_shards = num_shards * world
@@ -119,11 +151,6 @@ def embed_store(
         writer_shards,
     )
     start = time.perf_counter()
-    extra = {"embedded_with": "comics_analysis.store.embed", "source_description": description}
-    for key, value in (("source", source.path), ("image_root", source.image_root)):
-        if value is not None:
-            # relative to the store folder, so store and pages can move together (DESIGN 3.1)
-            extra[key] = os.path.relpath(Path(value).resolve(), Path(out).resolve())
     summary = write_store(
         source,
         out,
@@ -139,7 +166,7 @@ def embed_store(
         num_shards=writer_shards,
         shard_index=writer_index,
         show_progress=show_progress and rank == 0,
-        extra_attrs=extra,
+        extra_attrs=_extra_attrs(source, out),
     )
     seconds = time.perf_counter() - start
     if state is not None and world > 1:
@@ -155,4 +182,176 @@ def embed_store(
         pages=embedder.pages,
         panels=embedder.panels,
         seconds=seconds,
+    )
+
+
+def _extra_attrs(source, out: str | Path) -> dict[str, Any]:
+    extra = {"embedded_with": "comics_analysis.store.embed", "source_description": source.description}
+    for key, value in (("source", source.path), ("image_root", source.image_root)):
+        if value is not None:
+            # relative to the store folder, so store and pages can move together (DESIGN 3.1)
+            extra[key] = os.path.relpath(Path(value).resolve(), Path(out).resolve())
+    return extra
+
+
+@dataclass(frozen=True)
+class _RayJob:
+    """What an engine worker needs to write chunks: it opens the pages and loads the model itself."""
+
+    plan: StorePlan  # without its source
+    dataset: Any
+    config: str | None
+    image_root: str | None
+    model: Any  # a folder or Hub id, or a LoadedModel (shipped to the workers)
+    revision: str | None
+    model_id: str | None
+    threads: int
+    gpu: bool
+
+
+@dataclass
+class _Worker:
+    job: _RayJob
+    source: Any
+    embedder: ModelEmbedder
+    group: Any
+
+
+def _ray_setup(job: _RayJob) -> _Worker:
+    """Once per engine worker: the model, the pages and the store's group."""
+    import torch
+
+    torch.set_num_threads(job.threads)
+    device = "cuda" if job.gpu and torch.cuda.is_available() else None
+    source = open_pages(
+        job.dataset, config=job.config, image_root=job.image_root, argument="dataset", lazy=True
+    )
+    if plan_hash(source.page_ids) != job.plan.attrs["plan_hash"]:
+        raise ValueError(f"{source.description}: its pages differ from the store's plan on this worker")
+    loaded = (
+        job.model
+        if isinstance(job.model, LoadedModel)
+        else load_closure_lite(job.model, revision=job.revision, model_id=job.model_id, device=device)
+    )
+    return _Worker(job, source, ModelEmbedder(loaded, device=device), open_for_writing(job.plan.out))
+
+
+def _ray_chunk(worker: _Worker, chunk: int) -> tuple[int, int, int, int]:
+    """One whole chunk on an engine worker: (chunk, pages, pages with too many panels, panels)."""
+    before = worker.embedder.panels
+    pages, truncated = write_chunk(worker.job.plan, worker.group, chunk, worker.embedder, src=worker.source)
+    return chunk, pages, truncated, worker.embedder.panels - before
+
+
+def embed_store_ray(
+    dataset: Any,
+    model: str | Path | LoadedModel,
+    out: str | Path,
+    engine: EngineOptions,
+    *,
+    config: str | None = None,
+    image_root: str | Path | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    batch_size: int = 16,
+    chunk_pages: int = CHUNK_PAGES,
+    dtype: str = "float16",
+    model_id: str | None = None,
+    revision: str | None = None,
+    threads: int | None = None,
+    show_progress: bool = True,
+) -> EmbedResult:
+    """:func:`embed_store` on Ray: the unit is a store chunk (rows in the source's order: books by
+    name, pages by index), embedded and written whole by one worker (an actor that loads the model
+    once); the driver creates the store and records each finished chunk in the same progress
+    file as a local run of this shard, so the store is the same, file for file, and resumes the
+    same way. Chunks whose worker died more often than the engine retries are listed in
+    ``STORE/progress/errors-shard-I-of-K.parquet`` and the run ends with a RuntimeError."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    require_ray()
+    start = time.perf_counter()
+    loaded = (
+        model
+        if isinstance(model, LoadedModel)
+        else load_closure_lite(model, revision=revision, model_id=model_id)
+    )
+    source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
+    plan = plan_store(
+        source,
+        out,
+        model_id=loaded.model_id,
+        model_revision=loaded.revision,
+        config=loaded.config,
+        dtype=dtype,
+        panels=loaded.max_panels,
+        dim=loaded.dim,
+        chunk_pages=chunk_pages,
+        batch_size=batch_size,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        extra_attrs=_extra_attrs(source, out),
+    )
+    job = _RayJob(
+        plan=replace(plan, source=None),
+        dataset=str(dataset) if isinstance(dataset, Path) else dataset,
+        config=config,
+        image_root=str(image_root) if image_root is not None else None,
+        model=model if isinstance(model, LoadedModel) else str(model),
+        revision=revision,
+        model_id=model_id,
+        threads=threads or max(1, int(engine.cpus_per_worker)),
+        gpu=engine.gpus_per_worker > 0,
+    )
+    summary = WriteSummary(
+        str(plan.out), plan.rows, plan.num_chunks, skipped_chunks=plan.num_chunks - len(plan.todo)
+    )
+    failed: dict[int, str] = {}
+    totals = {"pages": 0, "panels": 0}
+    bar = tqdm(
+        total=sum(plan.chunk_rows(c) for c in plan.todo),
+        desc=f"embed {plan.out.name}",
+        unit="page",
+        disable=not show_progress,
+    )
+
+    def done(outcome):
+        chunk = int(outcome.key)
+        bar.update(plan.chunk_rows(chunk))
+        if not outcome.ok:
+            failed[chunk] = outcome.error
+            return
+        _, pages, truncated, panels = outcome.result
+        finish_chunk(plan, chunk)  # the driver alone writes the progress file
+        summary.written_chunks.append(chunk)
+        summary.panels_truncated += truncated
+        totals["pages"] += pages
+        totals["panels"] += panels
+
+    try:
+        units = [(str(c), c) for c in plan.todo]
+        run_units(units, partial(_ray_setup, job), _ray_chunk, engine, on_done=done)
+    finally:
+        bar.close()
+    summary.written_chunks.sort()
+    finish_store(plan, summary)
+    summary.seconds = time.perf_counter() - start
+    errors = chunk_errors_path(plan.out, shard_index, num_shards)
+    write_chunk_errors(plan, failed, errors)
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} chunk(s) failed ({sorted(failed)[:5]}); their pages are in {errors}; run the "
+            "same command again to retry them"
+        )
+    return EmbedResult(
+        summary=summary,
+        process_index=0,
+        num_processes=1,
+        shard_index=shard_index,
+        num_shards=num_shards,
+        pages=totals["pages"],
+        panels=totals["panels"],
+        seconds=summary.seconds,
     )

@@ -264,10 +264,32 @@ def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, 
     group["page_type"][start:stop] = np.array([_page_type(it.page.page_type) for it in items], dtype=object)
 
 
-def write_store(
+@dataclass
+class StorePlan:
+    """A store created (or found) for a run, and the chunks this writer shard still has to write."""
+
+    out: Path
+    source: Any  # the PageSource
+    attrs: dict[str, Any]
+    rows: int
+    num_chunks: int
+    todo: list[int]
+    progress: Path
+    dtype: str
+    panels: int
+    dim: int
+    chunk_pages: int
+    batch_size: int
+    num_shards: int
+    shard_index: int
+
+    def chunk_rows(self, chunk: int) -> int:
+        return min(self.chunk_pages, self.rows - chunk * self.chunk_pages)
+
+
+def plan_store(
     source: Any,
     out: str | Path,
-    embed_fn: EmbedFn,
     *,
     model_id: str,
     model_revision: str | None = None,
@@ -280,19 +302,10 @@ def write_store(
     image_root: str | Path | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
-    show_progress: bool = True,
     extra_attrs: dict[str, Any] | None = None,
-) -> WriteSummary:
-    """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
-
-    Resumable: re-running with the same source and settings skips finished chunks. ``config``
-    (the model's config, any JSON-able dict) goes into the config hash: a store is never
-    extended with vectors of another model or setting. ``extra_attrs`` (JSON-able) are added to
-    the store's attributes when it is created (e.g. where its pages came from).
-    """
-    import time
-
-    begin = time.perf_counter()
+) -> StorePlan:
+    """Check the settings and the source, create the store (pre-sized, atomically) or check that
+    the existing one was written with the same settings and plan; the chunks left to write."""
     if dtype not in EMBEDDING_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(EMBEDDING_DTYPES)}, got {dtype!r}")
     if not 0 <= shard_index < num_shards:
@@ -352,51 +365,137 @@ def write_store(
             out.rmdir()
         _create(out, rows, dtype, panels, dim, chunk_pages, attrs)
         _check_existing(out, attrs)
-
-    zarr = _zarr()
-    group = zarr.open_group(str(out), mode="r+", use_consolidated=False)
     done = finished_chunks(out)
     mine = [c for c in range(num_chunks) if c % num_shards == shard_index]
-    todo = [c for c in mine if c not in done]
-    summary = WriteSummary(str(out), rows, num_chunks, skipped_chunks=num_chunks - len(todo))
-    progress = progress_path(out, shard_index, num_shards)
-    bar = tqdm(
-        total=sum(min(chunk_pages, rows - c * chunk_pages) for c in todo),
-        desc=f"embed {out.name}",
-        unit="page",
-        disable=not show_progress,
+    return StorePlan(
+        out=out,
+        source=src,
+        attrs=attrs,
+        rows=rows,
+        num_chunks=num_chunks,
+        todo=[c for c in mine if c not in done],
+        progress=progress_path(out, shard_index, num_shards),
+        dtype=dtype,
+        panels=panels,
+        dim=dim,
+        chunk_pages=chunk_pages,
+        batch_size=batch_size,
+        num_shards=num_shards,
+        shard_index=shard_index,
     )
-    try:
-        for chunk in todo:
-            start = chunk * chunk_pages
-            items = src.items(start, min(start + chunk_pages, rows))
-            got = [it.page.page_id for it in items]
-            if got != src.page_ids[start : start + len(items)]:
-                raise ValueError(f"{src.name}: rows {start}.. changed while writing; page ids differ")
-            *vectors, truncated = _embed_chunk(items, embed_fn, batch_size, panels, dim)
-            _write_chunk(group, chunk, start, items, vectors, dtype)
-            _write_text(out, chunk, items)
-            record_chunk(progress, chunk, shard_index, num_shards, attrs["plan_hash"])
-            summary.written_chunks.append(chunk)
-            summary.panels_truncated += truncated
-            bar.update(len(items))
-    finally:
-        bar.close()
+
+
+def open_for_writing(out: str | Path):
+    """The store's Zarr group, opened to write chunks."""
+    return _zarr().open_group(str(out), mode="r+", use_consolidated=False)
+
+
+def write_chunk(plan: StorePlan, group, chunk: int, embed_fn: EmbedFn, src: Any = None) -> tuple[int, int]:
+    """Embed and write one whole chunk (arrays, then its text table); returns (pages, pages with
+    more than P panels). Not yet finished: :func:`finish_chunk` records it. ``src``: the page
+    source when it is not ``plan.source`` (the same pages, opened again in another process)."""
+    src = plan.source if src is None else src
+    start = chunk * plan.chunk_pages
+    items = src.items(start, start + plan.chunk_rows(chunk))
+    got = [it.page.page_id for it in items]
+    if got != src.page_ids[start : start + len(items)]:
+        raise ValueError(f"{src.name}: rows {start}.. changed while writing; page ids differ")
+    *vectors, truncated = _embed_chunk(items, embed_fn, plan.batch_size, plan.panels, plan.dim)
+    _write_chunk(group, chunk, start, items, vectors, plan.dtype)
+    _write_text(plan.out, chunk, items)
+    return len(items), truncated
+
+
+def finish_chunk(plan: StorePlan, chunk: int) -> None:
+    """Record a written chunk in the shard's progress file: from now on readers count its rows."""
+    record_chunk(plan.progress, chunk, plan.shard_index, plan.num_shards, plan.attrs["plan_hash"])
+
+
+def finish_store(plan: StorePlan, summary: WriteSummary) -> WriteSummary:
+    """Mark the store complete when every chunk of every shard is finished."""
     if summary.panels_truncated:
         log.warning(
             "%d pages have more than %d panels; their first %d are stored",
             summary.panels_truncated,
-            panels,
-            panels,
+            plan.panels,
+            plan.panels,
         )
-    if len(finished_chunks(out)) == num_chunks:
-        group = zarr.open_group(str(out), mode="r+", use_consolidated=False)
+    if len(finished_chunks(plan.out)) == plan.num_chunks:
+        group = open_for_writing(plan.out)
         if not group.attrs.get("complete"):
             group.attrs.update(
                 {"complete": True, "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             )
-            _consolidate(out)
+            _consolidate(plan.out)
         summary.complete = True
+    return summary
+
+
+def write_store(
+    source: Any,
+    out: str | Path,
+    embed_fn: EmbedFn,
+    *,
+    model_id: str,
+    model_revision: str | None = None,
+    config: dict[str, Any] | None = None,
+    dtype: str = "float16",
+    panels: int = PANELS,
+    dim: int = DIM,
+    chunk_pages: int = CHUNK_PAGES,
+    batch_size: int = 32,
+    image_root: str | Path | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    show_progress: bool = True,
+    extra_attrs: dict[str, Any] | None = None,
+) -> WriteSummary:
+    """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
+
+    Resumable: re-running with the same source and settings skips finished chunks. ``config``
+    (the model's config, any JSON-able dict) goes into the config hash: a store is never
+    extended with vectors of another model or setting. ``extra_attrs`` (JSON-able) are added to
+    the store's attributes when it is created (e.g. where its pages came from).
+    """
+    import time
+
+    begin = time.perf_counter()
+    plan = plan_store(
+        source,
+        out,
+        model_id=model_id,
+        model_revision=model_revision,
+        config=config,
+        dtype=dtype,
+        panels=panels,
+        dim=dim,
+        chunk_pages=chunk_pages,
+        batch_size=batch_size,
+        image_root=image_root,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        extra_attrs=extra_attrs,
+    )
+    group = open_for_writing(plan.out)
+    summary = WriteSummary(
+        str(plan.out), plan.rows, plan.num_chunks, skipped_chunks=plan.num_chunks - len(plan.todo)
+    )
+    bar = tqdm(
+        total=sum(plan.chunk_rows(c) for c in plan.todo),
+        desc=f"embed {plan.out.name}",
+        unit="page",
+        disable=not show_progress,
+    )
+    try:
+        for chunk in plan.todo:
+            pages, truncated = write_chunk(plan, group, chunk, embed_fn)
+            finish_chunk(plan, chunk)
+            summary.written_chunks.append(chunk)
+            summary.panels_truncated += truncated
+            bar.update(pages)
+    finally:
+        bar.close()
+    finish_store(plan, summary)
     summary.seconds = time.perf_counter() - begin
     return summary
 

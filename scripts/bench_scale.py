@@ -1,0 +1,357 @@
+"""The cost curve (issue 22.4): ingest -> annotate (detection only) -> embed (tiny Closure Lite) ->
+store index -> search -> analyze on 10^3, 10^4 (, 10^5) synthetic pages; time and peak memory
+per stage, and the Ray engine against the local one on the same cores.
+
+    python scripts/bench_scale.py --sizes 1000 10000 --ray-sizes 1000 10000 \
+        --out bench_output/scale --json docs/bench/scale.json
+
+Pages: procedural synthetic pages (``synth.make_page``, one seed per page, so no two are alike)
+of ``--page-size`` pixels (default 128x192), 100 per CBZ book. Each stage runs in its own
+process (``--stage``); its peak memory is the largest resident set of that process and the
+children it waited for (``os.wait4``'s ru_maxrss), and the peak of the whole process tree's
+resident memory sampled at 10 Hz (workers included: annotate's pool, Ray's workers and raylet).
+The Ray runs start a local cluster of ``--cpus`` CPUs (workers of 1 CPU) and are timed from the
+command's start, cluster start included. Stages:
+
+- ingest: ``ingest`` with ``--cpus`` workers
+- annotate: ``annotate --ocr none --workers --cpus`` (classical panel detector)
+- embed: ``embed`` with an untrained tiny Closure Lite (``tiny`` preset), ``--cpus`` threads
+- store: ``StoreSearch.build_ann("page")`` (FAISS IVF, nlist ~ sqrt(N), calibrated nprobe)
+- search: 200 "more like this page" queries, exact scan (p50 latency reported too)
+- analyze: ``analyze_store`` (UMAP fitted on at most 50,000 pages, k-means, outliers, plots)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from datetime import datetime, timezone
+from io import BytesIO
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+STAGES = ("ingest", "annotate", "embed", "store", "search", "analyze")
+STREAMING = ("ingest", "annotate", "embed")  # stages that read pages one book / chunk at a time
+BOOK_PAGES = 100
+
+
+# --- one stage, in its own process --------------------------------------------------------------
+
+
+def _make_books(folder: Path, pages: int, size: tuple[int, int], start: int, stop: int) -> None:
+    from comics_analysis.synth import make_page
+
+    for b in range(start, stop):
+        path = folder / f"book-{b:05d}.cbz"
+        if path.exists():
+            continue
+        tmp = path.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            for i in range(min(BOOK_PAGES, pages - b * BOOK_PAGES)):
+                page = make_page((b, i), size=size)
+                buffer = BytesIO()
+                page.image.save(buffer, "JPEG", quality=85)
+                archive.writestr(f"p{i:03d}.jpg", buffer.getvalue())
+        tmp.rename(path)
+
+
+def stage_synth(work: Path, pages: int, args) -> dict:
+    from concurrent.futures import ProcessPoolExecutor
+
+    books = work / "books"
+    books.mkdir(parents=True, exist_ok=True)
+    n = (pages + BOOK_PAGES - 1) // BOOK_PAGES
+    step = max(1, n // (4 * args.cpus))
+    with ProcessPoolExecutor(args.cpus) as pool:
+        for f in [
+            pool.submit(_make_books, books, pages, tuple(args.page_size), s, min(n, s + step))
+            for s in range(0, n, step)
+        ]:
+            f.result()
+    model = work / "model"
+    if not (model / "config.json").is_file():
+        import torch
+
+        from comics_analysis.modeling.closure_lite import (
+            ClosureLiteConfig,
+            ClosureLiteModel,
+            ClosureLiteProcessor,
+        )
+
+        torch.manual_seed(0)
+        config = ClosureLiteConfig.from_preset("tiny", dropout=0.0)
+        ClosureLiteModel(config).save_pretrained(model)
+        ClosureLiteProcessor.from_config(config).save_pretrained(model)
+    return {"pages": pages}
+
+
+def _engine(args):
+    if not args.ray:
+        return None
+    from comics_analysis.engine import EngineOptions
+
+    return EngineOptions(engine="ray", num_cpus=args.cpus, cpus_per_worker=1)
+
+
+def stage_ingest(work: Path, pages: int, args) -> dict:
+    from comics_analysis.ingest import ingest
+
+    manifest = ingest([work / "books"], work / "ingest", workers=args.cpus, show_progress=False)
+    return {"pages": manifest.pages.num_rows}
+
+
+def stage_annotate(work: Path, pages: int, args) -> dict:
+    from comics_analysis.annotate import annotate
+
+    out = work / ("annotate-ray" if args.ray else "annotate")
+    files = annotate(
+        work / "ingest", out, ocr="none", workers=args.cpus, show_progress=False, engine=_engine(args)
+    )
+    return {"pages": pages, "books": len(files)}
+
+
+def stage_embed(work: Path, pages: int, args) -> dict:
+    from comics_analysis.store.embed import embed_store
+
+    result = embed_store(
+        work / "annotate",
+        work / "model",
+        work / ("store-ray.zarr" if args.ray else "store.zarr"),
+        batch_size=32,
+        threads=None if args.ray else args.cpus,
+        show_progress=False,
+        use_accelerate=False,
+        engine=_engine(args),
+    )
+    return {"pages": result.summary.rows, "complete": result.summary.complete}
+
+
+def stage_store(work: Path, pages: int, args) -> dict:
+    from comics_analysis.store import StoreSearch
+
+    index = StoreSearch(work / "store.zarr").build_ann("page")
+    return {"pages": pages, "nlist": index.nlist, "nprobe": index.nprobe}
+
+
+def stage_search(work: Path, pages: int, args) -> dict:
+    import numpy as np
+
+    from comics_analysis.store import StoreSearch, open_store
+
+    ids = list(open_store(work / "store.zarr").page_ids)
+    searcher = StoreSearch(work / "store.zarr")
+    rng = np.random.default_rng(0)
+    times = []
+    for i in rng.choice(len(ids), size=min(200, len(ids)), replace=False):
+        start = time.perf_counter()
+        searcher.search(page=ids[int(i)], k=10)
+        times.append(time.perf_counter() - start)
+    return {"pages": pages, "queries": len(times), "p50_ms": round(1000 * float(np.median(times)), 2)}
+
+
+def stage_analyze(work: Path, pages: int, args) -> dict:
+    from comics_analysis.analysis import analyze_store
+
+    analyze_store(work / "store.zarr", work / "analysis", seed=0)
+    return {"pages": pages}
+
+
+def run_stage(args) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    work = Path(args.work)
+    result = globals()[f"stage_{args.stage}"](work, args.pages, args)
+    print("RESULT " + json.dumps(result))
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
+def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict:
+    """Run one stage in a child process: seconds, peak RSS (process, process tree), its result."""
+    cmd = [sys.executable, str(HERE), "--stage", stage, "--work", str(work), "--pages", str(pages)]
+    cmd += ["--cpus", str(args.cpus), "--page-size", *map(str, args.page_size)]
+    if ray:
+        cmd.append("--ray")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out_box = {}
+    reader = threading.Thread(target=lambda: out_box.update(out=proc.stdout.read(), err=proc.stderr.read()))
+    reader.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    reader.join()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"stage {stage} ({pages} pages) failed:\n{out_box['err'][-3000:]}")
+    result = next(json.loads(line[7:]) for line in out_box["out"].splitlines() if line.startswith("RESULT "))
+    row = {
+        "seconds": round(seconds, 2),
+        "pages_per_s": round(pages / seconds, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+        "peak_tree_rss_mb": round(peak[0] / 2**20, 1),
+        **{k: v for k, v in result.items() if k != "pages"},
+    }
+    print(f"  {stage + (' (ray)' if ray else ''):<16} {row}", flush=True)
+    return row
+
+
+def extrapolate(sizes: dict) -> dict:
+    """Per stage: seconds and peak tree memory at 10^6 pages, linear through the two largest sizes."""
+    ns = sorted(int(n) for n in sizes)
+    if len(ns) < 2:
+        return {}
+    a, b = ns[-2], ns[-1]
+    out = {}
+    for stage in STAGES:
+        if stage not in sizes[str(a)] or stage not in sizes[str(b)]:
+            continue
+        ta, tb = sizes[str(a)][stage]["seconds"], sizes[str(b)][stage]["seconds"]
+        slope = (tb - ta) / (b - a)
+        ma, mb = sizes[str(a)][stage]["peak_tree_rss_mb"], sizes[str(b)][stage]["peak_tree_rss_mb"]
+        out[stage] = {
+            "seconds_per_1000_pages": round(1000 * slope, 2),
+            "hours_at_1e6": round((tb + slope * (1_000_000 - b)) / 3600, 2),
+            "memory_ratio": round(mb / ma, 2),
+            "peak_tree_rss_mb_at_1e6": round(mb + (mb - ma) / (b - a) * (1_000_000 - b), 0),
+        }
+    return out
+
+
+def _machine() -> str:
+    try:
+        import psutil
+
+        memory = f", {psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
+    except ImportError:
+        memory = ""
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{memory}, {platform.system()}"
+    )
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=HERE.parent,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def table(report: dict) -> str:
+    lines = ["| pages | stage | seconds | pages/s | peak RSS (process), MB | peak RSS (tree), MB |"]
+    lines.append("|---:|---|---:|---:|---:|---:|")
+    for n, stages in sorted(report["sizes"].items(), key=lambda kv: int(kv[0])):
+        for stage, row in stages.items():
+            lines.append(
+                f"| {int(n):,} | {stage} | {row['seconds']:.1f} | {row['pages_per_s']:,.0f} | "
+                f"{row['peak_rss_mb']:,.0f} | {row['peak_tree_rss_mb']:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--ray-sizes", type=int, nargs="*", default=[1000, 10000], help="sizes with a Ray run"
+    )
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--page-size", type=int, nargs=2, default=[128, 192], metavar=("W", "H"))
+    parser.add_argument("--out", type=Path, default=Path("bench_output/scale"))
+    parser.add_argument("--json", type=Path, default=Path("docs/bench/scale.json"))
+    parser.add_argument("--stage", choices=["synth", *STAGES], help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--pages", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ray", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        run_stage(args)
+        return
+    report = {
+        "machine": _machine(),
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "cpus": args.cpus,
+        "page_size": args.page_size,
+        "book_pages": BOOK_PAGES,
+        "sizes": {},
+        "synth_seconds": {},
+        "ray": {},
+    }
+    if args.json.is_file():  # sizes measured before (e.g. 10^5 in a separate, longer run) are kept
+        old = json.loads(args.json.read_text())
+        report["sizes"].update(old.get("sizes", {}))
+        report["ray"].update(old.get("ray", {}))
+    for n in args.sizes:
+        work = args.out / f"{n}"
+        print(f"{n} pages in {work}", flush=True)
+        for old in ("ingest", "annotate", "annotate-ray", "store.zarr", "store-ray.zarr", "analysis"):
+            shutil.rmtree(work / old, ignore_errors=True)  # every stage starts from nothing (no resume)
+        report["synth_seconds"][str(n)] = measure("synth", work, n, args)["seconds"]
+        report["sizes"][str(n)] = {stage: measure(stage, work, n, args) for stage in STAGES}
+        if n in (args.ray_sizes or []):
+            ray = {stage: measure(stage, work, n, args, ray=True) for stage in ("annotate", "embed")}
+            local = report["sizes"][str(n)]
+            report["ray"][str(n)] = {
+                stage: {
+                    "local_pages_per_s": local[stage]["pages_per_s"],
+                    "ray_pages_per_s": row["pages_per_s"],
+                    "ray_over_local": round(row["pages_per_s"] / local[stage]["pages_per_s"], 3),
+                    "ray_peak_tree_rss_mb": row["peak_tree_rss_mb"],
+                }
+                for stage, row in ray.items()
+            }
+        report["extrapolation_1e6"] = extrapolate(report["sizes"])
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(json.dumps({"extrapolation_1e6": report["extrapolation_1e6"], "ray": report["ray"]}, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
