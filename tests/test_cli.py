@@ -133,7 +133,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     monkeypatch.setenv("DEMO_NO_SERVE", "1")
     result = run_cli(
         "-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none",
-        "--model-config", "tiny", "--train-steps", "3", "--pss-books", "10",
+        "--model-config", "tiny", "--train-steps", "3",
     )  # fmt: skip
     out = result.stdout
     for word in (
@@ -145,7 +145,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
         "text boxes by kind",
         "[2/9] ingesting",
         "[3/9] annotating",
-        "[4/9] page types: a small CoSMo PSS model trained on 10 other synthetic books",
+        "[4/9] page types: `pss features --page-stats`, then `segment` (zero-shot)",
         "[5/9] building the Hugging Face dataset",
         "[6/9] training Closure Lite (tiny, 3 steps",
         "[7/9] embedding",
@@ -171,7 +171,6 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     assert (
         not (demo / "closure-lite" / "checkpoints").exists() and not (demo / "closure-lite" / "best").exists()
     )
-    assert not (demo / "pss" / "model" / "checkpoints").exists()
     assert f"{pages} pages" in out.split("[7/9] embedding")[1]
     assert (demo / "store.zarr").is_dir() and list((demo / "analysis").glob("*.png"))
     assert float(out.split("panel F1 ")[1].split(",")[0]) >= 0.9

@@ -352,6 +352,9 @@ def test_search_store_takes_every_query_kind_and_names_parameters(planted_store,
         search_store(out, vector=text_vector(PLANTED), panel=1)
     with pytest.raises(ValueError, match="text and image queries need model"):
         search_store(out, text="a robot")
+    np.save(tmp_path / "small.npy", np.ones(12, dtype=np.float32))  # a vector of another model
+    with pytest.raises(ValueError, match=r"has 12 dims; the store at .* has 384 \(the vector file"):
+        search_store(out, vector=tmp_path / "small.npy")
     # the table: rank, score, where, type, bbox, text shortened to 100 characters
     hit = Hit("b-00000000/p0001", "b-00000000", 1, None, 2, (0.1, 0.2, 0.3, 0.4), 0.5, ["x" * 120])
     line = hits_text([hit])

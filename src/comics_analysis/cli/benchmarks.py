@@ -219,9 +219,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--limit", type=int, help="only the first N pages of each book")
     p.add_argument("--non-comic", type=int, help="document pages drawn in code (default: 30%% of the pages)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the crop damage, OCR errors and document pages"
+        "--seed", type=int, default=0, help="seed of the queries, the non-comic pages and untrained towers"
     )
-    p.add_argument("--device", default="cpu", help="torch device for the towers and models")
+    p.add_argument("--device", default="cpu", help="torch device of the model, e.g. cpu or cuda")
     p.add_argument(
         "--json",
         type=Path,

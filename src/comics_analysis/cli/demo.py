@@ -40,7 +40,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ocr=args.ocr,
         model_config=args.model_config,
         train_steps=args.train_steps,
-        pss_books=args.pss_books,
         keep_checkpoints=args.keep_checkpoints,
         show_progress=not args.quiet,
     )
@@ -94,12 +93,6 @@ def register(commands: Commands) -> None:
     p.add_argument("--workers", type=positive, default=1, help="worker processes of ingest and annotate")
     p.add_argument(
         "--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"], help="OCR engine of annotate"
-    )
-    p.add_argument(
-        "--pss-books",
-        type=positive,
-        default=30,
-        help="synthetic books (another seed) the page-type model is trained on",
     )
     p.add_argument(
         "--keep-checkpoints",

@@ -148,7 +148,6 @@ def run_demo(
     ocr: str = "rapidocr",
     model_config: str = "lite",
     train_steps: int = 60,
-    pss_books: int = 30,
     keep_checkpoints: bool = False,
     show_progress: bool = True,
 ) -> DemoTail:
@@ -197,10 +196,10 @@ def run_demo(
     print(page_summary_text(truth))
 
     print(
-        f"\n[4/{total}] page types: a small CoSMo PSS model trained on {pss_books} other synthetic books "
-        f"(seed {seed + 1}), then `segment` into {out / 'annotated' / 'dataspec'}"
+        f"\n[4/{total}] page types: `pss features --page-stats`, then `segment` (zero-shot) into "
+        f"{out / 'annotated' / 'dataspec'}"
     )
-    demo_page_types(out, truth, seed=seed, books=pss_books, show_progress=show_progress)
+    demo_page_types(out, truth, show_progress=show_progress)
 
     from ..dataset_builders import export_comic_pages  # lazy: `datasets`
 
@@ -256,42 +255,24 @@ def run_demo(
     return tail
 
 
-def demo_page_types(
-    out: Path, truth: list, *, seed: int = 0, books: int = 30, show_progress: bool = True
-) -> dict[str, str]:
-    """Page types of the demo's pages, so that page-type filters and the Space have them: a small
-    CoSMo PSS model is trained on ``books`` synthetic books of another seed (never the demo's own
-    books), then segments the demo's annotated pages and writes page_type / story_start into
-    ``out/annotated/dataspec`` (the dataset and the store take them from there). Scored against
-    the demo's exact ``truth``. Writes ``out/pss/`` (features, model, segments.json)."""
+def demo_page_types(out: Path, truth: list, *, show_progress: bool = True) -> dict[str, str]:
+    """Page types of the demo's pages, so that page-type filters and the Space have them: PSS
+    features with page statistics of the annotated pages (``pss features --page-stats``), then
+    ``segment`` with its default, the zero-shot segmenter (no training data), which writes
+    page_type / story_start into ``out/annotated/dataspec`` (the dataset and the store take them
+    from there). Scored against the demo's exact ``truth``. Writes ``out/pss/`` (features,
+    segments.json)."""
     from ..inference.features import extract_features  # lazy: torch + transformers
     from ..inference.pss import segment_books  # lazy: torch
-    from ..training.configs import PssTrainConfig  # lazy: with the training below
-    from ..training.cosmo_pss import train_pss  # lazy: torch + accelerate
-    from ..training.harness import compact_run  # lazy: torch + safetensors
-    from ..training.pss_features import dataset_pages, synthetic_pages  # lazy: torch
+    from ..training.pss_features import dataset_pages  # lazy: torch
 
     begin = time.perf_counter()
     pss = out / "pss"
     extract_features(
-        synthetic_pages(books, seed=seed + 1), pss / "train-features", show_progress=show_progress
+        dataset_pages(out / "annotated"), pss / "features", with_page_stats=True, show_progress=show_progress
     )
-    trained = train_pss(
-        PssTrainConfig(
-            features=str(pss / "train-features"),
-            out=str(pss / "model"),
-            seed=seed,
-            epochs=12,
-            patience=4,
-            overwrite=True,
-            show_progress=show_progress,
-        )
-    )
-    model = trained.best_dir or trained.final_dir
-    compact_run(pss / "model", keep=model.name)
-    extract_features(dataset_pages(out / "annotated"), pss / "features", show_progress=show_progress)
     result = segment_books(
-        model,
+        None,
         pss / "features",
         ["all"],
         json_path=pss / "segments.json",
@@ -306,6 +287,6 @@ def demo_page_types(
     print(
         f"  {len(predicted)} pages typed in {time.perf_counter() - begin:.1f} s "
         f"({', '.join(f'{t} {n}' for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))}); "
-        f"{right} of {len(true)} match the truth ({right / max(1, len(true)):.3f}); model {model}"
+        f"{right} of {len(true)} match the truth ({right / max(1, len(true)):.3f})"
     )
     return predicted

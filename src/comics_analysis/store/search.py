@@ -292,14 +292,25 @@ def search_store(
         raise ValueError("give one query: page (with an optional panel), vector, text or image")
     if panel is not None and page is None:
         raise ValueError("panel needs page")
+    source = None  # where the query vector comes from, for a size mismatch
     if isinstance(vector, str | Path):
+        source = f"the vector file {vector}"
         vector = np.load(vector)
     elif text is not None or image is not None:
         if model is None:
             raise ValueError("text and image queries need model")
+        source = f"the model {model}"
         vector = model_query_vector(model, text=text, image=image)
     searcher = store if isinstance(store, StoreSearch) else StoreSearch(store, backend=backend)
-    return searcher.search(vector=vector, page=page, panel=panel, **query)
+    try:
+        return searcher.search(vector=vector, page=page, panel=panel, **query)
+    except ValueError as exc:
+        if source is None or "query vector has" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc} ({source} makes {np.asarray(vector).shape[-1]}-d vectors): query the store with the "
+            "model that embedded it (`store info` names it)"
+        ) from None
 
 
 def hits_text(hits: Sequence[Hit], as_json: bool = False) -> str:
