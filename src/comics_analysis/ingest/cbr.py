@@ -93,7 +93,7 @@ class CbrBook(ArchiveBook):
         try:
             tool = None if stored else _setup()
             with self.archive.open(info) as handle:
-                return handle.read(self.limits.max_entry_bytes + 1)
+                return self.clock.read(handle, self.limits.max_entry_bytes + 1)
         except rarfile.RarCannotExec:
             raise ContainerError("missing_tool", f"cannot extract RAR data: {INSTALL_HINT}") from None
         except rarfile.Error:
