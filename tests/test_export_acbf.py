@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
 import subprocess
 import zipfile
-import zlib
 
 import pytest
 from PIL import Image
@@ -24,6 +22,7 @@ from comics_analysis.interop import acbf_xml
 from comics_analysis.interop.acbf import sidecar_name
 from comics_analysis.interop.acbf_info import from_comicinfo
 from comics_analysis.synth import make_library
+from zip_helpers import zipcrypto  # tests/: on the path through tests/conftest.py
 
 etree = pytest.importorskip("lxml.etree")
 
@@ -221,66 +220,13 @@ def test_a_cbz_exported_into_a_copy_of_itself_reads_back_with_its_panels(annotat
     ]
 
 
-def _zipcrypto(name: str, data: bytes, password: bytes) -> bytes:
-    """A one-member zip encrypted with traditional PKWARE (ZipCrypto) encryption, stored."""
-    keys = [0x12345678, 0x23456789, 0x34567890]
-
-    def crc(value: int, byte: int) -> int:
-        return zlib.crc32(bytes([byte]), value ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
-
-    def update(byte: int) -> None:
-        keys[0] = crc(keys[0], byte)
-        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
-        keys[2] = crc(keys[2], keys[1] >> 24)
-
-    def encrypt(plain: bytes) -> bytes:
-        out = bytearray()
-        for byte in plain:
-            temp = (keys[2] | 2) & 0xFFFF
-            out.append(byte ^ (((temp * (temp ^ 1)) >> 8) & 0xFF))
-            update(byte)
-        return bytes(out)
-
-    for byte in password:
-        update(byte)
-    checksum = zlib.crc32(data)
-    body = encrypt(bytes(11) + bytes([checksum >> 24])) + encrypt(data)
-    raw = name.encode()
-    local = struct.pack(
-        "<4s5H3L2H", b"PK\x03\x04", 20, 1, 0, 0, 0, checksum, len(body), len(data), len(raw), 0
-    )
-    central = struct.pack(
-        "<4s6H3L5H2L",
-        b"PK\x01\x02",
-        20,
-        20,
-        1,
-        0,
-        0,
-        0,
-        checksum,
-        len(body),
-        len(data),
-        len(raw),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
-    head = local + raw + body
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(raw), len(head), 0)
-    return head + central + raw + end
-
-
 def test_archives_that_cannot_be_rewritten_are_left_byte_identical_and_reported(annotated, tmp_path, capsys):
     root, books = annotated
     cbz = next(books.glob("*.cbz"))
     lib = tmp_path / "lib"
     lib.mkdir()
     target = lib / cbz.name
-    encrypted = _zipcrypto("p1.png", cbz.read_bytes()[:64], b"secret")
+    encrypted = zipcrypto("p1.png", cbz.read_bytes()[:64], b"secret")
     with zipfile.ZipFile(io.BytesIO(encrypted)) as check:  # a real encrypted zip: readable with the password
         assert (
             check.infolist()[0].flag_bits & 1 and check.read("p1.png", pwd=b"secret") == cbz.read_bytes()[:64]

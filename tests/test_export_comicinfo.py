@@ -17,6 +17,7 @@ from comics_analysis.dataspec import write_page_types
 from comics_analysis.ingest import ingest
 from comics_analysis.ingest.comicinfo import parse
 from comics_analysis.interop import TYPE_OF_PAGE, comicinfo_xml
+from zip_helpers import zipcrypto  # tests/: on the path through tests/conftest.py
 
 etree = pytest.importorskip("lxml.etree")
 
@@ -128,3 +129,37 @@ def test_an_archive_that_cannot_be_rewritten_is_left_byte_identical_and_reported
     assert code == 1 and "tram.cbz" in capsys.readouterr().out
     assert hashlib.sha256((lib / "tram.cbz").read_bytes()).digest() == hashlib.sha256(broken).digest()
     assert not list(lib.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("case", ["encrypted", "read-only"])
+def test_an_encrypted_or_read_only_archive_is_left_byte_identical_and_reported(library, case, capsys):
+    """In place, the ComicInfo export rewrites the zip: an encrypted one (ZipCrypto; Python
+    cannot write one, so it is written by the test) or a read-only one (refused by its mode,
+    even for root, who could write it) is reported and left as it was. A copy of a read-only
+    book is fine."""
+    lib, root = library
+    target = lib / "tram.cbz"
+    data = target.read_bytes()
+    if case == "encrypted":
+        payload = zipcrypto("p1.png", _png("red"), b"secret")
+        with zipfile.ZipFile(io.BytesIO(payload)) as check:  # a real encrypted zip
+            assert check.infolist()[0].flag_bits & 1 and check.read("p1.png", pwd=b"secret") == _png("red")
+    else:
+        payload = data
+    target.write_bytes(payload)
+    target.chmod(0o444 if case == "read-only" else 0o644)
+    try:
+        code = main(["export", "comicinfo", str(root / "ann"), "--mode", "in-place", "--library", str(lib)])
+        printed = capsys.readouterr().out
+        assert code == 1 and "error: tram.cbz" in printed, printed
+        assert case != "read-only" or "read-only" in printed
+        assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(payload).digest()
+        assert not list(lib.glob(".*.tmp"))
+        if case == "read-only":
+            out = root / "copy"
+            args = ["export", "comicinfo", str(root / "ann"), "--mode", "copy", "--library", str(lib)]
+            assert main([*args, "--out", str(out)]) == 0
+            with zipfile.ZipFile(out / "tram.cbz") as archive:
+                assert archive.read("p1.png") == zipfile.ZipFile(target).read("p1.png")
+    finally:
+        target.chmod(0o644)

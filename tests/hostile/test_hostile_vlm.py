@@ -123,3 +123,40 @@ def test_a_key_echoed_by_the_server_is_redacted_everywhere(ingested, tmp_path, m
     everything = caplog.text + json.dumps(totals.failures)
     everything += "".join(p.read_text() for p in (tmp_path / "vlm").rglob("*") if p.is_file())
     assert "sk-live-0123456789abcdef" not in everything
+
+
+def test_the_cache_key_holds_every_option_that_changes_the_answer(image, tmp_path, monkeypatch):
+    """Before, the key was image + model + prompt version: a run at another temperature, without
+    JSON mode or with another token limit got the first run's answers from the cache."""
+    from comics_analysis.annotate.vlm.prompts import PROMPTS, Prompt
+
+    current = PROMPTS[VlmConfig.prompt_version]
+    monkeypatch.setitem(PROMPTS, "v-test-copy", current)  # the same text under another version
+    changes = [
+        {"temperature": 0.7},
+        {"json_mode": False},
+        {"max_tokens": 1024},
+        {"model": "another-vlm"},
+        {"prompt_version": "v-test-copy"},
+        {"max_side": 256},  # the image detail sent
+    ]
+    with Replay([(200, completion(GOOD), 0)] * (3 + len(changes))) as server:
+        first = _read(server, image, cache_dir=str(tmp_path))
+        again = _read(server, image, cache_dir=str(tmp_path))
+        assert not first.cached and again.cached and len(server.requests) == 1
+        for n, change in enumerate(changes, start=2):
+            answer = _read(server, image, cache_dir=str(tmp_path), **change)
+            assert not answer.cached and len(server.requests) == n, change
+            body = server.requests[-1]["body"]
+            if "temperature" in change:
+                assert body["temperature"] == 0.7
+            if "json_mode" in change:
+                assert "response_format" not in body
+            if "max_tokens" in change:
+                assert body["max_tokens"] == 1024
+            assert _read(server, image, cache_dir=str(tmp_path), **change).cached, change
+        assert len(server.requests) == 1 + len(changes)  # each one asked once, then cached
+        # a prompt's text edited under its old version (which prompts.py forbids) is asked again
+        monkeypatch.setitem(PROMPTS, VlmConfig.prompt_version, Prompt(current.system, current.user + " "))
+        assert not _read(server, image, cache_dir=str(tmp_path)).cached
+        assert len(server.requests) == 2 + len(changes)

@@ -27,6 +27,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
         max_entry_bytes=args.max_entry_mb << 20,
         pdf_mode=args.pdf_mode,
+        entry_timeout=args.entry_timeout,
         near_duplicate_distance=args.near_duplicate_distance,
         show_progress=not args.quiet,
     )
@@ -163,6 +164,13 @@ def register(commands: Commands) -> None:
         help="decompression bomb cap per image (default: Pillow's, 89,478,485 px; annotate uses the same)",
     )
     p.add_argument("--max-entry-mb", type=int, default=256, help="largest archive entry read, in MiB")
+    p.add_argument(
+        "--entry-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wall-clock cap on decoding one archive entry; past it the entry is refused (time_cap)",
+    )
     p.add_argument(
         "--near-duplicate-distance",
         type=int,

@@ -7,6 +7,7 @@ output file names are made by the pipeline, never taken from the archive. That i
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Limits:
     min_bomb_bytes: int = 64 << 20  # below this much uncompressed data, no ratio is a bomb
     max_batch_bytes: int = 1 << 30  # pages decoded together from a solid or compressed stream
     max_pixels: int = MAX_PAGE_PIXELS  # decompression bomb guard for one image
+    entry_seconds: float = 60.0  # wall-clock cap on decoding one entry (``time_cap``, final)
     dpi: float = 150.0  # PDF rendering resolution
     pdf_mode: str = "auto"  # auto: a page that is one image yields that image; render: always rasterise
 
@@ -45,6 +47,43 @@ class ContainerError(Exception):
     def __init__(self, kind: str, reason: str):
         super().__init__(reason)
         self.kind, self.reason = kind, reason
+
+
+class EntryClock:
+    """The wall-clock cap on decoding one entry, checked between chunks of decoded data.
+
+    ``begin(name)`` starts an entry's time; ``check()`` raises a final ``time_cap`` error naming
+    it once the entry took longer than ``seconds``. The cap is an outcome of the bytes and the
+    option (part of the cache key), so it is not retried; readers decode in chunks of at most
+    ``CHUNK`` bytes so that a check comes soon after the cap has passed.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.entry: str | None = None
+        self.started = 0.0
+
+    def begin(self, entry: str | None) -> None:
+        self.entry, self.started = entry, time.monotonic()
+
+    def check(self) -> None:
+        if self.entry is not None and time.monotonic() - self.started > self.seconds:
+            cap = f"the cap of {self.seconds:g} s per entry"
+            raise ContainerError("time_cap", f"decoding {self.entry!r} took longer than {cap}")
+
+    def read(self, handle, limit: int) -> bytes:
+        """Up to ``limit`` bytes of ``handle`` in chunks, checking the cap between them."""
+        parts, got = [], 0
+        while got < limit:
+            part = handle.read(min(self.CHUNK, limit - got))
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+            self.check()
+        return b"".join(parts)
 
 
 @dataclass
@@ -69,6 +108,10 @@ class Book(ABC):
     format: str = "unknown"
     metadata: dict[str, object] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    clock: EntryClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = EntryClock(self.limits.entry_seconds)
 
     @abstractmethod
     def pages(self) -> Iterator[RawPage]:
@@ -111,6 +154,7 @@ class ArchiveBook(Book):
         plan = plan_pages(entries)
         self.skipped.extend(plan.skipped)
         if plan.comic_info is not None and plan.comic_info.size < (1 << 20):
+            self.clock.begin(plan.comic_info.name)
             self.metadata = parse_comic_info(
                 self.read_entry(plan.comic_info), source=f"{self.path.name}: {plan.comic_info.name}"
             )
@@ -140,10 +184,13 @@ class ArchiveBook(Book):
         ratio = self.compression_ratio(entry)
         if ratio is not None and ratio > self.limits.max_ratio and entry.size > (8 << 20):
             return RawPage(entry.name, error_kind="zip_bomb", error=f"compression ratio {ratio:.0f}:1")
+        self.clock.begin(entry.name)
         try:
             data = self.read_entry(entry)
-        except ContainerError:
-            raise
+        except ContainerError as exc:
+            if exc.kind != "time_cap":
+                raise
+            return RawPage(entry.name, error_kind=exc.kind, error=exc.reason)
         except Exception as exc:
             return RawPage(entry.name, error_kind="unreadable_entry", error=f"{type(exc).__name__}: {exc}")
         if len(data) > limit:

@@ -6,22 +6,34 @@ from pathlib import Path
 
 import py7zr
 import py7zr.exceptions
-from py7zr.io import BytesIOFactory
+from py7zr.io import BytesIOFactory, Py7zBytesIO
 
-from .base import ArchiveBook, ContainerError, Limits, RawPage
+from .base import ArchiveBook, ContainerError, EntryClock, Limits, RawPage
 from .entries import Entry
 
 
-class _CappedFactory(BytesIOFactory):
-    """py7zr's in-memory writer with a byte cap per member."""
+class _TimedBytesIO(Py7zBytesIO):
+    """py7zr's in-memory member, checking the per-entry time cap as data arrives."""
 
-    def __init__(self, limits: dict[str, int]):
+    def __init__(self, filename: str, limit: int, clock: EntryClock):
+        super().__init__(filename, limit)
+        self.clock = clock
+
+    def write(self, s) -> int:
+        self.clock.check()
+        return super().write(s)
+
+
+class _CappedFactory(BytesIOFactory):
+    """py7zr's in-memory writer with a byte cap per member and the time cap per entry."""
+
+    def __init__(self, limits: dict[str, int], clock: EntryClock):
         super().__init__(max(limits.values(), default=1))
-        self.limits = limits
+        self.limits, self.clock = limits, clock
 
     def create(self, filename: str):
-        product = super().create(filename)
-        product.limit = self.limits.get(filename, 1)
+        self.clock.begin(filename)  # members are decoded one after another
+        product = self.products[filename] = _TimedBytesIO(filename, self.limits.get(filename, 1), self.clock)
         return product
 
 
@@ -66,7 +78,7 @@ class Cb7Book(ArchiveBook):
     def _read_many(self, names: list[str]) -> dict[str, bytes]:
         # 7z archives are usually solid: one pass over all wanted members beats one pass each.
         # Each member is held to its declared size (+1, so a lying header shows as too large).
-        factory = _CappedFactory({n: self._cap(n) + 1 for n in names})
+        factory = _CappedFactory({n: self._cap(n) + 1 for n in names}, self.clock)
         self.archive.reset()
         self.archive.extract(targets=names, factory=factory)
         out = {}
@@ -98,6 +110,8 @@ class Cb7Book(ArchiveBook):
                 current = set(batch)
                 try:
                     data = self._read_many(batch)
+                except ContainerError:
+                    raise
                 except Exception as exc:
                     raise ContainerError("unreadable", f"7z data could not be decoded: {exc}") from None
             if entry.name not in data:

@@ -56,7 +56,7 @@ class CbzBook(ArchiveBook):
 
     def read_entry(self, entry: Entry) -> bytes:
         with self.archive.open(self.infos[entry.handle]) as handle:
-            return handle.read(self.limits.max_entry_bytes + 1)
+            return self.clock.read(handle, self.limits.max_entry_bytes + 1)
 
     def close(self) -> None:
         self.archive.close()

@@ -51,8 +51,11 @@ class EpubBook(CbzBook):
         self.format = "epub"
 
     def _xml(self, name: str):
+        self.clock.begin(name)
         try:
             return ElementTree.fromstring(self.read_entry(Entry(name, self.infos[name].file_size)))
+        except ContainerError:
+            raise
         except KeyError:
             raise ContainerError("unreadable", f"EPUB lacks {name}") from None
         except Exception as exc:

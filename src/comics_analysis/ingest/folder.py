@@ -45,4 +45,4 @@ class FolderBook(ArchiveBook):
 
     def read_entry(self, entry: Entry) -> bytes:
         with open(self.path / entry.name, "rb") as handle:
-            return handle.read(self.limits.max_entry_bytes + 1)
+            return self.clock.read(handle, self.limits.max_entry_bytes + 1)

@@ -74,6 +74,7 @@ class Options:
     max_pixels: int = MAX_PAGE_PIXELS
     max_entry_bytes: int = 256 << 20
     pdf_mode: str = "auto"
+    entry_timeout: float = 60.0  # seconds of decoding per container entry (``Limits.entry_seconds``)
 
     def key(self) -> str:
         return json.dumps({"version": INGEST_VERSION, **asdict(self)}, sort_keys=True)
@@ -84,6 +85,7 @@ class Options:
             max_pixels=self.max_pixels,
             max_entry_bytes=self.max_entry_bytes,
             pdf_mode=self.pdf_mode,
+            entry_seconds=self.entry_timeout,
         )
 
 
@@ -488,6 +490,7 @@ def ingest(
     max_pixels: int = MAX_PAGE_PIXELS,
     max_entry_bytes: int = 256 << 20,
     pdf_mode: str = "auto",
+    entry_timeout: float = 60.0,
     near_duplicate_distance: int = 4,
     show_progress: bool = True,
 ) -> Manifest:
@@ -519,7 +522,9 @@ def ingest(
     if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks) and rar_tool() is None:
         log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))
-    options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode)
+    if not entry_timeout > 0:
+        raise ValueError(f"entry timeout must be positive seconds, got {entry_timeout}")
+    options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode, entry_timeout)
     results = _run(tasks, out, options, workers, show_progress)
     rows = [row for r in results for row in r["rows"]]
     errors = [e for r in results for e in r["errors"]]

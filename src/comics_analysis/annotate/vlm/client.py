@@ -190,11 +190,26 @@ class VlmClient:
         if self.cache is not None and self.cache.is_dir():
             remove_orphans(self.cache)
 
-    def _cache_path(self, image_sha: str, prompt_key: str | None = None) -> Path | None:
+    def _cache_path(
+        self, image_sha: str, prompt_key: str, system: str | None, user: str, json_mode: bool
+    ) -> Path | None:
+        """Where the answer to this exact request is cached: the key holds everything sent that
+        changes the answer (the JPEG sent, so its size too; the model; the prompt's version and
+        text; temperature, JSON mode, the token limit). Not the endpoint or the key."""
         if self.cache is None:
             return None
-        prompt_key = self.config.prompt_version if prompt_key is None else prompt_key
-        key = hashlib.sha256(f"{image_sha}|{self.config.model}|{prompt_key}".encode()).hexdigest()
+        request = {
+            "v": 2,  # entries of the older key (image, model and prompt version only) are not reused
+            "image": image_sha,
+            "model": self.config.model,
+            "prompt": prompt_key,
+            "prompt_text": hashlib.sha256(f"{system or ''}\0{user}".encode()).hexdigest(),
+            "temperature": self.config.temperature,
+            "json_mode": json_mode,
+            "max_tokens": self.config.max_tokens,
+            "max_side": self.config.max_side,
+        }
+        key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         return self.cache / key[:2] / f"{key}.json"
 
     def _messages(self, uri: str, system: str | None, user: str) -> list[dict]:
@@ -237,7 +252,7 @@ class VlmClient:
 
         # resizing and JPEG encoding take tens of ms: off the event loop, so requests overlap
         uri, image_sha = await asyncio.to_thread(image_data_uri, image, self.config.max_side)
-        cache_path = self._cache_path(image_sha, prompt_key)
+        cache_path = self._cache_path(image_sha, prompt_key, system, user, json_mode)
         if cache_path is not None and cache_path.is_file():
             stored = json.loads(cache_path.read_text(encoding="utf-8"))
             usage = VlmUsage(
