@@ -133,7 +133,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     monkeypatch.setenv("DEMO_NO_SERVE", "1")
     result = run_cli(
         "-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none",
-        "--model-config", "tiny", "--train-steps", "3",
+        "--model-config", "tiny", "--train-steps", "3", "--pss-books", "10",
     )  # fmt: skip
     out = result.stdout
     for word in (
@@ -143,16 +143,19 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
         "back_cover",
         "total",
         "text boxes by kind",
-        "[2/8] ingesting",
-        "[3/8] annotating",
-        "[4/8] building the Hugging Face dataset",
-        "[5/8] training Closure Lite (tiny, 3 steps",
-        "[6/8] embedding",
-        "[7/8] UMAP map",
+        "[2/9] ingesting",
+        "[3/9] annotating",
+        "[4/9] page types: a small CoSMo PSS model trained on 10 other synthetic books",
+        "[5/9] building the Hugging Face dataset",
+        "[6/9] training Closure Lite (tiny, 3 steps",
+        "[7/9] embedding",
+        "[8/9] UMAP map",
         "sample text query",
     ):
         assert word in out
     assert "serving" not in out  # DEMO_NO_SERVE=1
+    # nothing in the log a user would have to act on
+    assert "LOAD REPORT" not in result.stderr and " WARNING " not in result.stderr, result.stderr[-3000:]
     assert "page status: ok" in out
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     pages = int(total[1])
@@ -164,9 +167,28 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     assert (demo / "annotated" / "dataspec.parquet").is_file()
     assert (demo / "dataset" / "README.md").is_file() and list((demo / "dataset" / "all").glob("*.parquet"))
     assert (demo / "closure-lite" / "final" / "config.json").is_file()
-    assert f"{pages} pages" in out.split("[6/8] embedding")[1]
+    # only the final models are kept (no checkpoints, no second copy)
+    assert (
+        not (demo / "closure-lite" / "checkpoints").exists() and not (demo / "closure-lite" / "best").exists()
+    )
+    assert not (demo / "pss" / "model" / "checkpoints").exists()
+    assert f"{pages} pages" in out.split("[7/9] embedding")[1]
     assert (demo / "store.zarr").is_dir() and list((demo / "analysis").glob("*.png"))
     assert float(out.split("panel F1 ")[1].split(",")[0]) >= 0.9
+    # page types exist, in the DataSpec records and the store
+    from comics_analysis.store import open_store
+
+    store = open_store(demo / "store.zarr")
+    assert all(store.page_types) and "story" in set(store.page_types)
+    assert f"{pages} pages typed" in out
+    # it ends with the serve command that opens the Space on what it wrote
+    command = out.strip().splitlines()[-1].strip()
+    assert command == (
+        f"comics-analysis serve {demo / 'store.zarr'} --model {demo / 'closure-lite' / 'final'} "
+        f"--analysis {demo / 'analysis'}"
+    )
+    args = build_parser().parse_args(command.split()[1:])
+    assert args.store == demo / "store.zarr" and args.func.__name__ == "cmd_serve"
 
 
 def test_missing_file_is_a_clear_error(tmp_path, capsys):

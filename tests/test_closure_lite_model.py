@@ -326,3 +326,19 @@ def test_without_layout_the_model_ignores_geometry(pages):
     assert a.layout_embeds is None
     with_layout = tiny_model().eval()
     assert not torch.allclose(with_layout(**batch).panel_embeddings, with_layout(**moved).panel_embeddings)
+
+
+def test_pretrained_towers_load_without_a_load_report(capfd):
+    """The lite preset's towers load from their offline packages without transformers' LOAD
+    REPORT (the checkpoint's pooler is dropped on purpose: that is no news to a user), and the
+    verbosity of transformers is the same afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    from comics_analysis.modeling.closure_lite import ClosureLiteConfig, ClosureLiteModel
+
+    before = hf_logging.get_verbosity()
+    model = ClosureLiteModel.from_backbones(ClosureLiteConfig.from_preset("lite"))
+    err = capfd.readouterr().err
+    assert "LOAD REPORT" not in err and "UNEXPECTED" not in err
+    assert hf_logging.get_verbosity() == before
+    assert not hasattr(model.text_tower, "pooler") or model.text_tower.pooler is None

@@ -404,3 +404,33 @@ def test_synthetic_pages_of_every_layout():
             fn += len(truth) - len(matches)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert 2 * precision * recall / (precision + recall) >= 0.95, (tp, fp, fn)
+
+
+def test_an_open_panel_whose_art_runs_over_a_framed_neighbour_is_split_from_it():
+    # a framed panel in the corner of a row and an open (borderless) panel beside it whose figure
+    # is drawn over the frame's side: no gutter, no pair of frame lines, one shape. The framed
+    # rectangle in the region's corner, with art inside and an open rest beside it, is a panel
+    top = (40, 40, 720, 500)
+    framed = (40, 600, 350, 420)  # the open panel runs on below it: its frame line is no edge of the row
+    image = page_with([top, framed], fill=(200, 180, 150), border=4)
+    draw = ImageDraw.Draw(image)
+    _noisy_art(draw, (48, 608, 382, 1012), 4)
+    figure = [(392, 700), (470, 590), (700, 620), (760, 900), (720, 1170), (430, 1160), (392, 1000)]
+    draw.polygon(figure, fill=(120, 120, 120))
+    draw.rectangle([350, 780, 420, 920], fill=(120, 120, 120))  # a hand reaching over the frame
+    _noisy_art(draw, (430, 700, 700, 1100), 5)
+    truth = [top, framed, (392, 590, 369, 581)]  # the hand over the frame aside
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.8
+    assert len(detect_classical(image, ClassicalConfig(corner_high=0.0))) == 2  # before: merged
+    # the same open panel with a framed window drawn in the middle of its art, away from its
+    # sides, and a framed caption box in its corner: a picture in the art and lettering, no panels
+    open_only = page_with([top], fill=(200, 180, 150), border=4)
+    draw = ImageDraw.Draw(open_only)
+    draw.polygon([(40, 620), (760, 600), (760, 1160), (40, 1160)], fill=(120, 120, 120))
+    _noisy_art(draw, (60, 640, 740, 1140), 6)
+    draw.rectangle([250, 760, 550, 1000], fill=(90, 120, 160), outline=(0, 0, 0), width=4)
+    _noisy_art(draw, (258, 768, 542, 992), 7)
+    draw.rectangle([40, 600, 300, 700], fill=(255, 255, 255), outline=(0, 0, 0), width=4)
+    pred, matches = found(open_only, [top, (40, 600, 721, 561)])
+    assert len(pred) == 2 and len(matches) == 2

@@ -516,3 +516,26 @@ def test_segment_into_store_writes_the_predicted_page_types(feature_store, tmp_p
     alone = segment_into_store(tmp_path / "model", out, ["synthetic-3-00000"], window=0)
     assert alone.store is None and alone.summary_text() == alone.segmentation.tables()
     assert SegmentRun(alone.segmentation).summary_text() == alone.segmentation.tables()
+
+
+def test_a_model_and_features_of_other_sizes_name_both_sizes_and_sources(feature_store, tmp_path, capsys):
+    """A model trained on other encoders' vectors: an error naming both sizes and where they came
+    from, from `segment` and `eval pss` alike (not a matrix-shape error in the forward pass)."""
+    from comics_analysis.benchmarks.pss import run_pss
+    from comics_analysis.cli import main
+    from comics_analysis.inference.pss import segment_books
+
+    out, _, _ = feature_store
+    tiny(vision_dim=1280, text_dim=384).save_pretrained(tmp_path / "effnet-model")
+    model = tmp_path / "effnet-model"
+    expected = (
+        rf"vision: the model {model} takes 1280-d vectors, the feature store {out} holds {PIXEL_DIM}-d "
+        r"ones \(encoder 'pixels'\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        segment_books(model, out, ["all"])
+    with pytest.raises(ValueError, match=expected):
+        run_pss(out, model)
+    assert main(["segment", "all", "--features", str(out), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "1280-d" in err and f"{PIXEL_DIM}-d" in err and "mat1" not in err

@@ -270,6 +270,11 @@ def test_run_demo_tail_embeds_analyses_and_serves(space_data, tmp_path, monkeypa
     assert tail.url is None and tail.pages == 19 and tail.clusters >= 2
     assert (tmp_path / "demo" / "analysis" / "map_cluster.png").is_file()
     assert len(tail.sample_query["hits"]) == 3 and "sample text query" in out
+    assert tail.serve_command == (
+        f"comics-analysis serve {tmp_path / 'demo' / 'store.zarr'} --model {model} "
+        f"--analysis {tmp_path / 'demo' / 'analysis'}"
+    )
+    assert f"open the Space on these outputs at any time with:\n    {tail.serve_command}" in out
     # serving: the URL answers a gradio_client search (the store is reused: nothing re-embedded)
     monkeypatch.delenv("DEMO_NO_SERVE")
     tail = run_demo_tail(space_data / "coll", model, tmp_path / "demo", block=False, show_progress=False)

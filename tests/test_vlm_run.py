@@ -311,3 +311,33 @@ def test_run_totals_summary_text():
     ]
     assert lines[3:] == [f"failed: b/p{i:04d}: HTTP 500" for i in range(5)]  # the first five only
     assert len(RunTotals(pages=1, read=1).summary_text(0.0, "o").splitlines()) == 2
+
+
+def _closed_port() -> int:
+    """A 127.0.0.1 port with nothing listening (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_vlm_preflight_fails_fast_naming_the_url(library, tmp_path, capsys):
+    """A mistyped URL fails once, before the run, in seconds (not ~11 s a page of retries)."""
+    import time
+
+    from comics_analysis.annotate.vlm import VlmUnreachable
+    from comics_analysis.cli import main
+
+    root, *_ = library
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    start = time.perf_counter()
+    with pytest.raises(VlmUnreachable, match=f"cannot reach the VLM endpoint {url}"):
+        run_vlm(root / "ingest", tmp_path / "vlm", VlmConfig(model="m", base_url=url), show_progress=False)
+    argv = ["-q", "vlm", str(root / "ingest"), "--model", "m", "--base-url", url]
+    argv += ["--out", str(tmp_path / "v2")]
+    assert main(argv) == 2
+    assert time.perf_counter() - start < 10
+    err = capsys.readouterr().err
+    assert f"cannot reach the VLM endpoint {url}" in err and "--base-url" in err
+    assert not list((tmp_path / "vlm").rglob("p*.json"))  # nothing was read

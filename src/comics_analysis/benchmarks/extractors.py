@@ -317,6 +317,23 @@ def _generic(title: str) -> Callable[[dict], list[Row]]:
     return extract
 
 
+def _pss_real(d: dict) -> list[Row]:
+    """PSS on real labelled books (scripts/eval_pss_real.py): per book and pooled, each system."""
+    rows = []
+    parts = [("pooled", d.get("pooled", {}))] + [(k, v["systems"]) for k, v in d.get("books", {}).items()]
+    for book, systems in parts:
+        for system, m in systems.items():
+            rows.append(
+                Row(
+                    f"PSS real books, {book}: {system}",
+                    "accuracy / macro-F1 / story-start F1 / PQ",
+                    f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / {m['story_start_f1']:.3f} / {m['pq']:.3f}",
+                    f"{m['pages']} pages; macro-F1 over {', '.join(m['macro_f1_labels'])}",
+                )
+            )
+    return rows
+
+
 def _pss_speed(d: dict) -> list[Row]:
     return [
         Row(
@@ -402,4 +419,77 @@ def _store_quote(d: dict) -> list[Row]:
                     "target p50 <= 50 ms at 10^6 (issue 17)" if mode == "fuzzy" else "",
                 )
             )
+    return rows
+
+
+def _short_book(book: str) -> str:
+    """A book id without its hash (``tencho-isoro-121e4ec1`` -> ``tencho-isoro``)."""
+    head, _, tail = book.rpartition("-")
+    return head if head and len(tail) == 8 and all(c in "0123456789abcdef" for c in tail) else book
+
+
+def _per_book(books: dict, metric: str) -> str:
+    parts = [f"{_short_book(b)} {_num(s.get(metric))}" for b, s in books.items()]
+    return f" ({', '.join(parts)})" if len(parts) > 1 else ""
+
+
+def _search_real(d: dict) -> list[Row]:
+    """`comics-analysis eval search`: search on real pages without hand labels (issue 17.4)."""
+    targets = d.get("targets", {})
+    pages = f"{d['pages']} real pages, {len(d['books'])} books"
+    rows = []
+    for e in d["encoders"]:
+        name = f"Search on {pages}: {e['name']} ({e['kind']})"
+        crop, knn, nc = e["crop_page"], e["knn_book"], e["not_a_comic"]
+        for metric, label in (("recall@1", "R@1"), ("recall@10", "R@10")):
+            rows.append(
+                Row(
+                    name,
+                    f"crop -> page {label} ({crop['overall']['queries']} damaged crops; panel vectors)",
+                    _num(crop["overall"][metric]) + _per_book(crop["books"], metric),
+                    f"target >= {targets['crop_page_recall@1']}" if metric == "recall@1" and targets else "",
+                )
+            )
+        o = crop["overall"]
+        rows.append(
+            Row(
+                name,
+                "crop -> page R@1 / R@10 on page vectors",
+                f"{_num(o['page_vector_recall@1'])} / {_num(o['page_vector_recall@10'])}",
+            )
+        )
+        rows.append(
+            Row(
+                name,
+                f"same-book {knn['k']}-NN accuracy of page vectors",
+                _num(knn["overall"]["accuracy"]) + _per_book(knn["books"], "accuracy"),
+                f"majority book {_num(knn['majority_baseline'])}",
+            )
+        )
+        if nc is None:
+            continue
+        rows.append(
+            Row(
+                name,
+                f"not-a-comic ROC AUC, outlier score ({nc['comic_pages']} comic + {nc['non_comic_pages']} "
+                "drawn document pages)",
+                f"{_num(nc['auc'])} (reference: the {nc['reference_pages']} pages with 2+ detected panels, "
+                f"{nc['non_comic_in_reference']} of them non-comic); reference all pages "
+                f"{_num(nc['auc_reference_all_pages'])}; reference the comic pages "
+                f"{_num(nc.get('auc_reference_comic_pages'))}",
+                f"target >= {targets['not_a_comic_auc']}" if targets else "",
+            )
+        )
+    k = d.get("k", 10)
+    for set_name, q in d.get("quote_panel", {}).items():
+        o = q["overall"]
+        rows.append(
+            Row(
+                f"Quote search on {pages}: {set_name} texts, OCR CER {_num(q['mean_char_error_rate'])}",
+                f"quote -> panel R@1 / R@{k} ({o['queries']} lines); page R@{k}",
+                f"{_num(o['recall@1'])} / {_num(o[f'recall@{k}'])}{_per_book(q['books'], f'recall@{k}')}; "
+                f"{_num(o[f'page_recall@{k}'])}",
+                f"target R@{k} >= {targets['quote_panel_recall@10']}" if targets else "",
+            )
+        )
     return rows

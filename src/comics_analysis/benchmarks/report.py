@@ -42,7 +42,9 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     _panel_books,
     _panels_dev,
     _pct,
+    _pss_real,
     _pss_speed,
+    _search_real,
     _speed,
     _store_corpus,
     _store_quote,
@@ -174,6 +176,11 @@ SOURCES: list[Source] = [
         _store_quote,
         "python scripts/bench_store.py --only-quote --quote-panels 100000 1000000 --queries 200",
     ),
+    Source(
+        "search-real*.json",
+        _search_real,
+        "comics-analysis eval search --json docs/bench/search-real.json",
+    ),
     Source("pss-speed.json", _pss_speed, "python scripts/bench_pss.py --books 100 --runs 3"),
     Source("closure_lite.json", _closure_lite_speed, "python scripts/bench_closure_lite.py"),
     Source("ocr-speed.json", _ocr_speed, "python scripts/bench_annotate.py --mode ocr --runs 3"),
@@ -183,6 +190,11 @@ SOURCES: list[Source] = [
         _generic("CoSMo PSS, synthetic books (held out)"),
         "comics-analysis eval pss --features pss/test --model pss/run/best "
         "--json docs/bench/pss-synthetic.json",
+    ),
+    Source(
+        "pss-real.json",
+        _pss_real,
+        "python scripts/eval_pss_real.py --json docs/bench/pss-real.json",
     ),
     Source(
         "closure-lite*.json",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from . import benchmarks, closure_lite, dataspec, demo, eval, export, ingest, pss, store
-from ._common import Commands
+from ._common import Commands, Parser, expand_paths
 
 log = logging.getLogger("comics_analysis")
 
@@ -21,7 +21,7 @@ MODULES = (demo, ingest, eval, benchmarks, dataspec, export, store, pss, closure
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="comics-analysis",
         description="Turn digital comics into DataSpec pages, datasets, embeddings and models.",
     )
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = expand_paths(parser.parse_args(argv))
     level = "DEBUG" if args.verbose else ("WARNING" if args.quiet else args.log_level)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -1,10 +1,107 @@
-"""What every command module shares: argument types, the command registry, JSON output."""
+"""What every command module shares: the parser class (help with defaults), argument types, the
+command registry, deprecated spellings, path expansion, JSON output."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
+
+
+def _worth_showing(default) -> bool:
+    """A default worth showing: not an off switch, not empty, not "none given"."""
+    if default is None or default is False or default is argparse.SUPPRESS:
+        return False
+    return not (isinstance(default, (str, tuple, list, dict)) and not default)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, plus ``(default: X)`` after an option's help when it has a default
+    worth showing and the help does not state it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or "default" in text.lower() or action.help == argparse.SUPPRESS:
+            return text
+        if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text
+        if action.nargs == 0:  # a switch: its help says what it turns on or off
+            return text
+        return f"{text} (default: %(default)s)" if _worth_showing(action.default) else text
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of every command and subcommand (``add_subparsers`` makes its own class the
+    subparsers' class): one place for the help format."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class _Renamed(argparse.Action):
+    """An old spelling of an option: works as the new one, says so on stderr, hidden from help."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is now spelled {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def renamed(parser: argparse.ArgumentParser, old: str, new: str, *, dest: str, **kwargs) -> None:
+    """Accept ``old``, the former spelling of the option ``new`` (same ``dest``), hidden from help."""
+    parser.add_argument(
+        old, action=_Renamed, new=new, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs
+    )
+
+
+def expand_paths(args: argparse.Namespace) -> argparse.Namespace:
+    """``~`` and ``$VAR`` expanded in every path argument (``Path`` values, and strings that start
+    with ``~``: a model or dataset argument may be a path or a name), as a shell would have."""
+    from ..dataspec.paths import expand_path  # after parsing: `import comics_analysis.cli` stays light
+
+    def expand(value):
+        if isinstance(value, Path):
+            return expand_path(value)
+        if isinstance(value, str) and (value == "~" or value.startswith(("~/", "~" + os.sep))):
+            return str(expand_path(value))
+        if isinstance(value, list):
+            return [expand(v) for v in value]
+        return value
+
+    for name, value in vars(args).items():
+        setattr(args, name, expand(value))
+    return args
+
+
+SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {"val": "validation", "dev": "validation"}  # as comics_analysis.sources reads them
+
+
+def split(text: str) -> str:
+    """A split name: train, validation or test (val and dev are read as validation)."""
+    name = SPLIT_ALIASES.get(text, text)
+    if name not in SPLITS:
+        raise argparse.ArgumentTypeError(
+            f"unknown split {text!r}: expected train, validation (also spelled val or dev) or test"
+        )
+    return name
+
+
+def emit_json(text: str, where: str | Path) -> None:
+    """JSON ``text`` to standard output (``where`` is ``-``) or to the file ``where``."""
+    if str(where) == "-":
+        print(text)
+        return
+    path = Path(where)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    print(f"wrote {path}")
 
 
 class Commands:

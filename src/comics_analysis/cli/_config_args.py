@@ -72,8 +72,12 @@ def add_config_arguments(
         origin = typing.get_origin(kind) or kind
         default = _default(f)
         text = meta.get("help", "").replace("%", "%%")
-        if f.name in positional:
-            parser.add_argument(f.name, type=types.get(f.name, str), help=text, metavar=f.name.upper())
+        if f.name in positional:  # FEATURES or --features: the flag other commands spell
+            kind_of = types.get(f.name, str)
+            parser.add_argument(
+                f.name, nargs="?", default=argparse.SUPPRESS, type=kind_of, help=text, metavar=f.name.upper()
+            )
+            parser.add_argument(flag(f.name), dest=f.name, type=kind_of, help=f"same as {f.name.upper()}")
             continue
         names = [flag(f.name), *meta.get("flags", ())]
         must = default is dataclasses.MISSING or f.name in required
@@ -117,6 +121,10 @@ def add_config_arguments(
 def config_from_args(cls: type, args: argparse.Namespace, **changes) -> Any:
     """The config of the parsed flags (``changes`` applied on top)."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(cls)
+    missing = [f.name for f in fields if values[f.name] is None and _default(f) is dataclasses.MISSING]
+    if missing:
+        raise ValueError(f"missing {', '.join(f'{n.upper()} (or {flag(n)})' for n in missing)}")
     return cls(**{**values, **changes})
 
 

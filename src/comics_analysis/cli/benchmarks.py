@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import Commands, write_json
+from ._common import Commands, split, write_json
+
+# the one set of split names (train, validation, test) -> each benchmark's own file names
+CLOSURE_SPLITS = {"validation": "dev"}
+COMICSPAP_SPLITS = {"validation": "val"}
 
 
 def cmd_closure_text(args: argparse.Namespace) -> int:
@@ -13,7 +17,7 @@ def cmd_closure_text(args: argparse.Namespace) -> int:
 
     result = run_closure_text(
         args.data,
-        split=args.split,
+        split=CLOSURE_SPLITS.get(args.split, args.split),
         difficulty=args.difficulty,
         encoder=args.encoder,
         model=args.model,
@@ -34,7 +38,7 @@ def cmd_comicspap(args: argparse.Namespace) -> int:
     result = run_comicspap(
         args.out,
         data_dir=args.data_dir,
-        split=args.split,
+        split=COMICSPAP_SPLITS.get(args.split, args.split),
         skills=args.skills,
         protocol=args.protocol,
         limit=args.limit,
@@ -67,6 +71,26 @@ def cmd_pss(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from ..benchmarks.search_real import run_search_eval, summary_text
+
+    payload = run_search_eval(
+        args.pages,
+        data_root=args.data,
+        towers=args.towers,
+        models=args.model,
+        lang=args.lang,
+        limit=args.limit,
+        non_comic=args.non_comic,
+        seed=args.seed,
+        device=args.device,
+    )
+    print(summary_text(payload))
+    if args.json:
+        write_json(args.json, payload)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from ..benchmarks.report import collect, render_markdown, update_readme_panels
 
@@ -93,15 +117,17 @@ def register(commands: Commands) -> None:
         "model (--encoder, default the offline MiniLM) or a Closure Lite model's text tower (--model).",
     )
     p.add_argument("--data", required=True, type=Path, help="folder of text_cloze_<split>_<difficulty>.csv")
-    p.add_argument("--split", default="dev")
-    p.add_argument("--difficulty", default="easy", choices=["easy", "hard"])
+    p.add_argument(
+        "--split", type=split, default="validation", help="fold: validation (the files' dev) or test"
+    )
+    p.add_argument("--difficulty", default="easy", choices=["easy", "hard"], help="candidate difficulty")
     p.add_argument("--encoder", default="minilm", help="HF text model name or folder (default minilm)")
     p.add_argument("--model", type=Path, help="a Closure Lite model folder (its text tower)")
     p.add_argument(
         "--context", nargs="+", default=["all"], choices=["all", "last"], help="context modes (default all)"
     )
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--limit", type=int, help="only the first N rows")
     p.add_argument("--json", type=Path, help="write the results (with date, machine, commit)")
     p.set_defaults(func=cmd_closure_text)
@@ -113,9 +139,16 @@ def register(commands: Commands) -> None:
         "On test (hidden labels) the same files hold the predictions only.",
     )
     p.add_argument("--data-dir", type=Path, help="local copy in the Hub's layout (default: the Hub)")
-    p.add_argument("--split", default="val")
+    p.add_argument(
+        "--split", type=split, default="validation", help="validation (the dataset's val), test or train"
+    )
     p.add_argument("--skills", nargs="+", help="default: all five")
-    p.add_argument("--protocol", choices=["vlm", "embedding"], default="vlm")
+    p.add_argument(
+        "--protocol",
+        choices=["vlm", "embedding"],
+        default="vlm",
+        help="vlm: a model at --base-url answers; embedding: a Closure Lite model (--model) scores",
+    )
     p.add_argument("--out", type=Path, required=True, help="results folder")
     p.add_argument("--limit", type=int, help="only the first N samples per skill")
     p.add_argument(
@@ -126,11 +159,11 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--base-url", help="VLM protocol: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
     )
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
     p.add_argument("--max-side", type=int, default=4096, help="downscale renderings larger than this")
-    p.add_argument("--max-tokens", type=int, default=512)
-    p.add_argument("--timeout", type=float, default=120.0)
-    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--max-tokens", type=int, default=512, help="answer token limit per sample")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     p.add_argument("--cache", type=Path, help="answer cache (default OUT/cache)")
     p.add_argument(
         "--font", help="TrueType font for the rendering (the authors used Arial; default DejaVu Sans)"
@@ -139,27 +172,68 @@ def register(commands: Commands) -> None:
 
     p = ev_sub.add_parser(
         "pss",
-        help="page stream segmentation: a CoSMo PSS model against both trivial baselines",
+        help="page stream segmentation: a CoSMo PSS model (or zero-shot) against both trivial baselines",
         description="Scores the model's page types and story starts on labelled books of a feature store "
         "(`pss features`): accuracy, macro-F1, segment PQ, boundary F1 at +-0 / +-1, MnDD, beside "
         "all-story and cover-first/back-last on the same books.",
     )
     p.add_argument("--features", required=True, type=Path, help="feature store of labelled books")
-    p.add_argument("--model", required=True, type=Path, help="model folder (`train pss` output /model)")
+    p.add_argument(
+        "--model",
+        help="model folder (`train pss` output /best) or Hub id; default: the zero-shot segmenter "
+        "(features made with --page-stats)",
+    )
     p.add_argument("--books", nargs="+", default=["all"], help="book ids (default all)")
     p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
-    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--stride", type=int, default=16, help="pages between window starts")
     p.add_argument("--scheme", choices=["ours", "cosmo5", "cosmo_v4"], default="ours", help="label scheme")
     p.add_argument("--json", type=Path, help="write the results (with date, machine, commit)")
     p.set_defaults(func=cmd_pss)
+
+    p = ev_sub.add_parser(
+        "search",
+        help="search on real pages without hand labels: crop -> page, quote -> panel, same-book k-NN, "
+        "not-a-comic ROC AUC",
+        description="Damaged panel crops find their page; lettered lines with OCR errors find their panel "
+        "(full-text index); page vectors' same-book 5-NN accuracy; the outlier score separates document "
+        "pages drawn in code from the comic pages. The vision towers (and --model folders) side by side; "
+        "per book and overall. See docs/search.md.",
+    )
+    p.add_argument(
+        "pages",
+        nargs="*",
+        type=Path,
+        help="page sources with ground-truth panels and texts (ACBF, OpenMantra annotation.json, DataSpec); "
+        "default: the real dev books under --data",
+    )
+    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder (dev books)")
+    p.add_argument(
+        "--towers",
+        nargs="*",
+        default=["lite", "lite-vit"],
+        help="Closure Lite presets whose vision tower "
+        "is measured as raw pooled features (default: lite lite-vit; none: only --model)",
+    )
+    p.add_argument("--model", nargs="*", default=[], type=Path, help="trained Closure Lite model folders")
+    p.add_argument("--lang", help="text language (OpenMantra ja by default; ACBF: the first text layer)")
+    p.add_argument("--limit", type=int, help="only the first N pages of each book")
+    p.add_argument("--non-comic", type=int, help="document pages drawn in code (default: 30%% of the pages)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--json",
+        type=Path,
+        help="write the results (with date, machine, commit), e.g. docs/bench/search-real.json",
+    )
+    p.set_defaults(func=cmd_search)
 
     p = ev_sub.add_parser(
         "report",
         help="gather every benchmark result JSON into one Markdown table",
         description="Reads the result files in --bench-dir and lists the benchmarks that have none yet.",
     )
-    p.add_argument("--bench-dir", type=Path, default=Path("docs/bench"))
-    p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    p.add_argument("--bench-dir", type=Path, default=Path("docs/bench"), help="folder of result JSON files")
+    p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="the benchmark page to write")
     p.add_argument(
         "--readme", type=Path, help="instead: rewrite the per-book panel table of this README (its markers)"
     )

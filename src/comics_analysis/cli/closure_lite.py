@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..training.configs import TrainConfig
-from ._common import Commands, size
+from ._common import Commands, renamed, size
 from ._config_args import add_config_arguments, add_resume_argument, run_training
 
 
@@ -41,6 +41,7 @@ def register(commands: Commands) -> None:
         "has a flag.",
     )
     add_config_arguments(p, TrainConfig, types={"synthetic_size": size}, required=("out", "dataset"))
+    renamed(p, "--images", "--image-root", dest="image_root")
     add_resume_argument(p)
     p.set_defaults(func=cmd_train_closure_lite)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import Commands, positive, ratios
+from ._common import Commands, positive, ratios, renamed
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def register(commands: Commands) -> None:
         metavar="ACTION",
     )
     p = ds_sub.add_parser("validate", help="check .json/.jsonl files or folders against DataSpec v1")
-    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("paths", nargs="+", type=Path, help="DataSpec .json/.jsonl files or folders")
     p.add_argument("--summary", action="store_true", help="print counts per page type")
     p.set_defaults(func=cmd_validate)
     p = ds_sub.add_parser("from-legacy", help="convert DataSpec v0.3 page files (one book) to v1 JSON Lines")
@@ -112,7 +112,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--out", required=True, type=Path, help="output .jsonl")
     p.set_defaults(func=cmd_from_legacy)
     p = ds_sub.add_parser("from-openmantra", help="convert an OpenMantra annotation.json to v1 JSON Lines")
-    p.add_argument("annotation", type=Path)
+    p.add_argument("annotation", type=Path, help="OpenMantra annotation.json")
     p.add_argument("--lang", default="ja", choices=["ja", "en", "zh"], help="which text to keep (default ja)")
     p.add_argument("--image-lang", choices=["ja", "en", "zh"], help="which page images (default: --lang)")
     p.add_argument("--image-root", type=Path, help="folder of the images/ tree (default: beside the file)")
@@ -125,7 +125,7 @@ def register(commands: Commands) -> None:
         "anything.",
     )
     p.add_argument("dataspec", type=Path, help="annotate output folder or .jsonl files")
-    p.add_argument("--min-iou", type=float, default=0.5)
+    p.add_argument("--min-iou", type=float, default=0.5, help="IoU threshold of the aligned rule")
     p.add_argument(
         "--no-ocr-fallback",
         action="store_true",
@@ -157,8 +157,12 @@ def register(commands: Commands) -> None:
         help="comma list of all, aligned, perfect_match (default: every config that has pages)",
     )
     p.add_argument(
-        "--images", type=Path, help="root of the image paths (default: the ingest folder annotate recorded)"
+        "--image-root",
+        dest="images",
+        type=Path,
+        help="root of the image paths (default: the ingest folder annotate recorded)",
     )
+    renamed(p, "--images", "--image-root", dest="images", type=Path)
     p.add_argument(
         "--min-iou", type=float, default=0.5, help="IoU threshold of the aligned rule (default 0.5)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import Commands, formats, page_range, size
+from ._common import Commands, formats, page_range, positive, size
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -40,14 +40,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ocr=args.ocr,
         model_config=args.model_config,
         train_steps=args.train_steps,
+        pss_books=args.pss_books,
+        keep_checkpoints=args.keep_checkpoints,
         show_progress=not args.quiet,
     )
     print(
-        f"\ndemo finished in {tail.seconds:.1f} s; outputs in {args.out} (dataset, closure-lite, "
+        f"\ndemo finished in {tail.seconds:.1f} s; outputs in {args.out} (dataset, pss, closure-lite, "
         f"store.zarr, analysis)"
     )
     if tail.url:
         print(f"the Space is at {tail.url}")
+    print(f"open the Space on these outputs with:\n  {tail.serve_command}")
     return 0
 
 
@@ -63,11 +66,15 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="library seed (default 0)")
-    p.add_argument("--format", type=formats, default=("cbz",), help="container formats, cycled: cbz,pdf")
+    p.add_argument(
+        "--format", type=formats, default=("cbz",), help="container formats, cycled: cbz,pdf (default cbz)"
+    )
     p.add_argument(
         "--size", type=size, default=(1060, 1600), help="page size WIDTHxHEIGHT (default 1060x1600)"
     )
-    p.add_argument("--story-pages", type=page_range, default=(6, 14), help="story pages per book LOW-HIGH")
+    p.add_argument(
+        "--story-pages", type=page_range, default=(6, 14), help="story pages per book LOW-HIGH (default 6-14)"
+    )
     p.add_argument(
         "--image-format", choices=["jpeg", "png"], default="jpeg", help="page image encoding in CBZ"
     )
@@ -76,17 +83,30 @@ def register(commands: Commands) -> None:
     p = commands.sub.add_parser(
         "demo",
         help="run the main job on an embedded sample (what `make demo` runs)",
-        description="The whole pipeline on a generated sample: synth -> ingest -> annotate -> dataset -> "
-        "train Closure Lite (short CPU schedule) -> embed -> analyze -> serve the Space on 127.0.0.1 "
-        "(DEMO_NO_SERVE=1: stop after writing everything and print a sample query).",
+        description="The whole pipeline on a generated sample: synth -> ingest -> annotate -> page types "
+        "(segment) -> dataset -> train Closure Lite (short CPU schedule) -> embed -> analyze -> serve the "
+        "Space on 127.0.0.1 (DEMO_NO_SERVE=1: stop after writing everything). Ends by printing the "
+        "`serve` command that opens the Space on what it wrote.",
+    )
+    p.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
+    p.add_argument("--books", type=positive, default=3, help="books in the sample library")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample library")
+    p.add_argument("--workers", type=positive, default=1, help="worker processes of ingest and annotate")
+    p.add_argument(
+        "--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"], help="OCR engine of annotate"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("demo_output"), help="output folder (default demo_output)"
+        "--pss-books",
+        type=positive,
+        default=30,
+        help="synthetic books (another seed) the page-type model is trained on",
     )
-    p.add_argument("--books", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--ocr", default="rapidocr", choices=["rapidocr", "tesseract", "none"])
+    p.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep the training checkpoints and the best-model copy (by default only the final "
+        "model is kept, its weights as float16)",
+    )
     p.add_argument(
         "--model-config",
         default="lite",

@@ -191,7 +191,7 @@ def register(commands: Commands) -> None:
         "annotate output folder",
     )
     p.add_argument("--pred", required=True, type=Path, help="annotate output folder or DataSpec files")
-    p.add_argument("--iou", type=float, default=0.5)
+    p.add_argument("--iou", type=float, default=0.5, help="IoU at which a predicted panel matches a true one")
     p.add_argument("--lang", help=LANG_HELP)
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.set_defaults(func=cmd_eval_panels)
@@ -223,8 +223,15 @@ def register(commands: Commands) -> None:
         description="Ground truth: a CoMix/CDF COCO file or DataSpec files; predictions: DataSpec files, an "
         "annotate output folder or a COCO file.",
     )
-    p.add_argument("--gt", required=True, type=Path)
-    p.add_argument("--pred", required=True, type=Path)
+    p.add_argument(
+        "--gt", required=True, type=Path, help="ground truth: a CoMix/CDF COCO file or DataSpec files"
+    )
+    p.add_argument(
+        "--pred",
+        required=True,
+        type=Path,
+        help="predictions: DataSpec files, an annotate output folder or COCO",
+    )
     p.add_argument("--image-dir", type=Path, help="page images of COCO files (not needed for scoring)")
     p.add_argument("--dataset", help="dataset name for the report (default: the --gt file name)")
     p.add_argument("--export-coco", type=Path, help="write the predictions as a COCO dict (CoMix layout)")

@@ -16,6 +16,16 @@ def cmd_export_comicinfo(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_export_acbf(args: argparse.Namespace) -> int:
+    from ..interop import export_acbf
+
+    result = export_acbf(
+        args.annotations, args.out, mode=args.mode, library=args.library, lang=args.lang, images=args.images
+    )
+    print(result.summary_text())
+    return 1 if result.errors else 0
+
+
 def cmd_export_detection(args: argparse.Namespace) -> int:
     from ..interop import export_coco, export_yolo
 
@@ -27,7 +37,7 @@ def cmd_export_detection(args: argparse.Namespace) -> int:
 def register(commands: Commands) -> None:
     ex_sub = commands.group(
         "export",
-        help="write results in the formats comic readers and tools read (ComicInfo, COCO, YOLO)",
+        help="write results in the formats comic readers and tools read (ComicInfo, ACBF, COCO, YOLO)",
         dest="export_command",
         metavar="FORMAT",
     )
@@ -45,6 +55,30 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--library", type=Path, help="the folder that was ingested (copy and in-place modes)")
     p.set_defaults(func=cmd_export_comicinfo)
+    p = ex_sub.add_parser(
+        "acbf",
+        help="ACBF 1.1 per book: frames (panels in reading order) and a text layer, for guided view",
+        description="Frames from the panels (their polygons when known), text-areas from the lettering units "
+        "(polygon, kind, text), the book's metadata kept. Writes a sidecar OUT/<book path>.acbf, a copy of "
+        "each CBZ with it inside (--mode copy), or rewrites the CBZs themselves (--mode in-place: "
+        "atomically; the original is untouched if anything fails). Also reads ingest's groundtruth/ folder.",
+    )
+    p.add_argument(
+        "annotations", type=Path, help="an annotate output folder (or a folder of DataSpec .jsonl)"
+    )
+    p.add_argument("--out", type=Path, help="output folder (sidecar and copy modes)")
+    p.add_argument(
+        "--mode", choices=["sidecar", "copy", "in-place"], default="sidecar", help="default: sidecar"
+    )
+    p.add_argument("--library", type=Path, help="the folder that was ingested (copy and in-place modes)")
+    p.add_argument("--lang", help="language of the text layer (default: the book's, else und)")
+    p.add_argument(
+        "--images",
+        choices=["entries", "embed"],
+        default="entries",
+        help="entries: name each page's image in the book (default); embed: the page images inside the .acbf",
+    )
+    p.set_defaults(func=cmd_export_acbf)
     for name, what in (
         ("coco", "COCO annotations.json in CoMix's layout (reads back with --detector coco:FILE)"),
         ("yolo", "YOLO images/ + labels/ + data.yaml (classes 0 panel, 1 character, 2 text, 3 face)"),

@@ -176,8 +176,13 @@ def register(commands: Commands) -> None:
         help="merge the shard manifests of a sharded ingest",
         description="Merge OUT/shards/* into OUT/manifest.parquet once every shard has finished.",
     )
-    p.add_argument("out", type=Path)
-    p.add_argument("--near-duplicate-distance", type=int, default=4)
+    p.add_argument("out", type=Path, help="the --out folder of the sharded `ingest` runs")
+    p.add_argument(
+        "--near-duplicate-distance",
+        type=int,
+        default=4,
+        help="perceptual-hash bits within which pages are flagged near-duplicates (-1: off)",
+    )
     p.set_defaults(func=cmd_ingest_merge)
 
     p = commands.sub.add_parser(
@@ -187,7 +192,9 @@ def register(commands: Commands) -> None:
         "under OUT/dataspec/, one file per book. Resumable: finished books are skipped.",
     )
     p.add_argument("ingest_dir", type=Path, help="output folder of `comics-analysis ingest`")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder (DataSpec records under OUT/dataspec)"
+    )
     p.add_argument(
         "--detector",
         default="classical",
@@ -216,9 +223,9 @@ def register(commands: Commands) -> None:
         "v0.3 files named like the pages) and align them to the detected panels",
     )
     p.add_argument("--vlm-min-iou", type=float, default=0.5, help="IoU at which a VLM box matches a panel")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--num-shards", type=int, default=1)
-    p.add_argument("--shard-index", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--num-shards", type=int, default=1, help="split the books into K shards (e.g. Slurm)")
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this run does, 0..K-1")
     add_engine_args(p)
     p.set_defaults(func=cmd_annotate)
 
@@ -229,14 +236,15 @@ def register(commands: Commands) -> None:
         "Studio, HF Inference Providers, Gemini's OpenAI-compatible endpoint) and write the raw answer and "
         "the "
         "parsed JSON per page under OUT/pages/. Resumable; cached by (image, model, prompt version). "
-        "The API key is read from --api-key-env and never printed.",
+        "The API key is read from --api-key-env and never printed. The endpoint is checked once "
+        "before the run (GET BASE_URL/models, 5 s): a wrong URL fails at once.",
     )
     p.add_argument("ingest_dir", type=Path, help="output folder of `comics-analysis ingest`")
     p.add_argument("--model", required=True, help="model name as the endpoint knows it")
     p.add_argument("--base-url", required=True, help="e.g. http://localhost:11434/v1 (Ollama)")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="output folder (one JSON file per page)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
-    p.add_argument("--prompt-version", default="v2-grounded-1")
+    p.add_argument("--prompt-version", default="v2-grounded-1", help="prompt and answer schema version")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     p.add_argument(
         "--max-cost",
@@ -247,9 +255,14 @@ def register(commands: Commands) -> None:
     p.add_argument("--price-in", type=float, help="price per million input tokens (overrides --prices)")
     p.add_argument("--price-out", type=float, help="price per million output tokens (overrides --prices)")
     p.add_argument("--max-side", type=int, default=1536, help="longest image side sent, in pixels")
-    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--max-tokens", type=int, default=4096, help="answer token limit per page")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=5,
+        help="retries of a request on 429, 5xx, timeouts and empty answers",
+    )
     p.add_argument("--no-json-mode", action="store_true", help="for servers that reject response_format")
     p.add_argument("--cache", type=Path, help="answer cache folder (default OUT/cache)")
     p.add_argument("--limit", type=int, help="only the first N pages")

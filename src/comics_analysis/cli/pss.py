@@ -27,6 +27,7 @@ def cmd_pss_features(args: argparse.Namespace) -> int:
         device=args.device,
         show_progress=not args.quiet,
         page_store=page_store,
+        with_page_stats=args.page_stats,
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -91,7 +92,13 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--image-root", help="root of the image paths (default: as recorded, else the records' folder)"
     )
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--page-stats",
+        action="store_true",
+        help="also cache layout/text statistics and the VLM summary vector per page (the zero-shot "
+        "segmenter's inputs; inference.page_stats)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device of the encoders, e.g. cpu or cuda")
     p.set_defaults(func=cmd_pss_features)
     p = ps_sub.add_parser(
         "convert-v4",
@@ -126,13 +133,19 @@ def register(commands: Commands) -> None:
     p.set_defaults(func=cmd_train_pss)
 
     p = commands.sub.add_parser(
-        "segment", help="page types and segments of books (per book, overlapping windows)"
+        "segment",
+        help="page types and segments of books (a trained model, or the zero-shot segmenter by default)",
+        description="Without --model the zero-shot segmenter (rules and position priors over page "
+        "statistics, MiniLM similarity to class descriptions, Viterbi decoding) labels the books; it needs "
+        "features made with `pss features --page-stats`.",
     )
     p.add_argument("books", nargs="+", help="book ids in the feature store, or 'all'")
-    p.add_argument("--features", type=Path, required=True)
-    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--features", type=Path, required=True, help="feature store of the books (`pss features`)")
+    p.add_argument(
+        "--model", help="CoSMo PSS model folder or Hub id (default: zero-shot, needs no training data)"
+    )
     p.add_argument("--window", type=int, default=32, help="pages per window (0: the whole book)")
-    p.add_argument("--stride", type=int, default=16)
+    p.add_argument("--stride", type=int, default=16, help="pages between window starts")
     p.add_argument("--json", type=Path, help="write per-page labels and segments here")
     p.add_argument("--dataspec", type=Path, help="DataSpec folder whose records get page_type/story_start")
     p.add_argument("--store", type=Path, help="embedding store whose page_type column gets the predictions")

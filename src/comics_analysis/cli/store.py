@@ -6,7 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from ._common import Commands, add_engine_args, engine_options
+from ._common import Commands, add_engine_args, emit_json, engine_options, renamed
+
+JSON_HELP = "write JSON instead of the table: to PATH, or to standard output when PATH is - or left out"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -28,7 +30,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             hybrid=args.hybrid,
             model=args.model,
         )
-        print(hits_text(hits, as_json=args.json))
+        _print_hits(hits_text(hits, as_json=args.json is not None), args.json)
         return 0
     if args.hybrid:
         raise ValueError("--hybrid goes with --quote (and --model)")
@@ -51,14 +53,22 @@ def cmd_search(args: argparse.Namespace) -> int:
         ann=args.ann,
         nprobe=args.nprobe,
     )
-    print(hits_text(hits, as_json=args.json))
+    _print_hits(hits_text(hits, as_json=args.json is not None), args.json)
     return 0
+
+
+def _print_hits(text: str, where: str | None) -> None:
+    """The hits table, or their JSON to standard output or a file (``--json [PATH]``)."""
+    if where is None:
+        print(text)
+    else:
+        emit_json(text, where)
 
 
 def cmd_store_info(args: argparse.Namespace) -> int:
     from ..store import open_store
 
-    print(open_store(args.store).info_text(as_json=args.json))
+    _print_hits(open_store(args.store).info_text(as_json=args.json is not None), args.json)
     return 0
 
 
@@ -223,7 +233,7 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--backend", default="auto", choices=["auto", "faiss", "numpy"], help="exact search backend"
     )
-    p.add_argument("--json", action="store_true", help="print the hits as JSON (full text)")
+    p.add_argument("--json", nargs="?", const="-", metavar="PATH", help=JSON_HELP + " (full text)")
     p.set_defaults(func=cmd_search)
 
     p = commands.sub.add_parser(
@@ -232,7 +242,7 @@ def register(commands: Commands) -> None:
         description="Write page and panel embeddings in whole chunks with a progress manifest; a re-run "
         "resumes (finished chunks are skipped). DATASET: any page source (an annotate output folder, a "
         "comic_pages export folder (`dataset build`), a datasets save_to_disk folder, DataSpec files, "
-        "...; see the README). Under "
+        "...; see docs/datasets.md). Under "
         "`accelerate launch` every process embeds its own chunks (on CPU: ACCELERATE_USE_CPU=1 "
         "accelerate launch --multi_gpu --num_processes N -m comics_analysis embed ...).",
     )
@@ -240,7 +250,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--model", required=True, help="Closure Lite model folder (or Hub repo id)")
     p.add_argument("--out", required=True, type=Path, help="store folder (created, or resumed)")
     p.add_argument("--config", help="comic_pages config of an export to embed (default all)")
-    p.add_argument("--images", type=Path, help="root of the records' image paths (default: as recorded)")
+    p.add_argument(
+        "--image-root",
+        dest="images",
+        type=Path,
+        help="root of the records' image paths (default: as recorded)",
+    )
+    renamed(p, "--images", "--image-root", dest="images", type=Path)
     p.add_argument("--num-shards", type=int, default=1, help="split the chunks into K shards (e.g. Slurm)")
     p.add_argument("--shard-index", type=int, default=0, help="which shard this run writes, 0..K-1")
     p.add_argument("--batch-size", type=int, default=16, help="pages per forward pass (default 16)")
@@ -263,7 +279,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--clusters", type=int, help="k of k-means (default: about sqrt(pages / 2), 2..12)")
     p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors (default 15)")
     p.add_argument("--method", choices=["umap", "pca"], default="umap", help="2-D map (default umap)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of UMAP and k-means")
     p.add_argument(
         "--outlier-threshold",
         type=float,
@@ -289,7 +305,10 @@ def register(commands: Commands) -> None:
     p.add_argument("store", nargs="?", type=Path, help="embedding store folder (default $COMICS_STORE)")
     p.add_argument("--model", type=Path, help="Closure Lite model folder, for text and image queries")
     p.add_argument("--pages", type=Path, help="the pages embedded (default: as the store recorded)")
-    p.add_argument("--images", type=Path, help="root of the page image paths (default: as recorded)")
+    p.add_argument(
+        "--image-root", dest="images", type=Path, help="root of the page image paths (default: as recorded)"
+    )
+    renamed(p, "--images", "--image-root", dest="images", type=Path)
     p.add_argument("--analysis", type=Path, help="`analyze` output folder for the map tab")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
@@ -304,11 +323,11 @@ def register(commands: Commands) -> None:
         metavar="ACTION",
     )
     p = st_sub.add_parser("info", help="attributes, progress and bytes on disk of a store")
-    p.add_argument("store", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("store", type=Path, help="embedding store folder")
+    p.add_argument("--json", nargs="?", const="-", metavar="PATH", help=JSON_HELP)
     p.set_defaults(func=cmd_store_info)
     p = st_sub.add_parser("verify", help="check that every finished chunk is present and decodes")
-    p.add_argument("store", type=Path)
+    p.add_argument("store", type=Path, help="embedding store folder")
     p.add_argument(
         "--repair", action="store_true", help="unmark damaged chunks so that `embed` rewrites them"
     )
@@ -320,8 +339,13 @@ def register(commands: Commands) -> None:
         "STORE/fulltext.sqlite (SQLite FTS5, trigrams) over the lettering, for `search --quote`; a "
         "re-run adds the chunks finished since and is a no-op when nothing changed.",
     )
-    p.add_argument("store", type=Path)
-    p.add_argument("--level", choices=["page", "panel", "text"], default="page")
+    p.add_argument("store", type=Path, help="embedding store folder")
+    p.add_argument(
+        "--level",
+        choices=["page", "panel", "text"],
+        default="page",
+        help="vectors to index, or the lettering",
+    )
     p.add_argument("--rebuild", action="store_true", help="with --level text: rebuild from empty")
     p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")
     p.add_argument(

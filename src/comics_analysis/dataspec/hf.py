@@ -59,6 +59,7 @@ def hf_features(decode_images: bool = True):
         "text": {"dialogue": strings, "narration": strings, "sfx": strings},
         "description": Value("string"),
         "characters": strings,
+        "polygon": List(List(Value("float64"), length=2)),
     }
     text = {
         "bbox": bbox,

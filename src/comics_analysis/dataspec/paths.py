@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def expand_path(path: str | os.PathLike) -> Path:
+    """``path`` with ``~`` / ``~user`` and ``$VAR`` / ``${VAR}`` expanded, as a shell would (an
+    unset variable stays as written, so the error that follows names it)."""
+    return Path(os.path.expandvars(os.path.expanduser(os.fspath(path))))
 
 
 class TailIndex(Generic[T]):

@@ -109,6 +109,15 @@ class PanelText(_Record):
         return [*self.narration, *self.dialogue, *self.sfx]
 
 
+def _check_polygon(value: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+    if value is not None:
+        if len(value) < 3:
+            raise ValueError(f"polygon needs 3 or more points, got {len(value)}")
+        if any(v != v for point in value for v in point):
+            raise ValueError("polygon contains NaN")
+    return value
+
+
 class Panel(_Record):
     bbox: BBox
     score: float | None = None
@@ -117,8 +126,12 @@ class Panel(_Record):
     text: PanelText = Field(default_factory=PanelText)
     description: str | None = None  # VLM scene description: never lettered text
     characters: list[str] = Field(default_factory=list)
+    # outline of the panel, [[x, y], ...] (3+ points), when it is not its box (an ACBF frame, a
+    # slanted border); optional: records written before it existed load with None
+    polygon: list[tuple[float, float]] | None = None
 
     _bbox = field_validator("bbox")(_check_bbox)
+    _polygon = field_validator("polygon")(_check_polygon)
 
 
 class TextBox(_Record):
@@ -133,16 +146,7 @@ class TextBox(_Record):
     polygon: list[tuple[float, float]] | None = None
 
     _bbox = field_validator("bbox")(_check_bbox)
-
-    @field_validator("polygon")
-    @classmethod
-    def _check_polygon(cls, value: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
-        if value is not None:
-            if len(value) < 3:
-                raise ValueError(f"polygon needs 3 or more points, got {len(value)}")
-            if any(v != v for point in value for v in point):
-                raise ValueError("polygon contains NaN")
-        return value
+    _polygon = field_validator("polygon")(_check_polygon)
 
 
 class Match(_Record):
@@ -227,9 +231,10 @@ class Page(_Record):
         for name, items in (("panels", self.panels), ("texts", self.texts), ("characters", self.characters)):
             for i, item in enumerate(items):
                 item.bbox = self._clamp(item.bbox, f"{name}[{i}].bbox")
-        for i, text in enumerate(self.texts):
-            if text.polygon is not None:
-                text.polygon = self._clamp_points(text.polygon, f"texts[{i}].polygon")
+        for name, items in (("panels", self.panels), ("texts", self.texts)):
+            for i, item in enumerate(items):
+                if item.polygon is not None:
+                    item.polygon = self._clamp_points(item.polygon, f"{name}[{i}].polygon")
         return self
 
     def _clamp_points(self, points: list[tuple[float, float]], field: str) -> list[tuple[float, float]]:

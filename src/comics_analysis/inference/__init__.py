@@ -11,6 +11,10 @@ Import what you need from the submodules (torch and transformers are imported wh
 - :mod:`.vision`: the page vision encoder of PSS features (:class:`~.vision.VisionEncoder`);
 - :mod:`.features`: PSS page features and their Zarr cache (:class:`~.features.FeatureStore`,
   :func:`~.features.extract_features`);
+- :mod:`.page_stats`: layout / text statistics of a page (panels, text density, prose, prices,
+  indicia, title lettering), cached with the PSS features (``--page-stats``);
+- :mod:`.zeroshot`: the zero-shot page stream segmenter (rules, position priors, MiniLM similarity
+  to class descriptions, Viterbi), the default of ``segment`` without a model;
 - :mod:`.pss`: CoSMo PSS loading, per-book prediction, segments and the ``segment`` job
   (:func:`~.pss.segment_books`).
 

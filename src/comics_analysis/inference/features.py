@@ -19,6 +19,13 @@ Store layout (a Zarr v3 group, arrays along ``page``): ``vision`` [N, Dv] float3
 ``page_index`` [N] int32, ``story_start`` [N] bool; attributes: encoders, serialisation
 version, ``row_count`` (rows count only up to it: it is written last). Re-running with the same
 encoders appends only pages not yet in the store.
+
+With ``page_stats=True`` (``pss features --page-stats``) the store also holds, per page, the
+layout / text statistics of :mod:`.page_stats` (``stats`` [N, S] float32, attribute
+``page_stats`` = its version, ``stat_names``) and the VLM page summary embedded with the text
+encoder (``summary`` [N, Dt] float32, ``summary_mask`` [N] bool; False when the record has no
+summary): the inputs of the zero-shot segmenter (:mod:`.zeroshot`). A store made without them
+is not extended with them (another folder, as for another encoder).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..dataspec import Page
+from .page_stats import PAGE_STATS_VERSION, STAT_NAMES, page_stats
 from .text import TextEncoder
 from .vision import VisionEncoder
 
@@ -64,6 +72,7 @@ class PageInput:
     text: str
     page_type: str | None = None
     story_start: bool = False
+    record: Page | None = None  # the DataSpec record (layout statistics, VLM summary), when known
 
 
 def page_text(page: Page) -> str:
@@ -118,6 +127,12 @@ class FeatureStore:
         self.vision = np.asarray(self.group["vision"][:n], dtype=np.float32)
         self.text = np.asarray(self.group["text"][:n], dtype=np.float32)
         self.position = {pid: i for i, pid in enumerate(self.page_ids)}
+        self.has_stats = "stats" in self.group
+        if self.has_stats:
+            self.stat_names = list(self.attrs.get("stat_names", STAT_NAMES))
+            self.stats = np.asarray(self.group["stats"][:n], dtype=np.float32)
+            self.summary = np.asarray(self.group["summary"][:n], dtype=np.float32)
+            self.summary_mask = np.asarray(self.group["summary_mask"][:n])
 
     def __len__(self) -> int:
         return self.rows
@@ -154,7 +169,15 @@ class FeatureStore:
         if book_id not in books:
             raise KeyError(f"{self.path}: book {book_id!r} is not in the feature store")
         rows = books[book_id]
+        extra = {}
+        if self.has_stats:
+            extra = {
+                "stats": self.stats[rows],
+                "summary": self.summary[rows],
+                "summary_mask": self.summary_mask[rows],
+            }
         return {
+            **extra,
             "book_id": book_id,
             "page_ids": self.page_ids[rows].tolist(),
             "vision": self.vision[rows],
@@ -168,7 +191,15 @@ class FeatureStore:
 def _create_store(out: Path, attrs: dict[str, Any], vision_dim: int, text_dim: int, chunk: int) -> None:
     zarr = _zarr()
     group = zarr.open_group(str(out), mode="w", zarr_format=3)
+    stats = {}
+    if attrs.get("page_stats"):
+        stats = {
+            "stats": ((0, len(STAT_NAMES)), "float32", (chunk, len(STAT_NAMES)), 0.0),
+            "summary": ((0, text_dim), "float32", (chunk, text_dim), 0.0),
+            "summary_mask": ((0,), "bool", (chunk,), False),
+        }
     spec = {
+        **stats,
         "vision": ((0, vision_dim), "float32", (chunk, vision_dim), 0.0),
         "text": ((0, text_dim), "float32", (chunk, text_dim), 0.0),
         "text_mask": ((0,), "bool", (chunk,), False),
@@ -184,6 +215,22 @@ def _create_store(out: Path, attrs: dict[str, Any], vision_dim: int, text_dim: i
     group.attrs.update({**attrs, "row_count": 0})
 
 
+def _stat_values(batch: list[PageInput], text_encoder: TextEncoder) -> dict[str, np.ndarray]:
+    """``stats``, ``summary`` and ``summary_mask`` of a batch (a page without its DataSpec record
+    gets NaN statistics: unknown)."""
+    stats = np.full((len(batch), len(STAT_NAMES)), np.nan, dtype=np.float32)
+    summaries = []
+    for i, p in enumerate(batch):
+        if p.record is not None:
+            stats[i] = page_stats(p.record, p.image)
+        summaries.append(_SPACE.sub(" ", (p.record.summary if p.record else None) or "").strip())
+    return {
+        "stats": stats,
+        "summary": text_encoder(summaries),
+        "summary_mask": np.array([bool(t) for t in summaries]),
+    }
+
+
 def extract_features(
     pages: Iterable[PageInput],
     out: str | Path,
@@ -193,10 +240,12 @@ def extract_features(
     batch_pages: int = 256,
     show_progress: bool = True,
     page_store: Any = None,
+    with_page_stats: bool = False,
 ) -> dict[str, Any]:
     """Featurise ``pages`` into the store at ``out`` (created, or appended to when its encoders
     match); pages already present are skipped. ``page_store``: the open embedding store of
-    ``vision="store:PATH"`` (see :mod:`.vision`). Returns a summary with pages/s."""
+    ``vision="store:PATH"`` (see :mod:`.vision`). ``with_page_stats``: also the layout / text
+    statistics and the summary vectors (module docstring). Returns a summary with pages/s."""
     zarr = _zarr()
     out = Path(out)
     attrs = {
@@ -205,10 +254,15 @@ def extract_features(
         "text_encoder": text,
         "text_serialisation": TEXT_SERIALISATION,
     }
+    if with_page_stats:
+        attrs.update(page_stats=PAGE_STATS_VERSION, stat_names=list(STAT_NAMES))
     existing: set[str] = set()
     if (out / "zarr.json").is_file():
         old = dict(zarr.open_group(str(out), mode="r").attrs)
-        for key, value in attrs.items():
+        if old.get("page_stats") == PAGE_STATS_VERSION and not with_page_stats:
+            with_page_stats = True  # a store with statistics keeps them for every page
+            attrs.update(page_stats=PAGE_STATS_VERSION, stat_names=list(STAT_NAMES))
+        for key, value in {**attrs, "page_stats": attrs.get("page_stats")}.items():
             if old.get(key) != value:
                 raise ValueError(
                     f"{out}: existing feature store has {key}={old.get(key)!r}, this run {value!r}; "
@@ -249,6 +303,8 @@ def extract_features(
             "book_id": np.array([p.book_id for p in batch], dtype=object),
             "page_type": np.array([p.page_type or "" for p in batch], dtype=object),
         }
+        if with_page_stats:
+            values.update(_stat_values(batch, text_encoder))
         for name, value in values.items():
             group[name].append(value)
         rows += len(batch)

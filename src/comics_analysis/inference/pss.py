@@ -6,6 +6,10 @@ classifies whole books with overlapping windows and averaged logits, never mixin
 (``CosmoPssForPageClassification.classify_books``). Metrics come from
 :mod:`comics_analysis.metrics.pss`.
 
+Without a model (``model=None`` or ``"zero-shot"``) the zero-shot segmenter of :mod:`.zeroshot`
+classifies the books from their page statistics and text (a feature store made with
+``pss features --page-stats``); no training data is needed.
+
 Writing predicted page types into an embedding store is ``store.set_page_types`` (the store layer
 comes after this one); :meth:`Segmentation.page_types` gives its input.
 """
@@ -26,6 +30,9 @@ from ..dataspec.records import PAGE_TYPES
 from ..metrics.pss import evaluate_with_baselines, segments
 from ..modeling.cosmo_pss import CosmoPssForPageClassification
 from .features import FeatureStore
+from .text import TextEncoder
+from .zeroshot import MODEL_NAME as ZERO_SHOT
+from .zeroshot import ZeroShotSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +40,32 @@ __all__ = [
     "Segmentation",
     "book_arrays",
     "book_segments",
+    "check_features_fit",
     "evaluate_books",
     "load_books",
     "load_pss_model",
     "predict_books",
     "segment_books",
     "segments_table",
+    "zero_shot_predictions",
 ]
+
+
+def is_zero_shot(model: str | Path | None) -> bool:
+    """True for no model or the name ``zero-shot``."""
+    return model is None or str(model) == ZERO_SHOT
+
+
+def zero_shot_predictions(store: FeatureStore, books: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Predictions of the zero-shot segmenter for ``books`` (:func:`book_arrays` of ``store``);
+    the class descriptions are embedded with the store's own text encoder."""
+    if not store.has_stats:
+        raise ValueError(
+            f"{store.path}: no page statistics for the zero-shot segmenter; run "
+            "`comics-analysis pss features ... --page-stats --out NEW_FOLDER` (or give --model)"
+        )
+    segmenter = ZeroShotSegmenter.from_encoder(TextEncoder(str(store.attrs["text_encoder"])))
+    return segmenter.predict_books(books, store.stat_names)
 
 
 def book_arrays(store: FeatureStore, book_ids: list[str]) -> list[dict[str, Any]]:
@@ -72,6 +98,25 @@ def load_pss_model(model: str | Path, device: Any = None):
         raise FileNotFoundError(f"{path}: not a CoSMo PSS model folder (no config.json)")
     loaded = CosmoPssForPageClassification.from_pretrained(str(model)).eval()
     return loaded if device is None else loaded.to(device)
+
+
+def check_features_fit(model: Any, store: FeatureStore, model_name: str | Path) -> None:
+    """The model ``model_name`` reads vectors of the sizes it was trained on; a feature store made
+    with other encoders is an error that names both sizes and where each comes from (instead of
+    a matrix-shape error deep in the forward pass)."""
+    wanted = {"vision": int(model.config.vision_dim), "text": int(model.config.text_dim)}
+    held = {"vision": int(store.vision.shape[1]), "text": int(store.text.shape[1])}
+    wrong = [k for k in wanted if wanted[k] != held[k]]
+    if wrong:
+        what = "; ".join(
+            f"{k}: the model {model_name} takes {wanted[k]}-d vectors, the feature store {store.path} "
+            f"holds {held[k]}-d ones (encoder {store.attrs.get(f'{k}_encoder')!r})"
+            for k in wrong
+        )
+        raise ValueError(
+            f"the PSS model and the page features do not fit ({what}): extract the features with the "
+            "encoders the model was trained on (`pss features --vision ... --text ...`)"
+        )
 
 
 def predict_books(
@@ -175,7 +220,7 @@ class Segmentation:
 
 
 def segment_books(
-    model: str | Path,
+    model: str | Path | None,
     features: str | Path,
     books: list[str] | tuple[str, ...] = ("all",),
     *,
@@ -185,15 +230,21 @@ def segment_books(
     dataspec: str | Path | None = None,
 ) -> Segmentation:
     """Page types and segments of ``books`` (ids in the feature store ``features``, or
-    ``["all"]``) with the CoSMo PSS model ``model`` (a folder or a Hub id). ``window`` pages per
+    ``["all"]``) with the CoSMo PSS model ``model`` (a folder or a Hub id; ``None`` or
+    ``"zero-shot"``: the zero-shot segmenter, which needs ``--page-stats`` features). ``window`` pages per
     window with ``stride`` (``None`` or <= 0: the whole book at once). Optionally writes
     ``{"model", "books"}`` as JSON to ``json_path`` and the predicted ``page_type`` /
     ``story_start`` into the DataSpec records under the folder ``dataspec``."""
     store = FeatureStore(features)
     wanted = store.select_books(list(books))
-    pss = load_pss_model(model)
     window = None if window is None or window <= 0 else window
-    predictions = predict_books(pss, book_arrays(store, wanted), window, stride)
+    if is_zero_shot(model):
+        model = ZERO_SHOT
+        predictions = zero_shot_predictions(store, book_arrays(store, wanted))
+    else:
+        pss = load_pss_model(model)
+        check_features_fit(pss, store, model)
+        predictions = predict_books(pss, book_arrays(store, wanted), window, stride)
     result = Segmentation(model=str(model))
     result.books = [{**p, "segments": book_segments(p)} for p in predictions]
     if json_path is not None:

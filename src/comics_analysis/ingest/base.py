@@ -114,7 +114,7 @@ class ArchiveBook(Book):
             self.metadata = parse_comic_info(
                 self.read_entry(plan.comic_info), source=f"{self.path.name}: {plan.comic_info.name}"
             )
-        if not plan.pages:
+        if not plan.pages and plan.acbf is None:  # an ACBF may embed every image
             encrypted = [s for s in plan.skipped if s.kind == "encrypted_entry"]
             if encrypted:
                 raise ContainerError("encrypted", f"all {len(encrypted)} page entries are encrypted")
@@ -122,7 +122,13 @@ class ArchiveBook(Book):
         return plan
 
     def pages(self) -> Iterator[RawPage]:
-        for entry in self.plan().pages:
+        plan = self.plan()
+        if plan.acbf is not None:  # the ACBF orders the pages and may embed some
+            from .acbf import archive_pages  # lazy: ingest.acbf imports this module
+
+            yield from archive_pages(self, plan.acbf, plan.pages)
+            return
+        for entry in plan.pages:
             yield self.read_page(entry)
 
     def read_page(self, entry: Entry) -> RawPage:

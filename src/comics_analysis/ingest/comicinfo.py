@@ -3,7 +3,10 @@
 The schema is one flat element of simple fields plus ``<Pages>``; it is read with defusedxml
 (entity expansion and external references refused), namespaces stripped, integer fields checked
 against their range (a value out of range is dropped with a warning naming the file and field),
-and every other field kept as text, so unknown or future fields survive too.
+and every other field kept as text, so unknown or future fields survive too. When the schemas are
+at hand (``COMICS_ANALYSIS_SCHEMAS``, :mod:`comics_analysis.dataspec.schemas`) the document is also
+validated (v2.0, or the v2.1 draft when it uses a v2.1 field; namespaces set aside): each problem
+is a warning naming the file, line and element, and the file is read all the same.
 
 ``<Pages><Page Image="i" Type="..." DoublePage="true"/>`` gives each image (the i-th page image
 of the container, in reading order) a page type, mapped to the DataSpec taxonomy:
@@ -34,6 +37,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..dataspec.schemas import warn_invalid
+
 log = logging.getLogger(__name__)
 
 PAGE_TYPE_MAP: dict[str, str] = {
@@ -60,6 +65,7 @@ INT_FIELDS: dict[str, tuple[int, int]] = {
     "PageCount": (0, 1_000_000),
 }
 FLOAT_FIELDS = ("CommunityRating",)
+V21_ONLY = frozenset({"Translator", "Tags", "StoryArcNumber", "GTIN"})  # fields of the v2.1 draft
 
 
 @dataclass
@@ -114,6 +120,9 @@ def parse(data: bytes, source: str = "ComicInfo.xml") -> ComicInfo | None:
         log.warning("%s: ComicInfo not read (%s: %s)", source, type(exc).__name__, exc)
         return None
     info = ComicInfo()
+    names = {_local(child.tag) for child in root}
+    version = "comicinfo-2.1" if names & V21_ONLY else "comicinfo-2.0"
+    warn_invalid(data, version, source, strip_namespaces=True)  # when the schemas are at hand
     for child in root:
         name = _local(child.tag)
         if not name:

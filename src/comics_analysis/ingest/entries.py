@@ -81,11 +81,12 @@ def skip_reason(name: str) -> str | None:
 class PagePlan:
     pages: list[Entry] = field(default_factory=list)
     comic_info: Entry | None = None
+    acbf: Entry | None = None  # an ACBF document: it orders the pages (ingest.acbf)
     skipped: list[Skipped] = field(default_factory=list)
 
 
 def plan_pages(entries: list[Entry]) -> PagePlan:
-    """Split a listing into page entries (natural order), ComicInfo.xml and recorded skips."""
+    """Split a listing into page entries (natural order), ComicInfo.xml, an ACBF and recorded skips."""
     plan = PagePlan()
     for entry in entries:
         if entry.kind == "dir":
@@ -102,6 +103,9 @@ def plan_pages(entries: list[Entry]) -> PagePlan:
             continue
         if posixpath.basename(entry.name.replace("\\", "/")).lower() == "comicinfo.xml":
             plan.comic_info = plan.comic_info or entry
+            continue
+        if entry.name.lower().endswith(".acbf") and not entry.encrypted:
+            plan.acbf = plan.acbf or entry
             continue
         reason = skip_reason(entry.name)
         if reason is not None:

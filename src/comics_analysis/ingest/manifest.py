@@ -44,9 +44,12 @@ PAGE_SCHEMA = pa.schema(
         ("publisher", pa.string()),
         ("year", pa.int32()),
         ("reading_direction", pa.string()),
-        ("book_metadata", pa.string()),  # JSON: {"comicinfo": every field, "calibre": metadata.opf}
+        (
+            "book_metadata",
+            pa.string(),
+        ),  # JSON: {"comicinfo": every field, "acbf": its meta-data, "calibre": metadata.opf}
         ("page_type", pa.string()),  # DataSpec page type from ComicInfo <Pages> (ingest/comicinfo.py)
-        ("page_type_source", pa.string()),  # "comicinfo" when page_type is set
+        ("page_type_source", pa.string()),  # "comicinfo" (or "acbf": its cover page) when page_type is set
         ("double_page", pa.bool_()),
     ]
 )

@@ -32,6 +32,8 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
+from ..dataspec.paths import expand_path
+from .acbf import AcbfBook, content_sha256, has_acbf, write_ground_truth
 from .base import MAX_PAGE_PIXELS, TRANSIENT_KINDS, Book, ContainerError, Limits
 from .calibre import OPF_FILE, book_metadata, is_calibre_book, preference, read_opf
 from .cb7 import Cb7Book
@@ -47,7 +49,7 @@ from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = 3  # bump when the rows an unchanged container produces would change
+INGEST_VERSION = 4  # bump when the rows an unchanged container produces would change
 CONTAINERS: dict[str, type[Book]] = {
     ".cbz": CbzBook,
     ".zip": CbzBook,
@@ -60,6 +62,7 @@ CONTAINERS: dict[str, type[Book]] = {
     ".tgz": CbtBook,
     ".pdf": PdfBook,
     ".epub": EpubBook,
+    ".acbf": AcbfBook,  # its images are beside it (or embedded)
 }
 STATE_DIR = ".ingest"
 
@@ -149,14 +152,14 @@ def discover(
     ``root`` defaults to the common folder of the sources (a file source counts as its folder).
     ``exclude`` (the output folder, when it lies inside a source) is never walked.
     """
-    skip = Path(exclude).resolve() if exclude is not None else None
-    paths = [Path(s).resolve() for s in sources]
+    skip = expand_path(exclude).resolve() if exclude is not None else None
+    paths = [expand_path(s).resolve() for s in sources]
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"source not found: {path}")
     if root is None:
         root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
-    root = Path(root).resolve()
+    root = expand_path(root).resolve()
     tasks: dict[str, Task] = {}
 
     def relative(path: Path) -> str:
@@ -201,7 +204,7 @@ def discover(
                 if is_calibre_book(item):  # cover.jpg is calibre's copy, not a book
                     calibre.add(item)
                     add_calibre_book(item)
-                elif folder_images(item):
+                elif folder_images(item) and not has_acbf(item):  # an ACBF's images are its book
                     add(item, True)
             elif item.parent in calibre:
                 continue  # added with its book folder
@@ -299,12 +302,17 @@ def _clean_book_temp_files(out: Path, book_id: str) -> None:
                 tmp.unlink(missing_ok=True)
 
 
-def _finished_record(record_path: Path, digest: str, size: int, options: Options) -> dict | None:
+def _finished_record(
+    record_path: Path, digest: str, size: int, options: Options, content: str | None
+) -> dict | None:
     if not record_path.is_file():
         return None
     record = json.loads(record_path.read_text(encoding="utf-8"))
     same = (record.get("container_sha256"), record.get("container_bytes"), record.get("options"))
-    return record if same == (digest, size, options.key()) else None
+    truth = record.get("ground_truth")
+    if truth is not None and not (record_path.parents[2] / truth).is_file():
+        return None  # the ground truth file is gone: write it again
+    return record if same == (digest, size, options.key()) and record.get("content") == content else None
 
 
 def ingest_container(task: Task, out: Path, options: Options) -> dict:
@@ -355,7 +363,10 @@ def _with_calibre_metadata(result: dict, task: Task) -> dict:
 
 def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest: str, size: int) -> dict:
     record_path = out / STATE_DIR / "books" / f"{book_id}.json"
-    record = _finished_record(record_path, digest, size, options)
+    # an ACBF's images are files beside it: the book is read again when one changes
+    acbf_file = not task.folder and Path(task.path).suffix.lower() == ".acbf"
+    content = content_sha256(Path(task.path)) if acbf_file else None
+    record = _finished_record(record_path, digest, size, options, content)
     if record is not None:
         for item in record["rows"] + record["errors"]:
             item["source_path"] = task.rel  # the same bytes may have moved since
@@ -365,11 +376,11 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
     rows: list[dict] = []
     errors: list[dict] = []
     meta: dict = {}
-    book = None
+    book = acbf = None
     try:
         book = cls(Path(task.path), options.limits())
         rows, errors = _ingest_pages(book, task, out, book_id, options)
-        meta = book.metadata
+        meta, acbf = book.metadata, getattr(book, "acbf", None)
     except Exception as exc:
         if isinstance(exc, ContainerError):
             kind, reason = exc.kind, exc.reason
@@ -384,7 +395,7 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
         if book is not None:
             errors += [_error(task, book_id, s.entry, s.kind, s.reason) for s in book.skipped]
             book.close()
-    book_meta = {"comicinfo": meta["comicinfo"]} if meta.get("comicinfo") else {}
+    book_meta = {key: meta[key] for key in ("comicinfo", "acbf") if meta.get(key)}
     base = {
         "book_id": book_id,
         "source_path": task.rel,
@@ -404,12 +415,22 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
         row["page_type"] = info.page_type if info is not None else None
         row["page_type_source"] = "comicinfo" if info is not None else None
         row["double_page"] = info.double_page if info is not None else None
+        if info is None and acbf is not None and acbf.has_cover and row["page_index"] == 0:
+            row.update(page_type="cover", page_type_source="acbf")
     rows = [{**base, **row} for row in rows]
+    truth = None
+    if acbf is not None and rows:  # frames and text-areas as DataSpec ground truth
+        try:
+            truth = write_ground_truth(out, acbf, rows, task.rel)
+        except OSError as exc:
+            errors.append(_error(task, book_id, None, *_os_error(exc)))
     record = {
         "book_id": book_id,
         "container_sha256": digest,
         "container_bytes": size,
         "options": options.key(),
+        "content": content,
+        "ground_truth": truth,
         "rows": rows,
         "errors": errors,
     }
@@ -470,11 +491,14 @@ def ingest(
     near_duplicate_distance: int = 4,
     show_progress: bool = True,
 ) -> Manifest:
-    """Ingest ``sources`` into ``out``; returns the manifest (of this shard when sharded).
+    """Ingest ``sources`` (files and folders; ``~`` and ``$VAR`` are expanded) into ``out``;
+    returns the manifest (of this shard when sharded). No comic under ``sources`` is an error.
 
     With ``num_shards`` > 1 this writes ``out/shards/III-of-KKK.manifest.parquet``; run
     :func:`merge_shards` once every shard has finished to get ``out/manifest.parquet``.
     """
+    if isinstance(sources, (str, os.PathLike)):  # one folder or file
+        sources = [sources]
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is not in [0, {num_shards})")
     if pdf_mode not in ("auto", "render"):
@@ -483,9 +507,15 @@ def ingest(
         raise ValueError(
             f"unknown image format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
         )
-    out = Path(out)
+    out = expand_path(out)
+    found = discover(sources, root, exclude=out)
+    if not found:
+        raise ValueError(
+            f"no comics found in {', '.join(str(expand_path(s)) for s in sources)}: expected comic files "
+            f"({', '.join(sorted(CONTAINERS))}) or folders of page images"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [t for t in discover(sources, root, exclude=out) if shard_of(t.rel, num_shards) == shard_index]
+    tasks = [t for t in found if shard_of(t.rel, num_shards) == shard_index]
     if any(not t.folder and container_class(Path(t.path)) is CbrBook for t in tasks) and rar_tool() is None:
         log.warning("CBR/RAR files found but no extraction tool: %s", INSTALL_HINT)
     log.info("shard %d/%d: %d containers", shard_index, num_shards, len(tasks))

@@ -30,20 +30,13 @@ byte-identical. Only zip containers can be rewritten; other formats get a sideca
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-import zipfile
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from ..annotate.pipeline import read_annotations, recorded_images_root
-from ..dataspec import Page, atomic_write
-from ..ingest import read_manifest
+from ..dataspec import Page
+from .archive import REWRITE_ERRORS, ExportResult, check_mode, is_zip, read_books, rewrite_zip, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +99,6 @@ ORDER_V21 = list(ORDER_V20)  # the v2.1 draft inserts four fields and appends GT
 for _after, _name in (("Editor", "Translator"), ("Genre", "Tags"), ("StoryArc", "StoryArcNumber")):
     ORDER_V21.insert(ORDER_V21.index(_after) + 1, _name)
 ORDER_V21.append("GTIN")
-MODES = ("sidecar", "copy", "in-place")
 # manifest columns that fill a ComicInfo field the book's own ComicInfo lacks (calibre's, say)
 BOOK_FIELDS = (
     ("series", "Series"),
@@ -155,20 +147,6 @@ def comicinfo_xml(fields: dict[str, Any], pages: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-@dataclass
-class ExportResult:
-    written: list[Path] = field(default_factory=list)
-    sidecars: list[Path] = field(default_factory=list)  # books that could only get a sidecar
-    errors: list[str] = field(default_factory=list)
-
-    def summary_text(self) -> str:
-        lines = [f"{len(self.written)} file(s) written"]
-        if self.sidecars:
-            lines.append(f"{len(self.sidecars)} book(s) are not zips: a sidecar ComicInfo.xml instead")
-        lines += [f"error: {e}" for e in self.errors]
-        return "\n".join(lines)
-
-
 def _book_pages(pages: list[Page], manifest_rows: dict[str, dict], images_root: Path | None) -> list[dict]:
     out = []
     for page in sorted(pages, key=lambda p: p.page_index):
@@ -190,32 +168,6 @@ def _book_pages(pages: list[Page], manifest_rows: dict[str, dict], images_root: 
     return out
 
 
-def _write_zip_with(source: Path, target: Path, comicinfo: bytes) -> None:
-    """``source`` zip with its ComicInfo.xml replaced (or added), written atomically to ``target``:
-    every other member keeps its name, bytes, date and compression."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(source) as old, zipfile.ZipFile(handle, "w") as new:
-                for info in old.infolist():
-                    if info.filename.rsplit("/", 1)[-1].lower() == "comicinfo.xml":
-                        continue
-                    new.writestr(info, old.read(info), compress_type=info.compress_type)
-                entry = zipfile.ZipInfo("ComicInfo.xml", date_time=(2026, 1, 1, 0, 0, 0))
-                entry.compress_type = zipfile.ZIP_DEFLATED
-                new.writestr(entry, comicinfo)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with zipfile.ZipFile(tmp) as check:  # read back before anything is replaced
-            bad = check.testzip()
-            if bad is not None:
-                raise zipfile.BadZipFile(f"member {bad} failed its CRC check")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_comicinfo(
     pages_arg: str | Path,
     out: str | Path | None = None,
@@ -231,54 +183,36 @@ def export_comicinfo(
     is the folder that was ingested (the containers' paths are relative to it); needed by
     ``copy`` and ``in-place``.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    if mode != "in-place" and out is None:
-        raise ValueError(f"mode {mode} needs an output folder (out)")
-    if mode in ("copy", "in-place") and library is None:
-        raise ValueError(f"mode {mode} needs the library folder that was ingested (library)")
-    pages = read_annotations(pages_arg)
-    if not pages:
-        raise FileNotFoundError(f"{pages_arg}: no DataSpec pages")
-    images_root = recorded_images_root(pages_arg)
-    manifest_rows: dict[str, dict] = {}
-    if images_root is not None and (images_root / "manifest.parquet").is_file():
-        manifest_rows = {r["page_id"]: r for r in read_manifest(images_root).rows()}
-    books: dict[str, list[Page]] = defaultdict(list)
-    for page in pages:
-        books[page.book_id].append(page)
+    check_mode(mode, out, library)
+    books, images_root = read_books(pages_arg)
     result = ExportResult()
     out = Path(out) if out is not None else None
-    for book_id, book_pages in sorted(books.items()):
-        first = manifest_rows.get(book_pages[0].page_id, {})
-        source = book_pages[0].provenance.source_path or first.get("source_path") or book_id
-        metadata = json.loads(first["book_metadata"]) if first.get("book_metadata") else {}
-        fields = dict(metadata.get("comicinfo") or {})
+    for book in books:
+        first, source = book.first_row, book.source
+        fields = dict(book.metadata.get("comicinfo") or {})
         for key, name in BOOK_FIELDS:
             if first.get(key) not in (None, "") and name not in fields:
                 fields[name] = first[key]
-        xml = comicinfo_xml(fields, _book_pages(book_pages, manifest_rows, images_root))
+        xml = comicinfo_xml(fields, _book_pages(book.pages, book.rows, images_root))
         container = Path(library) / source if library is not None else None
-        is_zip = container is not None and container.is_file() and zipfile.is_zipfile(container)
         try:
-            if mode == "sidecar" or not is_zip:
+            if mode == "sidecar" or not is_zip(container):
                 if mode != "sidecar":
                     if out is None:
                         raise ValueError(f"{source}: not a zip; a sidecar needs an output folder (out)")
                     result.sidecars.append(Path(source))
                 target = out / f"{source}.ComicInfo.xml"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_write(target, "wb") as handle:
-                    handle.write(xml)
-            elif mode == "copy":
-                target = out / source
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _write_zip_with(container, target, xml)
+                write_sidecar(target, xml)
             else:
-                target = container
-                _write_zip_with(container, target, xml)
+                target = out / source if mode == "copy" else container
+                target.parent.mkdir(parents=True, exist_ok=True)
+                rewrite_zip(container, target, "ComicInfo.xml", xml, _is_comicinfo)
             result.written.append(target)
-        except (OSError, zipfile.BadZipFile, ValueError, RuntimeError) as exc:  # encrypted: RuntimeError
+        except REWRITE_ERRORS as exc:
             result.errors.append(f"{source}: {type(exc).__name__}: {exc}")
             log.warning("%s: not written (%s)", source, exc)
     return result
+
+
+def _is_comicinfo(name: str) -> bool:
+    return name.rsplit("/", 1)[-1].lower() == "comicinfo.xml"

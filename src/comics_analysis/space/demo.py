@@ -2,14 +2,16 @@
 :func:`run_demo_tail`, embeds -> analyzes -> serves once a model is trained::
 
     tail = run_demo_tail(out / "annotated", out / "model", out)
-    # embeds into out/store.zarr, analyses into out/analysis, prints a sample query, and unless
-    # DEMO_NO_SERVE=1 (or serve=False) serves the Space on 127.0.0.1 and prints its URL
+    # embeds into out/store.zarr, analyses into out/analysis, prints a sample query and the
+    # `serve` command that opens the Space on what it wrote, and unless DEMO_NO_SERVE=1 (or
+    # serve=False) serves the Space on 127.0.0.1 and prints its URL
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ class DemoTail:
     clusters: int
     outliers: int
     sample_query: dict[str, Any] = field(default_factory=dict)
+    serve_command: str = ""  # the `comics-analysis serve` line that opens the Space on these outputs
     url: str | None = None
     app: Any = None  # the running gradio app when served with block=False (call app.close())
     seconds: float = 0.0
@@ -47,6 +50,12 @@ class DemoTail:
 
 def _no_serve_from_env() -> bool:
     return os.environ.get("DEMO_NO_SERVE", "").lower() in ("1", "true", "yes")
+
+
+def serve_command(store: Path, model: Path, analysis: Path) -> str:
+    """The shell line that opens the Space on a store, its model and its analysis folder."""
+    parts = ["comics-analysis", "serve", str(store), "--model", str(model), "--analysis", str(analysis)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def run_demo_tail(
@@ -117,7 +126,9 @@ def run_demo_tail(
         clusters=len(analysis.clusters),
         outliers=len(analysis.outliers),
         sample_query=sample,
+        serve_command=serve_command(store_path, Path(model_dir), analysis_path),
     )
+    print(f"\n  open the Space on these outputs at any time with:\n    {tail.serve_command}")
     if serve:
         from . import SpaceConfig, launch  # lazy: gradio, only when serving
 
@@ -137,16 +148,19 @@ def run_demo(
     ocr: str = "rapidocr",
     model_config: str = "lite",
     train_steps: int = 60,
+    pss_books: int = 30,
+    keep_checkpoints: bool = False,
     show_progress: bool = True,
 ) -> DemoTail:
     """The whole pipeline on a generated sample (what ``make demo`` runs), narrated on stdout:
-    synth -> ingest -> annotate (scored against the exact truth) -> comic_pages dataset -> a short
-    Closure Lite training run -> :func:`run_demo_tail` (embed, analyze, serve). ``seconds`` of the
-    result is the whole run's wall time."""
+    synth -> ingest -> annotate (scored against the exact truth) -> page types (:func:`demo_page_types`)
+    -> comic_pages dataset -> a short Closure Lite training run -> :func:`run_demo_tail` (embed,
+    analyze, serve). Only the final models are kept (the Closure Lite weights as float16) unless
+    ``keep_checkpoints``. ``seconds`` of the result is the whole run's wall time."""
 
     start = time.perf_counter()
     out = Path(out)
-    total = 8
+    total = 9
     print(f"[1/{total}] synthesising a sample library of {books} books in {out}")
     books = make_library(out, books=books, seed=seed, formats=("cbz", "pdf"), show_progress=show_progress)
     for book in books:
@@ -182,9 +196,15 @@ def run_demo(
     print(f"\nground truth of {len(truth)} pages in {len(books)} books:")
     print(page_summary_text(truth))
 
+    print(
+        f"\n[4/{total}] page types: a small CoSMo PSS model trained on {pss_books} other synthetic books "
+        f"(seed {seed + 1}), then `segment` into {out / 'annotated' / 'dataspec'}"
+    )
+    demo_page_types(out, truth, seed=seed, books=pss_books, show_progress=show_progress)
+
     from ..dataset_builders import export_comic_pages  # lazy: `datasets`
 
-    print(f"\n[4/{total}] building the Hugging Face dataset (comic_pages) into {out / 'dataset'}")
+    print(f"\n[5/{total}] building the Hugging Face dataset (comic_pages) into {out / 'dataset'}")
     step = time.perf_counter()
     export = export_comic_pages(
         out / "annotated", out / "dataset", configs=["all"], show_progress=show_progress
@@ -198,7 +218,7 @@ def run_demo(
     )
 
     print(
-        f"\n[5/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, "
+        f"\n[6/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, "
         f"text tower frozen) on the dataset into {out / 'closure-lite'}"
     )
     step = time.perf_counter()
@@ -220,9 +240,72 @@ def run_demo(
     )
     shown = ", ".join(f"{k} {v:.3f}" for k, v in trained.metrics.items() if isinstance(v, float))
     print(f"  {trained.step} steps in {time.perf_counter() - step:.1f} s; held-out: {shown}")
+    if not keep_checkpoints:
+        from ..training.harness import compact_run  # lazy: torch + safetensors
+
+        freed = compact_run(out / "closure-lite", keep="final", half=True)
+        print(
+            f"  kept {trained.final_dir} only, its weights stored as float16 ({freed / 2**20:.0f} MiB of "
+            "checkpoints and copies removed; --keep-checkpoints keeps them)"
+        )
 
     tail = run_demo_tail(
-        out / "annotated", trained.final_dir, out, step=(6, total), show_progress=show_progress
+        out / "annotated", trained.final_dir, out, step=(7, total), show_progress=show_progress
     )
     tail.seconds = time.perf_counter() - start
     return tail
+
+
+def demo_page_types(
+    out: Path, truth: list, *, seed: int = 0, books: int = 30, show_progress: bool = True
+) -> dict[str, str]:
+    """Page types of the demo's pages, so that page-type filters and the Space have them: a small
+    CoSMo PSS model is trained on ``books`` synthetic books of another seed (never the demo's own
+    books), then segments the demo's annotated pages and writes page_type / story_start into
+    ``out/annotated/dataspec`` (the dataset and the store take them from there). Scored against
+    the demo's exact ``truth``. Writes ``out/pss/`` (features, model, segments.json)."""
+    from ..inference.features import extract_features  # lazy: torch + transformers
+    from ..inference.pss import segment_books  # lazy: torch
+    from ..training.configs import PssTrainConfig  # lazy: with the training below
+    from ..training.cosmo_pss import train_pss  # lazy: torch + accelerate
+    from ..training.harness import compact_run  # lazy: torch + safetensors
+    from ..training.pss_features import dataset_pages, synthetic_pages  # lazy: torch
+
+    begin = time.perf_counter()
+    pss = out / "pss"
+    extract_features(
+        synthetic_pages(books, seed=seed + 1), pss / "train-features", show_progress=show_progress
+    )
+    trained = train_pss(
+        PssTrainConfig(
+            features=str(pss / "train-features"),
+            out=str(pss / "model"),
+            seed=seed,
+            epochs=12,
+            patience=4,
+            overwrite=True,
+            show_progress=show_progress,
+        )
+    )
+    model = trained.best_dir or trained.final_dir
+    compact_run(pss / "model", keep=model.name)
+    extract_features(dataset_pages(out / "annotated"), pss / "features", show_progress=show_progress)
+    result = segment_books(
+        model,
+        pss / "features",
+        ["all"],
+        json_path=pss / "segments.json",
+        dataspec=out / "annotated" / "dataspec",
+    )
+    predicted = result.page_types()
+    true = {p.page_id: p.page_type for p in truth if p.page_type}
+    right = sum(predicted.get(pid) == t for pid, t in true.items())
+    counts: dict[str, int] = {}
+    for t in predicted.values():
+        counts[t] = counts.get(t, 0) + 1
+    print(
+        f"  {len(predicted)} pages typed in {time.perf_counter() - begin:.1f} s "
+        f"({', '.join(f'{t} {n}' for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))}); "
+        f"{right} of {len(true)} match the truth ({right / max(1, len(true)):.3f}); model {model}"
+    )
+    return predicted

@@ -32,7 +32,7 @@ class SegmentRun:
 
 
 def segment_into_store(
-    model: str | Path,
+    model: str | Path | None,
     features: str | Path,
     books: Sequence[str] = ("all",),
     *,
@@ -42,8 +42,9 @@ def segment_into_store(
     json_path: str | Path | None = None,
     dataspec: str | Path | None = None,
 ) -> SegmentRun:
-    """:func:`~comics_analysis.inference.pss.segment_books` (``json_path`` and ``dataspec`` as
-    there), then the predicted page types into the embedding store ``store`` when given."""
+    """:func:`~comics_analysis.inference.pss.segment_books` (``model`` None: the zero-shot
+    segmenter; ``json_path`` and ``dataspec`` as there), then the predicted page types into the
+    embedding store ``store`` when given."""
     # lazy: inference.pss imports torch
     from ..inference.pss import segment_books
 

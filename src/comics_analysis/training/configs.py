@@ -57,9 +57,7 @@ class TrainConfig:
         "or a save_to_disk folder",
     )
     data_config: str | None = arg(None, "comic_pages config of an export (default aligned, else all)")
-    image_root: str | None = arg(
-        None, "root of the records' image paths (default: as recorded)", flags=("--images",)
-    )
+    image_root: str | None = arg(None, "root of the records' image paths (default: as recorded)")
     variant: str = arg("base", "model variant (switches of the losses)", choices=VARIANT_NAMES)
     model_config: str = arg("tiny", "tiny, lite, base or a config.json / model folder")
     model_overrides: dict[str, Any] = field(

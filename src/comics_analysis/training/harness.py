@@ -393,12 +393,42 @@ class TrainingRun:
         )
 
 
+def compact_run(out: str | Path, *, keep: str = "final", half: bool = False) -> int:
+    """Shrink a finished run folder to one model: remove ``OUT/checkpoints`` and the model folder
+    other than ``keep`` (``"final"`` or ``"best"``); with ``half``, store that model's float32
+    weights as float16 (half the bytes; ``from_pretrained`` loads them back as the config's
+    float32). The run can no longer be resumed. Returns the bytes freed."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if keep not in ("final", "best"):
+        raise ValueError(f"keep must be final or best, got {keep!r}")
+    out = Path(out)
+    if not (out / keep / "config.json").is_file():
+        raise FileNotFoundError(f"{out / keep}: no model to keep (no config.json)")
+
+    def size(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+    before = size(out)
+    for folder in (out / "checkpoints", out / ("best" if keep == "final" else "final")):
+        shutil.rmtree(folder, ignore_errors=True)
+    if half:
+        for file in sorted((out / keep).glob("*.safetensors")):
+            weights = load_file(file)
+            halved = {k: v.half() if v.dtype == torch.float32 else v for k, v in weights.items()}
+            save_file(halved, str(file) + ".tmp", metadata={"format": "pt"})
+            os.replace(str(file) + ".tmp", file)
+    return before - size(out)
+
+
 __all__ = [
     "TRAINER_STATE",
     "TRAINING_INFO",
     "TrainResult",
     "TrainingRun",
     "better",
+    "compact_run",
     "find_checkpoint",
     "trackers",
     "write_json",

@@ -34,6 +34,7 @@ def source_pages(source: PageSource) -> Iterator[PageInput]:
             text=page_text(page),
             page_type=page.page_type,
             story_start=bool(page.story_start),
+            record=page,
         )
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from .base import Detection
-from .frames import frame_parts, thin_lines
+from .frames import corner_frame, frame_parts, thin_lines
 from .gutters import (
     _band_split,
     _carve_slanted,
@@ -96,6 +96,8 @@ class ClassicalConfig:
     frame_rect: float = 0.75  # ... and each panel it leaves fills this share of its box
     frame_part: float = 0.03  # ... and is this share of the region at least
     frame_hold: float = 0.7  # ... and the panels hold this share of the region's solid (0: off)
+    corner_low: float = 0.15  # a framed panel in a corner of an open one: at least this share of the region
+    corner_high: float = 0.8  # ... and at most this share (0: off)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -251,6 +253,14 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
             parts = _blobs(region, cfg)  # the region is a view of ``ink``: the carved gutter is gutter
         if len(parts) < 2 and cfg.frame_hold > 0:  # panels abutting or overlapping: frame lines only
             parts = frame_parts(region, thin[:, y0:y1, x0:x1], cfg, framed)
+        if (
+            len(parts) < 2 and not framed and cfg.corner_high > 0 and thin is not None
+        ):  # a framed panel beside an open one
+            corner = corner_frame(region, thin[:, y0:y1, x0:x1], paper[y0:y1, x0:x1], cfg)
+            rest = corner[1] if corner else None
+            if rest and not _texty(region[rest[1] : rest[3], rest[0] : rest[2]], cfg):
+                out.extend((x0 + a, y0 + b, x0 + c, y0 + d) for a, b, c, d in corner)
+                return
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(
@@ -397,7 +407,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     # balloon interiors are of the paper's colour; on a dark gutter, dark art merges with the gutter
     # and white art looks like a balloon, so gutters crossed by balloons are only looked for on paper
     light = paper if level > 128 else np.zeros_like(paper)
-    thin = thin_lines(grey) if cfg.frame_hold > 0 else None
+    thin = thin_lines(grey) if cfg.frame_hold > 0 or cfg.corner_high > 0 else None
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:

@@ -126,3 +126,101 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     if iw <= 0 or ih <= 0:
         return 0.0
     return iw * ih / min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+
+
+def corner_frame(
+    solid: np.ndarray,
+    thin: np.ndarray,
+    paper: np.ndarray,
+    cfg: ClassicalConfig,
+    tol: float = 0.04,
+    side: float = 0.5,
+    cover: float = 0.85,
+) -> list[tuple[int, int, int, int]]:
+    """A framed panel in a corner of an unframed region and the open (borderless) panel beside it,
+    whose art runs into the frame so that no gutter parts them: [frame box, box of the rest], or [].
+
+    The frame is a rectangle of long straight frame lines (each side at least ``side`` lined, all
+    four ``cover`` on average: the open panel's art may be drawn over one side) that sits in a
+    corner of the region (within ``tol`` of two adjacent sides), holds a share of it between
+    ``corner_low`` and ``corner_high`` and holds art (a frame around paper is a caption box); the
+    rest of the region's solid, outside the frame, must be as large (a panel, not a balloon
+    spilling over the frame)."""
+    import cv2
+
+    h, w = solid.shape
+    length = max(cfg.min_side_px, int(cfg.frame_line * min(h, w)))
+    empty = np.zeros_like(thin[0])
+    horiz = frame_lines(np.stack([thin[0], empty]), length)
+    vert = frame_lines(np.stack([empty, thin[1]]), length)
+    band = 3
+    hb = cv2.dilate(horiz.astype(np.uint8), np.ones((2 * band + 1, 1), np.uint8))
+    vb = cv2.dilate(vert.astype(np.uint8), np.ones((1, 2 * band + 1), np.uint8))
+    hcum = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(hb, axis=1, dtype=np.int32)], axis=1)
+    vcum = np.concatenate([np.zeros((1, w), np.int32), np.cumsum(vb, axis=0, dtype=np.int32)], axis=0)
+
+    def _positions(mask: np.ndarray, axis: int) -> list[int]:
+        strong = np.flatnonzero(mask.sum(axis=1 - axis) >= length)
+        if strong.size == 0:
+            return []
+        runs = np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
+        return [int(r[len(r) // 2]) for r in runs]
+
+    rows, cols = _positions(horiz, 0), _positions(vert, 1)
+    ty, tx = tol * h, tol * w
+    best = None
+    for t, b in itertools.combinations(rows, 2):
+        if b - t < cfg.min_side_px or not (t <= ty or b >= h - ty):
+            continue
+        for left, r in itertools.combinations(cols, 2):
+            if r - left < cfg.min_side_px or not (left <= tx or r >= w - tx):
+                continue
+            share = (r - left) * (b - t) / (h * w)
+            if not cfg.corner_low <= share <= cfg.corner_high or (best and share <= best[0]):
+                continue
+            sides = (
+                (hcum[t, r] - hcum[t, left]) / (r - left),
+                (hcum[b, r] - hcum[b, left]) / (r - left),
+                (vcum[b, left] - vcum[t, left]) / (b - t),
+                (vcum[b, r] - vcum[t, r]) / (b - t),
+            )
+            if min(sides) < side or sum(sides) < 4 * cover:
+                continue
+            inside = paper[t + 2 * band : b - 2 * band, left + 2 * band : r - 2 * band]
+            if inside.size and inside.mean() <= 0.5:
+                best = (share, (left, t, r, b))
+    if best is None:
+        return []
+    left, t, r, b = best[1]
+    rest = solid.copy()
+    rest[max(0, t - 2 * band) : b + 2 * band, max(0, left - 2 * band) : r + 2 * band] = False
+    _, _, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    keep = [s for s in stats[1:] if s[4] >= 0.01 * h * w]
+    if not keep:
+        return []
+    x0 = min(s[0] for s in keep)
+    y0 = min(s[1] for s in keep)
+    x1 = max(s[0] + s[2] for s in keep)
+    y1 = max(s[1] + s[3] for s in keep)
+    rest_area = (x1 - x0) * (y1 - y0)
+    if (
+        rest_area < max(cfg.corner_low * h * w, 0.25 * (r - left) * (b - t))
+        or min(x1 - x0, y1 - y0) < cfg.min_side_px
+    ):
+        return []
+    if _overlap((left, t, r, b), (x0, y0, x1, y1)) > 0.5:
+        return []  # the rest surrounds the frame: a framed shape in the art (a window), no panel beside it
+    x1, y1 = min(x1, w - 1), min(y1, h - 1)
+    lined = (
+        (hcum[y0, x1] - hcum[y0, x0]) / (x1 - x0),
+        (hcum[y1, x1] - hcum[y1, x0]) / (x1 - x0),
+        (vcum[y1, x0] - vcum[y0, x0]) / (y1 - y0),
+        (vcum[y1, x1] - vcum[y0, x1]) / (y1 - y0),
+    )
+    beside = (
+        min(x1, r + 2 * band) - max(x0, left - 2 * band) <= 0
+        or min(y1, b + 2 * band) - max(y0, t - 2 * band) <= 0
+    )
+    if sum(c >= side for c in lined) > 2 and beside:
+        return []  # the rest is framed too and abuts the frame: a line across one panel's art (a clock hand)
+    return [(left, t, r, b), (int(x0), int(y0), int(x1), int(y1))]

@@ -1,6 +1,15 @@
 """VLM text extraction: OpenAI-compatible client, versioned prompts, response schema, JSON repair."""
 
-from .client import VlmAnswer, VlmClient, VlmConfig, VlmError, VlmResult, image_data_uri
+from .client import (
+    VlmAnswer,
+    VlmClient,
+    VlmConfig,
+    VlmError,
+    VlmResult,
+    VlmUnreachable,
+    check_endpoint,
+    image_data_uri,
+)
 from .prompts import PROMPTS, Prompt
 from .repair import ParseResult, parse_vlm_json
 from .run import RunTotals, load_prices, page_file, read_pages, resolve_prices, run_vlm
@@ -20,6 +29,8 @@ __all__ = [
     "VlmPanel",
     "VlmResult",
     "VlmText",
+    "VlmUnreachable",
+    "check_endpoint",
     "image_data_uri",
     "load_prices",
     "page_file",

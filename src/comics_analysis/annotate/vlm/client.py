@@ -93,6 +93,34 @@ class VlmError(Exception):
         self.usage = usage or VlmUsage()
 
 
+class VlmUnreachable(RuntimeError):
+    """The endpoint did not answer the preflight at all (nothing listening, a wrong host, DNS)."""
+
+
+PREFLIGHT_TIMEOUT = 5.0  # seconds: a server that is up answers GET /models well within this
+
+
+def check_endpoint(base_url: str, timeout: float = PREFLIGHT_TIMEOUT, api_key: str | None = None) -> int:
+    """One ``GET {base_url}/models`` before a run, so that a mistyped URL or a server that is not
+    running fails in seconds, naming the URL, instead of after every page's retries. Any HTTP
+    answer passes (some servers refuse the listing: 401, 404): only reaching the server is checked.
+    Returns the status code; raises :class:`VlmUnreachable`."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        return httpx.get(url, timeout=timeout, headers=headers, follow_redirects=True).status_code
+    except httpx.TimeoutException:
+        reason = f"no answer within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        reason = redact(f"{type(exc).__name__}: {exc}", [api_key or ""])
+    raise VlmUnreachable(
+        f"cannot reach the VLM endpoint {base_url} ({reason}): check --base-url and that the server "
+        "is running"
+    )
+
+
 MAX_RETRY_AFTER = 60.0  # seconds: a server's Retry-After is honoured up to this
 
 
@@ -315,6 +343,10 @@ class VlmClient:
         prompt_key = "text:" + hashlib.sha256(f"{system or ''}\0{user}".encode()).hexdigest()
         text, usage = await self._complete(image, system, user, False, prompt_key)
         return VlmAnswer(text, **asdict(usage))
+
+    def preflight(self, timeout: float = PREFLIGHT_TIMEOUT) -> int:
+        """:func:`check_endpoint` of this client's endpoint (with its key)."""
+        return check_endpoint(self.config.base_url, timeout, self._secrets[0] if self._secrets else None)
 
     def config_dict(self) -> dict:
         """The configuration without secrets (for provenance and logs)."""

@@ -227,8 +227,10 @@ def run_vlm(
     max_cost: float | None = None,
     limit: int | None = None,
     show_progress: bool = True,
+    preflight: bool = True,
 ) -> RunTotals:
-    """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``."""
+    """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``.
+    ``preflight``: check once that the endpoint answers before reading (when pages are left)."""
 
     out = Path(out)
     state = _check_out(out, config)
@@ -237,6 +239,8 @@ def run_vlm(
         rows = rows[:limit]
     jobs = [(r["page_id"], Path(ingest_dir) / r["path"]) for r in rows]
     client = VlmClient(config)
+    if preflight and any(not page_file(out, pid).is_file() for pid, _ in jobs):
+        client.preflight()  # a wrong URL fails here, in seconds, not after every page's retries
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     totals = asyncio.run(
         read_pages(client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress)

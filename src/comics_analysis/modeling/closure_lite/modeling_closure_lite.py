@@ -124,6 +124,31 @@ def build_tower(config) -> PreTrainedModel:
     return AutoModel.from_config(config, **kwargs)
 
 
+def _load_backbone(cls: type[PreTrainedModel], path: str, config, kwargs: dict) -> PreTrainedModel:
+    """A pretrained tower. The checkpoint's pooler is left out on purpose (pooling is ours), so
+    transformers' load report, which would list it as UNEXPECTED, is kept off the log; a weight
+    the tower needs and the checkpoint lacks is an error."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model, info = cls.from_pretrained(path, config=config, output_loading_info=True, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
+    missing = [k for k in info.get("missing_keys", ()) if "position_ids" not in k]
+    mismatched = list(info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        raise ValueError(
+            f"{path}: the pretrained weights do not fit the {cls.__name__} tower: missing {missing[:5]}, "
+            f"mismatched {mismatched[:5]}"
+        )
+    return model
+
+
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     mask = mask.to(hidden.dtype).unsqueeze(-1)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -337,7 +362,7 @@ class ClosureLiteModel(ClosureLitePreTrainedModel):
                 if "add_pooling_layer" in inspect.signature(type(tower).__init__).parameters
                 else {}
             )
-            pretrained = type(tower).from_pretrained(resolve_backbone(name), config=tower.config, **kwargs)
+            pretrained = _load_backbone(type(tower), resolve_backbone(name), tower.config, kwargs)
             tower.load_state_dict(pretrained.state_dict())
         return model
 

@@ -1,0 +1,164 @@
+"""Page stream segmentation on real labelled books (issue 18.5): the zero-shot segmenter (the default
+of `segment`), the synthetic-only trained model of the README recipe and both trivial baselines,
+per book and pooled.
+
+    python scripts/eval_pss_real.py [--model pss/run/best] [--work DIR] [--json docs/bench/pss-real.json]
+
+The books and their labels are tests/data/pss_real_labels.json (pages of ../shared/data labelled by
+eye). Each book is run through the CLI as a user would: `ingest`, `annotate --detector classical
+--ocr rapidocr` (right to left where the labels say so), the labels written into the DataSpec
+records (source "gt"), `pss features --page-stats` (vision `pixels`, text `minilm`: the encoders of
+the README recipe, so the synthetic model reads the same features). Without ``--model`` the
+synthetic-only model is trained first with the README recipe (`pss features synthetic:90:0`,
+`train pss --epochs 25 --patience 6 --threads 2`). Metrics: `comics_analysis.metrics.pss`
+(scheme "ours": accuracy, macro-F1 over the labels present in the book, per-class F1, story-start
+F1, PQ, boundary F1, MnDD). Nothing is copied from the data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from comics_analysis.annotate.pipeline import read_annotations
+from comics_analysis.benchmarks.pss import real_labels
+from comics_analysis.benchmarks.report import write_results
+from comics_analysis.dataspec import write_page_types
+from comics_analysis.inference.features import FeatureStore
+from comics_analysis.inference.pss import book_arrays, load_pss_model, predict_books, zero_shot_predictions
+from comics_analysis.metrics.pss import evaluate_with_baselines
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+LABELS = ROOT / "tests" / "data" / "pss_real_labels.json"
+KEYS = ("accuracy", "macro_f1", "story_start_f1", "pq", "boundary_f1_0", "boundary_f1_1", "mndd")
+
+
+def _cli(*args: str) -> float:
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "comics_analysis", "--quiet", *args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def _metrics(result: dict) -> dict:
+    return {
+        **{k: result[k] for k in KEYS},
+        "macro_f1_labels": result["macro_f1_labels"],
+        "per_class_f1": {label: result["per_class"][label]["f1"] for label in result["macro_f1_labels"]},
+        "pages": result["pages"],
+    }
+
+
+def _score(truth: list[dict], systems: dict[str, list[dict]]) -> dict:
+    scored = {}
+    for name, preds in systems.items():
+        results = evaluate_with_baselines(truth, preds)
+        scored[name] = _metrics(results["model"])
+        for baseline in ("all_story", "cover_first_back_last"):
+            scored[baseline] = _metrics(results[baseline])
+    return scored
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--model", type=Path, help="a trained PSS model (default: train the README recipe)")
+    parser.add_argument("--work", type=Path, help="keep the intermediate folders here (default: temporary)")
+    parser.add_argument("--json", type=Path, help="write the figures here (with date, machine, commit)")
+    args = parser.parse_args()
+
+    spec = json.loads(args.labels.read_text(encoding="utf-8"))
+    payload: dict = {"benchmark": "pss-real", "labels": str(args.labels.relative_to(ROOT)), "seconds": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        features = work / "features"
+        for ingest in dict.fromkeys(b["ingest"] for b in spec["books"]):
+            direction = next(b["direction"] for b in spec["books"] if b["ingest"] == ingest)
+            name = ingest.replace("/", "_")
+            if not (work / name / "ann").is_dir():
+                payload["seconds"][f"ingest {ingest}"] = _cli(
+                    "ingest", str(args.data / ingest), "--out", str(work / name / "ingest")
+                )
+                payload["seconds"][f"annotate {ingest}"] = _cli(
+                    "annotate",
+                    str(work / name / "ingest"),
+                    "--out",
+                    str(work / name / "ann"),
+                    "--detector",
+                    "classical",
+                    "--ocr",
+                    "rapidocr",
+                    "--direction",
+                    direction,
+                )
+            pages = read_annotations(work / name / "ann")
+            write_page_types(work / name / "ann", real_labels(args.labels, pages), source="gt")
+            payload["seconds"][f"features {ingest}"] = _cli(
+                "pss", "features", str(work / name / "ann"), "--out", str(features), "--page-stats"
+            )
+        model = args.model
+        if model is None:
+            model = work / "synthetic-run" / "best"
+            if not model.is_dir():
+                train = str(work / "synthetic-train")
+                payload["seconds"]["features synthetic:90:0"] = _cli(
+                    "pss", "features", "synthetic:90:0", "--out", train
+                )
+                payload["seconds"]["train pss"] = _cli(
+                    "train", "pss", train, "--out", str(work / "synthetic-run"), "--epochs", "25",
+                    "--patience", "6", "--threads", "2",
+                )  # fmt: skip
+        store = FeatureStore(features)
+        books = book_arrays(store, list(store.books()))
+        source_of = {}
+        for ingest in dict.fromkeys(bk["ingest"] for bk in spec["books"]):
+            for page in read_annotations(work / ingest.replace("/", "_") / "ann"):
+                source_of[page.book_id] = page.provenance.source_path
+        by_source = {bk["source_path"]: bk["name"] for bk in spec["books"]}
+        names = {b["book_id"]: by_source[source_of[b["book_id"]]] for b in books}
+        start = time.perf_counter()
+        zero = zero_shot_predictions(store, books)
+        payload["seconds"]["zero-shot"] = time.perf_counter() - start
+        trained = predict_books(load_pss_model(model), books, 32, 16)
+        payload["model"] = str(args.model) if args.model else "README recipe (synthetic:90:0, train pss)"
+        truth = [
+            {"book_id": b["book_id"], "page_types": b["page_types"], "story_start": b["story_start"]}
+            for b in books
+        ]
+        payload["books"] = {}
+        for i, b in enumerate(books):
+            payload["books"][names[b["book_id"]]] = {
+                "book_id": b["book_id"],
+                "pages": len(b["page_ids"]),
+                "zero_shot_pages": [
+                    t + ("*" if s else "") for t, s in zip(zero[i]["page_types"], zero[i]["story_start"])
+                ],
+                "systems": _score([truth[i]], {"zero_shot": [zero[i]], "synthetic_model": [trained[i]]}),
+            }
+        payload["pooled"] = _score(truth, {"zero_shot": zero, "synthetic_model": trained})
+    rows = [("pooled", payload["pooled"])] + [(n, v["systems"]) for n, v in payload["books"].items()]
+    for name, systems in rows:
+        print(name)
+        for system, m in systems.items():
+            print(
+                f"  {system:<22} acc {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} "
+                f"start-F1 {m['story_start_f1']:.3f} PQ {m['pq']:.3f}"
+            )
+    if args.json:
+        print(f"wrote {write_results(args.json, payload)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
