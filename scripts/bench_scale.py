@@ -42,6 +42,14 @@ HERE = Path(__file__).resolve()
 STAGES = ("ingest", "annotate", "embed", "store", "search", "analyze")
 STREAMING = ("ingest", "annotate", "embed")  # stages that read pages one book / chunk at a time
 BOOK_PAGES = 100
+OUTPUTS = {  # what each stage writes under the size's folder
+    "ingest": ("ingest",),
+    "annotate": ("annotate", "annotate-ray"),
+    "embed": ("store.zarr", "store-ray.zarr"),
+    "store": (),
+    "search": (),
+    "analyze": ("analysis",),
+}
 
 
 # --- one stage, in its own process --------------------------------------------------------------
@@ -175,7 +183,8 @@ def run_stage(args) -> None:
 # --- the driver ---------------------------------------------------------------------------------
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int, cpu: dict[int, float]) -> int:
+    """Resident bytes of the process tree now; ``cpu`` keeps each process's latest CPU seconds."""
     import psutil
 
     try:
@@ -185,8 +194,10 @@ def _tree_rss(pid: int) -> int:
         return 0
     total = 0
     for proc in procs:
-        with contextlib.suppress(psutil.Error):
+        with contextlib.suppress(psutil.Error), proc.oneshot():
             total += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu[proc.pid] = times.user + times.system
     return total
 
 
@@ -197,14 +208,16 @@ def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict
     if ray:
         cmd.append("--ray")
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0]
+    tree_cpu: dict[int, float] = {}
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            peak[0] = max(peak[0], _tree_rss(proc.pid, tree_cpu))
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -221,9 +234,18 @@ def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict
     if proc.returncode != 0:
         raise SystemExit(f"stage {stage} ({pages} pages) failed:\n{out_box['err'][-3000:]}")
     result = next(json.loads(line[7:]) for line in out_box["out"].splitlines() if line.startswith("RESULT "))
+    cpu = usage.ru_utime + usage.ru_stime  # the stage process and the children it waited for
+    # every process of the tree (Ray's workers and raylet are not waited for by the stage), sampled
+    # at 10 Hz: the CPU spent after a process's last sample is missed
+    tree = max(cpu, sum(tree_cpu.values()))
     row = {
         "seconds": round(seconds, 2),
         "pages_per_s": round(pages / seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_ms_per_page": round(1000 * cpu / pages, 2),
+        "tree_cpu_seconds": round(tree, 1),
+        "tree_cpu_ms_per_page": round(1000 * tree / pages, 2),
+        "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # before, after
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
         "peak_tree_rss_mb": round(peak[0] / 2**20, 1),
         **{k: v for k, v in result.items() if k != "pages"},
@@ -244,10 +266,13 @@ def extrapolate(sizes: dict) -> dict:
             continue
         ta, tb = sizes[str(a)][stage]["seconds"], sizes[str(b)][stage]["seconds"]
         slope = (tb - ta) / (b - a)
+        ca, cb = sizes[str(a)][stage]["cpu_seconds"], sizes[str(b)][stage]["cpu_seconds"]
+        cpu_slope = (cb - ca) / (b - a)
         ma, mb = sizes[str(a)][stage]["peak_tree_rss_mb"], sizes[str(b)][stage]["peak_tree_rss_mb"]
         out[stage] = {
             "seconds_per_1000_pages": round(1000 * slope, 2),
             "hours_at_1e6": round((tb + slope * (1_000_000 - b)) / 3600, 2),
+            "cpu_hours_at_1e6": round((cb + cpu_slope * (1_000_000 - b)) / 3600, 2),
             "memory_ratio": round(mb / ma, 2),
             "peak_tree_rss_mb_at_1e6": round(mb + (mb - ma) / (b - a) * (1_000_000 - b), 0),
         }
@@ -280,12 +305,13 @@ def _commit() -> str | None:
 
 
 def table(report: dict) -> str:
-    lines = ["| pages | stage | seconds | pages/s | peak RSS (process), MB | peak RSS (tree), MB |"]
-    lines.append("|---:|---|---:|---:|---:|---:|")
+    lines = ["| pages | stage | seconds | pages/s | CPU ms/page | load | peak RSS, MB: process | tree |"]
+    lines.append("|---:|---|---:|---:|---:|---:|---:|---:|")
     for n, stages in sorted(report["sizes"].items(), key=lambda kv: int(kv[0])):
         for stage, row in stages.items():
             lines.append(
                 f"| {int(n):,} | {stage} | {row['seconds']:.1f} | {row['pages_per_s']:,.0f} | "
+                f"{row['cpu_ms_per_page']:.1f} | {max(row['load_avg_1min']):.1f} | "
                 f"{row['peak_rss_mb']:,.0f} | {row['peak_tree_rss_mb']:,.0f} |"
             )
     return "\n".join(lines)
@@ -300,6 +326,7 @@ def main() -> None:
         "--ray-sizes", type=int, nargs="*", default=[1000, 10000], help="sizes with a Ray run"
     )
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="a subset to run")
     parser.add_argument("--page-size", type=int, nargs=2, default=[128, 192], metavar=("W", "H"))
     parser.add_argument("--out", type=Path, default=Path("bench_output/scale"))
     parser.add_argument("--json", type=Path, default=Path("docs/bench/scale.json"))
@@ -329,18 +356,23 @@ def main() -> None:
     for n in args.sizes:
         work = args.out / f"{n}"
         print(f"{n} pages in {work}", flush=True)
-        for old in ("ingest", "annotate", "annotate-ray", "store.zarr", "store-ray.zarr", "analysis"):
-            shutil.rmtree(work / old, ignore_errors=True)  # every stage starts from nothing (no resume)
+        for stage in args.stages:  # every stage run starts from nothing (no resume)
+            for old in OUTPUTS[stage]:
+                shutil.rmtree(work / old, ignore_errors=True)
         report["synth_seconds"][str(n)] = measure("synth", work, n, args)["seconds"]
-        report["sizes"][str(n)] = {stage: measure(stage, work, n, args) for stage in STAGES}
+        sizes = report["sizes"].setdefault(str(n), {})
+        sizes.update({stage: measure(stage, work, n, args) for stage in args.stages})
         if n in (args.ray_sizes or []):
             ray = {stage: measure(stage, work, n, args, ray=True) for stage in ("annotate", "embed")}
+            report.setdefault("ray_runs", {})[str(n)] = ray
             local = report["sizes"][str(n)]
             report["ray"][str(n)] = {
                 stage: {
                     "local_pages_per_s": local[stage]["pages_per_s"],
                     "ray_pages_per_s": row["pages_per_s"],
                     "ray_over_local": round(row["pages_per_s"] / local[stage]["pages_per_s"], 3),
+                    "local_tree_cpu_ms_per_page": local[stage]["tree_cpu_ms_per_page"],
+                    "ray_tree_cpu_ms_per_page": row["tree_cpu_ms_per_page"],
                     "ray_peak_tree_rss_mb": row["peak_tree_rss_mb"],
                 }
                 for stage, row in ray.items()
