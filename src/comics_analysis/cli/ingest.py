@@ -169,7 +169,8 @@ def register(commands: Commands) -> None:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="wall-clock cap on decoding one archive entry; past it the entry is refused (time_cap)",
+        help="wall-clock cap on decoding one archive entry or rendering one PDF page; past it that entry "
+        "or page is refused (time_cap)",
     )
     p.add_argument(
         "--near-duplicate-distance",

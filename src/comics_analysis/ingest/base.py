@@ -68,10 +68,13 @@ class EntryClock:
     def begin(self, entry: str | None) -> None:
         self.entry, self.started = entry, time.monotonic()
 
-    def check(self) -> None:
-        if self.entry is not None and time.monotonic() - self.started > self.seconds:
+    def expired(self) -> bool:
+        return self.entry is not None and time.monotonic() - self.started > self.seconds
+
+    def check(self, doing: str = "decoding") -> None:
+        if self.expired():
             cap = f"the cap of {self.seconds:g} s per entry"
-            raise ContainerError("time_cap", f"decoding {self.entry!r} took longer than {cap}")
+            raise ContainerError("time_cap", f"{doing} {self.entry!r} took longer than {cap}")
 
     def read(self, handle, limit: int) -> bytes:
         """Up to ``limit`` bytes of ``handle`` in chunks, checking the cap between them."""
