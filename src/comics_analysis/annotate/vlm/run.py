@@ -24,6 +24,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ...dataspec import atomic_write
+from ...dataspec.io import remove_orphans
 from ...ingest import read_manifest
 from .client import VlmClient, VlmConfig, VlmError, VlmResult
 
@@ -152,6 +153,8 @@ async def read_pages(
             "price_in / price_out for model " + repr(client.config.model)
         )
     totals = RunTotals(pages=len(jobs))
+    if (Path(out) / "pages").is_dir():
+        remove_orphans(Path(out) / "pages")  # a killed run's half-written page files
     todo = [(pid, path) for pid, path in jobs if not page_file(out, pid).is_file()]
     totals.skipped = len(jobs) - len(todo)
     queue: asyncio.Queue = asyncio.Queue()
@@ -198,7 +201,7 @@ async def read_pages(
                 state["paid"] += not result.cached
                 target = page_file(out, page_id)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_write(target) as handle:
+                with atomic_write(target, owner=True) as handle:
                     json.dump(_record(page_id, client.config, result), handle, ensure_ascii=False)
             finally:
                 state["in_flight"] -= 1
