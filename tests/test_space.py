@@ -89,7 +89,8 @@ def test_search_tab_text_image_and_page(client):
     for (size, caption), row in zip(_gallery_images(gallery), table["data"]):
         page_id, panel, score = row[1], row[2], row[4]
         assert caption.startswith(f"{row[0]}. {page_id} #{panel} ") and caption.endswith(f"{score:.3f}")
-        assert size[1] <= 320 and isinstance(panel, int) and 1 <= panel <= len(pages[page_id].panels)
+        # panels are numbered from 0 in reading order, as in the CLI and the JSON outputs
+        assert size[1] <= 320 and isinstance(panel, int) and 0 <= panel < len(pages[page_id].panels)
     scores = [row[4] for row in table["data"]]
     assert scores == sorted(scores, reverse=True)
     # filter by page type: only story pages
@@ -104,10 +105,15 @@ def test_search_tab_text_image_and_page(client):
     assert [row[4] for row in table["data"]] == sorted((row[4] for row in table["data"]), reverse=True)
     # page id: more like this (the page itself left out), and a panel of it
     page_id = next(pid for pid, p in pages.items() if len(p.panels) >= 2)
-    gallery, table, status = c.predict(page_id, 0, 5, "page", "(any)", "(any)", api_name="/search_page")
+    gallery, table, status = c.predict(page_id, -1, 5, "page", "(any)", "(any)", api_name="/search_page")
     assert len(gallery) == 5 and page_id not in [row[1] for row in table["data"]]
-    gallery, table, _ = c.predict(page_id, 1, 3, "panel", "(any)", "(any)", api_name="/search_page")
-    assert len(gallery) == 3 and all(row[2] for row in table["data"])
+    gallery, table, _ = c.predict(page_id, 0, 3, "panel", "(any)", "(any)", api_name="/search_page")
+    assert len(gallery) == 3 and all(isinstance(row[2], int) for row in table["data"])
+    # panel 0 of the page is its first panel: the same query as the CLI's `--page ID --panel 0`
+    from comics_analysis.store import StoreSearch
+
+    cli = StoreSearch(root / "store.zarr").search(page=page_id, panel=0, k=3, level="panel")
+    assert [(row[1], row[2]) for row in table["data"]] == [(h.page_id, h.panel) for h in cli]
     with pytest.raises(Exception, match="not in the store"):
         c.predict("nope-00000000/p0000", 0, 5, "page", "(any)", "(any)", api_name="/search_page")
 
@@ -122,19 +128,17 @@ def test_page_book_and_map_tabs(client):
     assert f"### {page.page_id}" in markdown and "page type **story**" in markdown
     assert f"{len(page.panels)} panel(s)" in markdown and page.texts[0].text in markdown
     for j in range(len(page.panels)):
-        assert f"**panel {j + 1}**" in markdown or not page.panel_texts(j)
+        assert f"**panel {j}**" in markdown or not page.panel_texts(j)
+    assert f"{page.page_index + 1} of 8 in the book" in markdown
     strip, title = c.predict(page.book_id, api_name="/book_strip")
     book = sorted((p for p in pages.values() if p.book_id == page.book_id), key=lambda p: p.page_index)
     assert len(strip) == len(book) and f"### {page.book_id}" in title
-    assert [s["caption"] for s in strip] == [f"p{p.page_index + 1} · {p.page_type}" for p in book]
+    assert [s["caption"] for s in strip] == [f"p{p.page_index} · {p.page_type}" for p in book]
     strip, _ = c.predict(page.page_id, api_name="/book_strip")  # a page id opens its book
     assert len(strip) == len(book)
     mixed = c.predict("mixed-download-0000beef", api_name="/book_strip")[0]
     assert [s["caption"].split(" · ")[1] for s in mixed] == ["text_backmatter", "text_backmatter", "other"]
-    map_path, report = c.predict("page_type", api_name="/show_map")
-    assert map_path.endswith(".png") and "| cluster | pages | mean panels |" in report
-    with Image.open(map_path) as image:
-        assert image.width > 300
+
 
 
 def test_rendered_page_has_numbered_boxes(space_data):
@@ -147,6 +151,83 @@ def test_rendered_page_has_numbered_boxes(space_data):
     edge = drawn.getpixel((int(x + w / 2), int(y + 1)))
     assert edge == (230, 25, 75) and plain.getpixel((int(x + w / 2), int(y + 1))) != edge
 
+
+
+def test_lettering_boxes_are_outlined_over_the_page(space_data):
+    from comics_analysis.space.pages import LETTERING_OUTLINE
+
+    be = SpaceBackend(SpaceConfig(store=space_data / "store.zarr"))
+    page = next(p for p in read_annotations(space_data / "coll") if len(p.texts) >= 2)
+    bare, _ = be.render_page(page.page_id, lettering=False)
+    drawn, markdown = be.render_page(page.page_id)
+    assert f"{len(page.texts)} lettering box(es) outlined in amber" in markdown
+    outlined = 0
+    for text in page.texts:
+        x, y, w, h = text.bbox
+        spot = (int(x + w / 2), int(y))  # the middle of the box's top edge
+        outlined += drawn.getpixel(spot) == LETTERING_OUTLINE and bare.getpixel(spot) != LETTERING_OUTLINE
+    assert outlined >= len(page.texts) - 1  # a panel outline drawn on top may hide one
+
+
+def test_page_types_come_from_the_records_when_the_store_has_none(space_data):
+    import numpy as np
+
+    be = SpaceBackend(SpaceConfig(store=space_data / "store.zarr"))
+    be.store.__dict__["page_types"] = np.array([None] * len(be.store), object)  # as before `segment`
+    assert be.page_types == ["other", "story", "text_backmatter"]
+    pid = "mixed-download-0000beef/p0002"
+    assert be.page_type_of(pid) == "other" and "page type **other**" in be.render_page(pid)[1]
+
+
+def test_previous_and_next_page_stay_in_the_book(client):
+    c, root = client
+    book = sorted(p.page_id for p in read_annotations(root / "coll") if p.book_id == "synth-book-0-00000000")
+    page_id, image_path, markdown = c.predict(book[0], api_name="/page_next")
+    assert page_id == book[1] and f"### {book[1]}" in markdown and "2 of 8 in the book" in markdown
+    assert Path(image_path).is_file()
+    assert c.predict(book[0], api_name="/page_prev")[0] == book[0]  # the first page stays
+    assert c.predict(book[-1], api_name="/page_next")[0] == book[-1]
+    assert c.predict(book[3], api_name="/page_prev")[0] == book[2]
+
+
+def test_map_tab_colours_clusters_selection_and_csv(client):
+    c, root = client
+    pages = {p.page_id: p for p in read_annotations(root / "coll")}
+    for colour in ("cluster", "page_type", "book", "outlier_score", "panel_count"):
+        value, clusters, pick, gallery = c.predict(colour, api_name="/show_map")
+        assert sorted(value["ids"]) == sorted(pages) and value["colour_by"] == colour
+        assert len(value["x"]) == len(value["y"]) == len(value["c"]) == len(value["tip"]) == 19
+        assert all(re.fullmatch(r"#[0-9a-f]{6}", col) for col in value["c"]) and value["legend"]
+        assert all(tip.startswith(pid) for pid, tip in zip(value["ids"], value["tip"]))
+    value, clusters, pick, gallery = c.predict("page_type", api_name="/show_map")
+    # page types as the records have them, not "(none)"
+    assert sorted(label for label, _ in value["legend"]) == ["other", "story", "text_backmatter"]
+    assert clusters["headers"] == ["cluster", "pages", "mean panels", "page types", "outliers"]
+    assert sum(row[1] for row in clusters["data"]) == 19
+    assert "(none)" not in " ".join(row[3] for row in clusters["data"])
+    # a cluster gallery holds page thumbnails, captioned with the page id and its type
+    assert pick["value"] == pick["choices"][0][0] and pick["choices"][-1][0] == "outliers"
+    biggest = clusters["data"][0][1]
+    assert len(gallery) == biggest
+    for item in gallery:
+        pid, kind = re.fullmatch(r"(\S+) \[(\S+)\]", item["caption"]).groups()
+        assert kind == pages[pid].page_type
+        with Image.open(item["image"]) as thumb:
+            assert thumb.height == 240 and thumb.width > 100
+    assert len(c.predict(pick["choices"][1][0], api_name="/cluster_gallery")) == clusters["data"][1][1]
+    assert c.predict("outliers", api_name="/cluster_gallery")  # flagged pages, else the top scores
+    # a selection (what a box or lasso on the map sends) as a gallery, a table and a CSV file
+    chosen = sorted(pages)[:3]
+    gallery, table, status, ids, csv_file = c.predict("\n".join(chosen), api_name="/select_pages")
+    assert status == "3 page(s) selected" and ids.split("\n") == chosen
+    assert [item["caption"].split(" ")[0] for item in gallery] == chosen
+    assert [row[0] for row in table["data"]] == chosen
+    lines = Path(csv_file["value"]).read_text().splitlines()
+    assert lines[0] == "page_id,book,page,page type,cluster,panels,outlier score"
+    assert [line.split(",")[0] for line in lines[1:]] == chosen
+    assert lines[1].split(",")[3] == pages[chosen[0]].page_type
+    _, _, status, _, csv_file = c.predict("", api_name="/select_pages")
+    assert status.startswith("no pages selected") and not csv_file.get("value")
 
 def _serve(space_data, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
