@@ -309,6 +309,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                     height=300,
                     object_fit="contain",
                     allow_preview=False,
+                    elem_id="book-strip",
                 )
             with gr.Tab("Map", id="map") as map_tab:
                 with gr.Row():
