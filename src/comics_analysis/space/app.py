@@ -32,6 +32,7 @@ TITLE = "comics-search"
 ANY = "(any)"
 LEVELS = ["panel", "page"]
 MAX_UPLOAD = "20mb"  # a query image larger than this is refused by the server
+MAX_TABLE_ROWS = 1000  # rows of a selection shown in its table (the CSV has all)
 RESULT_WIDTHS = ["6%", "24%", "7%", "12%", "9%", "42%"]
 CLUSTER_WIDTHS = ["10%", "10%", "13%", "55%", "12%"]
 SELECTION_WIDTHS = ["28%", "22%", "7%", "13%", "9%", "8%", "13%"]
@@ -184,7 +185,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         """The selected pages (ids, one a line, or a list) as a gallery, a table and a CSV file."""
         ids = page_ids if isinstance(page_ids, list) else (page_ids or "").split("\n")
         pts = points()
-        ids = [str(p).strip() for p in ids if str(p).strip() in pts.position]
+        ids = [str(p).strip() for p in ids[: explore.MAX_MAP_POINTS] if str(p).strip() in pts.position]
         rows = explore.selection_rows(pts, ids)
         status = (
             f"{len(ids)} page(s) selected"
@@ -195,7 +196,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         csv = explore.write_csv(explore.SELECTION_HEADERS, rows, "selection") if rows else None
         return (
             explore.gallery(be, pts, ids),
-            rows,
+            rows[:MAX_TABLE_ROWS],  # the CSV has them all
             status,
             "\n".join(ids),
             gr.update(value=str(csv) if csv else None, interactive=csv is not None),
