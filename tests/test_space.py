@@ -438,7 +438,8 @@ def test_browser_map_hover_click_and_selection(browser):
     # a click on a selected page opens it; a click on the map opens the page under the pointer
     page.locator("#selection-gallery img").first.click()
     _page_text_shows(page, lasso[0])
-    _tab(page, "Map")
+    _tab(page, "Map")  # back on the map: the selection is still there
+    assert _selected(page, len(lasso)) == lasso
     page.wait_for_function("(id) => window.comicsMap.screen(id) !== null", arg=target)
     page.mouse.click(*page.evaluate("(id) => Object.values(window.comicsMap.screen(id))", target))
     _page_text_shows(page, target)

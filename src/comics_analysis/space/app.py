@@ -380,7 +380,15 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         map_outputs = [page_map_view, cluster_table, cluster_pick, cluster_view]
         map_btn.click(show_map, [colour], map_outputs, api_name="show_map")
         colour.change(show_map, [colour], map_outputs, api_name=False)
-        map_tab.select(show_map, [colour], map_outputs, api_name=False)
+        map_loaded = gr.Checkbox(False, visible=False)  # not gr.State: that keeps a heartbeat open
+
+        def show_map_once(colour_by: str, loaded: bool):
+            # opening the tab draws the map the first time only (a selection survives a visit to a page)
+            if loaded:
+                return (*(gr.skip() for _ in map_outputs), True)
+            return (*show_map(colour_by), True)
+
+        map_tab.select(show_map_once, [colour, map_loaded], [*map_outputs, map_loaded], api_name=False)
         cluster_pick.input(cluster_gallery, [cluster_pick], [cluster_view], api_name="cluster_gallery")
         cluster_view.select(open_cluster_page, [cluster_pick], opened, api_name=False)
         selection = [sel_gallery, sel_table, sel_status, sel_ids, sel_download]
