@@ -5,7 +5,6 @@ Lite model embeds a synthetic collection; no network (the app listens on 127.0.0
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +25,8 @@ from space_helpers import save_tiny_model, write_collection  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SRC = Path(__file__).resolve().parents[1] / "src"
-SCREENSHOT_DIR = os.environ.get("COMICS_SCREENSHOT_DIR")  # keep the screenshot to look at
+# the screenshots of the browser tests, kept to look at (tests/artifacts/ is not tracked)
+SCREENSHOTS = Path(os.environ.get("COMICS_SCREENSHOT_DIR") or Path(__file__).parent / "artifacts" / "space")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,8 @@ def test_search_tab_text_image_and_page(client):
     for (size, caption), row in zip(_gallery_images(gallery), table["data"]):
         page_id, panel, score = row[1], row[2], row[4]
         assert caption.startswith(f"{row[0]}. {page_id} #{panel} ") and caption.endswith(f"{score:.3f}")
-        assert size[1] <= 320 and isinstance(panel, int) and 1 <= panel <= len(pages[page_id].panels)
+        # panels are numbered from 0 in reading order, as in the CLI and the JSON outputs
+        assert size[1] <= 320 and isinstance(panel, int) and 0 <= panel < len(pages[page_id].panels)
     scores = [row[4] for row in table["data"]]
     assert scores == sorted(scores, reverse=True)
     # filter by page type: only story pages
@@ -104,10 +105,15 @@ def test_search_tab_text_image_and_page(client):
     assert [row[4] for row in table["data"]] == sorted((row[4] for row in table["data"]), reverse=True)
     # page id: more like this (the page itself left out), and a panel of it
     page_id = next(pid for pid, p in pages.items() if len(p.panels) >= 2)
-    gallery, table, status = c.predict(page_id, 0, 5, "page", "(any)", "(any)", api_name="/search_page")
+    gallery, table, status = c.predict(page_id, -1, 5, "page", "(any)", "(any)", api_name="/search_page")
     assert len(gallery) == 5 and page_id not in [row[1] for row in table["data"]]
-    gallery, table, _ = c.predict(page_id, 1, 3, "panel", "(any)", "(any)", api_name="/search_page")
-    assert len(gallery) == 3 and all(row[2] for row in table["data"])
+    gallery, table, _ = c.predict(page_id, 0, 3, "panel", "(any)", "(any)", api_name="/search_page")
+    assert len(gallery) == 3 and all(isinstance(row[2], int) for row in table["data"])
+    # panel 0 of the page is its first panel: the same query as the CLI's `--page ID --panel 0`
+    from comics_analysis.store import StoreSearch
+
+    cli = StoreSearch(root / "store.zarr").search(page=page_id, panel=0, k=3, level="panel")
+    assert [(row[1], row[2]) for row in table["data"]] == [(h.page_id, h.panel) for h in cli]
     with pytest.raises(Exception, match="not in the store"):
         c.predict("nope-00000000/p0000", 0, 5, "page", "(any)", "(any)", api_name="/search_page")
 
@@ -122,19 +128,16 @@ def test_page_book_and_map_tabs(client):
     assert f"### {page.page_id}" in markdown and "page type **story**" in markdown
     assert f"{len(page.panels)} panel(s)" in markdown and page.texts[0].text in markdown
     for j in range(len(page.panels)):
-        assert f"**panel {j + 1}**" in markdown or not page.panel_texts(j)
+        assert f"**panel {j}**" in markdown or not page.panel_texts(j)
+    assert f"{page.page_index + 1} of 8 in the book" in markdown
     strip, title = c.predict(page.book_id, api_name="/book_strip")
     book = sorted((p for p in pages.values() if p.book_id == page.book_id), key=lambda p: p.page_index)
     assert len(strip) == len(book) and f"### {page.book_id}" in title
-    assert [s["caption"] for s in strip] == [f"p{p.page_index + 1} · {p.page_type}" for p in book]
+    assert [s["caption"] for s in strip] == [f"p{p.page_index} · {p.page_type}" for p in book]
     strip, _ = c.predict(page.page_id, api_name="/book_strip")  # a page id opens its book
     assert len(strip) == len(book)
     mixed = c.predict("mixed-download-0000beef", api_name="/book_strip")[0]
     assert [s["caption"].split(" · ")[1] for s in mixed] == ["text_backmatter", "text_backmatter", "other"]
-    map_path, report = c.predict("page_type", api_name="/show_map")
-    assert map_path.endswith(".png") and "| cluster | pages | mean panels |" in report
-    with Image.open(map_path) as image:
-        assert image.width > 300
 
 
 def test_rendered_page_has_numbered_boxes(space_data):
@@ -146,6 +149,83 @@ def test_rendered_page_has_numbered_boxes(space_data):
     # the first panel's box outline is drawn in the first colour (red) where the page was not red
     edge = drawn.getpixel((int(x + w / 2), int(y + 1)))
     assert edge == (230, 25, 75) and plain.getpixel((int(x + w / 2), int(y + 1))) != edge
+
+
+def test_lettering_boxes_are_outlined_over_the_page(space_data):
+    from comics_analysis.space.pages import LETTERING_OUTLINE
+
+    be = SpaceBackend(SpaceConfig(store=space_data / "store.zarr"))
+    page = next(p for p in read_annotations(space_data / "coll") if len(p.texts) >= 2)
+    bare, _ = be.render_page(page.page_id, lettering=False)
+    drawn, markdown = be.render_page(page.page_id)
+    assert f"{len(page.texts)} lettering box(es) outlined in amber" in markdown
+    outlined = 0
+    for text in page.texts:
+        x, y, w, _h = text.bbox
+        spot = (int(x + w / 2), int(y))  # the middle of the box's top edge
+        outlined += drawn.getpixel(spot) == LETTERING_OUTLINE and bare.getpixel(spot) != LETTERING_OUTLINE
+    assert outlined >= len(page.texts) - 1  # a panel outline drawn on top may hide one
+
+
+def test_page_types_come_from_the_records_when_the_store_has_none(space_data):
+    import numpy as np
+
+    be = SpaceBackend(SpaceConfig(store=space_data / "store.zarr"))
+    be.store.__dict__["page_types"] = np.array([None] * len(be.store), object)  # as before `segment`
+    assert be.page_types == ["other", "story", "text_backmatter"]
+    pid = "mixed-download-0000beef/p0002"
+    assert be.page_type_of(pid) == "other" and "page type **other**" in be.render_page(pid)[1]
+
+
+def test_previous_and_next_page_stay_in_the_book(client):
+    c, root = client
+    book = sorted(p.page_id for p in read_annotations(root / "coll") if p.book_id == "synth-book-0-00000000")
+    page_id, image_path, markdown = c.predict(book[0], api_name="/page_next")
+    assert page_id == book[1] and f"### {book[1]}" in markdown and "2 of 8 in the book" in markdown
+    assert Path(image_path).is_file()
+    assert c.predict(book[0], api_name="/page_prev")[0] == book[0]  # the first page stays
+    assert c.predict(book[-1], api_name="/page_next")[0] == book[-1]
+    assert c.predict(book[3], api_name="/page_prev")[0] == book[2]
+
+
+def test_map_tab_colours_clusters_selection_and_csv(client):
+    c, root = client
+    pages = {p.page_id: p for p in read_annotations(root / "coll")}
+    for colour in ("cluster", "page_type", "book", "outlier_score", "panel_count"):
+        value, clusters, pick, gallery = c.predict(colour, api_name="/show_map")
+        assert sorted(value["ids"]) == sorted(pages) and value["colour_by"] == colour
+        assert len(value["x"]) == len(value["y"]) == len(value["c"]) == len(value["tip"]) == 19
+        assert all(re.fullmatch(r"#[0-9a-f]{6}", col) for col in value["c"]) and value["legend"]
+        assert all(tip.startswith(pid) for pid, tip in zip(value["ids"], value["tip"]))
+    value, clusters, pick, gallery = c.predict("page_type", api_name="/show_map")
+    # page types as the records have them, not "(none)"
+    assert sorted(label for label, _ in value["legend"]) == ["other", "story", "text_backmatter"]
+    assert clusters["headers"] == ["cluster", "pages", "mean panels", "page types", "outliers"]
+    assert sum(row[1] for row in clusters["data"]) == 19
+    assert "(none)" not in " ".join(row[3] for row in clusters["data"])
+    # a cluster gallery holds page thumbnails, captioned with the page id and its type
+    assert pick["value"] == pick["choices"][0][0] and pick["choices"][-1][0] == "outliers"
+    biggest = clusters["data"][0][1]
+    assert len(gallery) == biggest
+    for item in gallery:
+        pid, kind = re.fullmatch(r"(\S+) \[(\S+)\]", item["caption"]).groups()
+        assert kind == pages[pid].page_type
+        with Image.open(item["image"]) as thumb:
+            assert thumb.height == 240 and thumb.width > 100
+    assert len(c.predict(pick["choices"][1][0], api_name="/cluster_gallery")) == clusters["data"][1][1]
+    assert c.predict("outliers", api_name="/cluster_gallery")  # flagged pages, else the top scores
+    # a selection (what a box or lasso on the map sends) as a gallery, a table and a CSV file
+    chosen = sorted(pages)[:3]
+    gallery, table, status, ids, csv_file = c.predict("\n".join(chosen), api_name="/select_pages")
+    assert status == "3 page(s) selected" and ids.split("\n") == chosen
+    assert [item["caption"].split(" ")[0] for item in gallery] == chosen
+    assert [row[0] for row in table["data"]] == chosen
+    lines = Path(csv_file["value"]).read_text().splitlines()
+    assert lines[0] == "page_id,book,page,page type,cluster,panels,outlier score"
+    assert [line.split(",")[0] for line in lines[1:]] == chosen
+    assert lines[1].split(",")[3] == pages[chosen[0]].page_type
+    _, _, status, _, csv_file = c.predict("", api_name="/select_pages")
+    assert status.startswith("no pages selected") and not csv_file.get("value")
 
 
 def _serve(space_data, tmp_path):
@@ -169,16 +249,21 @@ def _serve(space_data, tmp_path):
     return proc, url
 
 
-@pytest.mark.slow
-def test_browser_text_search_shows_results(space_data, tmp_path):
+@pytest.fixture(scope="module")
+def browser(space_data, tmp_path_factory):
+    """`comics-analysis serve` on the test store and one headless Chromium page on it (shared by
+    the browser tests of this module; each test starts from a fresh load of the app)."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    proc, url = _serve(space_data, tmp_path)
+    tmp = tmp_path_factory.mktemp("browser")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of the Space tabs: {SCREENSHOTS}")
+    proc, url = _serve(space_data, tmp)
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
+            context = pw.chromium.launch_persistent_context(
+                str(tmp / "chromium-profile"),  # a fresh user-data-dir
                 executable_path=str(CHROMIUM),
                 headless=True,
                 args=[
@@ -192,33 +277,172 @@ def test_browser_text_search_shows_results(space_data, tmp_path):
                     "--disable-sync",
                 ],
                 viewport={"width": 1400, "height": 1100},
+                accept_downloads=True,
             )
             try:
-                page = browser.new_page()
-                page.goto(url, wait_until="networkidle", timeout=120_000)
-                page.get_by_label("text query").fill("THE CAPTAIN")
-                page.locator("#search-text-button").click()
-                images = page.locator("#results-gallery img")
-                images.first.wait_for(state="visible", timeout=120_000)
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('#results-gallery img')].filter("
-                    "i => i.complete && i.naturalWidth > 0).length >= 12",
-                    timeout=120_000,
-                )
-                assert images.count() >= 12
-                assert "12 result(s)" in page.inner_text("body")
-                shot = tmp_path / "search.png"
-                page.screenshot(path=str(shot), full_page=True)
+                page = context.new_page()
+                page.set_default_timeout(60_000)
+                yield page, url
             finally:
-                browser.close()
+                context.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    with Image.open(shot) as image:
+
+
+def _shot(page, name: str) -> Path:
+    path = SCREENSHOTS / f"space-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as image:
         assert image.width >= 1400 and image.height > 600
-    if SCREENSHOT_DIR:
-        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(SCREENSHOT_DIR) / "space-search.png")
+    return path
+
+
+def _loaded_images(page, selector: str, at_least: int) -> None:
+    page.wait_for_function(
+        "([sel, n]) => [...document.querySelectorAll(sel)].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length >= n",
+        arg=[f"{selector} img", at_least],
+    )
+
+
+def _tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+
+
+def _page_text_shows(page, page_id: str) -> str:
+    page.wait_for_function(
+        "(id) => (document.querySelector('#page-text') || {}).innerText?.includes(id)", arg=page_id
+    )
+    assert page.get_by_role("tab", name="Page").get_attribute("aria-selected") == "true"
+    return page.inner_text("#page-text")
+
+
+@pytest.mark.slow
+def test_browser_search_result_opens_its_page(browser):
+    page, url = browser
+    page.goto(url, wait_until="networkidle")
+    page.get_by_label("text query").fill("THE CAPTAIN")
+    page.locator("#search-text-button").click()
+    _loaded_images(page, "#results-gallery", 12)
+    assert "12 result(s)" in page.inner_text("body")
+    # readable table: every header on one line (not one letter a line)
+    page.locator("#results-table th").first.wait_for()
+    heights = [
+        box["height"]
+        for box in page.eval_on_selector_all(
+            "#results-table thead th", "ths => ths.map(t => t.getBoundingClientRect().toJSON())"
+        )
+    ]
+    assert heights and max(heights) < 60, heights
+    _shot(page, "search")
+    # the results as CSV
+    with page.expect_download() as download:
+        page.locator("#results-csv").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "rank,page_id,panel,page type,score,text" and len(lines) == 13
+    page_id = lines[1].split(",")[1]
+    assert page_id in page.inner_text("#results-table")
+    # a click on the first result opens its page, with its place in the book
+    page.locator("#results-gallery img").first.click()
+    text = _page_text_shows(page, page_id)
+    assert re.search(r"\d+ of \d+ in the book", text) and "numbered from 0 in reading order" in text
+    _loaded_images(page, "#page-image", 1)
+    _shot(page, "page")
+    # next page
+    book, index = page_id.rsplit("/p", 1)
+    page.locator("#page-next").click()
+    _page_text_shows(page, f"{book}/p{int(index) + 1:04d}")
+
+
+@pytest.mark.slow
+def test_browser_book_tab_opens_a_page(browser):
+    page, url = browser
+    page.goto(url, wait_until="networkidle")
+    _tab(page, "Book")
+    page.get_by_label("book id (or a page id of the book)").fill("synth-book-0-00000000")
+    page.get_by_role("button", name="Show book").click()
+    _loaded_images(page, "#book-strip", 8)
+    _shot(page, "book")
+    page.locator("#book-strip img").nth(2).click()
+    _page_text_shows(page, "synth-book-0-00000000/p0002")
+
+
+def _points(page) -> dict[str, tuple[float, float]]:
+    ids = page.evaluate("window.comicsMap.ids()")
+    return {pid: tuple(page.evaluate("(id) => window.comicsMap.screen(id)", pid).values()) for pid in ids}
+
+
+def _selected(page, count: int) -> list[str]:
+    page.wait_for_function("(n) => document.body.innerText.includes(n + ' page(s) selected')", arg=count)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#selection-gallery img').length === n", arg=count
+    )
+    _loaded_images(page, "#selection-gallery", count)
+    captions = page.eval_on_selector_all(
+        "#selection-gallery .caption-label, #selection-gallery figcaption, #selection-gallery .caption",
+        "els => els.map(e => e.innerText)",
+    )
+    return sorted({c.split(" ")[0] for c in captions if c.strip()})
+
+
+@pytest.mark.slow
+def test_browser_map_hover_click_and_selection(browser):
+    page, url = browser
+    page.goto(url, wait_until="networkidle")
+    _tab(page, "Map")
+    page.wait_for_function("() => window.comicsMap && window.comicsMap.count() === 19")
+    _loaded_images(page, "#cluster-gallery", 2)  # the first cluster's gallery
+    _shot(page, "map")
+    points = _points(page)
+    # hover: the page's thumbnail and its line
+    target = "synth-book-0-00000000/p0002"
+    page.mouse.move(*points[target])
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.cmap-tip img');"
+        " return i && i.complete && i.naturalWidth > 0 && getComputedStyle(i).display !== 'none'; }"
+    )
+    assert page.inner_text(".cmap-tip-text").startswith(target)
+    _shot(page, "map-hover")
+    # box selection: the pages drawn inside the box, as a gallery
+    xs = sorted(x for x, _ in points.values())
+    ys = sorted(y for _, y in points.values())
+    box = (xs[0] - 5, ys[0] - 5, (xs[0] + xs[-1]) / 2, ys[-1] + 5)  # the left half of the map
+    inside = sorted(p for p, (x, y) in points.items() if box[0] <= x <= box[2] and box[1] <= y <= box[3])
+    assert 0 < len(inside) < 19
+    page.mouse.move(box[0], box[1])
+    page.mouse.down()
+    page.mouse.move(box[2], (box[1] + box[3]) / 2, steps=4)
+    page.mouse.move(box[2], box[3], steps=4)
+    page.mouse.up()
+    assert _selected(page, len(inside)) == inside
+    _shot(page, "map-selection")
+    # lasso: a pentagon around the three right-most pages (the map may have moved: read it again)
+    from matplotlib.path import Path as Polygon
+
+    points = _points(page)
+    page.locator(".cmap-bar button[data-mode=lasso]").click()
+    three = sorted(points, key=lambda p: points[p][0])[-3:]
+    x0, x1 = min(points[p][0] for p in three) - 15, max(points[p][0] for p in three) + 15
+    y0, y1 = min(points[p][1] for p in three) - 15, max(points[p][1] for p in three) + 15
+    corners = [(x1, y0), (x0, y0), (x0 - 30, (y0 + y1) / 2), (x0, y1), (x1, y1)]
+    shape = Polygon(corners)
+    lasso = sorted(p for p, xy in points.items() if shape.contains_point(xy))
+    assert set(three) <= set(lasso) and len(lasso) != len(inside)
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for corner in [*corners[1:], corners[0]]:
+        page.mouse.move(*corner, steps=4)
+    page.mouse.up()
+    assert _selected(page, len(lasso)) == lasso
+    # a click on a selected page opens it; a click on the map opens the page under the pointer
+    page.locator("#selection-gallery img").first.click()
+    _page_text_shows(page, lasso[0])
+    _tab(page, "Map")  # back on the map: the selection is still there
+    assert _selected(page, len(lasso)) == lasso
+    page.wait_for_function("(id) => window.comicsMap.screen(id) !== null", arg=target)
+    page.mouse.click(*page.evaluate("(id) => Object.values(window.comicsMap.screen(id))", target))
+    _page_text_shows(page, target)
 
 
 @pytest.mark.slow

@@ -195,7 +195,9 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("store", type=Path, help="embedding store folder (Zarr v3)")
     p.add_argument("--page", help="page id: pages like this one (the page itself is left out)")
-    p.add_argument("--panel", type=int, help="with --page: panels like this panel (index in reading order)")
+    p.add_argument(
+        "--panel", type=int, help="with --page: panels like this panel (its index in reading order, from 0)"
+    )
     p.add_argument("--vector", type=Path, help="a query vector saved with numpy.save (.npy)")
     p.add_argument("--text", help="text query (needs --model)")
     p.add_argument("--image", type=Path, help="image query: a page or a crop (needs --model)")

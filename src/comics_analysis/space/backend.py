@@ -12,10 +12,10 @@ layout from the store (boxes on a blank page).
 
 from __future__ import annotations
 
-import html
+import base64
+import io
 import logging
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +28,9 @@ from ..sources import open_pages
 from ..store.fulltext import open_fulltext, search_quote
 from ..store.reader import EmbeddingStore
 from ..store.search import Hit, StoreSearch
+from .pages import plain, render_page
+
+__all__ = ["ENV", "MAX_QUERY_CHARS", "SpaceBackend", "SpaceConfig", "plain"]
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +42,6 @@ ENV = {
     "analysis": "COMICS_ANALYSIS",
 }
 THUMB_HEIGHT = 320
-BOX_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
-
-
-def _label_font(size: int):
-    """DejaVu Sans Bold from matplotlib's fonts (a base dependency), else Pillow's default."""
-    from PIL import ImageFont
-
-    try:
-        import matplotlib
-
-        path = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
-        return ImageFont.truetype(str(path), size=size)
-    except (ImportError, OSError):
-        return ImageFont.load_default(size=size)
 
 
 @dataclass(frozen=True)
@@ -94,14 +83,6 @@ def _resolve_recorded(store: EmbeddingStore, key: str) -> Path | None:
 
 
 MAX_QUERY_CHARS = 1000  # a longer text query is refused (it cost seconds of CPU per request)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~|])")  # emphasis, code, links, tables
-
-
-def plain(text: object) -> str:
-    """Text from the data (lettering, ids) shown literally inside Markdown: HTML is escaped and
-    Markdown syntax backslashed, so ``<img src=...>`` or ``[x](http://...)`` in OCR text is
-    displayed, never rendered or fetched."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 class SpaceBackend:
@@ -122,6 +103,7 @@ class SpaceBackend:
         self._cache_pages = cache_pages
         self._source = None
         self._rows: dict[str, int] = {}
+        self._page_types: list[str] | None = None
         if pages is not None:
             self._source = open_pages(pages, image_root=image_root, argument="pages")
             self._rows = {pid: i for i, pid in enumerate(self._source.page_ids)}
@@ -131,7 +113,7 @@ class SpaceBackend:
     # --- store facts ---------------------------------------------------------------------------
     @property
     def page_types(self) -> list[str]:
-        return sorted({t for t in self.store.page_types if t})
+        return sorted({t for t in self.page_types_all if t})
 
     @property
     def book_ids(self) -> list[str]:
@@ -262,71 +244,71 @@ class SpaceBackend:
         crop = page.crop(tuple(round(v) for v in box))
         return self.thumbnail(crop, min(THUMB_HEIGHT, max(64, crop.height)))
 
-    @staticmethod
-    def caption(rank: int, hit: Hit) -> str:
-        where = hit.page_id if hit.panel is None else f"{hit.page_id} #{hit.panel + 1}"
-        return f"{rank}. {where} [{hit.page_type or '-'}] {hit.score:.3f}"
+    def page_type_of(self, page_id: str) -> str:
+        return self.page_type_at(self.store.locate(page_id))
+
+    def caption(self, rank: int, hit: Hit) -> str:
+        where = hit.page_id if hit.panel is None else f"{hit.page_id} #{hit.panel}"
+        return f"{rank}. {where} [{self.page_type_of(hit.page_id) or '-'}] {hit.score:.3f}"
 
     def gallery(self, hits: list[Hit]) -> list[tuple[Image.Image, str]]:
         return [(self.hit_image(h), self.caption(i, h)) for i, h in enumerate(hits, start=1)]
 
-    @staticmethod
-    def table(hits: list[Hit]) -> list[list[Any]]:
+    def table(self, hits: list[Hit]) -> list[list[Any]]:
+        """Rows of the results table (:attr:`TABLE_HEADERS`); panels are numbered from 0 in
+        reading order, as in the CLI, the JSON outputs and the datasets."""
         return [
             [
                 i,
                 h.page_id,
-                "" if h.panel is None else h.panel + 1,
-                h.page_type or "",
+                "" if h.panel is None else h.panel,
+                self.page_type_of(h.page_id),
                 round(h.score, 4),
                 " | ".join(h.text)[:300],
             ]
             for i, h in enumerate(hits, start=1)
         ]
 
+    def thumbnail_uri(self, page_id: str, height: int = 200) -> str:
+        """A small JPEG of the page as a ``data:`` URI (the map's hover preview); "" for an unknown id."""
+        try:
+            self.store.locate(str(page_id)[:300])
+        except KeyError:
+            return ""
+        buffer = io.BytesIO()
+        self.thumbnail(self.page_image(str(page_id)), height).save(buffer, "JPEG", quality=80)
+        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
     TABLE_HEADERS = ("rank", "page_id", "panel", "page type", "score", "text")
 
-    # --- page viewer ---------------------------------------------------------------------------
-    def render_page(self, page_id: str) -> tuple[Image.Image, str]:
-        """The page with its stored panel boxes and reading-order numbers drawn, and a Markdown
-        description (book, page type, panels, lettered text by panel)."""
-        st = self.store
-        pos = st.locate(page_id.strip())
-        page_id = st.page_ids[pos]
-        image = self.page_image(page_id).copy()
-        draw = ImageDraw.Draw(image)
-        size = max(14, image.height // 30)
-        fnt = _label_font(size)
-        slots = np.flatnonzero(st.panel_mask[pos])
-        order = st.reading_order[pos]
-        for rank, slot in enumerate(sorted(slots, key=lambda s: (int(order[s]) if order[s] >= 0 else 99, s))):
-            x, y, w, h = st.panel_bbox[pos, slot]
-            box = [x * image.width, y * image.height, (x + w) * image.width, (y + h) * image.height]
-            colour = BOX_COLOURS[rank % len(BOX_COLOURS)]
-            draw.rectangle(box, outline=colour, width=max(3, image.width // 200))
-            label = str(int(order[slot]) + 1 if order[slot] >= 0 else slot + 1)
-            tx, ty = box[0] + 6, box[1] + 6
-            pad = size // 4
-            bounds = draw.textbbox((tx, ty), label, font=fnt)
-            draw.rectangle([bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad], fill=colour)
-            draw.text((tx, ty), label, fill=(255, 255, 255), font=fnt)
-        lines = [
-            f"### {plain(page_id)}",
-            "",
-            f"book {plain(st.book_ids[pos])} · page {int(st.page_index[pos]) + 1} · "
-            f"page type **{plain(st.page_types[pos] or 'unknown')}** · {len(slots)} panel(s)",
-            "",
-        ]
-        texts = st._texts.get(page_id, [])
-        if not texts:
-            lines.append("_no lettered text_")
-        for slot in [*sorted({p for p, _, _ in texts if p >= 0}), -1]:
-            items = [(k, t) for p, k, t in texts if p == slot]
-            if not items:
-                continue
-            lines += ["", f"**panel {slot + 1}**" if slot >= 0 else "**page (outside panels)**", ""]
-            lines += [f"- _{plain(kind)}_: {plain(text)}" for kind, text in items]
-        return image, "\n".join(lines)
+    # --- page viewer (space/pages.py draws it) -------------------------------------------------
+    def render_page(self, page_id: str, *, lettering: bool = True) -> tuple[Image.Image, str]:
+        """The page with its panel boxes numbered in reading order (from 0), the lettering boxes
+        when the page records have them, and a Markdown description (see :func:`.pages.render_page`)."""
+        return render_page(self, page_id, lettering=lettering)
+
+    def record(self, page_id: str):
+        """The page's DataSpec record from the pages source (panels, text boxes, page type), or None."""
+        row = self._rows.get(page_id)
+        return self._source.page(row) if row is not None and self._source is not None else None
+
+    def page_type_at(self, pos: int) -> str:
+        """The page type of the store row ``pos``: the store's, else the page record's, else ""."""
+        return self.page_types_all[pos]
+
+    @property
+    def page_types_all(self) -> list[str]:
+        """Page types of every store row (store order): what the store holds, and for pages it
+        holds none for, what their records say (a store embedded before ``segment`` ran)."""
+        if self._page_types is None:
+            types = [str(t) if t else "" for t in self.store.page_types]
+            if self._source is not None and not all(types):
+                for pos, pid in enumerate(self.store.page_ids):
+                    if not types[pos]:
+                        record = self.record(str(pid))
+                        types[pos] = (record.page_type or "") if record is not None else ""
+            self._page_types = types
+        return self._page_types
 
     # --- book strip ----------------------------------------------------------------------------
     def book_strip(self, book_id: str, height: int = 200) -> list[tuple[Image.Image, str]]:
@@ -334,7 +316,7 @@ class SpaceBackend:
         out = []
         for pid in self.book_pages(book_id):
             pos = st.locate(pid)
-            caption = f"p{int(st.page_index[pos]) + 1} · {st.page_types[pos] or '-'}"
+            caption = f"p{int(st.page_index[pos])} · {self.page_type_at(pos) or '-'}"
             out.append((self.thumbnail(self.page_image(pid), height), caption))
         return out
 
