@@ -6,7 +6,6 @@ the trained model answers "where does this crop come from" at the crop level (im
 vectors) with the crop's own page and panel."""
 
 import json
-from pathlib import Path
 
 import pytest
 

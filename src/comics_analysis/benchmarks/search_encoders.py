@@ -161,14 +161,26 @@ class ModelEncoder:
         return unit(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
     def images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Image-only query vectors (``embed_crop``), for the image-only panel vectors."""
-        from ..inference.closure_lite import embed_crop  # lazy: torch
+        """Image-only query vectors (``embed_crop``), for the image-only panel vectors; the
+        ``embed_image`` vectors of the same crops are kept for :meth:`fused_images`."""
+        import torch
 
-        return self._queries(images, lambda pixels: embed_crop(self.model, pixels))
+        self._fused: list = []
+
+        def both(pixels):
+            vision = self.model._vision_vectors(pixels)  # one tower pass for both query kinds
+            self._fused.append(self.model._query(vision=vision).float().cpu().numpy())
+            return torch.nn.functional.normalize(vision, dim=-1)
+
+        self._fused_of = len(images)
+        return self._queries(images, both)
 
     def fused_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Query vectors in the fused panel space (``embed_image``)."""
-        return self._queries(images, self.model.embed_image)
+        """Query vectors in the fused panel space (``embed_image``) of the crops :meth:`images`
+        was last given."""
+        if getattr(self, "_fused_of", None) != len(images):
+            return self._queries(images, self.model.embed_image)
+        return unit(np.concatenate(self._fused)) if self._fused else np.zeros((0, self.dim), np.float32)
 
     def pages(
         self, pages: Sequence[EvalPage], images: dict[str, Image.Image]
