@@ -139,3 +139,32 @@ def test_crop_query_finds_its_page_and_panel(runs, tmp_path):
     # the crop level answers a stored panel's own image vector too (the panel itself left out)
     again = search_store(store, page=page.page_id, panel=1, level="crop", k=3)
     assert all((h.page_id, h.panel) != (page.page_id, 1) for h in again)
+
+
+def test_text_cache_gives_the_text_towers_vectors():
+    """A frozen text tower's cached pooled outputs (one row per distinct text) give the model the
+    same vectors as the tower itself (eval mode), and the tower is not called again."""
+    from closure_lite_helpers import synth_pages, tiny_batch, tiny_config
+    from comics_analysis.modeling.closure_lite import ClosureLiteModel
+    from comics_analysis.training.feature_cache import TextFeatureCache, cached_towers
+
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = ClosureLiteModel(config).eval()
+    model.text_tower.requires_grad_(False)
+    batch = tiny_batch(config, synth_pages(range(3)))
+    batch.pop("order")
+    with torch.no_grad():
+        ref = model(**batch, return_loss=False)
+        cache = TextFeatureCache(model)
+        rows = cache.rows(batch)
+        calls = []
+        hook = model.text_tower.register_forward_hook(lambda *a: calls.append(1))
+        with cached_towers(model, None, cache):
+            got = model(**rows, return_loss=False)
+        hook.remove()
+    texts = int(batch["text_mask"].sum())
+    assert texts >= 3 and cache.tower_texts <= texts and rows["input_ids"].shape[-1] == 1
+    assert not calls
+    torch.testing.assert_close(got.text_embeds, ref.text_embeds, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got.panel_embeddings, ref.panel_embeddings, atol=1e-5, rtol=0)

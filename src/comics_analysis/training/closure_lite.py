@@ -21,7 +21,6 @@ the uninterrupted run would have read.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -44,7 +43,7 @@ from ..modeling.closure_lite import (
 )
 from .configs import METRICS, TrainConfig
 from .data import MixedPageData, PageData, load_page_splits, real_page_data
-from .feature_cache import TowerFeatureCache, cacheable
+from .feature_cache import TextFeatureCache, TowerFeatureCache, cacheable, cached_towers
 from .harness import TRAINING_INFO, TrainingRun, TrainResult
 from .utils import parameter_groups, warmup_cosine
 
@@ -158,11 +157,15 @@ def parameter_counts(model) -> dict[str, int]:
 
 # --- data ----------------------------------------------------------------------------------------
 def process(
-    processor: ClosureLiteProcessor, data: PageData, positions, cache: TowerFeatureCache | None = None
+    processor: ClosureLiteProcessor,
+    data: PageData,
+    positions,
+    cache: TowerFeatureCache | None = None,
+    text_cache: TextFeatureCache | None = None,
 ) -> tuple[dict[str, torch.Tensor], list]:
     """A collated batch of the pages at ``positions`` and their Page records; with a ``cache``,
-    ``pixel_values`` holds the frozen tower's cached outputs (run the model under
-    ``cache.features_in``)."""
+    ``pixel_values`` holds the frozen vision tower's cached outputs, with a ``text_cache`` the
+    token ids are rows of the frozen text tower's table (run the model under ``cached_towers``)."""
     items, pages = [], []
     for i in positions:
         if cache is not None:
@@ -172,11 +175,8 @@ def process(
             item = processor.process_page(image, page)
         items.append(item)
         pages.append(page)
-    return processor.collate(items), pages
-
-
-def _features(cache: TowerFeatureCache | None, model):
-    return cache.features_in(model) if cache is not None else contextlib.nullcontext()
+    batch = processor.collate(items)
+    return (batch if text_cache is None else text_cache.rows(batch)), pages
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -194,6 +194,7 @@ def evaluate(
     max_pages: int | None = None,
     seed: int = 0,
     cache: TowerFeatureCache | None = None,
+    text_cache: TextFeatureCache | None = None,
 ) -> dict[str, float]:
     """Held-out metrics of DESIGN 4.1 over ``data`` (the first ``max_pages`` pages):
 
@@ -207,7 +208,7 @@ def evaluate(
     - ``loss``: the training loss in eval mode (masking drawn from ``seed``; RNG state restored).
 
     Runs in eval mode under a forked RNG, so training resumes with the same random stream. With
-    a ``cache``, crops are read from the frozen tower's cache."""
+    a ``cache`` / ``text_cache``, crops / texts are read from the frozen towers' caches."""
     was_training = model.training
     model.eval()
     n = len(data) if max_pages is None else min(len(data), max_pages)
@@ -216,10 +217,12 @@ def evaluate(
     predicted, truth, losses, weights = [], [], [], []
     acc_correct = acc_total = 0
     device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), _features(cache, model):
+    forked = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+    with forked, cached_towers(model, cache, text_cache):
         torch.manual_seed(seed)
         for start in range(0, n, batch_size):
-            batch, records = process(processor, data, range(start, min(n, start + batch_size)), cache)
+            positions = range(start, min(n, start + batch_size))
+            batch, records = process(processor, data, positions, cache, text_cache)
             batch = {k: v.to(device) for k, v in batch.items()}
             out = model(**batch, return_loss=True)
             mask = batch["panel_mask"]
@@ -364,6 +367,9 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
         cache = TowerFeatureCache(core, processor, cfg.feature_cache_dir)
     else:
         log.info("vision tower outputs not cached: %s", why)
+    text_cache = None
+    if cfg.cache_features and not any(p.requires_grad for p in core.text_tower.parameters()):
+        text_cache = TextFeatureCache(core)  # a frozen text tower: each distinct text once
     state = run.begin({"cursor": 0}, run_info={"parameters": counts, "data": splits.info})
     model_info = {
         "preset": cfg.model_config,
@@ -385,7 +391,14 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
 
     def run_eval() -> dict[str, Any]:
         metrics = evaluate(
-            core, processor, splits.validation, cfg.eval_batch_size, cfg.max_eval_pages, cfg.seed, cache
+            core,
+            processor,
+            splits.validation,
+            cfg.eval_batch_size,
+            cfg.max_eval_pages,
+            cfg.seed,
+            cache,
+            text_cache,
         )
         run.log({"split": "validation", **metrics})
         run.update_best(metrics, lambda m: export("best", m))
@@ -401,7 +414,7 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
             order = epoch_order(len(splits.train), cfg.seed, state["epoch"])
         start = state["cursor"] + rank * cfg.batch_size
         state["cursor"] += global_batch
-        batch, _ = process(processor, splits.train, order[start : start + cfg.batch_size], cache)
+        batch, _ = process(processor, splits.train, order[start : start + cfg.batch_size], cache, text_cache)
         return {k: v.to(accelerator.device) for k, v in batch.items()}
 
     bar = run.progress(cfg.steps, initial=state["step"])
@@ -410,7 +423,7 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     last_metrics = None
     step_time = time.time()
     while state["step"] < cfg.steps:
-        with accelerator.accumulate(model), _features(cache, core):
+        with accelerator.accumulate(model), cached_towers(core, cache, text_cache):
             out_ = model(**next_batch())
             accelerator.backward(out_.loss)
             grad_norm = None
@@ -451,6 +464,8 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     if cfg.lora and run.main:
         save_lora(accelerator.unwrap_model(model), run.out / "lora", processor)
     info = {"feature_cache": cache.stats()} if cache is not None else {}
+    if text_cache is not None:
+        info["text_cache"] = {"texts": len(text_cache.index), "tower_texts": text_cache.tower_texts}
     return run.finish(last_metrics, info=info)
 
 

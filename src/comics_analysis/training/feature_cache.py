@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,4 +188,99 @@ class TowerFeatureCache:
         }
 
 
-__all__ = ["FeatureTower", "TowerFeatureCache", "cacheable", "image_digest", "tower_key"]
+class FeatureTextTower(torch.nn.Module):
+    """Stands in for a frozen text tower: token ``i`` of its input is row ``i`` of the cache's table."""
+
+    def __init__(self, cache: TextFeatureCache, device: torch.device):
+        super().__init__()
+        self.cache, self.device = cache, device
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Any):
+        hidden = self.cache.table.to(self.device)[input_ids]
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=hidden[:, 0])
+
+
+class TextFeatureCache:
+    """The frozen text tower's pooled output per distinct panel text (token ids), in memory:
+    :meth:`rows` replaces a batch's token ids by one token per text, its row in a table, and
+    :meth:`features_in` puts a :class:`FeatureTextTower` over that table in the model's place.
+    Panels with the same text get the same row, so the losses' same-text checks are unchanged.
+    ``tower_texts`` counts the texts that went through the tower."""
+
+    def __init__(self, model: torch.nn.Module):
+        if any(p.requires_grad for p in model.text_tower.parameters()):
+            raise ValueError("the text tower's outputs cannot be cached: it trains (not frozen)")
+        self.tower = model.text_tower
+        self.tower.eval()  # frozen: no dropout
+        self.pooling = model.config.text_pooling
+        self.index: dict[tuple[int, ...], int] = {}
+        self.vectors: list[torch.Tensor] = []
+        self.table: torch.Tensor | None = None
+        self.tower_texts = 0
+
+    @torch.no_grad()
+    def _encode(self, keys: list[tuple[int, ...]], device) -> None:
+        for start in range(0, len(keys), 64):
+            chunk = keys[start : start + 64]
+            length = max(len(k) for k in chunk)
+            ids = torch.zeros(len(chunk), length, dtype=torch.long)
+            mask = torch.zeros(len(chunk), length, dtype=torch.long)
+            for r, key in enumerate(chunk):
+                ids[r, : len(key)], mask[r, : len(key)] = torch.tensor(key), 1
+            ids, mask = ids.to(device), mask.to(device)
+            out = self.tower(input_ids=ids, attention_mask=mask)
+            if self.pooling == "pooler" and getattr(out, "pooler_output", None) is not None:
+                pooled = out.pooler_output
+            elif self.pooling == "cls":
+                pooled = out.last_hidden_state[:, 0]
+            else:  # masked mean, as ClosureLiteModel._text_vectors
+                m = mask.to(out.last_hidden_state.dtype).unsqueeze(-1)
+                pooled = (out.last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1.0)
+            for key, vector in zip(chunk, pooled.float()):
+                self.index[key] = len(self.vectors) + 1  # row 0: no text
+                self.vectors.append(vector)
+            self.tower_texts += len(chunk)
+        self.table = torch.stack([torch.zeros_like(self.vectors[0]), *self.vectors])
+
+    def rows(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``batch`` with ``input_ids`` [B, P, 1] = table rows and ``attention_mask`` marking them."""
+        ids, mask = batch["input_ids"], batch["attention_mask"].bool()
+        has = batch["text_mask"].bool() & batch["panel_mask"].bool()
+        keys = [tuple(ids[b, p][mask[b, p]].tolist()) for b, p in has.nonzero().tolist()]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.index))
+        if missing:
+            self._encode(missing, next(self.tower.parameters()).device)
+        new_ids = torch.zeros(*has.shape, 1, dtype=torch.long)
+        new_ids[has] = torch.tensor([[self.index[k]] for k in keys], dtype=torch.long).reshape(-1, 1)
+        return {**batch, "input_ids": new_ids, "attention_mask": has.long().unsqueeze(-1)}
+
+    @contextlib.contextmanager
+    def features_in(self, model: torch.nn.Module):
+        real = model.text_tower
+        model.text_tower = FeatureTextTower(self, next(real.parameters()).device)
+        try:
+            yield model
+        finally:
+            model.text_tower = real
+
+
+@contextlib.contextmanager
+def cached_towers(model: torch.nn.Module, *caches: Any) -> Iterator[torch.nn.Module]:
+    """``model`` with the towers of the given caches (None: left alone) replaced by their stand-ins."""
+    with contextlib.ExitStack() as stack:
+        for cache in caches:
+            if cache is not None:
+                stack.enter_context(cache.features_in(model))
+        yield model
+
+
+__all__ = [
+    "FeatureTextTower",
+    "FeatureTower",
+    "TextFeatureCache",
+    "TowerFeatureCache",
+    "cacheable",
+    "cached_towers",
+    "image_digest",
+    "tower_key",
+]
