@@ -222,12 +222,14 @@ def not_a_comic_auc(
     detected: np.ndarray,
     kinds: Sequence[str],
     panel_mean: np.ndarray | None = None,
+    image_mean: np.ndarray | None = None,
 ) -> dict:
     """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module
     docstring). ``auc``: its default reference, the pages with 2+ detected panels (no label
     used); also with every page as the reference, with the comic pages as the reference (their
     labels used: novelty detection against a known comic collection, each page left out of its
-    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors."""
+    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors
+    (``image_mean``: of its image-only panel vectors, a model's)."""
     from sklearn.metrics import roc_auc_score
 
     from ..analysis import comic_reference, outlier_scores  # lazy: scipy and sklearn
@@ -262,6 +264,8 @@ def not_a_comic_auc(
     }
     if panel_mean is not None:
         out["auc_panel_mean_vectors"] = auc(panel_mean, reference)[0]
+    if image_mean is not None:
+        out["auc_image_panel_mean_vectors"] = auc(image_mean, reference)[0]
     return out
 
 
@@ -429,7 +433,14 @@ def evaluate_search(
                 "crop_page": crop_to_page(query, owner, comic_vecs, crop_index[: len(pages)], books),
                 "crop_page_fused": fused,
                 "knn_book": knn_book_accuracy(comic_vecs, books),
-                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds, _means(panel_vecs))
+                "not_a_comic": not_a_comic_auc(
+                    page_vecs,
+                    comic,
+                    counts,
+                    kinds,
+                    _means(panel_vecs),
+                    _means(crop_index) if crop_index is not panel_vecs else None,
+                )
                 if docs
                 else None,
             }
@@ -525,6 +536,7 @@ def summary_text(payload: dict) -> str:
         ("auc_reference_all_pages", "reference: all pages"),
         ("auc_reference_comic_pages", "reference: comic pages"),
         ("auc_panel_mean_vectors", "mean panel vectors"),
+        ("auc_image_panel_mean_vectors", "mean image-only panel vectors"),
     ):
         if nc_encoders:
             values = [_fmt((e["not_a_comic"] or {}).get(metric)) for e in encoders]

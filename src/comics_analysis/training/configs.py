@@ -72,7 +72,9 @@ class TrainConfig:
     )
     real_repeat: int = arg(1, "each real page is drawn this many times per epoch", positive=True)
     cache_features: bool = arg(
-        True, "cache the frozen vision tower's output per panel crop (epochs after the first skip the tower)"
+        True,
+        "cache frozen towers' outputs: vision per panel crop, text per distinct panel text (in memory; "
+        "epochs after the first skip the towers)",
     )
     feature_cache_dir: str | None = arg(None, "also keep the cached tower outputs here, for later runs")
     data_config: str | None = arg(None, "comic_pages config of an export (default aligned, else all)")
