@@ -114,6 +114,20 @@ def test_search_tab_text_image_and_page(client):
 
     cli = StoreSearch(root / "store.zarr").search(page=page_id, panel=0, k=3, level="panel")
     assert [(row[1], row[2]) for row in table["data"]] == [(h.page_id, h.panel) for h in cli]
+    # a panel's crop at panel level: the store keeps image-only panel vectors, so the Space compares
+    # crop with crop (the crop level) and the panel it was cut from comes first (panels numbered from 0)
+    from comics_analysis.sources import open_pages
+
+    source = open_pages(root / "coll")
+    page = source.page(source.page_ids.index(page_id))
+    x, y, w, h = page.panels[1].bbox
+    crop = source.load_image(page).crop((round(x), round(y), round(x + w), round(y + h)))
+    crop.save(root / "crop-query.png")
+    _, table, _ = c.predict(
+        gradio_client.handle_file(str(root / "crop-query.png")), 3, "panel", "(any)", "(any)",
+        api_name="/search_image",
+    )  # fmt: skip
+    assert (table["data"][0][1], table["data"][0][2]) == (page_id, 1)
     with pytest.raises(Exception, match="not in the store"):
         c.predict("nope-00000000/p0000", 0, 5, "page", "(any)", "(any)", api_name="/search_page")
 
@@ -494,6 +508,10 @@ def test_run_demo_tail_embeds_analyses_and_serves(space_data, tmp_path, monkeypa
     assert tail.url is None and tail.pages == 19 and tail.clusters >= 2
     assert (tmp_path / "demo" / "analysis" / "map_cluster.png").is_file()
     assert len(tail.sample_query["hits"]) == 3 and "sample text query" in out
+    # the crop query of the demo finds the panel it was cut from first (image-only panel vectors)
+    line = next(x for x in out.splitlines() if "where does crop-query.jpg" in x)
+    source = line.split("(panel 1 of ")[1].split(",")[0]
+    assert line.split("come from: ")[1].startswith(f"{source} panel 1 ")
     assert tail.serve_command == (
         f"comics-analysis serve {tmp_path / 'demo' / 'store.zarr'} --model {model} "
         f"--analysis {tmp_path / 'demo' / 'analysis'}"

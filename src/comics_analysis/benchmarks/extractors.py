@@ -437,17 +437,29 @@ def _search_real(d: dict) -> list[Row]:
     """`comics-analysis eval search`: search on real pages without hand labels (issue 17.4)."""
     targets = d.get("targets", {})
     pages = f"{d['pages']} real pages, {len(d['books'])} books"
+    if d.get("only_books"):
+        pages += f" ({', '.join(d['only_books'])} only)"
     rows = []
     for e in d["encoders"]:
         name = f"Search on {pages}: {e['name']} ({e['kind']})"
         crop, knn, nc = e["crop_page"], e["knn_book"], e["not_a_comic"]
+        index = "image-only panel vectors" if e.get("crop_page_fused") else "panel vectors"
         for metric, label in (("recall@1", "R@1"), ("recall@10", "R@10")):
             rows.append(
                 Row(
                     name,
-                    f"crop -> page {label} ({crop['overall']['queries']} damaged crops; panel vectors)",
+                    f"crop -> page {label} ({crop['overall']['queries']} damaged crops; {index})",
                     _num(crop["overall"][metric]) + _per_book(crop["books"], metric),
                     f"target >= {targets['crop_page_recall@1']}" if metric == "recall@1" and targets else "",
+                )
+            )
+        fused = e.get("crop_page_fused")
+        if fused:
+            rows.append(
+                Row(
+                    name,
+                    "crop -> page R@1 / R@10 on fused panel vectors (embed_image)",
+                    f"{_num(fused['overall']['recall@1'])} / {_num(fused['overall']['recall@10'])}",
                 )
             )
         o = crop["overall"]

@@ -13,8 +13,11 @@ from") and query images (:meth:`images`: a crop, letterboxed whole).
   space, the tower's.
 - :class:`ModelEncoder`: a trained Closure Lite folder (``load_closure_lite``): page and panel
   embeddings from one forward pass over the page (vision + text + layout, in page context, as
-  the store writer computes them), queries through ``embed_image`` (the image query of
-  ``store search --image``).
+  the store writer computes them). Crop queries compare like with like, as ``store search
+  --image`` does on a store that keeps image-only panel vectors (the ``crop`` level): the query
+  through ``embed_crop`` against the panels' image-only vectors (``vision_embeds`` of the same
+  pass: crop -> tower -> projection, no text, layout or context); :meth:`ModelEncoder.fused_images`
+  (``embed_image``) against the fused panel vectors is the other figure.
 """
 
 from __future__ import annotations
@@ -142,27 +145,49 @@ class ModelEncoder:
         self.dim = self.loaded.dim
         self.description = (
             f"{self.name}: trained Closure Lite model at {folder} (vision tower {tower}, {self.dim}-d "
-            f"embeddings, revision {self.loaded.revision}); crops queried with embed_image"
+            f"embeddings, revision {self.loaded.revision}); crops queried with embed_crop against "
+            "image-only panel vectors (and with embed_image against the fused ones)"
         )
+        self.crop_panel_vecs: list[np.ndarray] | None = None  # image-only panel vectors, by pages()
 
-    def images(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def _queries(self, images: Sequence[Image.Image], fn) -> np.ndarray:
         import torch
 
         out = []
         with torch.no_grad():
             for i in range(0, len(images), 16):
                 inputs = self.processor.image_queries(list(images[i : i + 16]))
-                out.append(
-                    self.model.embed_image(inputs["pixel_values"].to(self.device)).float().cpu().numpy()
-                )
+                out.append(fn(inputs["pixel_values"].to(self.device)).float().cpu().numpy())
         return unit(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+    def images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Image-only query vectors (``embed_crop``), for the image-only panel vectors; the
+        ``embed_image`` vectors of the same crops are kept for :meth:`fused_images`."""
+        import torch
+
+        self._fused: list = []
+
+        def both(pixels):
+            vision = self.model._vision_vectors(pixels)  # one tower pass for both query kinds
+            self._fused.append(self.model._query(vision=vision).float().cpu().numpy())
+            return torch.nn.functional.normalize(vision, dim=-1)
+
+        self._fused_of = len(images)
+        return self._queries(images, both)
+
+    def fused_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Query vectors in the fused panel space (``embed_image``) of the crops :meth:`images`
+        was last given."""
+        if getattr(self, "_fused_of", None) != len(images):
+            return self._queries(images, self.model.embed_image)
+        return unit(np.concatenate(self._fused)) if self._fused else np.zeros((0, self.dim), np.float32)
 
     def pages(
         self, pages: Sequence[EvalPage], images: dict[str, Image.Image]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         import torch
 
-        page_vecs, panel_vecs = [], []
+        page_vecs, panel_vecs, crop_vecs = [], [], []
         for i in range(0, len(pages), self.batch_size):
             chunk = pages[i : i + self.batch_size]
             processed = []
@@ -181,10 +206,13 @@ class ModelEncoder:
                 out = self.model(**{k: v.to(self.device) for k, v in batch.items()}, return_loss=False)
             pv = unit(out.page_embeddings.float().cpu().numpy())
             panel = out.panel_embeddings.float().cpu().numpy()
+            crop = out.vision_embeds.float().cpu().numpy()
             for r, p in enumerate(chunk):
                 n = max(1, min(len(p.panels), self.processor.max_panels))
                 page_vecs.append(pv[r])
                 panel_vecs.append(unit(panel[r, :n]))
+                crop_vecs.append(unit(crop[r, :n]))
+        self.crop_panel_vecs = crop_vecs
         return np.stack(page_vecs), panel_vecs
 
 

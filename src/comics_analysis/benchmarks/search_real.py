@@ -69,10 +69,14 @@ def dev_quote_sets(data_root: str | Path) -> dict[str, list]:
 
 # --- pages -------------------------------------------------------------------------------------
 def load_pages(
-    sources: Sequence[str | Path], lang: str | None = None, limit: int | None = None
+    sources: Sequence[str | Path],
+    lang: str | None = None,
+    limit: int | None = None,
+    books: Sequence[str] | None = None,
 ) -> list[EvalPage]:
     """The pages of ``sources`` (anything ``open_pages`` reads); ``limit``: the first pages of
-    each book only. Panels: the ground truth's, else detected (:func:`detect_missing_panels`)."""
+    each book only; ``books``: only these books (a book id or its start, e.g. ``balloon-dream``).
+    Panels: the ground truth's, else detected (:func:`detect_missing_panels`)."""
     from ..sources import open_pages  # lazy: sources pulls in dataspec readers
 
     out: list[EvalPage] = []
@@ -81,6 +85,8 @@ def load_pages(
         taken: Counter[str] = Counter()
         for page in source.pages():
             if limit is not None and taken[page.book_id] >= limit:
+                continue
+            if books and not any(page.book_id.startswith(b) for b in books):
                 continue
             taken[page.book_id] += 1
             out.append(
@@ -216,12 +222,14 @@ def not_a_comic_auc(
     detected: np.ndarray,
     kinds: Sequence[str],
     panel_mean: np.ndarray | None = None,
+    image_mean: np.ndarray | None = None,
 ) -> dict:
     """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module
     docstring). ``auc``: its default reference, the pages with 2+ detected panels (no label
     used); also with every page as the reference, with the comic pages as the reference (their
     labels used: novelty detection against a known comic collection, each page left out of its
-    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors."""
+    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors
+    (``image_mean``: of its image-only panel vectors, a model's)."""
     from sklearn.metrics import roc_auc_score
 
     from ..analysis import comic_reference, outlier_scores  # lazy: scipy and sklearn
@@ -256,6 +264,8 @@ def not_a_comic_auc(
     }
     if panel_mean is not None:
         out["auc_panel_mean_vectors"] = auc(panel_mean, reference)[0]
+    if image_mean is not None:
+        out["auc_image_panel_mean_vectors"] = auc(image_mean, reference)[0]
     return out
 
 
@@ -359,13 +369,15 @@ def evaluate_search(
     k: int = 10,
     device: str = "cpu",
     extra_quote_sets: dict[str, Sequence[Any]] | None = None,
+    books: Sequence[str] | None = None,
 ) -> dict:
     """Every figure of the module docstring on the pages of ``sources``; ``non_comic`` document
     pages (default: 30% of the comic pages, at least 4); ``extra_quote_sets``: more
     ``{name: DataSpec pages}`` for quote -> panel only (e.g. another language's texts), the pages
-    among those evaluated."""
+    among those evaluated; ``books``: only these books of the sources (e.g. the one a model did not
+    train on)."""
     start = time.perf_counter()
-    pages = load_pages(sources, lang=lang, limit=limit)
+    pages = load_pages(sources, lang=lang, limit=limit, books=books)
     if not pages:
         raise ValueError("no pages to evaluate")
     images = {p.page_id: p.load() for p in pages}
@@ -401,6 +413,12 @@ def evaluate_search(
         )
         page_vecs, panel_vecs = encoder.pages(everything, images)
         query = encoder.images(crops)
+        crop_index = getattr(encoder, "crop_panel_vecs", None) or panel_vecs  # image-only, when kept
+        fused = None
+        if hasattr(encoder, "fused_images"):  # a model: the crop query in the fused panel space too
+            fused = crop_to_page(
+                encoder.fused_images(crops), owner, page_vecs[: len(pages)], panel_vecs[: len(pages)], books
+            )
         seconds = time.perf_counter() - t0
         n_images = len(everything) + sum(len(v) for v in panel_vecs) + len(crops)
         comic_vecs = page_vecs[: len(pages)]
@@ -412,9 +430,17 @@ def evaluate_search(
                 "dim": encoder.dim,
                 "seconds": round(seconds, 1),
                 "images_per_s": round(n_images / seconds, 2),
-                "crop_page": crop_to_page(query, owner, comic_vecs, panel_vecs[: len(pages)], books),
+                "crop_page": crop_to_page(query, owner, comic_vecs, crop_index[: len(pages)], books),
+                "crop_page_fused": fused,
                 "knn_book": knn_book_accuracy(comic_vecs, books),
-                "not_a_comic": not_a_comic_auc(page_vecs, comic, counts, kinds, _means(panel_vecs))
+                "not_a_comic": not_a_comic_auc(
+                    page_vecs,
+                    comic,
+                    counts,
+                    kinds,
+                    _means(panel_vecs),
+                    _means(crop_index) if crop_index is not panel_vecs else None,
+                )
                 if docs
                 else None,
             }
@@ -430,6 +456,7 @@ def evaluate_search(
     return {
         "benchmark": "search-real",
         "sources": [str(s) for s in sources],
+        "only_books": list(books) if books else None,
         "pages": len(pages),
         "books": dict(Counter(books)),
         "panels_indexed": int(sum(len(p.panels) or 1 for p in pages)),
@@ -488,11 +515,18 @@ def summary_text(payload: dict) -> str:
         ("crop -> page R@10 (panel vectors)", "crop_page", "recall@10"),
         ("crop -> page R@1 (page vectors)", "crop_page", "page_vector_recall@1"),
         ("crop -> page R@10 (page vectors)", "crop_page", "page_vector_recall@10"),
+        ("crop -> page R@1 (fused panel vectors, embed_image)", "crop_page_fused", "recall@1"),
         (f"same-book {encoders[0]['knn_book']['k'] if encoders else 5}-NN accuracy", "knn_book", "accuracy"),
     ):
+        if not any(e.get(key) for e in encoders):
+            continue
         for book in [*books, "overall"]:
             values = [
-                (e[key]["overall"] if book == "overall" else e[key]["books"].get(book, {})).get(metric)
+                (
+                    (e.get(key) or {}).get("overall", {})
+                    if book == "overall"
+                    else (e.get(key) or {}).get("books", {}).get(book, {})
+                ).get(metric)
                 for e in encoders
             ]
             rows.append([label, book, *map(_fmt, values)])
@@ -502,6 +536,7 @@ def summary_text(payload: dict) -> str:
         ("auc_reference_all_pages", "reference: all pages"),
         ("auc_reference_comic_pages", "reference: comic pages"),
         ("auc_panel_mean_vectors", "mean panel vectors"),
+        ("auc_image_panel_mean_vectors", "mean image-only panel vectors"),
     ):
         if nc_encoders:
             values = [_fmt((e["not_a_comic"] or {}).get(metric)) for e in encoders]

@@ -2,7 +2,7 @@
 (``--field-name``, plus the names in ``metadata["flags"]``), the dataclass default as the only
 default, the help text from ``metadata["help"]``. Booleans get ``--x / --no-x`` (and the flags
 in ``metadata["negative"]``), ``dict`` fields a repeatable ``KEY=VALUE`` (values read as JSON
-when they parse), tuple fields the parser given in ``types``.
+when they parse), ``list`` fields a repeatable flag, tuple fields the parser given in ``types``.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ def add_config_arguments(
             continue
         if origin is dict:
             parser.add_argument(*names, action=_KeyValue, metavar="KEY=VALUE", **kwargs)
+            continue
+        if origin is list:  # repeatable: --x A --x B
+            parser.add_argument(*names, action="append", **kwargs)
             continue
         if origin is tuple:
             if f.name not in types:

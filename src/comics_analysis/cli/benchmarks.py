@@ -84,6 +84,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         non_comic=args.non_comic,
         seed=args.seed,
         device=args.device,
+        books=args.book,
     )
     print(summary_text(payload))
     if args.json:
@@ -217,6 +218,12 @@ def register(commands: Commands) -> None:
     p.add_argument("--model", nargs="*", default=[], type=Path, help="trained Closure Lite model folders")
     p.add_argument("--lang", help="text language (OpenMantra ja by default; ACBF: the first text layer)")
     p.add_argument("--limit", type=int, help="only the first N pages of each book")
+    p.add_argument(
+        "--book",
+        action="append",
+        help="only this book of the page sources (book id or its start, e.g. balloon-dream; repeatable): "
+        "a model's held-out book",
+    )
     p.add_argument("--non-comic", type=int, help="document pages drawn in code (default: 30%% of the pages)")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the queries, the non-comic pages and untrained towers"

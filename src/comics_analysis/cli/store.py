@@ -218,7 +218,12 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--model", type=Path, help="Closure Lite model folder for --text / --image / --hybrid")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    p.add_argument("--level", choices=["page", "panel"], help="search pages or panels (default: the query's)")
+    p.add_argument(
+        "--level",
+        choices=["page", "panel", "crop"],
+        help="search pages, panels, or panels by their image only (crop; the default of --image where the "
+        "store keeps those vectors); default: the query's",
+    )
     p.add_argument("--book", action="append", help="only this book id (repeatable)")
     p.add_argument("--page-type", action="append", help="only this page type (repeatable)")
     p.add_argument("--min-panels", type=int, help="only pages with at least N stored panels")

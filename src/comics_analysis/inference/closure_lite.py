@@ -31,6 +31,7 @@ __all__ = [
     "LoadedModel",
     "ModelEmbedder",
     "closure_lite_text_encoder",
+    "embed_crop",
     "load_closure_lite",
     "load_lora",
     "model_query_vector",
@@ -144,9 +145,12 @@ class ModelEmbedder:
     """``embed_fn(items) -> (page [B, D], panel [B, P, D], panel_mask [B, P])`` with a model, for
     ``store.write_store``: each item has ``page`` (a DataSpec record) and ``load_image()``. A batch
     goes through the processor (panel crops, text, layout) and one forward pass under
-    ``torch.no_grad``; the mask marks the page's real panels."""
+    ``torch.no_grad``; the mask marks the page's real panels. ``image_vectors``: a 4th array, the
+    image-only panel vectors [B, P, D] (the forward pass's ``vision_embeds``: what ``embed_crop``
+    gives for a crop query), for a store that keeps them."""
 
-    def __init__(self, loaded: LoadedModel, device: Any = None):
+    def __init__(self, loaded: LoadedModel, device: Any = None, image_vectors: bool = False):
+        self.image_vectors = image_vectors
         import torch
 
         self.loaded = loaded
@@ -158,7 +162,7 @@ class ModelEmbedder:
         self.pages = 0
         self.panels = 0
 
-    def __call__(self, items) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, items) -> tuple[np.ndarray, ...]:
         import torch
 
         processed = [self.processor.process_page(item.load_image(), item.page) for item in items]
@@ -175,12 +179,18 @@ class ModelEmbedder:
             mask[r, len(item.page.panels) :] = False
         self.pages += len(items)
         self.panels += int(mask.sum())
+        if self.image_vectors:
+            return page, panel, mask, out.vision_embeds.float().cpu().numpy()
         return page, panel, mask
 
 
-def query_vector(loaded: LoadedModel, *, text: str | None = None, image: Any = None) -> np.ndarray:
+def query_vector(
+    loaded: LoadedModel, *, text: str | None = None, image: Any = None, crop: bool = False
+) -> np.ndarray:
     """The query vector [D] (panel-embedding space) of a text or an image (a PIL image or a path)
-    with a loaded model; the store should have been embedded with the same model."""
+    with a loaded model; the store should have been embedded with the same model. ``crop``: the
+    image's image-only vector (``embed_crop``), compared with a store's image-only panel vectors
+    ("where does this crop come from")."""
     if (text is None) == (image is None):
         raise ValueError("give exactly one of text or image")
     model, processor = loaded.model, loaded.processor
@@ -198,18 +208,29 @@ def query_vector(loaded: LoadedModel, *, text: str | None = None, image: Any = N
         else:
             with Image.open(image) as opened:
                 picture = opened.convert("RGB")
-        inputs = processor.image_queries([picture])
-        out = model.embed_image(**{k: v.to(device) for k, v in inputs.items()})
+        pixels = processor.image_queries([picture])["pixel_values"].to(device)
+        out = embed_crop(model, pixels) if crop else model.embed_image(pixel_values=pixels)
     return np.asarray(out.detach().float().cpu().numpy(), dtype=np.float32).reshape(-1)
 
 
+def embed_crop(model: Any, pixel_values: Any) -> Any:
+    """Image-only vectors of letterboxed crops: ``model.embed_crop``, or for a model folder saved
+    before that method existed the same computation (projected, L2-normalised tower output)."""
+    import torch
+
+    if hasattr(model, "embed_crop"):
+        return model.embed_crop(pixel_values)
+    with torch.no_grad():
+        return torch.nn.functional.normalize(model._vision_vectors(pixel_values), dim=-1)
+
+
 def model_query_vector(
-    model: str | Path, *, text: str | None = None, image: str | Path | None = None
+    model: str | Path, *, text: str | None = None, image: str | Path | None = None, crop: bool = False
 ) -> np.ndarray:
     """:func:`query_vector` with the model loaded from ``model`` (a folder or a Hub id)."""
     if (text is None) == (image is None):
         raise ValueError("give exactly one of text or image")
-    return query_vector(load_closure_lite(model), text=text, image=image)
+    return query_vector(load_closure_lite(model), text=text, image=image, crop=crop)
 
 
 def text_vectors(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -196,8 +196,14 @@ class SpaceBackend:
             return self.search_index.search(page=page_id.strip(), panel=panel, k=int(k), **filters)
         from ..inference.closure_lite import query_vector  # lazy: torch + transformers, only with a model
 
-        vector = query_vector(self.model(), text=text, image=image)
-        filters["level"] = filters["level"] or "panel"  # query vectors live in the panel space
+        # an image query at panel level compares crop with crop where the store keeps image-only vectors
+        crop = (
+            image is not None
+            and filters["level"] in (None, "panel")
+            and self.search_index.store.image_vectors
+        )
+        vector = query_vector(self.model(), text=text, image=image, crop=crop)
+        filters["level"] = "crop" if crop else filters["level"] or "panel"  # query vectors: panel space
         return self.search_index.search(vector=vector, k=int(k), **filters)
 
     # --- images --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..ingest import ingest
 from ..ingest.manifest import summary_text
 from ..metrics.panels import evaluate_panels
 from ..metrics.text import evaluate_text
+from ..sources import open_pages
 from ..store import StoreSearch, open_store
 from ..store.embed import embed_store
 from ..store.fulltext import build_fulltext, search_quote
@@ -109,6 +110,7 @@ def run_demo_tail(
     for rank, h in enumerate(hits, start=1):
         text = " | ".join(h.text)[:80]
         print(f"    {rank}. {h.page_id} panel {h.panel} [{h.page_type or '-'}] {h.score:.3f} {text}")
+    crop_query(searcher, loaded, annotated_dir, out / "crop-query.jpg")
     like = searcher.search(page=store.page_ids[0], k=3)
     print(f"  pages like {store.page_ids[0]}: " + ", ".join(f"{h.page_id} ({h.score:.3f})" for h in like))
     built = build_fulltext(store)  # the Space's Quote tab reads it
@@ -253,6 +255,30 @@ def run_demo(
     )
     tail.seconds = time.perf_counter() - start
     return tail
+
+
+def crop_query(searcher: StoreSearch, loaded: Any, pages: Any, path: Path) -> None:
+    """ "Where does this crop come from": a panel of a stored page, cut out, shrunk to 80% and saved
+    as JPEG quality 60, searched at the crop level (image-only panel vectors); prints the hits."""
+    from PIL import Image
+
+    from ..inference.closure_lite import query_vector  # lazy: torch + transformers
+
+    st = searcher.store
+    counts = st.panel_mask.sum(axis=1)
+    if not st.image_vectors or not (counts >= 2).any():
+        return
+    pos = int((counts >= 2).argmax())
+    source = open_pages(pages)
+    page = source.page(source.page_ids.index(st.page_ids[pos]))
+    x, y, w, h = page.panels[1].bbox
+    crop = source.load_image(page).crop((round(x), round(y), round(x + w), round(y + h)))
+    crop.resize((max(1, round(crop.width * 0.8)), max(1, round(crop.height * 0.8)))).save(path, quality=60)
+    with Image.open(path) as opened:
+        vector = query_vector(loaded, image=opened.convert("RGB"), crop=True)
+    hits = searcher.search(vector=vector, level="crop", k=3)
+    shown = ", ".join(f"{h.page_id} panel {h.panel} ({h.score:.3f})" for h in hits)
+    print(f"  where does {path.name} (panel 1 of {page.page_id}, shrunk, JPEG q60) come from: {shown}")
 
 
 def demo_page_types(out: Path, truth: list, *, show_progress: bool = True) -> dict[str, str]:

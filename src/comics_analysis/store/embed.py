@@ -138,7 +138,7 @@ def embed_store(
     )
     source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     description = source.description
-    embedder = ModelEmbedder(loaded, device=device)
+    embedder = ModelEmbedder(loaded, device=device, image_vectors=True)
     writer_shards = num_shards * world
     writer_index = shard_index * world + rank
     log.info(
@@ -167,6 +167,7 @@ def embed_store(
         shard_index=writer_index,
         show_progress=show_progress and rank == 0,
         extra_attrs=_extra_attrs(source, out),
+        image_vectors=True,
     )
     seconds = time.perf_counter() - start
     if state is not None and world > 1:
@@ -233,7 +234,8 @@ def _ray_setup(job: _RayJob) -> _Worker:
         if isinstance(job.model, LoadedModel)
         else load_closure_lite(job.model, revision=job.revision, model_id=job.model_id, device=device)
     )
-    return _Worker(job, source, ModelEmbedder(loaded, device=device), open_for_writing(job.plan.out))
+    embedder = ModelEmbedder(loaded, device=device, image_vectors=True)
+    return _Worker(job, source, embedder, open_for_writing(job.plan.out))
 
 
 def _ray_chunk(worker: _Worker, chunk: int) -> tuple[int, int, int, int]:
@@ -293,6 +295,7 @@ def embed_store_ray(
         num_shards=num_shards,
         shard_index=shard_index,
         extra_attrs=_extra_attrs(source, out),
+        image_vectors=True,
     )
     job = _RayJob(
         plan=replace(plan, source=None),

@@ -40,22 +40,29 @@ COMMON_ARRAYS: dict[str, tuple[tuple[str, ...], str, Any]] = {
 }
 
 
-def embedding_arrays(dtype: str) -> dict[str, tuple[tuple[str, ...], str, Any]]:
-    """The vector arrays of a store of ``dtype`` (int8 adds one float32 scale per vector)."""
+def embedding_arrays(dtype: str, image_vectors: bool = False) -> dict[str, tuple[tuple[str, ...], str, Any]]:
+    """The vector arrays of a store of ``dtype`` (int8 adds one float32 scale per vector);
+    ``image_vectors``: also image-only panel vectors (``panel_image_embedding``, the vision tower's
+    projection of the crop alone: what a crop query is compared with, "where does this crop come
+    from")."""
     if dtype not in EMBEDDING_DTYPES:
         raise ValueError(f"embedding dtype must be one of {', '.join(EMBEDDING_DTYPES)}, got {dtype!r}")
     arrays = {
         "page_embedding": (("page", "dim"), dtype, 0),
         "panel_embedding": (("page", "panel", "dim"), dtype, 0),
     }
+    if image_vectors:
+        arrays["panel_image_embedding"] = (("page", "panel", "dim"), dtype, 0)
     if dtype == "int8":
         arrays["page_scale"] = (("page",), "float32", 0.0)
         arrays["panel_scale"] = (("page", "panel"), "float32", 0.0)
+        if image_vectors:
+            arrays["panel_image_scale"] = (("page", "panel"), "float32", 0.0)
     return arrays
 
 
-def all_arrays(dtype: str) -> dict[str, tuple[tuple[str, ...], str, Any]]:
-    return {**embedding_arrays(dtype), **COMMON_ARRAYS}
+def all_arrays(dtype: str, image_vectors: bool = False) -> dict[str, tuple[tuple[str, ...], str, Any]]:
+    return {**embedding_arrays(dtype, image_vectors), **COMMON_ARRAYS}
 
 
 def compressor(dtype: str):

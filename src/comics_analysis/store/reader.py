@@ -70,6 +70,8 @@ class EmbeddingStore:
         self.panels = int(self.attrs["panels"])
         self.dim = int(self.attrs["dim"])
         self.dtype = self.attrs["embedding_dtype"]
+        #: the store keeps image-only panel vectors (``panel_image_embedding``) for crop queries
+        self.image_vectors = "panel_image_embedding" in self.group
         self.finished = sorted(finished_chunks(self.path))
         total = int(self.attrs["row_count"])
         rows = [
@@ -167,9 +169,20 @@ class EmbeddingStore:
         """Unit page vectors as float32 [n, D] (all visible rows, or those at ``positions``)."""
         return self._vectors("page_embedding", "page_scale", positions)
 
-    def panel_vectors(self, positions: np.ndarray | None = None) -> np.ndarray:
-        """Panel vectors as float32 [n, P, D]; empty slots are zero (see ``panel_mask``)."""
+    def panel_vectors(self, positions: np.ndarray | None = None, image: bool = False) -> np.ndarray:
+        """Panel vectors as float32 [n, P, D]; empty slots are zero (see ``panel_mask``). ``image``:
+        the image-only panel vectors (a store with ``image_vectors``)."""
+        if image:
+            self._need_image_vectors()
+            return self._vectors("panel_image_embedding", "panel_image_scale", positions)
         return self._vectors("panel_embedding", "panel_scale", positions)
+
+    def _need_image_vectors(self) -> None:
+        if not self.image_vectors:
+            raise ValueError(
+                f"{self.path}: the store has no image-only panel vectors (written before they were "
+                "stored, or by an embed_fn without them); embed it again for crop queries"
+            )
 
     def _vectors(self, name: str, scale_name: str, positions: np.ndarray | None) -> np.ndarray:
         if positions is None:
@@ -183,13 +196,19 @@ class EmbeddingStore:
             return dequantize_int8(codes, scale)
         return codes.astype(np.float32)
 
-    def iter_panel_chunks(self):
-        """(first position, panel vectors float32 [n, P, D], mask [n, P]) per finished chunk."""
+    def iter_panel_chunks(self, image: bool = False):
+        """(first position, panel vectors float32 [n, P, D], mask [n, P]) per finished chunk
+        (``image``: the image-only panel vectors)."""
+        if image:
+            self._need_image_vectors()
+        name, scale_name = (
+            ("panel_image_embedding", "panel_image_scale") if image else ("panel_embedding", "panel_scale")
+        )
         position = 0
         for c in self.finished:
-            codes = self._chunk("panel_embedding", c)
+            codes = self._chunk(name, c)
             if self.dtype == "int8":
-                vectors = dequantize_int8(codes, self._chunk("panel_scale", c))
+                vectors = dequantize_int8(codes, self._chunk(scale_name, c))
             else:
                 vectors = codes.astype(np.float32)
             yield position, vectors, self._chunk("panel_mask", c)
@@ -269,7 +288,7 @@ class EmbeddingStore:
         array other than page_embedding / page_id may be all fill values, so it is not reported.
         """
         strict = bool(self.attrs.get("every_chunk_written"))
-        names = list(all_arrays(self.dtype))
+        names = list(all_arrays(self.dtype, self.image_vectors))
         problems = []
         for chunk in self.finished:
             for name in names:

@@ -2,7 +2,10 @@
 
 Query kinds: a vector (text or image query vectors come from the model), a page id ("more like
 this": the page's own vector; the page itself is left out) and a panel (page id + panel index;
-that panel is left out). Filters: book_id, page_type, panel count, has_text (at panel level:
+that panel is left out). Levels: ``page``, ``panel`` (the model's panel vectors: crop, text and
+layout in page context) and ``crop`` (the same panels by their image-only vectors, in stores
+that keep them: "where does this crop come from" compares a crop with crops; an image query
+searches it by default there). Filters: book_id, page_type, panel count, has_text (at panel level:
 the panel's own text). Results carry page_id, panel index, bbox (fractions of the page),
 score and the lettered text (the panel's, or the page's at page level)::
 
@@ -30,7 +33,7 @@ from .reader import EmbeddingStore
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("page", "panel")
+LEVELS = ("page", "panel", "crop")  # crop: panels by their image-only vectors
 INDEX_DIR = "index"
 
 
@@ -99,7 +102,7 @@ class StoreSearch:
         if level == "page":
             return st.page_vectors(), np.arange(len(st), dtype=np.int64)
         vecs, ids = [], []
-        for first, vectors, mask in st.iter_panel_chunks():
+        for first, vectors, mask in st.iter_panel_chunks(image=level == "crop"):
             pos, slot = np.nonzero(mask)
             vecs.append(vectors[pos, slot])
             ids.append((pos + first) * st.panels + slot)
@@ -109,7 +112,7 @@ class StoreSearch:
 
     def exact_index(self, level: str) -> tuple[ExactIndex, np.ndarray]:
         if level not in LEVELS:
-            raise ValueError(f"level must be page or panel, got {level!r}")
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
         if level not in self._exact:
             vectors, ids = self._level_vectors(level)
             self._exact[level] = (ExactIndex(vectors, self.backend, self.threads), ids)
@@ -234,7 +237,11 @@ class StoreSearch:
         q, default_level, own_id = self.query_vector(page, panel, vector)
         level = level or default_level
         if level not in LEVELS:
-            raise ValueError(f"level must be page or panel, got {level!r}")
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+        if level == "crop" and default_level == "panel":  # a stored panel: its own crop vector
+            pos, slot = divmod(own_id, self.store.panels)
+            q = self.store.panel_vectors(np.array([pos]), image=True)[0, slot]
+            default_level = "crop"
         exclude = own_id if level == default_level else None
         filters = Filters(_as_list(book_id), _as_list(page_type), min_panels, max_panels, has_text)
         allow = self._allow_ids(level, filters, exclude)
@@ -249,7 +256,7 @@ class StoreSearch:
 
     def _hit(self, ident: int, score: float, level: str) -> Hit:
         st = self.store
-        pos, slot = (ident, None) if level == "page" else divmod(ident, st.panels)
+        pos, slot = (ident, None) if level == "page" else divmod(ident, st.panels)  # panel and crop
         page_id = st.page_ids[pos]
         bbox = None if slot is None else tuple(float(v) for v in st.panel_bbox[pos, slot])
         return Hit(
@@ -286,12 +293,15 @@ def search_store(
     """One query of any kind against a store: a page id (with an optional ``panel``), a
     ``vector`` (an array or a ``.npy`` file), or a ``text`` / ``image`` query embedded by the
     Closure Lite ``model`` (a folder or a Hub id). ``query`` holds the rest of
-    :meth:`StoreSearch.search` (``k``, ``level``, filters, ``ann``, ``nprobe``)."""
+    :meth:`StoreSearch.search` (``k``, ``level``, filters, ``ann``, ``nprobe``). An image query
+    searches the ``crop`` level (image-only panel vectors, ``embed_crop``) when the store has it
+    and no other level is asked for; at ``page`` / ``panel`` level it is ``embed_image``'s vector."""
     kinds = [page is not None, vector is not None, text is not None, image is not None]
     if sum(kinds) != 1:
         raise ValueError("give one query: page (with an optional panel), vector, text or image")
     if panel is not None and page is None:
         raise ValueError("panel needs page")
+    searcher = store if isinstance(store, StoreSearch) else StoreSearch(store, backend=backend)
     source = None  # where the query vector comes from, for a size mismatch
     if isinstance(vector, str | Path):
         source = f"the vector file {vector}"
@@ -300,8 +310,10 @@ def search_store(
         if model is None:
             raise ValueError("text and image queries need model")
         source = f"the model {model}"
-        vector = model_query_vector(model, text=text, image=image)
-    searcher = store if isinstance(store, StoreSearch) else StoreSearch(store, backend=backend)
+        crop = image is not None and query.get("level") in (None, "crop") and searcher.store.image_vectors
+        if crop:
+            query["level"] = "crop"
+        vector = model_query_vector(model, text=text, image=image, crop=crop)
     try:
         return searcher.search(vector=vector, page=page, panel=panel, **query)
     except ValueError as exc:

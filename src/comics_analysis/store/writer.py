@@ -4,6 +4,7 @@ The embedding function is a parameter, so any model (Closure Lite later, a test 
 tests) can fill a store::
 
     embed_fn(items: list[PageItem]) -> (page_vecs [B, D], panel_vecs [B, P', D], panel_mask [B, P'])
+                                        (+ panel_image_vecs [B, P', D] for a store with image_vectors)
 
 with ``P' <= P``; slot ``j`` of a page is stored when ``panel_mask[b, j]`` and the page has a
 ``j``-th panel. Vectors are L2-normalised here; a non-finite or zero vector is an error naming
@@ -82,7 +83,14 @@ def _consolidate(path: Path) -> None:
 
 
 def _create(
-    out: Path, rows: int, dtype: str, panels: int, dim: int, chunk_pages: int, attrs: dict[str, Any]
+    out: Path,
+    rows: int,
+    dtype: str,
+    panels: int,
+    dim: int,
+    chunk_pages: int,
+    attrs: dict[str, Any],
+    image_vectors: bool = False,
 ) -> None:
     """Create the group and pre-sized arrays in a temp folder, then rename it to ``out``."""
     zarr = _zarr()
@@ -91,7 +99,7 @@ def _create(
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         sizes = {"page": rows, "panel": panels, "dim": dim, "coord": 4}
-        for name, (dims, kind, fill) in all_arrays(dtype).items():
+        for name, (dims, kind, fill) in all_arrays(dtype, image_vectors).items():
             shape = tuple(sizes[d] for d in dims)
             chunks = tuple(max(1, min(chunk_pages, rows)) if d == "page" else sizes[d] for d in dims)
             group.create_array(
@@ -175,17 +183,30 @@ def _write_text(out: Path, chunk: int, items: list[PageItem]) -> None:
 
 
 def _embed_chunk(
-    items: list[PageItem], embed_fn: EmbedFn, batch_size: int, panels: int, dim: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    items: list[PageItem],
+    embed_fn: EmbedFn,
+    batch_size: int,
+    panels: int,
+    dim: int,
+    image_vectors: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
     n = len(items)
     page_vecs = np.zeros((n, dim), np.float32)
     panel_vecs = np.zeros((n, panels, dim), np.float32)
+    image_vecs = np.zeros((n, panels, dim), np.float32) if image_vectors else None
     mask = np.zeros((n, panels), bool)
     truncated = 0
     for start in range(0, n, batch_size):
         batch = items[start : start + batch_size]
         ids = [it.page.page_id for it in batch]
-        pv, qv, qm = (np.asarray(a) for a in embed_fn(batch))
+        returned = [np.asarray(a) for a in embed_fn(batch)]
+        if image_vectors and len(returned) < 4:
+            raise ValueError(
+                "embed_fn returned no image-only panel vectors (a 4th array); this store keeps them "
+                "(image_vectors)"
+            )
+        pv, qv, qm = returned[:3]
+        iv = returned[3] if image_vectors else None
         b = len(batch)
         if pv.shape != (b, dim):
             raise ValueError(f"embed_fn returned page vectors of shape {pv.shape}, expected {(b, dim)}")
@@ -195,6 +216,10 @@ def _embed_chunk(
             )
         if qm.shape != qv.shape[:2]:
             raise ValueError(f"embed_fn returned a panel mask of shape {qm.shape}, expected {qv.shape[:2]}")
+        if iv is not None and iv.shape != qv.shape:
+            raise ValueError(
+                f"embed_fn returned image panel vectors of shape {iv.shape}, expected {qv.shape}"
+            )
         width = qv.shape[1]
         for r, it in enumerate(batch):
             real = min(len(it.page.panels), panels)
@@ -214,9 +239,13 @@ def _embed_chunk(
             page_vecs[start + r] = unit[0]
             units, ok = l2_normalise(qv[r])
             valid &= ok
+            if iv is not None:
+                image_units, image_ok = l2_normalise(iv[r])
+                valid &= image_ok
+                image_vecs[start + r, :width][valid] = image_units[valid]
             panel_vecs[start + r, :width][valid] = units[valid]
             mask[start + r, :width] = valid
-    return page_vecs, panel_vecs, mask, truncated
+    return page_vecs, panel_vecs, mask, image_vecs, truncated
 
 
 class _AllChunks:
@@ -232,20 +261,25 @@ class _AllChunks:
 
 def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, dtype: str) -> None:
     group = _AllChunks(group)
-    page_vecs, panel_vecs, mask = vectors
+    page_vecs, panel_vecs, mask, image_vecs = vectors
     n = len(items)
     panels = mask.shape[1]
     stop = start + n
+    panel_arrays = [("panel_embedding", "panel_scale", panel_vecs)]
+    if image_vecs is not None:
+        panel_arrays.append(("panel_image_embedding", "panel_image_scale", image_vecs))
     if dtype == "int8":
         codes, scale = quantize_int8(page_vecs)
         group["page_embedding"][start:stop] = codes
         group["page_scale"][start:stop] = scale
-        codes, scale = quantize_int8(panel_vecs)
-        group["panel_embedding"][start:stop] = codes
-        group["panel_scale"][start:stop] = np.where(mask, scale, 0.0)
+        for name, scale_name, vecs in panel_arrays:
+            codes, scale = quantize_int8(vecs)
+            group[name][start:stop] = codes
+            group[scale_name][start:stop] = np.where(mask, scale, 0.0)
     else:
         group["page_embedding"][start:stop] = page_vecs.astype(np.float16)
-        group["panel_embedding"][start:stop] = panel_vecs.astype(np.float16)
+        for name, _scale, vecs in panel_arrays:
+            group[name][start:stop] = vecs.astype(np.float16)
     bbox = np.zeros((n, panels, 4), np.float32)
     order = np.full((n, panels), -1, np.int8)
     for r, item in enumerate(items):
@@ -282,6 +316,7 @@ class StorePlan:
     batch_size: int
     num_shards: int
     shard_index: int
+    image_vectors: bool = False
 
     def chunk_rows(self, chunk: int) -> int:
         return min(self.chunk_pages, self.rows - chunk * self.chunk_pages)
@@ -303,6 +338,7 @@ def plan_store(
     num_shards: int = 1,
     shard_index: int = 0,
     extra_attrs: dict[str, Any] | None = None,
+    image_vectors: bool = False,
 ) -> StorePlan:
     """Check the settings and the source, create the store (pre-sized, atomically) or check that
     the existing one was written with the same settings and plan; the chunks left to write."""
@@ -331,6 +367,8 @@ def plan_store(
         "chunk_pages": chunk_pages,
         "schema_version": SCHEMA_VERSION,
     }
+    if image_vectors:  # only then, so the hash of a store without them is what it was
+        settings["panel_image_vectors"] = True
     rows = len(src)
     num_chunks = (rows + chunk_pages - 1) // chunk_pages
     attrs = {
@@ -354,6 +392,11 @@ def plan_store(
     }
     for key, value in (extra_attrs or {}).items():
         attrs.setdefault(key, value)
+    if image_vectors:
+        attrs["panel_image_vectors"] = (
+            "panel_image_embedding: image-only panel vectors (the crop through the vision tower and its "
+            "projection; no text, layout or page context), what crop queries are compared with"
+        )
     if dtype == "int8":
         attrs["quantization"] = "int8 codes = round(127 x / max|x|); vector = codes * scale (unit length)"
     if (out / "zarr.json").is_file():
@@ -363,7 +406,7 @@ def plan_store(
     else:
         if out.exists():
             out.rmdir()
-        _create(out, rows, dtype, panels, dim, chunk_pages, attrs)
+        _create(out, rows, dtype, panels, dim, chunk_pages, attrs, image_vectors)
         _check_existing(out, attrs)
     done = finished_chunks(out)
     mine = [c for c in range(num_chunks) if c % num_shards == shard_index]
@@ -382,6 +425,7 @@ def plan_store(
         batch_size=batch_size,
         num_shards=num_shards,
         shard_index=shard_index,
+        image_vectors=image_vectors,
     )
 
 
@@ -400,7 +444,9 @@ def write_chunk(plan: StorePlan, group, chunk: int, embed_fn: EmbedFn, src: Any 
     got = [it.page.page_id for it in items]
     if got != src.page_ids[start : start + len(items)]:
         raise ValueError(f"{src.name}: rows {start}.. changed while writing; page ids differ")
-    *vectors, truncated = _embed_chunk(items, embed_fn, plan.batch_size, plan.panels, plan.dim)
+    *vectors, truncated = _embed_chunk(
+        items, embed_fn, plan.batch_size, plan.panels, plan.dim, plan.image_vectors
+    )
     _write_chunk(group, chunk, start, items, vectors, plan.dtype)
     _write_text(plan.out, chunk, items)
     return len(items), truncated
@@ -449,12 +495,14 @@ def write_store(
     shard_index: int = 0,
     show_progress: bool = True,
     extra_attrs: dict[str, Any] | None = None,
+    image_vectors: bool = False,
 ) -> WriteSummary:
     """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
 
     Resumable: re-running with the same source and settings skips finished chunks. ``config``
     (the model's config, any JSON-able dict) goes into the config hash: a store is never
-    extended with vectors of another model or setting. ``extra_attrs`` (JSON-able) are added to
+    extended with vectors of another model or setting. ``image_vectors``: ``embed_fn`` also returns
+    image-only panel vectors, stored as ``panel_image_embedding``. ``extra_attrs`` (JSON-able) are added to
     the store's attributes when it is created (e.g. where its pages came from).
     """
     import time
@@ -475,6 +523,7 @@ def write_store(
         num_shards=num_shards,
         shard_index=shard_index,
         extra_attrs=extra_attrs,
+        image_vectors=image_vectors,
     )
     group = open_for_writing(plan.out)
     summary = WriteSummary(

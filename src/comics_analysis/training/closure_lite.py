@@ -42,7 +42,8 @@ from ..modeling.closure_lite import (
     panel_text,
 )
 from .configs import METRICS, TrainConfig
-from .data import PageData, load_page_splits
+from .data import MixedPageData, PageData, load_page_splits, real_page_data
+from .feature_cache import TextFeatureCache, TowerFeatureCache, cacheable, cached_towers
 from .harness import TRAINING_INFO, TrainingRun, TrainResult
 from .utils import parameter_groups, warmup_cosine
 
@@ -156,15 +157,26 @@ def parameter_counts(model) -> dict[str, int]:
 
 # --- data ----------------------------------------------------------------------------------------
 def process(
-    processor: ClosureLiteProcessor, data: PageData, positions
+    processor: ClosureLiteProcessor,
+    data: PageData,
+    positions,
+    cache: TowerFeatureCache | None = None,
+    text_cache: TextFeatureCache | None = None,
 ) -> tuple[dict[str, torch.Tensor], list]:
-    """A collated batch of the pages at ``positions`` and their Page records."""
+    """A collated batch of the pages at ``positions`` and their Page records; with a ``cache``,
+    ``pixel_values`` holds the frozen vision tower's cached outputs, with a ``text_cache`` the
+    token ids are rows of the frozen text tower's table (run the model under ``cached_towers``)."""
     items, pages = [], []
     for i in positions:
-        page, image = data.item(int(i))
-        items.append(processor.process_page(image, page))
+        if cache is not None:
+            item, page = cache.features(data, int(i))
+        else:
+            page, image = data.item(int(i))
+            item = processor.process_page(image, page)
+        items.append(item)
         pages.append(page)
-    return processor.collate(items), pages
+    batch = processor.collate(items)
+    return (batch if text_cache is None else text_cache.rows(batch)), pages
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -181,6 +193,8 @@ def evaluate(
     batch_size: int = 32,
     max_pages: int | None = None,
     seed: int = 0,
+    cache: TowerFeatureCache | None = None,
+    text_cache: TextFeatureCache | None = None,
 ) -> dict[str, float]:
     """Held-out metrics of DESIGN 4.1 over ``data`` (the first ``max_pages`` pages):
 
@@ -193,7 +207,8 @@ def evaluate(
     - ``image_panel_recall@10``: ``embed_image`` of each panel crop against every panel embedding;
     - ``loss``: the training loss in eval mode (masking drawn from ``seed``; RNG state restored).
 
-    Runs in eval mode under a forked RNG, so training resumes with the same random stream."""
+    Runs in eval mode under a forked RNG, so training resumes with the same random stream. With
+    a ``cache`` / ``text_cache``, crops / texts are read from the frozen towers' caches."""
     was_training = model.training
     model.eval()
     n = len(data) if max_pages is None else min(len(data), max_pages)
@@ -202,10 +217,12 @@ def evaluate(
     predicted, truth, losses, weights = [], [], [], []
     acc_correct = acc_total = 0
     device = next(model.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    forked = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+    with forked, cached_towers(model, cache, text_cache):
         torch.manual_seed(seed)
         for start in range(0, n, batch_size):
-            batch, records = process(processor, data, range(start, min(n, start + batch_size)))
+            positions = range(start, min(n, start + batch_size))
+            batch, records = process(processor, data, positions, cache, text_cache)
             batch = {k: v.to(device) for k, v in batch.items()}
             out = model(**batch, return_loss=True)
             mask = batch["panel_mask"]
@@ -298,6 +315,14 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
         synthetic_size=cfg.synthetic_size,
         seed=cfg.seed,
     )
+    if cfg.real_pages:
+        real, real_info = real_page_data(cfg.real_pages, cfg.hold_out_books, cfg.image_root)
+        splits.info["real_pages"] = {**real_info, "repeat": cfg.real_repeat}
+        if real is not None:
+            splits.train = MixedPageData([(splits.train, 1), (real, cfg.real_repeat)])
+            splits.info["pages"]["train"] = len(splits.train)
+    elif cfg.hold_out_books:
+        raise ValueError("hold_out_books: it leaves books out of real_pages, and no real_pages are given")
     global_batch = cfg.batch_size * world
     if len(splits.train) < global_batch:
         raise ValueError(
@@ -337,6 +362,14 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     )
     model, optimizer = run.prepare(model, optimizer, checkpointed=(scheduler,))
     core = _core(accelerator.unwrap_model(model))
+    cache, why = None, cacheable(core) if cfg.cache_features else "cache_features is off"
+    if why is None:
+        cache = TowerFeatureCache(core, processor, cfg.feature_cache_dir)
+    else:
+        log.info("vision tower outputs not cached: %s", why)
+    text_cache = None
+    if cfg.cache_features and not any(p.requires_grad for p in core.text_tower.parameters()):
+        text_cache = TextFeatureCache(core)  # a frozen text tower: each distinct text once
     state = run.begin({"cursor": 0}, run_info={"parameters": counts, "data": splits.info})
     model_info = {
         "preset": cfg.model_config,
@@ -358,7 +391,14 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
 
     def run_eval() -> dict[str, Any]:
         metrics = evaluate(
-            core, processor, splits.validation, cfg.eval_batch_size, cfg.max_eval_pages, cfg.seed
+            core,
+            processor,
+            splits.validation,
+            cfg.eval_batch_size,
+            cfg.max_eval_pages,
+            cfg.seed,
+            cache,
+            text_cache,
         )
         run.log({"split": "validation", **metrics})
         run.update_best(metrics, lambda m: export("best", m))
@@ -374,7 +414,7 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
             order = epoch_order(len(splits.train), cfg.seed, state["epoch"])
         start = state["cursor"] + rank * cfg.batch_size
         state["cursor"] += global_batch
-        batch, _ = process(processor, splits.train, order[start : start + cfg.batch_size])
+        batch, _ = process(processor, splits.train, order[start : start + cfg.batch_size], cache, text_cache)
         return {k: v.to(accelerator.device) for k, v in batch.items()}
 
     bar = run.progress(cfg.steps, initial=state["step"])
@@ -383,7 +423,7 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     last_metrics = None
     step_time = time.time()
     while state["step"] < cfg.steps:
-        with accelerator.accumulate(model):
+        with accelerator.accumulate(model), cached_towers(core, cache, text_cache):
             out_ = model(**next_batch())
             accelerator.backward(out_.loss)
             grad_norm = None
@@ -423,7 +463,10 @@ def train_closure_lite(cfg: TrainConfig, resume: str | bool | None = None) -> Tr
     export("final", last_metrics)
     if cfg.lora and run.main:
         save_lora(accelerator.unwrap_model(model), run.out / "lora", processor)
-    return run.finish(last_metrics)
+    info = {"feature_cache": cache.stats()} if cache is not None else {}
+    if text_cache is not None:
+        info["text_cache"] = {"texts": len(text_cache.index), "tower_texts": text_cache.tower_texts}
+    return run.finish(last_metrics, info=info)
 
 
 __all__ = [

@@ -56,6 +56,27 @@ class TrainConfig:
         "'synthetic', synthetic:N_BOOKS[:SEED], an annotate folder, DataSpec files, a comic_pages export "
         "or a save_to_disk folder",
     )
+    real_pages: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "real page sources mixed into the training pages of dataset, all of them train "
+            "(ACBF book, OpenMantra annotation.json, DataSpec files, annotate folder, comic_pages export; "
+            "repeatable)"
+        },
+    )
+    hold_out_books: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "real books left out of real_pages (book id or its start, e.g. balloon-dream; repeatable)"
+        },
+    )
+    real_repeat: int = arg(1, "each real page is drawn this many times per epoch", positive=True)
+    cache_features: bool = arg(
+        True,
+        "cache frozen towers' outputs: vision per panel crop, text per distinct panel text (in memory; "
+        "epochs after the first skip the towers)",
+    )
+    feature_cache_dir: str | None = arg(None, "also keep the cached tower outputs here, for later runs")
     data_config: str | None = arg(None, "comic_pages config of an export (default aligned, else all)")
     image_root: str | None = arg(None, "root of the records' image paths (default: as recorded)")
     variant: str = arg("base", "model variant (switches of the losses)", choices=VARIANT_NAMES)
@@ -130,9 +151,11 @@ class TrainConfig:
                 "eval_batch_size",
                 "log_every",
                 "keep_checkpoints",
+                "real_repeat",
             ),
         )
         self.synthetic_size = tuple(self.synthetic_size)
+        self.real_pages, self.hold_out_books = list(self.real_pages), list(self.hold_out_books)
 
     @property
     def checkpoint_every(self) -> int:

@@ -60,12 +60,101 @@ class PageData:
         page = self.source.page(i)
         return page, self.source.load_image(page)
 
+    def page(self, i: int) -> Page:
+        """The record of position ``i`` (no image read)."""
+        return self.source.page(i)
+
+    def image(self, i: int):
+        """The RGB PIL image of position ``i``."""
+        return self.source.load_image(self.source.page(i))
+
     def book_ids(self) -> list[str]:
         """The book of every position."""
         return self.source.book_ids()
 
     def subset(self, positions: list[int]) -> PageData:
         return PageData(source=self.source.subset(positions))
+
+
+class MixedPageData:
+    """Several :class:`PageData` one after the other (``item``, ``page``, ``image``, ``len``,
+    ``book_ids``), each part ``repeat`` times: e.g. synthetic training pages and real books."""
+
+    def __init__(self, parts: list[tuple[PageData, int]]):
+        self.parts = [(data, int(repeat)) for data, repeat in parts if len(data) and repeat > 0]
+        self.index = [
+            (k, i)
+            for k, (data, repeat) in enumerate(self.parts)
+            for _ in range(repeat)
+            for i in range(len(data))
+        ]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _at(self, i: int):
+        k, j = self.index[i]
+        return self.parts[k][0], j
+
+    def item(self, i: int):
+        data, j = self._at(i)
+        return data.item(j)
+
+    def page(self, i: int) -> Page:
+        data, j = self._at(i)
+        return data.page(j)
+
+    def image(self, i: int):
+        data, j = self._at(i)
+        return data.image(j)
+
+    def book_ids(self) -> list[str]:
+        return [self.page(i).book_id for i in range(len(self))]
+
+
+def _held_out_book(book_id: str, hold_out: list[str]) -> bool:
+    return any(book_id == h or book_id.startswith(h) for h in hold_out)
+
+
+def real_page_data(
+    sources: list[str], hold_out: list[str] | None = None, image_root: str | Path | None = None
+) -> tuple[PageData | None, dict[str, Any]]:
+    """The pages of the real page ``sources`` (anything ``open_pages`` reads: an ACBF book, an
+    OpenMantra ``annotation.json``, DataSpec files, an annotate folder, a ``comic_pages`` export...)
+    without the books in ``hold_out`` (a book id or its start, e.g. ``balloon-dream``), and what
+    the model card says about them (pages per book, books held out)."""
+    from collections import Counter
+
+    hold_out = list(hold_out or [])
+    parts, books, dropped = [], Counter(), Counter()
+    for spec in sources:
+        source = open_pages(
+            spec, image_root=image_root, default_config=TRAINING_CONFIG, argument="real_pages"
+        )
+        ids = source.book_ids()
+        keep = [i for i, b in enumerate(ids) if not _held_out_book(b, hold_out)]
+        books.update(ids[i] for i in keep)
+        dropped.update(b for b in ids if _held_out_book(b, hold_out))
+        if keep:
+            parts.append(source.subset(keep) if len(keep) < len(ids) else source)
+    unmatched = [h for h in hold_out if not any(_held_out_book(b, [h]) for b in dropped)]
+    if unmatched:
+        raise ValueError(
+            f"hold_out_books: no real book matches {', '.join(unmatched)} (books: {', '.join(sorted(books))})"
+        )
+    info = {
+        "sources": [str(s) for s in sources],
+        "pages_by_book": dict(books),
+        "held_out_books": dict(dropped),
+    }
+    if not parts:
+        return None, info
+    data = (
+        PageData(source=parts[0])
+        if len(parts) == 1
+        else MixedPageData([(PageData(source=p), 1) for p in parts])
+    )
+    return data, info
 
 
 @dataclass
@@ -154,4 +243,4 @@ def load_page_splits(
     return _held_out(pages, val_fraction, info)
 
 
-__all__ = ["PageData", "PageSplits", "load_page_splits", "split_by_book"]
+__all__ = ["MixedPageData", "PageData", "PageSplits", "load_page_splits", "real_page_data", "split_by_book"]

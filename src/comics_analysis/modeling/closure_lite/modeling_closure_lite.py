@@ -444,6 +444,11 @@ class ClosureLiteModel(ClosureLitePreTrainedModel):
         return self._query(vision=self._vision_vectors(pixel_values))
 
     @torch.no_grad()
+    def embed_crop(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Crops [N, 3, S, S] -> image-only vectors [N, D] (as ``vision_embeds``: no text/layout/context)."""
+        return F.normalize(self._vision_vectors(pixel_values), dim=-1)
+
+    @torch.no_grad()
     def embed_pages(self, **batch) -> torch.Tensor:
         """Page embeddings [B, D] (compare with page embeddings, or with panel embeddings for
         panel -> page retrieval: both live in one space)."""

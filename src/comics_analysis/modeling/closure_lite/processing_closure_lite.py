@@ -186,25 +186,42 @@ class ClosureLiteProcessor(ProcessorMixin):
         return {"pixel_values": self.normalise(crops)}
 
     # --- pages --------------------------------------------------------------------------------
-    def process_page(self, image: Image.Image | str | Path, page: Any) -> dict[str, torch.Tensor]:
+    def crop_boxes(self, page: Any, image_size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+        """The boxes ``process_page`` crops, in the pixels of an image of ``image_size`` (width,
+        height): the first ``max_panels`` panels, or the whole page when it has none."""
+        width, height = int(_get(page, "width") or image_size[0]), int(_get(page, "height") or image_size[1])
+        sx, sy = image_size[0] / width, image_size[1] / height  # records may describe a larger scan
+        panels = list(_get(page, "panels") or [])[: self.max_panels]
+        boxes = [tuple(float(v) for v in _get(panel, "bbox")) for panel in panels] or [
+            (0.0, 0.0, width, height)
+        ]
+        return [(x * sx, y * sy, w * sx, h * sy) for x, y, w, h in boxes]
+
+    def process_page(
+        self, image: Image.Image | str | Path | tuple[int, int], page: Any, pixel_values: Any = None
+    ) -> dict[str, torch.Tensor]:
         """One page (unbatched tensors, P = its panel count, at most ``max_panels``). Panels are
         taken in their stored (reading) order; ``order`` holds that rank. A page without panels is
-        one panel covering the page, so it still gets an embedding."""
-        if not isinstance(image, Image.Image):
-            image = Image.open(image)
-        image = image.convert("RGB")
-        width, height = int(_get(page, "width") or image.width), int(_get(page, "height") or image.height)
-        sx, sy = image.width / width, image.height / height  # records may describe a larger scan
+        one panel covering the page, so it still gets an embedding. ``pixel_values``: rows given
+        for the crops (e.g. cached tower features, one per ``crop_boxes`` box); then ``image`` may
+        be the image's (width, height) and nothing is cropped."""
+        if pixel_values is None:
+            if not isinstance(image, Image.Image):
+                image = Image.open(image)
+            image = image.convert("RGB")
+        size = tuple(image) if isinstance(image, tuple) else image.size
+        width, height = int(_get(page, "width") or size[0]), int(_get(page, "height") or size[1])
         panels = list(_get(page, "panels") or [])[: self.max_panels]
         boxes = [tuple(float(v) for v in _get(panel, "bbox")) for panel in panels] or [
             (0.0, 0.0, width, height)
         ]
         texts = [panel_text(panel) for panel in panels] or [""]
         n = len(boxes)
-        crops = [
-            letterbox(image, (x * sx, y * sy, w * sx, h * sy), self.image_size, self.letterbox_fill)
-            for x, y, w, h in boxes
-        ]
+        if pixel_values is None:
+            crops = [
+                letterbox(image, b, self.image_size, self.letterbox_fill) for b in self.crop_boxes(page, size)
+            ]
+            pixel_values = self.normalise(crops)
         rtl = 1.0 if _get(page, "reading_direction", "ltr") == "rtl" else 0.0
         layout = torch.tensor(
             [self._layout(box, i, n, width, height, rtl) for i, box in enumerate(boxes)], dtype=torch.float32
@@ -220,7 +237,7 @@ class ClosureLiteProcessor(ProcessorMixin):
             attention_mask = torch.zeros((n, length), dtype=torch.long)
             input_ids[has_text], attention_mask[has_text] = ids, mask
         return {
-            "pixel_values": self.normalise(crops),
+            "pixel_values": torch.as_tensor(pixel_values),
             "panel_mask": torch.ones(n, dtype=torch.bool),
             "image_mask": torch.ones(n, dtype=torch.bool),
             "input_ids": input_ids,
