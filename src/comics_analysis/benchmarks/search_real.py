@@ -377,7 +377,8 @@ def evaluate_search(
     among those evaluated; ``books``: only these books of the sources (e.g. the one a model did not
     train on)."""
     start = time.perf_counter()
-    pages = load_pages(sources, lang=lang, limit=limit, books=books)
+    only_books = list(books) if books else None
+    pages = load_pages(sources, lang=lang, limit=limit, books=only_books)
     if not pages:
         raise ValueError("no pages to evaluate")
     images = {p.page_id: p.load() for p in pages}
@@ -456,7 +457,7 @@ def evaluate_search(
     return {
         "benchmark": "search-real",
         "sources": [str(s) for s in sources],
-        "only_books": list(books) if books else None,
+        "only_books": only_books,
         "pages": len(pages),
         "books": dict(Counter(books)),
         "panels_indexed": int(sum(len(p.panels) or 1 for p in pages)),
