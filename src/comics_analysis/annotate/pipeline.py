@@ -9,6 +9,7 @@ recorded in ``OUT/images-root.txt`` as a path relative to ``OUT`` (:func:`record
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -370,6 +371,9 @@ def annotate(
                 if not outcome.ok:
                     failed[outcome.key] = outcome.error
                     failed_rows[outcome.key] = book_rows[outcome.key]
+                    # its worker is gone and nobody else writes the book: drop a half-written file
+                    for tmp in (out / "dataspec").glob(f".{glob.escape(outcome.key)}.jsonl.*.tmp"):
+                        tmp.unlink(missing_ok=True)
 
             run_units(units, partial(_worker_setup, options), _annotate_unit, engine, on_done=done)
         elif workers <= 1:
