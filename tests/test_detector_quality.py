@@ -115,6 +115,9 @@ def test_flags_whole_page_panel_when_frame_lines_cross_the_page():
     draw.rectangle((20, 330, 300, 640), outline=(0, 0, 0), width=3)
     whole = [(0.0, 0.0, float(SIZE[0]), float(SIZE[1]))]
     assert page_flags(image, whole) == ["panels:whole_page_with_frames"]  # before: no flag
+    # an inset found inside the whole-page box does not part the page: still flagged
+    inset = (300.0, 40.0, 100.0, 120.0)
+    assert page_flags(image, [*whole, inset]) == ["panels:whole_page_with_frames"]  # before: no flag
     assert page_flags(image, [(20, 20, 401, 621), (20, 330, 281, 311)]) == []
     splash = Image.new("RGB", SIZE, "white")
     _art(ImageDraw.Draw(splash), (20, 20, 420, 640), 3)  # one panel of art: no line across it

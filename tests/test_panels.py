@@ -298,6 +298,31 @@ def test_a_framed_picture_in_the_middle_of_a_panel_or_a_caption_band_is_no_inset
     assert len(pred) == 3 and len(matches) == 3
 
 
+def test_an_inset_whose_frame_the_panels_art_runs_into_is_found_but_a_tinted_caption_is_not():
+    # a tall panel of a three-column page: a dark tree trunk runs down its art into the top frame
+    # line of a framed close-up at its foot (a band across the panel's end, art on both sides), so
+    # the inset's outline is one shape with the trunk and the panel's frame (Page Blanche p7 kind)
+    truth = [(40, 40, 230, 1120), (290, 40, 470, 540), (290, 620, 470, 540)]
+    image = page_with(truth, fill=(200, 170, 190), border=4)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(120, 44), (170, 44), (150, 720), (95, 720)], fill=(20, 15, 20))  # the trunk
+    _noisy_art(draw, (44, 44, 266, 1156), 4)
+    draw.rectangle([56, 720, 252, 1100], fill=(150, 120, 140), outline=(10, 10, 10), width=4)
+    draw.ellipse([80, 760, 230, 1060], fill=(215, 160, 150), outline=(10, 10, 10), width=4)  # a face
+    draw.line([(100, 900), (210, 900)], fill=(10, 10, 10), width=4)
+    inset = (56, 720, 197, 381)
+    # a tinted caption box of lettering in the corner of the second panel, over its art: no inset
+    _noisy_art(draw, (294, 44, 756, 576), 5)
+    draw.rectangle([300, 50, 620, 170], fill=(225, 190, 110), outline=(10, 10, 10), width=4)
+    for row in range(3):
+        draw.text((312, 62 + row * 34), "AND THEN THE RAIN CAME.", fill=(0, 0, 0), font=font("bold", 26))
+    pred, matches = found(image, [*truth, inset])
+    assert len(pred) == 4 and len(matches) == 4
+    # the same page without the line search: the inset is missed (its contour is the trunk's too)
+    plain = [d.bbox for d in detect_classical(image, ClassicalConfig(inset_lines=False))]
+    assert len(plain) == 3 and len(match_boxes([inset], plain)) == 0
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

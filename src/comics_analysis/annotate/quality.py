@@ -140,19 +140,16 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
     boxes (their ``panel`` index, -1 when outside every panel)."""
     width, height = image.size if isinstance(image, Image.Image) else np.asarray(image).shape[1::-1]
     flags = []
+    # the page's outer panels: insets (boxes lying inside a larger one) do not part a page
+    outer = [
+        a for a in panels if not any(b[2] * b[3] > a[2] * a[3] and _overlap(a, b) >= 0.9 for b in panels)
+    ]
+    whole = len(outer) == 1 and outer[0][2] * outer[0][3] >= WHOLE_PAGE * width * height
     if not panels:
         flags.append("panels:none")
-    elif (
-        len(panels) == 1
-        and panels[0][2] * panels[0][3] >= WHOLE_PAGE * width * height
-        and has_gutter_lines(image)
-    ):
+    elif whole and has_gutter_lines(image):
         flags.append("panels:whole_page_with_gutters")
-    elif (
-        len(panels) == 1
-        and panels[0][2] * panels[0][3] >= WHOLE_PAGE * width * height
-        and has_frame_lines(image)
-    ):
+    elif whole and has_frame_lines(image):
         flags.append("panels:whole_page_with_frames")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from .base import Detection
-from .frames import corner_frame, frame_parts, thin_lines
+from .frames import _overlap, corner_frame, frame_parts, lettered, lined_insets, texty, thin_lines
 from .gutters import (
     _band_split,
     _carve_slanted,
@@ -98,6 +98,7 @@ class ClassicalConfig:
     frame_hold: float = 0.7  # ... and the panels hold this share of the region's solid (0: off)
     corner_low: float = 0.15  # a framed panel in a corner of an open one: at least this share of the region
     corner_high: float = 0.8  # ... and at most this share (0: off)
+    inset_lines: bool = True  # look for insets by their straight frame lines when art runs into them
 
 
 def _to_grey(image) -> np.ndarray:
@@ -258,7 +259,7 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         ):  # a framed panel beside an open one
             corner = corner_frame(region, thin[:, y0:y1, x0:x1], paper[y0:y1, x0:x1], cfg)
             rest = corner[1] if corner else None
-            if rest and not _texty(region[rest[1] : rest[3], rest[0] : rest[2]], cfg):
+            if rest and not texty(region[rest[1] : rest[3], rest[0] : rest[2]], cfg.art_share):
                 out.extend((x0 + a, y0 + b, x0 + c, y0 + d) for a, b, c, d in corner)
                 return
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
@@ -288,16 +289,6 @@ def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int,
     if len(big) < 2:
         return []
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]
-
-
-def _texty(solid: np.ndarray, cfg: ClassicalConfig) -> bool:
-    """Whether a region's ink is lettering (many small glyphs) rather than art: no connected shape
-    holds ``art_share`` of it. A borderless panel's figures are a few large shapes."""
-    import cv2
-
-    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    return areas.size == 0 or areas.max() < cfg.art_share * areas.sum()
 
 
 def _one_balloon(enclosed: np.ndarray, cfg: ClassicalConfig) -> bool:
@@ -348,6 +339,8 @@ def _insets(
             continue
         if np.mean(inside > pale) > 0.5 or np.mean(inside < 80) > 0.4:
             continue  # paper (caption, balloon) or a solid dark shape, not a framed picture
+        if lettered(inside):
+            continue  # lettering on a tinted box (a caption), not a picture
         if cv2.contourArea(contour) < 0.85 * area or _straightness(region[cy : cy + ch, cx : cx + cw]) < 0.8:
             continue  # a round or ragged outline (a face, hair), not a rectangle of four straight lines
         if not _in_corner((cx / w, cy / h, (w - cx - cw) / w, (h - cy - ch) / h)):
@@ -420,7 +413,11 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         region = ink[y0:y1, x0:x1]
         frame = _frame_score(region)
         fill = float(region.mean())
-        if frame < cfg.frame_edge and fill < cfg.min_fill and (fill < cfg.art_fill or _texty(region, cfg)):
+        if (
+            frame < cfg.frame_edge
+            and fill < cfg.min_fill
+            and (fill < cfg.art_fill or texty(region, cfg.art_share))
+        ):
             continue  # a text block, caption or stray balloon
         if frame < cfg.frame_edge and _one_balloon(region & paper[y0:y1, x0:x1], cfg):
             continue  # one balloon that a cut left on its own: lettering, not a panel
@@ -428,7 +425,16 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         score = (0.6 * max(frame, min(1.0, fill / 0.8)) + 0.4 * size) * (0.7 + 0.3 * min(frame, 1.0))
         results.append((box, min(1.0, score)))
         if frame >= cfg.frame_edge or fill >= cfg.min_fill:
-            results.extend((rect, 0.5 * f) for rect, f in _insets(grey, dark, box, pale))
+            insets = _insets(grey, dark, box, pale)
+            if not insets and thin is not None and cfg.inset_lines:
+                crop = (slice(y0, y1), slice(x0, x1))
+                lined = lined_insets(thin[:, y0:y1, x0:x1], grey[crop], pale, cfg)
+                insets = [
+                    ((x0 + a, y0 + b, x0 + c, y0 + d), 0.9)
+                    for a, b, c, d in lined
+                    if not any(_overlap((x0 + a, y0 + b, x0 + c, y0 + d), o) > 0.5 for o in boxes if o != box)
+                ]  # a rectangle that is another panel already (overlapping framed panels) is no inset
+            results.extend((rect, 0.5 * f) for rect, f in insets)
     inv = 1.0 / scale
     return [
         Detection(

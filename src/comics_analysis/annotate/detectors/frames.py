@@ -46,7 +46,7 @@ def thin_lines(grey: np.ndarray, contrast: int = 40, thick: int = 4, black: int 
     return out
 
 
-def frame_lines(thin: np.ndarray, length: int, gap: int = 8) -> np.ndarray:
+def frame_lines(thin: np.ndarray, length: int, gap: int = 8, axes: tuple[int, ...] = (0, 1)) -> np.ndarray:
     """Straight horizontal and vertical lines at least ``length`` long in ``thin``
     (:func:`thin_lines` of a region): short breaks closed, pieces half that long kept (letters and
     hatching go), widened by a pixel each way (a line wavers), pieces bridged across breaks of up
@@ -55,7 +55,7 @@ def frame_lines(thin: np.ndarray, length: int, gap: int = 8) -> np.ndarray:
     import cv2
 
     out = np.zeros(thin.shape[1:], np.uint8)
-    for axis in (0, 1):
+    for axis in axes:
         line = thin[axis]
         for op, n in (
             ("close", 3),
@@ -128,6 +128,143 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return iw * ih / min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
 
 
+class _LineGrid:
+    """The long straight horizontal and vertical frame lines of a region (:func:`frame_lines` of
+    its :func:`thin_lines`, each axis on its own): the rows and columns they run along, and how much
+    of any rectangle's four sides they cover."""
+
+    band = 3  # a side counts as lined where a line runs within this many pixels of it
+
+    def __init__(self, thin: np.ndarray, length: int):
+        import cv2
+
+        h, w = thin.shape[1:]
+        horiz = frame_lines(thin, length, axes=(0,))
+        vert = frame_lines(thin, length, axes=(1,))
+        k = 2 * self.band + 1
+        hb = cv2.dilate(horiz.astype(np.uint8), np.ones((k, 1), np.uint8))
+        vb = cv2.dilate(vert.astype(np.uint8), np.ones((1, k), np.uint8))
+        self.hcum = np.concatenate(
+            [np.zeros((h, 1), np.int32), np.cumsum(hb, axis=1, dtype=np.int32)], axis=1
+        )
+        self.vcum = np.concatenate(
+            [np.zeros((1, w), np.int32), np.cumsum(vb, axis=0, dtype=np.int32)], axis=0
+        )
+        self.rows = self._positions(horiz, 0, length)
+        self.cols = self._positions(vert, 1, length)
+
+    @staticmethod
+    def _positions(mask: np.ndarray, axis: int, length: int) -> list[int]:
+        strong = np.flatnonzero(mask.sum(axis=1 - axis) >= length)
+        if strong.size == 0:
+            return []
+        runs = np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
+        return [int(r[len(r) // 2]) for r in runs]
+
+    def lined(self, left: int, top: int, right: int, bottom: int) -> tuple[float, float, float, float]:
+        """Shares of the top, bottom, left and right sides of a rectangle that frame lines cover."""
+        hcum, vcum = self.hcum, self.vcum
+        return (
+            (hcum[top, right] - hcum[top, left]) / (right - left),
+            (hcum[bottom, right] - hcum[bottom, left]) / (right - left),
+            (vcum[bottom, left] - vcum[top, left]) / (bottom - top),
+            (vcum[bottom, right] - vcum[top, right]) / (bottom - top),
+        )
+
+
+def texty(solid: np.ndarray, art_share: float) -> bool:
+    """Whether a region's ink is lettering (many small glyphs) rather than art: no connected shape
+    holds ``art_share`` of it. A borderless panel's figures are a few large shapes."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return areas.size == 0 or areas.max() < art_share * areas.sum()
+
+
+def lettered(inside: np.ndarray, ink: float = 0.005, dot: int = 5, letters: int = 10) -> bool:
+    """Whether a framed box's interior (grey) is lettering on a tint, as a caption box is: at least
+    ``letters`` dark glyphs (below 80; dots of under ``dot`` pixels are a screentone), holding at
+    least ``ink`` of it, none of them a large shape (:func:`texty`) as a drawing has."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats((inside < 80).astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    glyphs = areas[areas >= dot]
+    if glyphs.size < letters or glyphs.sum() < ink * inside.size:
+        return False
+    return bool(glyphs.max() < 0.5 * glyphs.sum())
+
+
+def lined_insets(
+    thin: np.ndarray,
+    grey: np.ndarray,
+    pale: float,
+    cfg: ClassicalConfig,
+    corner: float = 0.1,
+    span: float = 0.2,
+    side: float = 0.8,
+    small: float = 0.25,
+) -> list[tuple[int, int, int, int]]:
+    """Insets of a framed panel that the contour search misses because the panel's art runs into
+    their frame (a tree trunk drawn up to it): rectangles of long straight frame lines, every side
+    at least ``side`` lined, inside the panel (not along its own frame), in a corner of it (within
+    ``corner`` of two adjacent sides, at least ``span`` from one opposite side: a corner, or a band
+    across one end at least half as deep as it is long), each side at least ``small`` of the
+    panel's shorter side (straight lines meet by chance around small patches of art), holding
+    between 5% and 60% of it, and holding art: not paper (lighter than ``pale``: a balloon), not
+    a solid dark mass, not :func:`lettered` (a caption box); and it is drawn over its panel's art
+    (what lies just around it is not mostly paper)."""
+    h, w = thin.shape[1:]
+    grid = _LineGrid(thin, max(cfg.min_side_px, int(cfg.frame_line * min(h, w))))
+    edge = 2 * grid.band + 2
+    rows = [y for y in grid.rows if edge <= y <= h - 1 - edge]  # not the panel's own frame
+    cols = [x for x in grid.cols if edge <= x <= w - 1 - edge]
+
+    def _pairs(positions: list[int], size: int) -> list[tuple[int, int, bool]]:
+        """(low, high, free) pairs of lines near one end of the panel's side; free: well away from
+        the other end."""
+        out = []
+        for lo, hi in itertools.combinations(positions, 2):
+            a, c = lo / size, (size - hi) / size
+            if min(a, c) <= corner and hi - lo >= max(cfg.min_side_px, small * min(h, w)):
+                out.append((lo, hi, max(a, c) >= span))
+        return out
+
+    found = []
+    for t, b, free_y in _pairs(rows, h):
+        for left, r, free_x in _pairs(cols, w):
+            if not (free_x or free_y):
+                continue  # in a corner, or a band across one end of the panel
+            if not (free_x and free_y) and 2 * min(r - left, b - t) < max(r - left, b - t):
+                continue  # a band across the panel thinner than half its length: a caption strip
+            if not 0.05 <= (r - left) * (b - t) / (h * w) <= 0.6:
+                continue
+            if min(grid.lined(left, t, r, b)) < side:
+                continue
+            m = 2 * grid.band
+            inside = grey[t + m : b - m, left + m : r - m]
+            if np.mean(inside > pale) > 0.5 or np.mean(inside < 80) > 0.4:
+                continue  # paper (a caption box, a balloon) or a solid dark shape
+            if lettered(inside):
+                continue  # its ink is lettering: a caption box, not a picture
+            ring = np.zeros(grey.shape, bool)
+            ring[
+                max(edge, t - 4 * m) : min(h - edge, b + 4 * m),
+                max(edge, left - 4 * m) : min(w - edge, r + 4 * m),
+            ] = True
+            ring[max(0, t - m) : b + m, max(0, left - m) : r + m] = False
+            if not ring.any() or np.mean(grey[ring] > pale) > 0.5:
+                continue  # paper around it: a picture framed on the page, not drawn over its panel's art
+            found.append((left, t, r, b))
+    found.sort(key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
+    kept: list[tuple[int, int, int, int]] = []
+    for rect in found:
+        if not any(_overlap(rect, k) > NESTED for k in kept):
+            kept.append(rect)
+    return kept
+
+
 def corner_frame(
     solid: np.ndarray,
     thin: np.ndarray,
@@ -149,24 +286,8 @@ def corner_frame(
     import cv2
 
     h, w = solid.shape
-    length = max(cfg.min_side_px, int(cfg.frame_line * min(h, w)))
-    empty = np.zeros_like(thin[0])
-    horiz = frame_lines(np.stack([thin[0], empty]), length)
-    vert = frame_lines(np.stack([empty, thin[1]]), length)
-    band = 3
-    hb = cv2.dilate(horiz.astype(np.uint8), np.ones((2 * band + 1, 1), np.uint8))
-    vb = cv2.dilate(vert.astype(np.uint8), np.ones((1, 2 * band + 1), np.uint8))
-    hcum = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(hb, axis=1, dtype=np.int32)], axis=1)
-    vcum = np.concatenate([np.zeros((1, w), np.int32), np.cumsum(vb, axis=0, dtype=np.int32)], axis=0)
-
-    def _positions(mask: np.ndarray, axis: int) -> list[int]:
-        strong = np.flatnonzero(mask.sum(axis=1 - axis) >= length)
-        if strong.size == 0:
-            return []
-        runs = np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
-        return [int(r[len(r) // 2]) for r in runs]
-
-    rows, cols = _positions(horiz, 0), _positions(vert, 1)
+    grid = _LineGrid(thin, max(cfg.min_side_px, int(cfg.frame_line * min(h, w))))
+    rows, cols, band = grid.rows, grid.cols, grid.band
     ty, tx = tol * h, tol * w
     best = None
     for t, b in itertools.combinations(rows, 2):
@@ -178,12 +299,7 @@ def corner_frame(
             share = (r - left) * (b - t) / (h * w)
             if not cfg.corner_low <= share <= cfg.corner_high or (best and share <= best[0]):
                 continue
-            sides = (
-                (hcum[t, r] - hcum[t, left]) / (r - left),
-                (hcum[b, r] - hcum[b, left]) / (r - left),
-                (vcum[b, left] - vcum[t, left]) / (b - t),
-                (vcum[b, r] - vcum[t, r]) / (b - t),
-            )
+            sides = grid.lined(left, t, r, b)
             if min(sides) < side or sum(sides) < 4 * cover:
                 continue
             inside = paper[t + 2 * band : b - 2 * band, left + 2 * band : r - 2 * band]
@@ -211,12 +327,7 @@ def corner_frame(
     if _overlap((left, t, r, b), (x0, y0, x1, y1)) > 0.5:
         return []  # the rest surrounds the frame: a framed shape in the art (a window), no panel beside it
     x1, y1 = min(x1, w - 1), min(y1, h - 1)
-    lined = (
-        (hcum[y0, x1] - hcum[y0, x0]) / (x1 - x0),
-        (hcum[y1, x1] - hcum[y1, x0]) / (x1 - x0),
-        (vcum[y1, x0] - vcum[y0, x0]) / (y1 - y0),
-        (vcum[y1, x1] - vcum[y0, x1]) / (y1 - y0),
-    )
+    lined = grid.lined(int(x0), int(y0), int(x1), int(y1))
     beside = (
         min(x1, r + 2 * band) - max(x0, left - 2 * band) <= 0
         or min(y1, b + 2 * band) - max(y0, t - 2 * band) <= 0
