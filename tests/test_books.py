@@ -107,7 +107,10 @@ def test_the_dataset_has_a_books_config_that_joins_the_pages(collection, tmp_pat
 
     root, books, _ = collection
     result = export_comic_pages(root / "ann", tmp_path / "ds", show_progress=False)
-    assert set(result.files) == {"all", "books"} and result.stats["books"]["books"] == 3
+    assert set(result.files) == {"all"} and result.stats["books"]["books"] == 3
+    assert result.stats["build"]["books_files"] == {
+        split: [f"books/{split}-00000-of-00001.parquet"] for split in result.files["all"]
+    }  # a split with pages has its books
     assert result.stats["books"]["metadata_sources"] == {"acbf": 1, "calibre": 1, "comicinfo": 2}
     card = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
     assert "config_name: books" in card and "### Fields of the `books` config" in card

@@ -83,8 +83,8 @@ def card_data(stats: dict[str, Any], license: str, pretty_name: str) -> DatasetC
             {"split": split, "path": f"{config}/{split}-*.parquet"} for split in build["files"][config]
         ]
         configs.append(entry)
-    if build["files"].get("books"):  # one row per book (dataset_builders.books)
-        paths = [{"split": split, "path": f"books/{split}-*.parquet"} for split in build["files"]["books"]]
+    if build.get("books_files"):  # one row per book (dataset_builders.books)
+        paths = [{"split": split, "path": f"books/{split}-*.parquet"} for split in build["books_files"]]
         configs.append({"config_name": "books", "data_files": paths})
     return DatasetCardData(
         license=license,

@@ -574,9 +574,9 @@ def export_comic_pages(
                 (tmp / name).stat().st_size for names in result.files[config].values() for name in names
             )
         books = find_books(data_dir, root)  # the books config: one row per book (.books)
-        result.files["books"] = write_books_config(tmp, books, book_splits)
         stats["books"] = books_stats(books, book_splits)
         stats["build"] = {
+            "books_files": write_books_config(tmp, books, book_splits),
             "tool": f"comics-analysis {__version__}",
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "license": license,
