@@ -323,7 +323,8 @@ def test_cli_build_then_staged_upload(annotated, tmp_path, capsys, monkeypatch):
     assert "aligned" in printed and "Parquet shards" in printed
     staged = stage_upload(out)
     shards = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    assert staged == ["README.md", "stats.json", *shards] and all(s.startswith(("aligned/", "books/")) for s in shards)
+    assert staged == ["README.md", "stats.json", *shards]
+    assert all(s.startswith(("aligned/", "books/")) for s in shards)
     assert "books/train-00000-of-00001.parquet" in shards  # the books config is pushed too
     meta = read_front_matter(out / "README.md")
     assert meta["license"] == "cc-by-4.0"
