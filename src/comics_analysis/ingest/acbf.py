@@ -1,4 +1,5 @@
-"""ACBF books: an ``.acbf`` file with its images beside it, or an archive with an ``.acbf`` inside.
+"""ACBF books: an ``.acbf`` file with its images beside it, or an archive (CBZ, CB7, CBT) with an
+``.acbf`` inside.
 
 The ACBF decides the pages and their order: the cover page, then the body pages (as
 :mod:`comics_analysis.dataspec.acbf` reads them). An image ``href`` is a path relative to the
