@@ -267,3 +267,33 @@ def test_cb7_and_cbt_with_an_acbf_inside_read_like_a_cbz(tmp_path, kind):
         [p.bbox for p in page.panels] for page in expected
     ]
     assert [t.text for t in truth[1].texts] == ["HELLO THERE!", "MEANWHILE..."]
+
+
+def test_every_text_layer_is_kept_the_one_drawn_in_the_images_is_the_lettering(tmp_path):
+    """Before: the first language listed was the lettering and the other text layers were
+    dropped. The layer marked show="false" (drawn in the images) is the lettering now, wherever
+    it is listed, and each other language is a DataSpec folder of its own."""
+    translated = (
+        '<text-layer lang="sk"><text-area points="20,20 80,20 80,40 20,40"><p>AHOJ!</p></text-area>'
+        "</text-layer>"
+    )
+    xml = small().replace(
+        '<text-layer lang="en" show="false"/>',
+        '<text-layer lang="sk" show="true"/><text-layer lang="en" show="false"/>',
+    )
+    xml = xml.replace("<frame points", translated + "<frame points", 1)
+    book = tmp_path / "lib"
+    book.mkdir()
+    (book / "cover.png").write_bytes(png("red"))
+    (book / "p1.png").write_bytes(png("white"))
+    (book / "b.acbf").write_text(xml, encoding="utf-8")
+    rows = ingest([book], tmp_path / "ing", show_progress=False).rows()
+    truth = tmp_path / "ing" / "groundtruth"
+    english = read_jsonl(truth / f"{rows[0]['book_id']}.jsonl")
+    slovak = read_jsonl(truth / "lang-sk" / f"{rows[0]['book_id']}.jsonl")
+    assert [t.text for t in english[1].texts] == ["HELLO THERE!", "MEANWHILE..."]
+    assert [(t.text, t.panel) for t in slovak[1].texts] == [("AHOJ!", 0)]
+    assert [p.page_id for p in slovak] == [p.page_id for p in english]
+    assert [p.bbox for p in slovak[1].panels] == [p.bbox for p in english[1].panels]
+    source = open_pages(truth / "lang-sk")  # a DataSpec folder of its own, images from the ingest folder
+    assert source.load_image(source.page(1)).size == (200, 200)

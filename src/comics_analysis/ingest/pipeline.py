@@ -50,7 +50,7 @@ from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = 4  # bump when the rows an unchanged container produces would change
+INGEST_VERSION = 5  # bump when the rows (or ground truth) an unchanged container produces would change
 CONTAINERS: dict[str, type[Book]] = {
     ".cbz": CbzBook,
     ".zip": CbzBook,
