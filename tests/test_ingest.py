@@ -425,9 +425,16 @@ def test_runs_are_deterministic_and_shards_merge_to_the_same_manifest(tmp_path, 
         for i in range(3)
     ]
     assert sum(len(p) for p in parts) == len(one)
-    assert not (shard_out / "manifest.parquet").exists()
+    assert not (shard_out / "manifest.parquet").exists() and not (shard_out / "books.parquet").exists()
     merged = merge_shards(shard_out)
     assert merged.pages.equals(one.pages)
+    # the books table: one record per book, the same from a merge as from one run
+    from comics_analysis.dataspec.books import read_books
+
+    books = read_books(tmp_path / "a" / "books.parquet")
+    assert read_books(shard_out / "books.parquet") == books and len(books) == len(
+        one.pages.column("book_id").unique()
+    )
     assert (shard_out / "manifest.parquet").read_bytes() == (tmp_path / "a" / "manifest.parquet").read_bytes()
     assert read_manifest(shard_out).pages.equals(one.pages)
     truth = {p.page_id for f in (library / "truth").glob("*.jsonl") for p in read_jsonl(f)}
