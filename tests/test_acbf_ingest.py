@@ -206,3 +206,94 @@ def test_files_that_do_not_validate_are_read_with_a_warning_naming_file_and_fiel
     with caplog.at_level(logging.WARNING):
         ingest([valid], tmp_path / "ing2", show_progress=False)
     assert "does not validate" not in caplog.text
+
+
+def _write_7z(path, members: dict[str, bytes]) -> None:
+    import py7zr
+
+    with py7zr.SevenZipFile(path, "w") as archive:  # solid LZMA2, as 7-Zip writes by default
+        for name, data in members.items():
+            archive.writestr(data, name)
+
+
+def _write_tar(path, members: dict[str, bytes], mode: str) -> None:
+    import tarfile
+
+    with tarfile.open(path, mode) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("kind", ["cb7", "cbt", "tar.gz"])
+def test_cb7_and_cbt_with_an_acbf_inside_read_like_a_cbz(tmp_path, kind):
+    """Before: only a CBZ's ACBF was read; in a CB7 or CBT the .acbf was ignored and the images
+    came in name order, the cover last, with no metadata and no ground truth."""
+    members = {
+        "book/z-cover.png": png("red"),  # name order would put it last; the ACBF puts it first
+        "book/a.png": png("white"),
+        "book/unused.png": png("green"),
+        "book/story.acbf": small(cover="z-cover.png", page="a.png").encode(),
+    }
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    if kind == "cb7":
+        _write_7z(lib / "story.cb7", members)
+    else:
+        _write_tar(lib / f"story.{kind}", members, "w:gz" if kind == "tar.gz" else "w")
+    zipped = tmp_path / "zip"
+    zipped.mkdir()
+    with zipfile.ZipFile(zipped / "story.cbz", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    manifest = ingest([lib], tmp_path / "ing", show_progress=False)
+    reference = ingest([zipped], tmp_path / "ref", show_progress=False)
+    rows, ref = manifest.rows(), reference.rows()
+    assert (
+        [r["source_entry"] for r in rows]
+        == [r["source_entry"] for r in ref]
+        == ["book/z-cover.png", "book/a.png"]
+    )
+    assert [r["sha256"] for r in rows] == [r["sha256"] for r in ref]
+    assert rows[0]["container_format"] == ("cb7" if kind == "cb7" else "cbt")
+    assert (rows[0]["title"], rows[0]["series"], rows[0]["number"]) == ("Small Book", "Small Series", "7")
+    assert [(r["page_type"], r["page_type_source"]) for r in rows] == [("cover", "acbf"), (None, None)]
+    assert json.loads(rows[0]["book_metadata"]) == json.loads(ref[0]["book_metadata"])
+    assert [(e["entry"], e["kind"]) for e in manifest.error_rows()] == [("book/unused.png", "not_in_acbf")]
+    truth = read_jsonl(tmp_path / "ing" / "groundtruth" / f"{rows[0]['book_id']}.jsonl")
+    expected = read_jsonl(tmp_path / "ref" / "groundtruth" / f"{ref[0]['book_id']}.jsonl")
+    assert [[p.bbox for p in page.panels] for page in truth] == [
+        [p.bbox for p in page.panels] for page in expected
+    ]
+    assert [t.text for t in truth[1].texts] == ["HELLO THERE!", "MEANWHILE..."]
+
+
+def test_every_text_layer_is_kept_the_one_drawn_in_the_images_is_the_lettering(tmp_path):
+    """Before: the first language listed was the lettering and the other text layers were
+    dropped. The layer marked show="false" (drawn in the images) is the lettering now, wherever
+    it is listed, and each other language is a DataSpec folder of its own."""
+    translated = (
+        '<text-layer lang="sk"><text-area points="20,20 80,20 80,40 20,40"><p>AHOJ!</p></text-area>'
+        "</text-layer>"
+    )
+    xml = small().replace(
+        '<text-layer lang="en" show="false"/>',
+        '<text-layer lang="sk" show="true"/><text-layer lang="en" show="false"/>',
+    )
+    xml = xml.replace("<frame points", translated + "<frame points", 1)
+    book = tmp_path / "lib"
+    book.mkdir()
+    (book / "cover.png").write_bytes(png("red"))
+    (book / "p1.png").write_bytes(png("white"))
+    (book / "b.acbf").write_text(xml, encoding="utf-8")
+    rows = ingest([book], tmp_path / "ing", show_progress=False).rows()
+    truth = tmp_path / "ing" / "groundtruth"
+    english = read_jsonl(truth / f"{rows[0]['book_id']}.jsonl")
+    slovak = read_jsonl(truth / "lang-sk" / f"{rows[0]['book_id']}.jsonl")
+    assert [t.text for t in english[1].texts] == ["HELLO THERE!", "MEANWHILE..."]
+    assert [(t.text, t.panel) for t in slovak[1].texts] == [("AHOJ!", 0)]
+    assert [p.page_id for p in slovak] == [p.page_id for p in english]
+    assert [p.bbox for p in slovak[1].panels] == [p.bbox for p in english[1].panels]
+    source = open_pages(truth / "lang-sk")  # a DataSpec folder of its own, images from the ingest folder
+    assert source.load_image(source.page(1)).size == (200, 200)

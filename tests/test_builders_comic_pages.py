@@ -246,13 +246,15 @@ def test_card_front_matter_lists_configs_and_data_files(exported):
     meta = read_front_matter(out / "README.md")
     assert meta["license"] == "unknown" and meta["size_categories"] == ["n<1K"]
     assert "object-detection" in meta["task_categories"] and "comics" in meta["tags"]
-    assert [c["config_name"] for c in meta["configs"]] == ["all", "aligned", "perfect_match"]
-    assert [c.get("default", False) for c in meta["configs"]] == [True, False, False]
+    # the page configs, then `books` (one row per book, dataset_builders.books)
+    assert [c["config_name"] for c in meta["configs"]] == ["all", "aligned", "perfect_match", "books"]
+    assert [c.get("default", False) for c in meta["configs"]] == [True, False, False, False]
+    files = {**result.files, "books": result.stats["build"]["books_files"]}
     for entry in meta["configs"]:
         config = entry["config_name"]
-        assert [d["split"] for d in entry["data_files"]] == list(result.files[config])
+        assert [d["split"] for d in entry["data_files"]] == list(files[config])
         for d in entry["data_files"]:
-            assert sorted(n for n in result.files[config][d["split"]]) == sorted(
+            assert sorted(n for n in files[config][d["split"]]) == sorted(
                 p.relative_to(out).as_posix() for p in out.glob(d["path"])
             )
 
@@ -321,7 +323,9 @@ def test_cli_build_then_staged_upload(annotated, tmp_path, capsys, monkeypatch):
     assert "aligned" in printed and "Parquet shards" in printed
     staged = stage_upload(out)
     shards = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    assert staged == ["README.md", "stats.json", *shards] and all(s.startswith("aligned/") for s in shards)
+    assert staged == ["README.md", "stats.json", *shards]
+    assert all(s.startswith(("aligned/", "books/")) for s in shards)
+    assert "books/train-00000-of-00001.parquet" in shards  # the books config is pushed too
     meta = read_front_matter(out / "README.md")
     assert meta["license"] == "cc-by-4.0"
     assert meta["configs"][0]["config_name"] == "aligned" and meta["configs"][0]["default"] is True

@@ -134,7 +134,7 @@ def test_craphound_acbf_to_dataspec_to_acbf_gives_the_same_frames_and_text(share
             size = image.size
         old_areas = old.findall("a:text-layer[@lang='en']/a:text-area", NS)
         pairs = list(zip(old.findall("a:frame", NS), new.findall("a:frame", NS), strict=True))
-        pairs += list(zip(old_areas, new.findall("a:text-layer/a:text-area", NS), strict=True))
+        pairs += list(zip(old_areas, new.findall("a:text-layer[@lang='en']/a:text-area", NS), strict=True))
         for a, b in pairs:
             # DataSpec keeps points inside the page (clamped, flagged): compare with the clamped original
             want, got = _clamped(a.get("points"), size), parse_polygon(b.get("points"), "y")
@@ -156,6 +156,18 @@ def test_craphound_acbf_to_dataspec_to_acbf_gives_the_same_frames_and_text(share
     assert [t.text for t in document.findall(".//a:book-title", NS)] == ["Craphound", "Craphound (Zberač)"]
     assert len(document.findall("a:meta-data/a:book-info/a:author", NS)) == 7
     assert document.find(".//a:languages/a:text-layer", NS).get("lang") == "en"
+    # the Slovak translation layers: ingest keeps them (groundtruth/lang-sk), export writes them back
+    layers = [(t.get("lang"), t.get("show")) for t in document.findall(".//a:languages/a:text-layer", NS)]
+    assert layers == [("en", "false"), ("sk", "true")]  # en: lettered in the images, the main language
+    slovak = read_annotations(tmp_path / "ing" / "groundtruth" / "lang-sk")
+    assert len(slovak) == 24 and sum(len(p.texts) for p in slovak) == 273
+    before = pages_from_acbf(original, lang="sk")
+    after = pages_from_acbf(written, image_root=original.parent, lang="sk")
+    for a, b in zip(before, after, strict=True):
+        assert [(t.bbox, t.kind, t.panel, t.text) for t in a.texts] == [
+            (t.bbox, t.kind, t.panel, t.text) for t in b.texts
+        ]
+    assert any("Zberač" in t.text or "č" in t.text for p in after for t in p.texts)  # Slovak text
 
 
 @pytest.fixture(scope="module")

@@ -425,9 +425,16 @@ def test_runs_are_deterministic_and_shards_merge_to_the_same_manifest(tmp_path, 
         for i in range(3)
     ]
     assert sum(len(p) for p in parts) == len(one)
-    assert not (shard_out / "manifest.parquet").exists()
+    assert not (shard_out / "manifest.parquet").exists() and not (shard_out / "books.parquet").exists()
     merged = merge_shards(shard_out)
     assert merged.pages.equals(one.pages)
+    # the books table: one record per book, the same from a merge as from one run
+    from comics_analysis.dataspec.books import read_books
+
+    books = read_books(tmp_path / "a" / "books.parquet")
+    assert read_books(shard_out / "books.parquet") == books and len(books) == len(
+        one.pages.column("book_id").unique()
+    )
     assert (shard_out / "manifest.parquet").read_bytes() == (tmp_path / "a" / "manifest.parquet").read_bytes()
     assert read_manifest(shard_out).pages.equals(one.pages)
     truth = {p.page_id for f in (library / "truth").glob("*.jsonl") for p in read_jsonl(f)}
@@ -534,3 +541,35 @@ def test_discover_rejects_bad_sources(tmp_path):
         discover([tmp_path / "notes.txt"])
     with pytest.raises(ValueError, match="shard index"):
         ingest([tmp_path], tmp_path / "o", num_shards=2, shard_index=2)
+
+
+@pytest.mark.parametrize(("orientation", "corner"), [(6, (55, 4)), (8, (4, 35)), (3, (35, 55))])
+def test_an_exif_rotated_jpeg_in_a_cbz_is_ingested_upright(tmp_path, orientation, corner):
+    """A camera or scanner JPEG stored sideways with an EXIF Orientation tag: the page is stored
+    upright (ImageOps.exif_transpose) and its width and height are the displayed ones, in the
+    manifest, in the DataSpec record and when a page source opens it."""
+    from comics_analysis.annotate import annotate, read_annotations
+    from comics_analysis.sources import open_pages
+
+    stored = Image.new("RGB", (40, 60), (10, 20, 30))
+    stored.paste((250, 0, 0), (0, 0, 10, 10))  # a red mark in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    stored.save(buf, "JPEG", exif=exif, quality=95)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with zipfile.ZipFile(lib / "rotated.cbz", "w") as archive:
+        archive.writestr("p001.jpg", buf.getvalue())
+    row = ingest([lib], tmp_path / "out", show_progress=False).rows()[0]
+    size = (40, 60) if orientation == 3 else (60, 40)
+    assert row["status"] == "ok" and (row["width"], row["height"]) == size
+    assert f"exif orientation {orientation}" in row["fixes"]
+    with Image.open(tmp_path / "out" / row["path"]) as page:
+        assert page.size == size and page.getexif().get(0x0112, 1) == 1  # no tag left to apply twice
+        assert page.convert("RGB").getpixel(corner)[0] > 200  # the mark where a viewer shows it
+    annotate(tmp_path / "out", tmp_path / "ann", ocr="none", show_progress=False)
+    record = read_annotations(tmp_path / "ann")[0]
+    assert (record.width, record.height) == size
+    source = open_pages(tmp_path / "ann")
+    assert source.load_image(source.page(0)).size == size

@@ -2,7 +2,8 @@
 
 One JSON Lines file per book in ``OUT/dataspec/<book_id>.jsonl``, written atomically once the
 book is done, so a re-run skips finished books and a killed run redoes only the book it was on;
-then ``OUT/dataspec.parquet`` with every page (DataSpec ``datasets`` features).
+then ``OUT/dataspec.parquet`` with every page (DataSpec ``datasets`` features). ``OUT/books.parquet``
+is the books table (title, series, credits, ... with their source; :mod:`~.dataspec.books`).
 Image paths in the records are relative to the ingest folder (the declared root), which is
 recorded in ``OUT/images-root.txt`` as a path relative to ``OUT`` (:func:`recorded_images_root`).
 """
@@ -31,6 +32,7 @@ from ..dataspec import Page, Provenance, assign_panel, atomic_write, read_jsonl,
 from ..dataspec.io import resolve_image
 from ..engine import EngineOptions, require_ray, run_units
 from ..ingest.base import MAX_PAGE_PIXELS
+from ..ingest.books import write_books_table
 from .align import AlignConfig, merge_vlm
 from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
 from .books import ShardBooks
@@ -356,6 +358,7 @@ def annotate(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / IMAGES_ROOT_FILE) as handle:
         handle.write(Path(os.path.relpath(Path(ingest_dir).resolve(), out.resolve())).as_posix() + "\n")
+    write_books_table(ingest_dir, out)  # the books table beside the pages (dataspec.books)
     bar = tqdm(total=sum(books.counts.values()), desc="annotate", unit="page", disable=not show_progress)
     args = ((rows, str(ingest_dir), str(out), options) for rows in books)
     failed: dict[str, str] = {}

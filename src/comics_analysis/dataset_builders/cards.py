@@ -83,6 +83,9 @@ def card_data(stats: dict[str, Any], license: str, pretty_name: str) -> DatasetC
             {"split": split, "path": f"{config}/{split}-*.parquet"} for split in build["files"][config]
         ]
         configs.append(entry)
+    if build.get("books_files"):  # one row per book (dataset_builders.books)
+        paths = [{"split": split, "path": f"books/{split}-*.parquet"} for split in build["books_files"]]
+        configs.append({"config_name": "books", "data_files": paths})
     return DatasetCardData(
         license=license,
         pretty_name=pretty_name,
@@ -110,6 +113,22 @@ def read_front_matter(card: str | Path) -> dict[str, Any]:
 
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
+
+
+def _books_text(books: dict[str, Any] | None) -> str:
+    """The card's books paragraph from ``stats["books"]`` (dataset_builders.books.books_stats)."""
+    if not books:
+        return "No books table in this folder."
+    rows = [
+        ["books", books["books"], "-"],
+        *[[f"with {k[5:]}", v, _share(v, books["books"])] for k, v in books.items() if k.startswith("with_")],
+        *[[f"metadata from {k}", v, _share(v, books["books"])] for k, v in books["metadata_sources"].items()],
+    ]
+    return (
+        "The `books` config has one row per book (title, series, credits, publisher, date, languages, "
+        "genres, tags, with the source of each value; fields below).\n\n"
+        + md_table(["measure", "books", "share"], rows)
+    )
 
 
 def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -> str:
@@ -191,6 +210,7 @@ def render_dataset_card(stats: dict[str, Any], license: str, pretty_name: str) -
             [[k, v, _share(v, c["pages"])] for k, v in c["reading_direction"].items()],
         ),
         "provenance_table": provenance_table,
+        "books_text": _books_text(stats.get("books")),
         "license_text": f"`{license}`. " + LICENSE_TEXT.get(license, ""),
     }
     return render_card(DatasetCard, card_data(stats, license, pretty_name), "dataset_card.md", **values)

@@ -26,8 +26,9 @@ page of a book is in two splits. ``split_ratios`` (default 0.8 / 0.1 / 0.1) set 
 ranges. A collection so small that no book hashes into ``train`` gets its lowest-hashing book
 moved there, so ``train`` is never empty; empty splits are left out.
 
-:func:`export_comic_pages` writes the Parquet shards, ``stats.json`` and the dataset card
-(``README.md``, see :mod:`.cards`) that ``datasets.load_dataset(folder)`` and the Hub read.
+:func:`export_comic_pages` writes the Parquet shards, the ``books`` config (one row per book,
+:mod:`.books`), ``stats.json`` and the card (``README.md``, :mod:`.cards`) that
+``datasets.load_dataset(folder)`` and the Hub read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from ..dataspec import DataSpecError, Page, Provenance, read_jsonl, to_hf_row
 from ..dataspec.hf import encode_hf_row, hf_features
 from ..dataspec.io import resolve_image
 from ._common import build
+from .books import books_stats, find_books, write_books_config
 from .cards import render_dataset_card
 
 log = logging.getLogger(__name__)
@@ -571,7 +573,10 @@ def export_comic_pages(
             result.parquet_bytes[config] = sum(
                 (tmp / name).stat().st_size for names in result.files[config].values() for name in names
             )
+        books = find_books(data_dir, root)  # the books config: one row per book (.books)
+        stats["books"] = books_stats(books, book_splits)
         stats["build"] = {
+            "books_files": write_books_config(tmp, books, book_splits),
             "tool": f"comics-analysis {__version__}",
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "license": license,

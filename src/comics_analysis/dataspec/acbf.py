@@ -10,7 +10,8 @@ order, and the lettering as ``<text-layer lang=...><text-area points=... type=..
   height come from the image file's header (the ACBF does not store them);
 - panels: the bounding box of each frame polygon (the polygon kept as ``polygon``), in the ACBF
   order (the reading order);
-- texts: one TextBox per text-area of the chosen language (the bounding box of its polygon, the
+- texts: one TextBox per text-area of the chosen language (default: the main language, the one
+  lettered in the images, :func:`main_language`; the bounding box of its polygon, the
   polygon kept as ``polygon``; its
   paragraphs joined by a space; inline markup such as ``<emphasis>`` kept as plain text, the labels
   of ``<a>`` reference links dropped), kind from
@@ -133,6 +134,19 @@ def acbf_languages(root) -> list[str]:
     return langs
 
 
+def main_language(root) -> str | None:
+    """The language lettered in the page images: the ``<languages><text-layer show="false">``
+    (ACBF marks the original layer, drawn in the images, as not to be shown), else the first
+    language the file declares; None when it has no text layer."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and _local(element.tag) == "languages":
+            for layer in _children(element, "text-layer"):
+                if layer.get("lang") and (layer.get("show") or "").strip().lower() in ("false", "0"):
+                    return layer.get("lang")
+    langs = acbf_languages(root)
+    return langs[0] if langs else None
+
+
 def _check_root(root, source: str):
     if _local(root.tag) != "ACBF":
         raise DataSpecError(f"root element is <{_local(root.tag)}>, expected <ACBF>", file=source)
@@ -192,7 +206,8 @@ def image_href(element) -> str | None:
 
 
 def choose_language(root, lang: str | None, source: str) -> str | None:
-    """``lang`` when the file has it (else an error), or the first language the file declares."""
+    """``lang`` when the file has it (else an error), or the book's main language
+    (:func:`main_language`)."""
     langs = acbf_languages(root)
     if lang is not None and lang not in langs:
         raise DataSpecError(
@@ -200,14 +215,14 @@ def choose_language(root, lang: str | None, source: str) -> str | None:
             file=source,
             field="text-layer@lang",
         )
-    return lang if lang is not None else (langs[0] if langs else None)
+    return lang if lang is not None else main_language(root)
 
 
 def pages_from_acbf(
     path: str | Path, image_root: str | Path | None = None, lang: str | None = None
 ) -> list[Page]:
     """DataSpec pages of an ACBF book (module docstring). ``lang`` picks the text layer (default: the
-    first language the file declares); a language the file does not have is an error."""
+    main language, :func:`main_language`); a language the file does not have is an error."""
     path = Path(path)
     root_element = read_acbf(path)
     image_root = Path(image_root) if image_root is not None else path.parent

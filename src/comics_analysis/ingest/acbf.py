@@ -1,4 +1,5 @@
-"""ACBF books: an ``.acbf`` file with its images beside it, or an archive with an ``.acbf`` inside.
+"""ACBF books: an ``.acbf`` file with its images beside it, or an archive (CBZ, CB7, CBT) with an
+``.acbf`` inside.
 
 The ACBF decides the pages and their order: the cover page, then the body pages (as
 :mod:`comics_analysis.dataspec.acbf` reads them). An image ``href`` is a path relative to the
@@ -11,11 +12,16 @@ managers edit). The cover page gets page type ``cover`` (source ``acbf``) unless
 types it.
 
 Ground truth: the frames (panels, source ``gt``) and text-areas (lettering units with their
-polygons and kinds) of the first declared language become DataSpec pages with the ingested page
-ids and images, written to ``OUT/groundtruth/<book_id>.jsonl`` beside an ``images-root.txt`` that
-points at ``OUT``: that folder reads like an ``annotate`` output (``eval panels --gt``,
-``export acbf``, ``dataset build``). A malformed frame or text-area is skipped with a warning
-naming the file and element; the rest of the book is read.
+polygons and kinds) of the book's main language (the text layer drawn in the images, ACBF's
+``show="false"``, else the first declared: what OCR reads on the page) become DataSpec pages with
+the ingested page ids and images, written to ``OUT/groundtruth/<book_id>.jsonl`` beside an
+``images-root.txt`` that points at ``OUT``: that folder reads like an ``annotate`` output (``eval
+panels --gt``, ``export acbf``, ``dataset build``). Each other language's text layers (the
+translations) are the same pages with that language's lettering, in
+``OUT/groundtruth/lang-<lang>/<book_id>.jsonl`` (a DataSpec folder of its own, for training or
+evaluating in that language); ``export acbf`` writes them back as text layers. A malformed
+frame or text-area is skipped with a warning naming the file and element; the rest of the book
+is read.
 
 Parsing is defusedxml's (no DTD, no entities, no network); with the schemas at hand
 (:mod:`~.dataspec.schemas`) an ACBF 1.1 document is validated too, each problem a warning.
@@ -26,11 +32,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..dataspec import DataSpecError, Provenance, atomic_write, write_jsonl
-from ..dataspec.acbf import NAMESPACES, acbf_page, choose_language, image_href, page_elements, parse_acbf
+from ..dataspec.acbf import (
+    NAMESPACES,
+    acbf_languages,
+    acbf_page,
+    choose_language,
+    image_href,
+    page_elements,
+    parse_acbf,
+)
 from ..dataspec.acbf_meta import acbf_metadata, book_fields, decode_binary, embedded_images
 from ..dataspec.io import image_escapes
 from ..dataspec.schemas import warn_invalid
@@ -64,7 +79,8 @@ class AcbfDocument:
         self.elements = page_elements(self.root)
         if not self.elements:
             raise ContainerError("empty", f"{source}: no coverpage and no body/page elements")
-        self.lang = choose_language(self.root, None, source)
+        self.lang = choose_language(self.root, None, source)  # the main language (lettered in the images)
+        self.other_langs = [lang for lang in acbf_languages(self.root) if lang != self.lang]
         self.meta = acbf_metadata(self.root)
         self.binaries = embedded_images(self.root)
 
@@ -113,8 +129,9 @@ class AcbfDocument:
         except ValueError as exc:
             return RawPage(href, error_kind="unreadable_entry", error=str(exc))
 
-    def ground_truth(self, rows: list[dict], source_path: str) -> list:
-        """DataSpec pages of the ingested pages ``rows`` (in ACBF order): frames and text-areas."""
+    def ground_truth(self, rows: list[dict], source_path: str, lang: str | None = None) -> list:
+        """DataSpec pages of the ingested pages ``rows`` (in ACBF order): frames and the
+        text-areas of ``lang`` (default: the main language)."""
         pages = []
         for (where, element), row in zip(self.elements, rows):
             if row.get("status") != "ok":
@@ -133,7 +150,7 @@ class AcbfDocument:
                     row["book_id"],
                     (row["width"], row["height"]),
                     row["path"],
-                    self.lang,
+                    lang or self.lang,
                     self.source,
                     provenance,
                     strict=False,
@@ -233,10 +250,22 @@ def write_ground_truth(out: Path, document: AcbfDocument, rows: list[dict], sour
     pages = document.ground_truth(rows, source_path)
     if not pages:
         return None
-    folder = out / GROUND_TRUTH_DIR
     rel = f"{GROUND_TRUTH_DIR}/{pages[0].book_id}.jsonl"
-    write_jsonl(pages, out / rel)
+    _write_truth(out / GROUND_TRUTH_DIR, pages, "..")
+    for lang in document.other_langs:  # the translations: same pages, that language's lettering
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,34}", lang):
+            log.warning(
+                "%s: text layer language %r is not a language tag; not written", document.source, lang
+            )
+            continue
+        translated = document.ground_truth(rows, source_path, lang)
+        if translated:
+            _write_truth(out / GROUND_TRUTH_DIR / f"lang-{lang}", translated, "../..")
+    return rel
+
+
+def _write_truth(folder: Path, pages: list, images_root: str) -> None:
+    write_jsonl(pages, folder / f"{pages[0].book_id}.jsonl")
     if not (folder / IMAGES_ROOT_FILE).is_file():
         with atomic_write(folder / IMAGES_ROOT_FILE) as handle:
-            handle.write("..\n")
-    return rel
+            handle.write(images_root + "\n")

@@ -90,6 +90,9 @@ class Cb7Book(ArchiveBook):
         return out
 
     def read_entry(self, entry: Entry) -> bytes:
+        held = getattr(self, "_held", {}).pop(entry.name, None)  # read ahead for an ACBF book
+        if held is not None:
+            return held
         data = self._read_many([entry.name])
         if entry.name not in data:
             raise ContainerError("unreadable", f"7z member {entry.name!r} could not be read")
@@ -97,6 +100,14 @@ class Cb7Book(ArchiveBook):
 
     def pages(self):
         plan = self.plan()
+        if plan.acbf is not None:  # the ACBF orders the pages (as in a CBZ); one pass reads them
+            from .acbf import archive_pages  # lazy: ingest.acbf imports base, as base does
+
+            wanted = [plan.acbf, *(e for e in plan.pages if e.size <= self.limits.max_entry_bytes)]
+            if sum(e.size for e in wanted) <= self.limits.max_batch_bytes:
+                self._held = {n: d for n, d in self._read_many([e.name for e in wanted]).items() if d}
+            yield from archive_pages(self, plan.acbf, plan.pages)
+            return
         wanted = [e for e in plan.pages if e.size <= self.limits.max_entry_bytes]
         batches = iter(_batches(wanted, self.limits.max_batch_bytes))  # bounded memory per pass
         data: dict[str, bytes] = {}

@@ -141,6 +141,11 @@ class CbtBook(ArchiveBook):
 
     def pages(self) -> Iterator[RawPage]:
         plan = self.plan()
+        if plan.acbf is not None:  # the ACBF orders the pages, as in a CBZ
+            from .acbf import archive_pages  # lazy: ingest.acbf imports base, as base does
+
+            yield from archive_pages(self, plan.acbf, plan.pages)
+            return
         wanted = sum(min(e.size, self.limits.max_entry_bytes) for e in plan.pages)
         if self.stream is None or wanted > self.limits.max_batch_bytes:
             # a plain tar seeks for free; a compressed book too large to hold is read page by page

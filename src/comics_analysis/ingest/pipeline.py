@@ -35,6 +35,7 @@ from ..dataspec import atomic_write, make_book_id, make_page_id, sha256_file
 from ..dataspec.paths import expand_path
 from .acbf import AcbfBook, content_sha256, has_acbf, write_ground_truth
 from .base import MAX_PAGE_PIXELS, TRANSIENT_KINDS, Book, ContainerError, Limits
+from .books import write_books_table
 from .calibre import OPF_FILE, book_metadata, is_calibre_book, preference, read_opf
 from .cb7 import Cb7Book
 from .cbr import INSTALL_HINT, CbrBook, rar_tool
@@ -49,7 +50,7 @@ from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = 4  # bump when the rows an unchanged container produces would change
+INGEST_VERSION = 5  # bump when the rows (or ground truth) an unchanged container produces would change
 CONTAINERS: dict[str, type[Book]] = {
     ".cbz": CbzBook,
     ".zip": CbzBook,
@@ -530,6 +531,8 @@ def ingest(
     errors = [e for r in results for e in r["errors"]]
     manifest = assemble(rows, errors, near_duplicate_distance)
     write_manifest(manifest, out, shard_stem(num_shards, shard_index) if num_shards > 1 else "")
+    if num_shards == 1:  # sharded runs get theirs from merge_shards
+        write_books_table(out)
     return manifest
 
 
@@ -555,4 +558,5 @@ def merge_shards(out: str | Path, near_duplicate_distance: int = 4) -> Manifest:
         errors += pq.read_table(str(f).replace(".manifest.parquet", ".errors.parquet")).to_pylist()
     manifest = assemble(rows, errors, near_duplicate_distance)
     write_manifest(manifest, out)
+    write_books_table(out)
     return manifest

@@ -4,9 +4,10 @@ One ``.acbf`` per book of an annotate folder (or of any folder of DataSpec JSON 
 the ``groundtruth/`` folder ingest writes for ACBF books): the book's metadata
 (:mod:`.acbf_info`), page 0 as the ``<coverpage>`` and the others as ``<body><page>``s, each
 with its ``<image href>``, ``<frame points>`` per panel in reading order (the panel's polygon when
-known, else its box), and one ``<text-layer>`` with a ``<text-area points type>`` per lettering
-unit (its polygon when known, else its box; its text as one paragraph). Points are whole pixels
-(rounded: within half a pixel of the DataSpec coordinates). DataSpec text kind -> ACBF
+known, else its box), and a ``<text-layer>`` with a ``<text-area points type>`` per lettering
+unit (its polygon when known, else its box; its text as one paragraph) in the book's language,
+plus one per other language of an ACBF book (``groundtruth/lang-<lang>/``, written by ingest).
+Points are whole pixels (rounded: within half a pixel of the DataSpec coordinates). DataSpec text kind -> ACBF
 text-area type (lossy where DataSpec has fewer kinds; reading back gives the same kinds):
 
 ==========================  ===================
@@ -37,7 +38,7 @@ import mimetypes
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree as ET
 
-from ..dataspec import Page
+from ..dataspec import Page, read_jsonl
 from ..dataspec.io import resolve_image
 from ..dataspec.schemas import warn_invalid
 from .acbf_info import NS, book_language, from_comicinfo, meta_data, q, sub
@@ -67,13 +68,17 @@ def _outline(item) -> list[tuple[float, float]]:
     return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
 
 
-def _page_content(element: ET.Element, page: Page, href: str, lang: str) -> None:
+def _page_content(element: ET.Element, page: Page, href: str, lang: str, layers: dict | None = None) -> None:
     sub(element, "image", href=href)
-    if page.texts:
-        layer = sub(element, "text-layer", lang=lang)
-        for text in page.texts:
-            area = sub(layer, "text-area", points=_points(_outline(text)), type=TYPE_OF_KIND.get(text.kind))
-            sub(area, "p", text.text)
+    translated = [
+        (other, pages[page.page_id]) for other, pages in (layers or {}).items() if page.page_id in pages
+    ]
+    for layer_lang, source in [(lang, page), *translated]:
+        if source.texts:
+            layer = sub(element, "text-layer", lang=layer_lang)
+            for text in source.texts:
+                kind = TYPE_OF_KIND.get(text.kind)
+                sub(sub(layer, "text-area", points=_points(_outline(text)), type=kind), "p", text.text)
     for panel in page.panels:
         sub(element, "frame", points=_points(_outline(panel)))
 
@@ -84,21 +89,23 @@ def acbf_xml(
     meta: dict,
     lang: str,
     binaries: dict[str, tuple[str, bytes]] | None = None,
+    layers: dict[str, dict[str, Page]] | None = None,
 ) -> bytes:
     """An ACBF 1.1 document of ``pages`` (in order; their images named by ``hrefs``), with the
-    book metadata ``meta`` (the shape of ``dataspec.acbf_meta.acbf_metadata``), one text layer in
-    ``lang`` and ``binaries`` ({id: (content type, bytes)}) embedded in ``<data>``."""
+    book metadata ``meta`` (the shape of ``dataspec.acbf_meta.acbf_metadata``), the pages' text
+    layer in ``lang``, one more per language of ``layers`` ({lang: {page id: page with that
+    language's lettering}}) and ``binaries`` ({id: (content type, bytes)}) embedded in ``<data>``."""
     root = ET.Element(q("ACBF"), xmlns=NS)
     cover = None
     body_pages = list(zip(pages, hrefs))
     if len(pages) > 1:  # a one-page book is its body's page (the body needs one)
         cover = ET.Element(q("coverpage"))
-        _page_content(cover, pages[0], hrefs[0], lang)
+        _page_content(cover, pages[0], hrefs[0], lang, layers)
         body_pages = body_pages[1:]
-    meta_data(root, meta, lang, cover)
+    meta_data(root, meta, lang, cover, others=list(layers or {}))
     body = sub(root, "body")
     for page, href in body_pages:
-        _page_content(sub(body, "page"), page, href, lang)
+        _page_content(sub(body, "page"), page, href, lang, layers)
     if binaries:
         data = sub(root, "data")
         for binary_id, (content_type, payload) in binaries.items():
@@ -144,6 +151,18 @@ def _images(book, images: str, images_root: Path | None) -> tuple[list[str], dic
     return hrefs, binaries
 
 
+def translated_pages(pages_arg: str | Path) -> dict[str, dict[str, dict[str, Page]]]:
+    """{book id: {lang: {page id: page}}} of the ``lang-<lang>/`` folders beside the pages (ingest
+    writes an ACBF book's other text layers there, :mod:`comics_analysis.ingest.acbf`)."""
+    found: dict[str, dict[str, dict[str, Page]]] = {}
+    folder = Path(pages_arg)
+    for sub_folder in sorted(folder.glob("lang-*")) if folder.is_dir() else []:
+        for path in sorted(sub_folder.glob("*.jsonl")):
+            for page in read_jsonl(path):
+                found.setdefault(page.book_id, {}).setdefault(sub_folder.name[5:], {})[page.page_id] = page
+    return found
+
+
 def sidecar_name(source: str, book_id: str) -> str:
     """``x.cbz`` -> ``x.acbf``, a folder ``x`` -> ``x.acbf``; the library root itself (``.``) ->
     ``<book id>.acbf``."""
@@ -169,6 +188,7 @@ def export_acbf(
     if images not in IMAGES:
         raise ValueError(f"unknown images option {images!r}; expected one of {', '.join(IMAGES)}")
     books, images_root = read_books(pages_arg)
+    translations = translated_pages(pages_arg)
     result = ExportResult(what=".acbf")
     out = Path(out) if out is not None else None
     for book in books:
@@ -177,7 +197,10 @@ def export_acbf(
         try:
             meta, layer = _book_meta(book.metadata, book.first_row, lang)
             hrefs, binaries = _images(book, images, images_root)
-            xml = acbf_xml(book.pages, hrefs, meta, layer, binaries)
+            layers = {
+                other: pages for other, pages in translations.get(book.book_id, {}).items() if other != layer
+            }
+            xml = acbf_xml(book.pages, hrefs, meta, layer, binaries, layers)
             warn_invalid(xml, "acbf-1.1", f"{source}: the ACBF written")  # when the schemas are at hand
             if mode == "sidecar" or not is_zip(container):
                 if mode != "sidecar":

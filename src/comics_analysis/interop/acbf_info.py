@@ -163,9 +163,11 @@ def _by_lang(parent: ET.Element, name: str, values: dict[str, str], paragraphs: 
             sub(parent, name, text, lang=lang)
 
 
-def meta_data(root: ET.Element, meta: dict[str, Any], lang: str, cover: ET.Element | None) -> None:
+def meta_data(
+    root: ET.Element, meta: dict[str, Any], lang: str, cover: ET.Element | None, others: list[str] = ()
+) -> None:
     """``<meta-data>`` under ``root``: book-info (with ``cover``, the coverpage element, and the
-    one text layer written, ``lang``), publish-info and document-info."""
+    text layers written: ``lang``, then ``others``), publish-info and document-info."""
     element = sub(root, "meta-data")
     info = sub(element, "book-info")
     for author in meta.get("authors", []):
@@ -178,9 +180,13 @@ def meta_data(root: ET.Element, meta: dict[str, Any], lang: str, cover: ET.Eleme
     _by_lang(info, "keywords", meta.get("keywords") or {})
     if cover is not None:
         info.append(cover)
-    shown = {item["lang"]: item.get("show", False) for item in meta.get("languages", [])}
+    shown: dict[str, bool] = {}  # a language listed twice (drawn and shown) counts as drawn
+    for item in meta.get("languages", []):
+        shown[item["lang"]] = shown.get(item["lang"], True) and bool(item.get("show", False))
     languages = sub(info, "languages")
     sub(languages, "text-layer", lang=lang, show="true" if shown.get(lang) else "false")
+    for other in others:  # translations: shown over the images (ACBF's show="true")
+        sub(languages, "text-layer", lang=other, show="true")
     if meta.get("characters"):
         characters = sub(info, "characters")
         for name in meta["characters"]:

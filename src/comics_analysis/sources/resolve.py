@@ -260,7 +260,9 @@ _SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
 
 def _export(folder: Path, config: str | None, root: Path | None, default_config: str) -> PageSource:
     """A comic_pages export: the config's shards, all splits (in file-name order) or one split."""
-    configs = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+    configs = sorted(  # `books` holds one row per book, not pages (dataset_builders.books)
+        p.name for p in folder.iterdir() if p.is_dir() and p.name != "books" and any(p.glob("*.parquet"))
+    )
     chosen = None
     base = folder
     if configs and not any(folder.glob("*.parquet")):

@@ -24,7 +24,7 @@ from typing import Any
 from . import explore
 from .backend import MAX_QUERY_CHARS, SpaceBackend, SpaceConfig
 from .mapview import page_map
-from .pages import neighbour, plain
+from .pages import book_line, neighbour, plain
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,9 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         key = (book_or_page or "").strip() or be.book_ids[0]
         try:
             book = key if key in be.book_ids else be.book_of(key)
-            return be.book_strip(book), f"### {plain(book)}\n{len(be.book_pages(book))} page(s)"
+            about = book_line(be, book)  # title, series, year, publisher, credits (books table)
+            head = f"### {plain(book)}\n" + (f"{about}\n\n" if about else "")
+            return be.book_strip(book), f"{head}{len(be.book_pages(book))} page(s)"
         except KeyError as exc:
             raise fail(exc) from None
 

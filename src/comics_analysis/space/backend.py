@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..dataset_builders.books import find_books
 from ..sources import open_pages
 from ..store.fulltext import open_fulltext, search_quote
 from ..store.reader import EmbeddingStore
@@ -82,6 +83,18 @@ def _resolve_recorded(store: EmbeddingStore, key: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _books(pages: Path | None, image_root: Path | None) -> dict:
+    """The books table of the pages the store was embedded from (``dataset_builders.books``);
+    ``{}`` when there is none or it cannot be read (the Space then shows book ids only)."""
+    if pages is None or not pages.is_dir():
+        return {}
+    try:
+        return find_books(pages, image_root)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: books table not read (%s)", pages, exc)
+        return {}
+
+
 MAX_QUERY_CHARS = 1000  # a longer text query is refused (it cost seconds of CPU per request)
 
 
@@ -104,6 +117,7 @@ class SpaceBackend:
         self._source = None
         self._rows: dict[str, int] = {}
         self._page_types: list[str] | None = None
+        self.books = _books(pages, image_root)  # book id -> DataSpec book record (title, credits...)
         if pages is not None:
             self._source = open_pages(pages, image_root=image_root, argument="pages")
             self._rows = {pid: i for i, pid in enumerate(self._source.page_ids)}

@@ -72,6 +72,26 @@ def _draw_lettering(image: Image.Image, record, scale: tuple[float, float]) -> i
     return len(record.texts)
 
 
+def book_line(be: SpaceBackend, book_id: str) -> str:
+    """Markdown: the book's title, series and number, year, publisher and credited people (from
+    the books table, DataSpec ``books.parquet``); ``""`` when the Space has no record of it."""
+    book = be.books.get(book_id)
+    if book is None:
+        return ""
+    parts = [f"**{plain(book.title)}**"] if book.title else []
+    if book.series:
+        parts.append(f"{plain(book.series)}" + (f" #{plain(book.number)}" if book.number else ""))
+    if book.volume is not None:
+        parts.append(f"vol. {book.volume}")
+    parts += [plain(v) for v in (book.year, book.publisher) if v]
+    names = book.authors()
+    if names:
+        parts.append(
+            "by " + ", ".join(plain(n) for n in names) + (" et al." if len(book.credits) > 4 else "")
+        )
+    return " · ".join(parts)
+
+
 def render_page(be: SpaceBackend, page_id: str, *, lettering: bool = True) -> tuple[Image.Image, str]:
     """The page with its stored panel boxes and reading-order numbers (from 0) drawn over its
     lettering boxes (when the pages source has the records), and a Markdown description: the
@@ -102,9 +122,11 @@ def render_page(be: SpaceBackend, page_id: str, *, lettering: bool = True) -> tu
         draw.text((tx, ty), label, fill=(255, 255, 255), font=fnt)
     book, at, pages = book_position(be, page_id)
     page_type = be.page_type_at(pos)
+    about = book_line(be, book)
     lines = [
         f"### {plain(page_id)}",
         "",
+        *([about, ""] if about else []),
         f"book **{plain(book)}** · page {int(st.page_index[pos])} · {at + 1} of {len(pages)} in the book · "
         f"page type **{plain(page_type or 'unknown')}** · {len(slots)} panel(s), numbered from 0 in "
         "reading order",
