@@ -323,6 +323,27 @@ def test_an_inset_whose_frame_the_panels_art_runs_into_is_found_but_a_tinted_cap
     assert len(plain) == 3 and len(match_boxes([inset], plain)) == 0
 
 
+@pytest.mark.parametrize("gutter", [(255, 255, 255), (222, 205, 170), (0, 0, 0)])
+def test_panels_bleeding_off_the_page_leave_their_gutters_to_find(gutter):
+    # the top and bottom panels bleed off three sides of the page and the middle row runs to the
+    # left and right edges too: the page's border shows almost no paper, so the gutter's colour
+    # comes from the bands that cross the page (before: one whole-page panel, with no flag)
+    truth = [(0, 0, 800, 400), (0, 440, 380, 340), (420, 440, 380, 340), (0, 820, 800, 380)]
+    image = Image.new("RGB", (800, 1200), gutter)
+    draw = ImageDraw.Draw(image)
+    for i, (x, y, w, h) in enumerate(truth):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=(110 + 25 * i, 140, 160))
+        _noisy_art(draw, (x + 4, y + 4, x + w - 4, y + h - 4), i)
+    pred, matches = found(image, truth)
+    assert len(pred) == 4 and len(matches) == 4 and min(m[2] for m in matches) > 0.95
+    # one full-bleed picture with a flat band of sky across it stays one panel
+    splash = Image.new("RGB", (800, 1200), (120, 140, 160))
+    draw = ImageDraw.Draw(splash)
+    _noisy_art(draw, (0, 0, 800, 1200), 7)
+    draw.rectangle([0, 380, 800, 700], fill=(235, 235, 240))
+    assert len(detect_classical(splash)) == 1
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

@@ -24,15 +24,11 @@ from PIL import Image
 
 from .detectors.classical import gutter_level
 from .detectors.frames import frame_lines, thin_lines
+from .detectors.gutters import gutter_bands
 
 Box = Sequence[float]  # x, y, w, h
 
 WORK_HEIGHT = 400  # gutter evidence is looked for at this height
-UNIFORM_STD = 10.0  # a row/column this flat (grey-level std over its middle) is a strip candidate
-MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
-MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
-EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
-EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
 WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
 FRAME_HEIGHT = 800  # frame lines are looked for at this height (the classical detector's)
 FRAME_LENGTH = 0.3  # a frame line is at least this share of the page's shorter side long
@@ -49,42 +45,10 @@ def _grey(image, height: int = WORK_HEIGHT) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
-def _gutter_strips(grey: np.ndarray, axis: int) -> int:
-    """Narrow flat bands of paper or black crossing the page's interior (rows for axis 1, columns
-    for axis 0) that cut it into large blocks: what gutters look like, whatever the paper's colour.
-    Gaps between lines of text or the edge of a banner are not: the blocks they cut are small or
-    the band is mid-tone."""
-    grey = grey if axis == 1 else grey.T
-    n, m = grey.shape
-    if n < 20 or m < 20:
-        return 0
-    middle = grey[:, m // 10 : m - m // 10]
-    tone = middle.mean(axis=1)
-    flat = (middle.std(axis=1) < UNIFORM_STD) & ((tone >= 150) | (tone <= 70))
-    padded = np.concatenate([[False], flat, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    margin, widest = max(2, n // 20), max(2, int(MAX_STRIP * n))
-    cuts = [
-        (start, stop)
-        for start, stop in zip(edges[::2], edges[1::2])
-        if start >= margin and stop <= n - margin and stop - start <= widest
-    ]
-    bounds = [0, *(v for cut in cuts for v in cut), n]
-    blocks = list(zip(bounds[::2], bounds[1::2]))
-    if not cuts or min(b - a for a, b in blocks) < MIN_BLOCK * n:
-        return 0
-    for start, stop in cuts:  # a frame or art edge on both sides, not sparse letters
-        level = tone[start:stop].mean()
-        for side in (middle[max(0, start - 3) : start], middle[stop : stop + 3]):
-            if (np.abs(side - level) > EDGE_CONTRAST).mean(axis=1).max() < EDGE_COVER:
-                return 0
-    return len(cuts)
-
-
 def has_gutter_lines(image) -> bool:
     """Whether the page shows at least one gutter-like strip across its interior."""
     grey = _grey(image)
-    return _gutter_strips(grey, 1) + _gutter_strips(grey, 0) > 0
+    return len(gutter_bands(grey, 1)) + len(gutter_bands(grey, 0)) > 0
 
 
 def has_frame_lines(image) -> bool:

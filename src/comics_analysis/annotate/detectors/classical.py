@@ -49,6 +49,7 @@ from .gutters import (
     _line_split,
     _no_sliver,
     _split,
+    gutter_bands,
 )
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -121,7 +122,20 @@ def gutter_level(grey: np.ndarray) -> float | None:
     """Grey level of the gutter, from the page's outer strip; None when the art bleeds everywhere.
 
     White and black gutters first; otherwise tinted, yellowed or grey paper: the strip's dominant
-    tone, when it is light or dark (not mid-tone art) and shows on at least two sides of the page."""
+    tone, when it is light or dark (not mid-tone art) and shows on at least two sides of the page.
+    When the page's edges show no white or black paper (panels bleeding off the page on most
+    sides), the gutters that cross its interior (:func:`.gutters.gutter_bands`) say what its paper
+    is: their tone, unless the edges show that tone already (a light tone along the edges that no
+    gutter has is bleeding art, not paper)."""
+    level = _border_level(grey)
+    if level is None or 40 < level < 215:
+        bands = gutter_bands(grey, 1) + gutter_bands(grey, 0)
+        if bands and (level is None or all(abs(b - level) > PAPER_SPREAD for b in bands)):
+            level = float(np.median(bands))
+    return level
+
+
+def _border_level(grey: np.ndarray) -> float | None:
     sides = _border_strip(grey)
     strip = np.concatenate(sides)
     white = np.mean(strip >= 215)

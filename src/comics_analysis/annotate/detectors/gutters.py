@@ -16,6 +16,12 @@ import numpy as np
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
 
+UNIFORM_STD = 10.0  # a row/column this flat (grey-level std over its middle) is a strip candidate
+MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
+MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
+EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
+EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
+
 
 def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of runs of True."""
@@ -256,3 +262,35 @@ def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: 
                 view[y, max(0, a0 + shift[y]) : min(w, b1 + shift[y])] = False
             return True
     return False
+
+
+def gutter_bands(grey: np.ndarray, axis: int) -> list[float]:
+    """Narrow flat bands of paper or black crossing the page's interior (rows for axis 1, columns
+    for axis 0) that cut it into large blocks: what gutters look like, whatever the paper's colour;
+    their grey levels, [] when there is none. Gaps between lines of text or the edge of a banner
+    are not: the blocks they cut are small or the band is mid-tone."""
+    grey = (grey if axis == 1 else grey.T).astype(np.float32)
+    n, m = grey.shape
+    if n < 20 or m < 20:
+        return []
+    middle = grey[:, m // 10 : m - m // 10]
+    tone = middle.mean(axis=1)
+    flat = (middle.std(axis=1) < UNIFORM_STD) & ((tone >= 150) | (tone <= 70))
+    padded = np.concatenate([[False], flat, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    margin, widest = max(2, n // 20), max(2, int(MAX_STRIP * n))
+    cuts = [
+        (start, stop)
+        for start, stop in zip(edges[::2], edges[1::2])
+        if start >= margin and stop <= n - margin and stop - start <= widest
+    ]
+    bounds = [0, *(v for cut in cuts for v in cut), n]
+    blocks = list(zip(bounds[::2], bounds[1::2]))
+    if not cuts or min(b - a for a, b in blocks) < MIN_BLOCK * n:
+        return []
+    for start, stop in cuts:  # a frame or art edge on both sides, not sparse letters
+        level = tone[start:stop].mean()
+        for side in (middle[max(0, start - 3) : start], middle[stop : stop + 3]):
+            if (np.abs(side - level) > EDGE_CONTRAST).mean(axis=1).max() < EDGE_COVER:
+                return []
+    return [float(tone[start:stop].mean()) for start, stop in cuts]
