@@ -126,7 +126,7 @@ def main() -> None:
                 image,
                 true_boxes,
                 [(d.bbox, d.score) for d in detections],
-                args.render / f"{book}-{page.page_index:03d}.png",
+                args.render / f"{book.replace('/', '_')}-{page.page_index:03d}.png",
             )
     report = evaluate_panels(truth, pred)
     rows = sorted(report["books"].items())

@@ -344,6 +344,30 @@ def test_panels_bleeding_off_the_page_leave_their_gutters_to_find(gutter):
     assert len(detect_classical(splash)) == 1
 
 
+def _six_panels(gutter=40):
+    truth = [(40 + c * (340 + gutter), 40 + r * (347 + gutter), 340, 347) for r in range(3) for c in range(2)]
+    image = Image.new("RGB", (800, 1200), "white")
+    draw = ImageDraw.Draw(image)
+    for i, (x, y, w, h) in enumerate(truth):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=(170, 160, 150), outline=(0, 0, 0), width=4)
+        _noisy_art(draw, (x + 6, y + 6, x + w - 6, y + h - 6), i)
+    return truth, image, draw
+
+
+def test_a_wide_gutter_that_dark_art_crosses_is_cut_along_its_two_frame_lines():
+    # the gutters are 40 px wide (5% of a two-panel stretch): the two frame lines of a gutter that
+    # art crosses may lie as far apart as the page's own clean gutters are wide
+    truth, image, draw = _six_panels()
+    draw.ellipse([330, 200, 470, 300], fill=(90, 60, 50), outline=(0, 0, 0), width=3)  # a figure
+    pred, matches = found(image, truth)
+    assert len(pred) == 6 and len(matches) == 6  # before: the two top panels were one
+    truth, image, draw = _six_panels()
+    for k in range(12):  # speed lines running over the first horizontal gutter
+        draw.line([(80 + k * 50, 300), (100 + k * 50, 460)], fill=(0, 0, 0), width=2)
+    pred, matches = found(image, truth)
+    assert len(pred) == 6 and len(matches) == 6  # before: the first two rows' left panels were one
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

@@ -50,6 +50,7 @@ from .gutters import (
     _no_sliver,
     _split,
     gutter_bands,
+    gutter_width,
 )
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -83,6 +84,8 @@ class ClassicalConfig:
     hidden_cover: float = 0.3  # ... or this share, when paper (balloons) fills the strip between
     hidden_paper: float = 0.7
     line_gap: float = 0.05  # two frame lines at most this share apart bound a gutter
+    page_gutter: float = 1.5  # ... or this many times the page's own clean gutters' width
+    gutter_span: float = 8.0  # ... in a region at least this many such gutters long
     line_gap_fill: float = 0.7  # ... when the strip between them is partly paper
     min_side_px: int = 30  # never cut off a sliver thinner than this (work pixels)
     blob_share: float = 0.2  # a separate shape this large (share of its region) is its own panel
@@ -100,6 +103,7 @@ class ClassicalConfig:
     corner_low: float = 0.15  # a framed panel in a corner of an open one: at least this share of the region
     corner_high: float = 0.8  # ... and at most this share (0: off)
     inset_lines: bool = True  # look for insets by their straight frame lines when art runs into them
+    gutter_px: float = 0.0  # measured per page: median width of its clean interior gutters (work px)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -405,8 +409,9 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
 
         grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
+    cfg = dataclasses.replace(cfg, gutter_px=gutter_width(ink, cfg))
     if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
-        cfg = dataclasses.replace(cfg, line_wobble=0, band_cover=0.0)
+        cfg = dataclasses.replace(cfg, line_wobble=0, band_cover=0.0, page_gutter=0.0)
     boxes: list = []
     dark = grey < 80  # frame lines are dark whatever the gutter
     paper = np.abs(grey.astype(np.int16) - int(level)) <= cfg.ink_threshold

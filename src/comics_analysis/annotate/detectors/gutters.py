@@ -169,7 +169,12 @@ def _line_split(
         fill, pale = solid.mean(axis=axis), paper.mean(axis=axis)
         cuts = []
         for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.hidden_cover)):
-            if not 2 <= b0 - a1 <= max(8, cfg.line_gap * n) or fill[a1:b0].mean() > cfg.line_gap_fill:
+            # or as far apart as the page's own gutters are wide, in a region many gutters long (in a
+            # small one, two lines that far apart are more likely its art: a window, a door)
+            widest = max(8, cfg.line_gap * n)
+            if n >= cfg.gutter_span * cfg.gutter_px:
+                widest = max(widest, cfg.page_gutter * cfg.gutter_px)
+            if not 2 <= b0 - a1 <= widest or fill[a1:b0].mean() > cfg.line_gap_fill:
                 continue
             # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
             if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
@@ -294,3 +299,20 @@ def gutter_bands(grey: np.ndarray, axis: int) -> list[float]:
             if (np.abs(side - level) > EDGE_CONTRAST).mean(axis=1).max() < EDGE_COVER:
                 return []
     return [float(tone[start:stop].mean()) for start, stop in cuts]
+
+
+def gutter_width(solid: np.ndarray, cfg: ClassicalConfig) -> float:
+    """Median width (pixels) of a page's clean gutters: runs of rows or columns with (almost) no
+    solid that cross its interior between solid stretches (not its outer margins), measured
+    between the first and last solid row or column; 0 when there is none. Gutter widths vary
+    from book to book, so this is the page's own scale for how far apart the two frame lines of a
+    gutter that art crosses may be."""
+    widths = []
+    for axis in (1, 0):
+        profile = solid.mean(axis=axis)
+        filled = np.flatnonzero(profile > cfg.gutter_fill)
+        if filled.size == 0:
+            continue
+        inner = profile[filled[0] : filled[-1] + 1] <= cfg.gutter_fill
+        widths.extend(b - a for a, b in _runs(inner) if b - a >= cfg.min_gutter)
+    return float(np.median(widths)) if widths else 0.0
