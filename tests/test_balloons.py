@@ -174,6 +174,26 @@ def test_page_number_in_the_bottom_margin():
     assert not is_page_number((290.0, 400.0, 30.0, 24.0), "53", [], W, H, LH)  # mid-page
 
 
+def test_a_signature_in_the_art_is_marked_and_a_year_in_a_balloon_is_dialogue():
+    image, draw = page()
+    balloon(draw, [60, 60, 360, 260])
+    said = [line(110, 130, 200, "BACK IN 1969"), line(120, 156, 160, "WE HAD IT")]
+    signed = [line(470, 680, 80, "Kirby '66", h=16), line(420, 40, 120, "© 2009 Boulet", h=16)]
+    letter(draw, said + signed)
+    result = units(image, said + signed)
+    kinds = {t["text"]: (t["kind"], t["panel"]) for t in result}
+    assert kinds == {
+        "BACK IN 1969 WE HAD IT": ("dialogue", 0),  # a year among a balloon's lines: lettering
+        "Kirby '66": ("unknown", 0),  # no four-digit year or copyright mark: not marked
+        "© 2009 Boulet": ("signature", 0),  # before: read as lettering of the panel
+    }
+    # a lone year-bearing line on the art, away from any other text, is a signature too
+    alone = [line(430, 650, 100, "J.Smith 1952", h=16)]
+    letter(draw, alone)
+    result = units(image, said + alone)
+    assert ("J.Smith 1952", "signature") in [(t["text"], t["kind"]) for t in result]
+
+
 def test_text_on_art_groups_by_distance_as_before():
     image, _ = page()
     rng = np.random.default_rng(0)

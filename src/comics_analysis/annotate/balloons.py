@@ -28,6 +28,7 @@ of units on a page. Not here: artists' signatures (no reliable cue found; they s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -37,8 +38,8 @@ import numpy as np
 Box = tuple[float, float, float, float]
 
 # How lines become units: bumped when the same OCR lines give other units (resumed annotate runs
-# redo books grouped the older way). 1: closed regions and lobes, page numbers.
-UNITS_REVISION = 1
+# redo books grouped the older way). 1: closed regions and lobes, page numbers; 2: signatures.
+UNITS_REVISION = 2
 PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
 ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
 MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background
@@ -343,6 +344,26 @@ def is_page_number(
     d = line_height
     inner = [(px + d, py + d, pw - 2 * d, ph - 2 * d) for px, py, pw, ph in panels if min(pw, ph) > 2 * d]
     return all(_overlap(box, p) < 0.5 * w * h for p in inner)
+
+
+_YEAR = re.compile(r"(?:^|\D)(1[89]\d\d|20\d\d)(?:\D|$)")
+_COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b", re.IGNORECASE)
+
+
+def is_signature(box: Box, text: str, others: Sequence[Box], line_height: float) -> bool:
+    """An artist's signature or a copyright line drawn into the art, not lettering: a short text
+    (at most 3 words, 30 characters) outside every balloon and caption, holding a year
+    (1800-2099) or a copyright mark, with no other text line within 3 line heights of it (a
+    signature stands alone; a year in dialogue sits among its balloon's lines)."""
+    words = text.split()
+    if not words or len(words) > 3 or len(text) > 30:
+        return False
+    if not (_YEAR.search(text) or _COPYRIGHT.search(text)):
+        return False
+    x, y, w, h = box
+    d = 3 * line_height
+    near = (x - d, y - d, w + 2 * d, h + 2 * d)
+    return all(_overlap(near, o) <= 0 for o in others if tuple(o) != tuple(box))
 
 
 def _overlap(a: Box, b: Box) -> float:

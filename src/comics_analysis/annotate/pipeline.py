@@ -34,7 +34,7 @@ from ..engine import EngineOptions, require_ray, run_units
 from ..ingest.base import MAX_PAGE_PIXELS
 from ..ingest.books import write_books_table
 from .align import AlignConfig, merge_vlm
-from .balloons import UNITS_REVISION, find_regions, is_page_number, line_regions, unit_order
+from .balloons import UNITS_REVISION, find_regions, is_page_number, is_signature, line_regions, unit_order
 from .books import ShardBooks
 from .detectors import get_detector
 from .errors import failed_pages, page_errors, write_errors
@@ -83,9 +83,10 @@ def read_text(image: Image.Image, engine, panels: list[tuple], direction: str) -
 
 def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], direction: str) -> list[dict]:
     """OCR lines of a page -> balloon-level DataSpec text boxes: page numbers apart (kind
-    ``page_number``, no panel); the other lines grouped by distance, never across two closed
-    balloon or caption regions of the image (:mod:`.balloons`); panel by area, kind by visual
-    cues; in reading order (panels, then rows of units in ``direction``)."""
+    ``page_number``, no panel), signatures and copyright lines in the art apart (kind
+    ``signature``, in their panel, never its lettering); the other lines grouped by distance,
+    never across two closed balloon or caption regions of the image (:mod:`.balloons`); panel by
+    area, kind by visual cues; in reading order (panels, then rows of units in ``direction``)."""
     if not lines:
         return []
     vertical = sum(t.bbox[3] > 1.5 * t.bbox[2] for t in lines) > len(lines) / 2
@@ -103,7 +104,16 @@ def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], d
         for t, f in zip(lines, folio)
         if f
     ]
-    rest = [i for i, f in enumerate(folio) if not f]
+    signed = [
+        not f and region is None and is_signature(t.bbox, t.text, boxes, median_line)
+        for t, f, region in zip(lines, folio, ids)
+    ]
+    texts += [
+        _text_box(TextBlock(t.bbox, t.text, t.score, [t]), "signature", assign_panel(t.bbox, panels))
+        for t, s in zip(lines, signed)
+        if s
+    ]
+    rest = [i for i, (f, s) in enumerate(zip(folio, signed)) if not (f or s)]
     blocks = group_lines([lines[i] for i in rest], vertical=vertical, regions=[ids[i] for i in rest])
     region_of = {id(lines[i]): ids[i] for i in rest}
     units_in = Counter(region_of[id(b.lines[0])][0] for b in blocks if region_of[id(b.lines[0])] is not None)

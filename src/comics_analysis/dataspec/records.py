@@ -31,11 +31,12 @@ PAGE_TYPES: tuple[str, ...] = (
     "back_cover",
     "other",
 )
-# page_number: a folio printed in the page margin (never a panel's lettering)
-TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown", "page_number")
+# page_number: a folio printed in the page margin (never a panel's lettering); signature: an
+# artist's signature or copyright line drawn into the art (never a panel's lettering either)
+TEXT_KINDS: tuple[str, ...] = ("dialogue", "narration", "sfx", "unknown", "page_number", "signature")
 SOURCES: tuple[str, ...] = ("detector", "ocr", "vlm", "gt", "synthetic")
 
-TextKind = Literal["dialogue", "narration", "sfx", "unknown", "page_number"]
+TextKind = Literal["dialogue", "narration", "sfx", "unknown", "page_number", "signature"]
 Source = Literal["detector", "ocr", "vlm", "gt", "synthetic"]
 Direction = Literal["ltr", "rtl"]
 BBox = tuple[float, float, float, float]

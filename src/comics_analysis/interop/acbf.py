@@ -10,12 +10,12 @@ plus one per other language of an ACBF book (``groundtruth/lang-<lang>/``, writt
 Points are whole pixels (rounded: within half a pixel of the DataSpec coordinates). DataSpec text kind -> ACBF
 text-area type (lossy where DataSpec has fewer kinds; reading back gives the same kinds):
 
-==========================  ===================
-dialogue                    (none: speech)
-narration                   commentary
-sfx                         audio
-unknown, page_number        sign
-==========================  ===================
+================================  ===================
+dialogue                          (none: speech)
+narration                         commentary
+sfx                               audio
+unknown, page_number, signature   sign
+================================  ===================
 
 Images: ``entries`` (default) names each page by its entry in the book (an image file beside an
 ``.acbf`` or in a folder book, a member of a CBZ), which is what the book's readers open when
@@ -53,6 +53,7 @@ TYPE_OF_KIND = {
     "sfx": "audio",
     "unknown": "sign",
     "page_number": "sign",
+    "signature": "sign",
 }
 IMAGES = ("entries", "embed")
 
