@@ -222,6 +222,9 @@ def build_app(backend: SpaceBackend | SpaceConfig):
     def thumb(page_id: str) -> str:
         return be.thumbnail_uri(str(page_id))
 
+    def lettering(page_id: str) -> str:
+        return be.lettering_line(str(page_id))
+
     # uploads live in Gradio's cache folder: removed an hour after upload, checked every 10 minutes
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
@@ -318,7 +321,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                     map_btn = gr.Button("Show map", scale=0)
                 with gr.Row():
                     with gr.Column(scale=3):
-                        page_map_view = page_map(thumb, elem_id="page-map")
+                        page_map_view = page_map(thumb, lettering, elem_id="page-map")
                     with gr.Column(scale=2):
                         sel_status = gr.Markdown("no pages selected: drag a box (or a lasso) on the map")
                         sel_gallery = gr.Gallery(

@@ -285,6 +285,16 @@ class SpaceBackend:
         self.thumbnail(self.page_image(str(page_id)), height).save(buffer, "JPEG", quality=80)
         return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
+    def lettering_line(self, page_id: str, limit: int = 160) -> str:
+        """The page's lettered text on one line, cut at ``limit`` characters (the map's hover line;
+        shown as text); "" for an unknown id or a page without lettering."""
+        try:
+            self.store.locate(str(page_id)[:300])
+        except KeyError:
+            return ""
+        text = " | ".join(" ".join(t.split()) for t in self.store.texts(str(page_id)) if t.strip())
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
     TABLE_HEADERS = ("rank", "page_id", "panel", "page type", "score", "text")
 
     # --- page viewer (space/pages.py draws it) -------------------------------------------------
