@@ -152,8 +152,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
 
     # --- map ------------------------------------------------------------------------------------
     def points():
-        if not be.map_files():
-            be.ensure_map()
+        be.ensure_map()
         key = str(be.config.analysis)
         if key not in cache:
             cache.clear()

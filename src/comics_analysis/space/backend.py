@@ -349,10 +349,12 @@ class SpaceBackend:
         return {name: folder / fname for name, fname in PLOTS.items() if (folder / fname).is_file()}
 
     def ensure_map(self, folder: str | Path | None = None, method: str = "umap") -> Path:
-        """The analysis folder, computing it (``analyze_store``) when there is none yet."""
-        if self.map_files():
-            return self.config.analysis  # type: ignore[return-value]
-        from ..analysis import analyze_store  # lazy: umap / scikit-learn / matplotlib, only for the map tab
+        """The analysis folder, computing it (``analyze_store``) when there is none yet: the map
+        needs its ``points.csv`` (an analysis written without plots is used as it is)."""
+        from ..analysis import POINTS_FILE, analyze_store  # lazy: umap / scikit-learn / matplotlib
+
+        if self.config.analysis is not None and (self.config.analysis / POINTS_FILE).is_file():
+            return self.config.analysis
 
         folder = (
             Path(folder)

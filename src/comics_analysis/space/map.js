@@ -6,8 +6,9 @@
 // selects pages: trigger('map_select', {page_ids}).
 // Scale (10^5 points): screen positions and a uniform grid of them (cells of CELL px, counting-sort
 // layout) are computed once per data and canvas size; hover looks at the cells near the pointer,
-// a box or lasso at the cells it covers. The points are drawn on a base canvas, one path per
-// colour; hover ring and drag shape on an overlay canvas, so moving the pointer never redraws them.
+// a box or lasso at the cells it covers. Three stacked canvases: the points (one path per colour,
+// drawn when the data or the size change), the selection (the map veiled, the selected points
+// again) and the hover ring and drag shape: moving the pointer or selecting never redraws the points.
 // Data is only ever shown through textContent and image data: URIs, never as HTML.
 const st = { hover: -1, selected: new Set(), mode: "box", drag: null, layout: null, want: null, busy: false };
 const cache = new Map(); // page id -> {uri, text}, least recently used first
@@ -110,30 +111,40 @@ function sized(canvas, L) {
   return ctx;
 }
 
-function dots(ctx, L, ids, r) {
+function dots(ctx, L, ids, r) { // one path of dots (squares at 2 px and less: the same to the eye, faster)
   ctx.beginPath();
-  for (const i of ids) { ctx.moveTo(L.sx[i] + r, L.sy[i]); ctx.arc(L.sx[i], L.sy[i], r, 0, 2 * Math.PI); }
+  if (r <= 2) for (const i of ids) ctx.rect(L.sx[i] - r, L.sy[i] - r, 2 * r, 2 * r);
+  else for (const i of ids) { ctx.moveTo(L.sx[i] + r, L.sy[i]); ctx.arc(L.sx[i], L.sy[i], r, 0, 2 * Math.PI); }
 }
 
-function draw() { // the base canvas: every point, outliers ringed red, the selection ringed black
+function draw() { // the base canvas: every point, outliers ringed red
   const L = layout();
   if (!L) return;
-  const ctx = sized(L.canvas, L), r = radius(L.n), any = st.selected.size > 0;
-  for (const [colour, ids] of L.groups) {
-    ctx.fillStyle = colour;
-    for (const chosen of any ? [false, true] : [null]) {
-      const part = chosen === null ? ids : ids.filter((i) => st.selected.has(i) === chosen);
-      if (!part.length) continue;
-      ctx.globalAlpha = chosen === false ? 0.25 : 0.9;
-      dots(ctx, L, part, r);
-      ctx.fill();
-    }
-  }
+  const ctx = sized(L.canvas, L), r = radius(L.n);
+  ctx.globalAlpha = 0.9;
+  for (const [colour, ids] of L.groups) { ctx.fillStyle = colour; dots(ctx, L, ids, r); ctx.fill(); }
   ctx.globalAlpha = 1;
   const outliers = [];
   for (let i = 0; i < L.n; i++) if (L.d.o[i]) outliers.push(i);
   if (outliers.length) { dots(ctx, L, outliers, r); ctx.strokeStyle = "#d00"; ctx.lineWidth = 1.5; ctx.stroke(); }
-  if (any) { dots(ctx, L, st.selected, r + 2); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5; ctx.stroke(); }
+  selection();
+}
+
+function selection() { // the selection canvas: the map veiled, the selected points again, ringed black
+  const L = st.layout, sel = q("canvas.cmap-sel");
+  if (!L || !sel) return;
+  const ctx = sized(sel, L), r = radius(L.n);
+  if (st.selected.size) {
+    ctx.fillStyle = "rgba(252,252,250,0.72)";
+    ctx.fillRect(0, 0, L.w, L.h);
+    const ids = [...st.selected].sort((a, b) => a - b);
+    const byColour = new Map();
+    for (const i of ids) { if (!byColour.has(L.d.c[i])) byColour.set(L.d.c[i], []); byColour.get(L.d.c[i]).push(i); }
+    ctx.globalAlpha = 0.9;
+    for (const [colour, part] of byColour) { ctx.fillStyle = colour; dots(ctx, L, part, r); ctx.fill(); }
+    ctx.globalAlpha = 1;
+    dots(ctx, L, ids, r + 2); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5; ctx.stroke();
+  }
   overlay();
 }
 
@@ -233,7 +244,7 @@ function showTip(i, x, y) {
 function select(indices) {
   const d = data();
   st.selected = new Set(indices);
-  draw();
+  selection();
   trigger("map_select", { page_ids: indices.map((i) => d.ids[i]) });
 }
 

@@ -23,6 +23,7 @@ TEMPLATE = """
   </div>
   <div class="cmap-plot">
     <canvas class="cmap-canvas"></canvas>
+    <canvas class="cmap-sel"></canvas>
     <canvas class="cmap-over"></canvas>
     <div class="cmap-tip"><img alt="page thumbnail"><div class="cmap-tip-text"></div>
       <div class="cmap-tip-line"></div></div>
@@ -42,7 +43,7 @@ CSS = """
 .cmap-plot { position: relative; height: 560px; border: 1px solid #ddd; border-radius: 6px;
   background: #fcfcfa; }
 .cmap-canvas { width: 100%; height: 100%; display: block; cursor: crosshair; }
-.cmap-over { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; }
+.cmap-sel, .cmap-over { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; }
 .cmap-tip { display: none; position: absolute; pointer-events: none; width: 240px; padding: 6px;
   background: #fff; border: 1px solid #888; border-radius: 6px; box-shadow: 0 2px 8px rgba(0,0,0,.25);
   z-index: 5; }
