@@ -148,12 +148,12 @@ def run_size(page, n: int, hovers: int, drags: int, seed: int) -> dict:
     payload = len(json.dumps(value, ensure_ascii=False).encode())
     first, redraw = page.evaluate(SET_VALUE, value)
     pos = page.evaluate("() => window.comicsMap.positions ? window.comicsMap.positions() : null")
-    if pos is None:  # an older script: one point at a time
-        pos = {"ids": value["ids"], "x": [], "y": [], "reach": 9}
-        for pid in value["ids"]:
-            xy = page.evaluate("(id) => window.comicsMap.screen(id)", pid)
-            pos["x"].append(xy["x"])
-            pos["y"].append(xy["y"])
+    if pos is None:  # an older script: one point at a time (each a scan of every point)
+        pos = page.evaluate(
+            "(ids) => { const s = ids.map((id) => window.comicsMap.screen(id));"
+            " return {ids, x: s.map((p) => p.x), y: s.map((p) => p.y), reach: 9}; }",
+            value["ids"],
+        )
     px, py = np.array(pos["x"]), np.array(pos["y"])
     rng = np.random.default_rng(seed + 1)
     on = rng.integers(0, n, hovers // 2)

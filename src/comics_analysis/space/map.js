@@ -12,7 +12,7 @@
 // Data is only ever shown through textContent and image data: URIs, never as HTML.
 const st = { hover: -1, selected: new Set(), mode: "box", drag: null, layout: null, want: null, busy: false };
 const cache = new Map(); // page id -> {uri, text}, least recently used first
-const CACHE = 300, REST_MS = 60, CELL = 16, PAD = 16;
+const CACHE = 300, REST_MS = 60, CELL = 16, PAD = 16, RINGS = 5000; // rings: a selection of at most RINGS
 const q = (sel) => element.querySelector(sel);
 const data = () => (props.value && props.value.ids ? props.value : null);
 const radius = (n) => (n > 20000 ? 2 : n > 3000 ? 3 : 4); // point radius, CSS px
@@ -130,7 +130,7 @@ function draw() { // the base canvas: every point, outliers ringed red
   selection();
 }
 
-function selection() { // the selection canvas: the map veiled, the selected points again, ringed black
+function selection() { // the selection canvas: the map veiled, the selected points again (ringed black)
   const L = st.layout, sel = q("canvas.cmap-sel");
   if (!L || !sel) return;
   const ctx = sized(sel, L), r = radius(L.n);
@@ -143,7 +143,7 @@ function selection() { // the selection canvas: the map veiled, the selected poi
     ctx.globalAlpha = 0.9;
     for (const [colour, part] of byColour) { ctx.fillStyle = colour; dots(ctx, L, part, r); ctx.fill(); }
     ctx.globalAlpha = 1;
-    dots(ctx, L, ids, r + 2); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5; ctx.stroke();
+    if (ids.length <= RINGS) { dots(ctx, L, ids, r + 2); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5; ctx.stroke(); }
   }
   overlay();
 }
