@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "comics-search"
 ANY = "(any)"
+FILTERS = {"page_type": "page type", "book_id": "book"}
 LEVELS = ["panel", "page"]
 MAX_UPLOAD = "20mb"  # a query image larger than this is refused by the server
 MAX_TABLE_ROWS = 1000  # rows of a selection shown in its table (the CSV has all)
@@ -77,7 +78,10 @@ def build_app(backend: SpaceBackend | SpaceConfig):
             hits = be.search(**query)
         except (ValueError, KeyError, FileNotFoundError) as exc:
             raise fail(exc) from None
+        chosen = [f"{FILTERS[k]} {v}" for k, v in query.items() if k in FILTERS and v]
         status = f"{len(hits)} result(s)" if hits else "no results"
+        if not hits and chosen:
+            status += f" with {' and '.join(chosen)}: set the filters to {ANY} to search everything"
         return be.gallery(hits), be.table(hits), status
 
     def search_text(text: str, k: float, level: str, page_type: str, book: str):
