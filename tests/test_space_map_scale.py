@@ -8,6 +8,7 @@ layout), vectors from the deterministic test embedder (``store_embedder``, 32 di
 by ``analyze`` (PCA). The speed of the map at 10^3-10^5 points is measured by
 ``scripts/bench_space_map.py``, not asserted here."""
 
+import os
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from space_helpers import CHROMIUM, chromium_context
 from store_embedder import embed_pages
 
 BOOKS, PAGES = 100, 100
+# screenshots kept to look at (tests/artifacts/ is not tracked), as in test_space.py
+SCREENSHOTS = Path(os.environ.get("COMICS_SCREENSHOT_DIR") or Path(__file__).parent / "artifacts" / "space")
 HOSTILE = '<img src=x onerror="window.__pwned=1"> <b>bold</b> & <script>window.__pwned=2</script>'
 HOSTILE_BOOK = "scale-book-000"
 
@@ -136,6 +139,16 @@ def test_map_hover_and_box_selection_on_ten_thousand_pages(served):
         page.locator("#selection-csv").click()
     lines = Path(download.value.path()).read_text().splitlines()
     assert lines[0].startswith("page_id,") and sorted(line.split(",")[0] for line in lines[1:]) == inside
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "space-map-10k-selection.png"), full_page=True)
+    # a click opens the page under the pointer
+    i = int(rng.integers(len(ids)))
+    x, y = round(xs[i]), round(ys[i])
+    want = ids[_nearest(xs, ys, x, y, reach)]
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "(id) => (document.querySelector('#page-text') || {}).innerText?.includes(id)", arg=want
+    )
 
 
 @pytest.mark.slow

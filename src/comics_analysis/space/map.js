@@ -12,7 +12,7 @@
 // Data is only ever shown through textContent and image data: URIs, never as HTML.
 const st = { hover: -1, selected: new Set(), mode: "box", drag: null, layout: null, want: null, busy: false };
 const cache = new Map(); // page id -> {uri, text}, least recently used first
-const CACHE = 300, REST_MS = 60, CELL = 16, PAD = 16, RINGS = 5000; // rings: a selection of at most RINGS
+const CACHE = 300, REST_MS = 60, CELL = 16, PAD = 16, RINGS = 200; // ringed: a selection of at most RINGS (more is a blot)
 const q = (sel) => element.querySelector(sel);
 const data = () => (props.value && props.value.ids ? props.value : null);
 const radius = (n) => (n > 20000 ? 2 : n > 3000 ? 3 : 4); // point radius, CSS px
