@@ -8,8 +8,9 @@ The map's script runs as Gradio's ``gr.HTML`` runs its ``js_on_load`` (``Functio
 trigger, props, server, upload, watch, js)``) on the map's own template and CSS, in a 900 x 560
 px plot, without a Gradio server: ``server.thumb`` / ``server.lettering`` answer at once with a
 fixed 1-pixel image and line, ``trigger`` records what the map sends. The points: ``--sizes``
-pages in 12 Gaussian clusters (seeded), coloured by cluster, 1 in 50 flagged as an outlier, with
-hover lines as ``explore.map_value`` writes them. Timed in the page (``performance.now``):
+pages in 12 Gaussian clusters (seeded), coloured by cluster, 1 in 50 flagged as an outlier, in the
+columns ``explore.map_value`` writes (``--js`` of an older script: add ``--old-format``). Timed
+in the page (``performance.now``):
 
 - first draw: a new value handed to the map (its ``watch`` callback: layout and drawing)
 - redraw: the same value drawn again (a window resize; layout kept where the script keeps it)
@@ -107,8 +108,9 @@ DRAG = """
 """.replace("FLUSH", FLUSH)
 
 
-def points_value(n: int, seed: int = 0) -> dict:
-    """A map value as ``explore.map_value`` writes it, for ``n`` synthetic pages."""
+def points_value(n: int, seed: int = 0, old: bool = False) -> dict:
+    """A map value as ``explore.map_value`` writes it, for ``n`` synthetic pages (``old``: as it
+    wrote it before 2026-12-02: a colour and a hover line per point)."""
     from comics_analysis.space.explore import PALETTE
 
     rng = np.random.default_rng(seed)
@@ -117,15 +119,34 @@ def points_value(n: int, seed: int = 0) -> dict:
     xy = centres[cluster] + rng.normal(0, 1.2, (n, 2))
     outlier = rng.random(n) < 0.02
     ids = [f"book-{i // 100:05d}-{i:08x}/p{i % 100:04d}" for i in range(n)]
+    if old:
+        return {
+            "ids": ids,
+            "x": [round(float(v), 5) for v in xy[:, 0]],
+            "y": [round(float(v), 5) for v in xy[:, 1]],
+            "c": [PALETTE[c] for c in cluster],
+            "o": [int(v) for v in outlier],
+            "tip": [
+                f"{p} · story · cluster {c} · 4 panel(s) · outlier score 0.50" for p, c in zip(ids, cluster)
+            ],
+            "legend": [[f"cluster {c}", PALETTE[c]] for c in range(12)],
+            "kind": "categorical",
+            "colour_by": "cluster",
+            "shown": n,
+            "pages": n,
+        }
     return {
         "ids": ids,
         "x": [round(float(v), 5) for v in xy[:, 0]],
         "y": [round(float(v), 5) for v in xy[:, 1]],
-        "c": [PALETTE[c] for c in cluster],
+        "c": [int(c) for c in cluster],
+        "colours": PALETTE[:12],
         "o": [int(v) for v in outlier],
-        "tip": [
-            f"{pid} · story · cluster {c} · 4 panel(s) · outlier score 0.50" for pid, c in zip(ids, cluster)
-        ],
+        "t": [int(v) for v in rng.integers(0, 2, n)],
+        "types": ["cover", "story"],
+        "k": [int(c) for c in cluster],
+        "n": [int(v) for v in rng.integers(1, 8, n)],
+        "s": [round(float(v), 2) for v in rng.normal(0, 1, n)],
         "legend": [[f"cluster {c}", PALETTE[c]] for c in range(12)],
         "kind": "categorical",
         "colour_by": "cluster",
@@ -140,11 +161,11 @@ def brute_nearest(px: np.ndarray, py: np.ndarray, x: float, y: float, reach: flo
     return i if d[i] <= reach * reach else -1
 
 
-def run_size(page, n: int, hovers: int, drags: int, seed: int) -> dict:
+def run_size(page, n: int, hovers: int, drags: int, seed: int, old: bool = False) -> dict:
     page.evaluate("() => document.querySelector('#host').replaceChildren()")
     page.evaluate(f"() => {{ document.querySelector('#host').innerHTML = {json.dumps(TEMPLATE)}; }}")
     page.evaluate(HARNESS)
-    value = points_value(n, seed)
+    value = points_value(n, seed, old)
     payload = len(json.dumps(value, ensure_ascii=False).encode())
     first, redraw = page.evaluate(SET_VALUE, value)
     pos = page.evaluate("() => window.comicsMap.positions ? window.comicsMap.positions() : null")
@@ -225,6 +246,7 @@ def main() -> None:
     parser.add_argument(
         "--js", type=Path, default=ROOT / "src/comics_analysis/space/map.js", help="map script"
     )
+    parser.add_argument("--old-format", action="store_true", help="the map value of before 2026-12-02")
     parser.add_argument("--seed", type=int, default=0, help="seed of the points and the pointer")
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. the version)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (JSON)")
@@ -253,7 +275,7 @@ def main() -> None:
         page.evaluate("(js) => { window.__js = js; }", args.js.read_text(encoding="utf-8"))
         for n in args.sizes:
             start = time.perf_counter()
-            row = run_size(page, n, args.hovers, args.drags, args.seed)
+            row = run_size(page, n, args.hovers, args.drags, args.seed, args.old_format)
             row["wall_s"] = round(time.perf_counter() - start, 1)
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -1,5 +1,7 @@
 // The page map of the comics-search Space: the js_on_load of a gr.HTML (element, trigger, props,
-// server, upload, watch are given). props.value: {ids, x, y, c (colour), o (outlier 0/1), tip, legend, kind}.
+// server, upload, watch are given). props.value (explore.map_value): columns ids, x, y, c (index into
+// colours), o (outlier 0/1), t (index into types), k (cluster), n (panels), s (outlier score), and
+// legend, kind, colour_by, shown, pages.
 // Hover: the page's thumbnail and first lettered line (server.thumb, server.lettering: fetched once
 // the pointer rests on a page, one request at a time, the last few hundred kept) and its tip line;
 // click: trigger('map_click', {page_id}); drag: a box (or, in lasso mode or with Shift, a lasso)
@@ -17,6 +19,10 @@ const q = (sel) => element.querySelector(sel);
 const data = () => (props.value && props.value.ids ? props.value : null);
 const radius = (n) => (n > 20000 ? 2 : n > 3000 ? 3 : 4); // point radius, CSS px
 const reach = (n) => radius(n) + 5; // hover distance, CSS px
+const colour = (d, i) => d.colours[d.c[i]];
+const tipLine = (d, i) => // the hover line, as explore.map_value describes it
+  `${d.ids[i]} · ${d.types[d.t[i]] || "no page type"} · cluster ${d.k[i]} · ${d.n[i]} panel(s) · ` +
+  `outlier score ${Number(d.s[i]).toFixed(2)}${d.o[i] ? " (outlier)" : ""}`;
 
 function layout() {
   const canvas = q("canvas.cmap-canvas"), d = data();
@@ -49,8 +55,8 @@ function layout() {
   for (let i = 0; i < n; i++) members[fill[cellOf[i]]++] = i; // ascending ids within a cell
   const groups = new Map(); // colour -> point ids
   for (let i = 0; i < n; i++) {
-    if (!groups.has(d.c[i])) groups.set(d.c[i], []);
-    groups.get(d.c[i]).push(i);
+    if (!groups.has(colour(d, i))) groups.set(colour(d, i), []);
+    groups.get(colour(d, i)).push(i);
   }
   const index = new Map(d.ids.map((id, i) => [id, i]));
   st.layout = { canvas, d, w, h, n, sx, sy, nx, ny, start, members, groups, index };
@@ -139,7 +145,11 @@ function selection() { // the selection canvas: the map veiled, the selected poi
     ctx.fillRect(0, 0, L.w, L.h);
     const ids = [...st.selected].sort((a, b) => a - b);
     const byColour = new Map();
-    for (const i of ids) { if (!byColour.has(L.d.c[i])) byColour.set(L.d.c[i], []); byColour.get(L.d.c[i]).push(i); }
+    for (const i of ids) {
+      const c = colour(L.d, i);
+      if (!byColour.has(c)) byColour.set(c, []);
+      byColour.get(c).push(i);
+    }
     ctx.globalAlpha = 0.9;
     for (const [colour, part] of byColour) { ctx.fillStyle = colour; dots(ctx, L, part, r); ctx.fill(); }
     ctx.globalAlpha = 1;
@@ -230,7 +240,7 @@ function showTip(i, x, y) {
   tip.style.display = "block";
   if (tip.dataset.page !== id) {
     tip.dataset.page = id;
-    q(".cmap-tip-text").textContent = d.tip[i];
+    q(".cmap-tip-text").textContent = tipLine(d, i);
     fillTip(id);
     st.want = id;
     if (!cache.has(id)) setTimeout(() => { if (st.want === id) fetchWanted(); }, REST_MS);
