@@ -340,14 +340,6 @@ class SpaceBackend:
         return str(self.store.book_ids[self.store.locate(page_id.strip())])
 
     # --- map -----------------------------------------------------------------------------------
-    def map_files(self) -> dict[str, Path]:
-        from ..analysis import PLOTS  # lazy: umap / scikit-learn / matplotlib, only for the map tab
-
-        folder = self.config.analysis
-        if folder is None:
-            return {}
-        return {name: folder / fname for name, fname in PLOTS.items() if (folder / fname).is_file()}
-
     def ensure_map(self, folder: str | Path | None = None, method: str = "umap") -> Path:
         """The analysis folder, computing it (``analyze_store``) when there is none yet: the map
         needs its ``points.csv`` (an analysis written without plots is used as it is)."""
