@@ -86,3 +86,29 @@ def save_tiny_model(folder: Path, seed: int = 0, **overrides) -> Path:
     model.save_pretrained(folder)
     ClosureLiteProcessor.from_config(model.config).save_pretrained(folder)
     return Path(folder)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_context(pw, profile: Path, width: int = 1400, height: int = 1100):
+    """A headless Debian Chromium (Playwright's ``pw``) with a fresh user-data-dir ``profile``;
+    no network beyond the test's own 127.0.0.1 server."""
+    return pw.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": width, "height": height},
+        accept_downloads=True,
+    )

@@ -262,6 +262,22 @@ def test_query_errors_are_clear(planted_store):
         s.search(page=source.page_id, panel=15)
     with pytest.raises(ValueError, match="dims"):
         s.search(vector=np.ones(12))
+    # a filter value no page has is a mistake, not "no results": it names what the store holds
+    with pytest.raises(ValueError, match=r"page_type 'splash'.*it has: .*story"):
+        s.search(page=source.page_id, page_type="splash")
+    with pytest.raises(ValueError, match=rf"book_id 'no-such-book'.*it has: .*{source.book_id}"):
+        s.search(page=source.page_id, book_id=["no-such-book", source.book_id])
+
+
+def test_page_type_filter_on_a_store_without_page_types(tmp_path, capsys):
+    pages = [Page.from_dict({**p.to_dict(), "page_type": None}) for p in make_page_records(1, 4, seed=1)]
+    out = tmp_path / "untyped.zarr"
+    write_store(pages, out, embed_pages, model_id="test-embedder", show_progress=False)
+    with pytest.raises(ValueError, match=r"no page of .* has a page type yet.*comics-analysis segment all"):
+        StoreSearch(out).search(page=pages[0].page_id, page_type="story")
+    assert main(["-q", "search", str(out), "--page", pages[0].page_id, "--page-type", "story"]) != 0
+    assert "no page of" in capsys.readouterr().err
+    assert len(StoreSearch(out).search(page=pages[0].page_id, k=2)) == 2  # no filter: results
 
 
 def test_cli_search_info_and_index(planted_store, tmp_path, capsys):

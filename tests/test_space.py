@@ -208,9 +208,12 @@ def test_map_tab_colours_clusters_selection_and_csv(client):
     for colour in ("cluster", "page_type", "book", "outlier_score", "panel_count"):
         value, clusters, pick, gallery = c.predict(colour, api_name="/show_map")
         assert sorted(value["ids"]) == sorted(pages) and value["colour_by"] == colour
-        assert len(value["x"]) == len(value["y"]) == len(value["c"]) == len(value["tip"]) == 19
-        assert all(re.fullmatch(r"#[0-9a-f]{6}", col) for col in value["c"]) and value["legend"]
-        assert all(tip.startswith(pid) for pid, tip in zip(value["ids"], value["tip"]))
+        columns = ("x", "y", "c", "o", "t", "k", "n", "s")
+        assert all(len(value[name]) == 19 for name in columns)
+        assert all(re.fullmatch(r"#[0-9a-f]{6}", col) for col in value["colours"]) and value["legend"]
+        assert sorted(set(value["c"])) == list(range(len(value["colours"])))  # indices of colours
+        types = [value["types"][t] for t in value["t"]]
+        assert types == [pages[pid].page_type for pid in value["ids"]]
     value, clusters, pick, gallery = c.predict("page_type", api_name="/show_map")
     # page types as the records have them, not "(none)"
     assert sorted(label for label, _ in value["legend"]) == ["other", "story", "text_backmatter"]
@@ -416,7 +419,9 @@ def test_browser_map_hover_click_and_selection(browser):
         "() => { const i = document.querySelector('.cmap-tip img');"
         " return i && i.complete && i.naturalWidth > 0 && getComputedStyle(i).display !== 'none'; }"
     )
-    assert page.inner_text(".cmap-tip-text").startswith(target)
+    line = page.inner_text(".cmap-tip-text")
+    shape = r" · story · cluster \d+ · \d+ panel\(s\) · outlier score -?\d+\.\d\d( \(outlier\))?"
+    assert re.fullmatch(re.escape(target) + shape, line), line
     _shot(page, "map-hover")
     # box selection: the pages drawn inside the box, as a gallery
     xs = sorted(x for x, _ in points.values())

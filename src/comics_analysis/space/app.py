@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "comics-search"
 ANY = "(any)"
+FILTERS = {"page_type": "page type", "book_id": "book"}
 LEVELS = ["panel", "page"]
 MAX_UPLOAD = "20mb"  # a query image larger than this is refused by the server
 MAX_TABLE_ROWS = 1000  # rows of a selection shown in its table (the CSV has all)
@@ -77,7 +78,10 @@ def build_app(backend: SpaceBackend | SpaceConfig):
             hits = be.search(**query)
         except (ValueError, KeyError, FileNotFoundError) as exc:
             raise fail(exc) from None
+        chosen = [f"{FILTERS[k]} {v}" for k, v in query.items() if k in FILTERS and v]
         status = f"{len(hits)} result(s)" if hits else "no results"
+        if not hits and chosen:
+            status += f" with {' and '.join(chosen)}: set the filters to {ANY} to search everything"
         return be.gallery(hits), be.table(hits), status
 
     def search_text(text: str, k: float, level: str, page_type: str, book: str):
@@ -154,8 +158,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
 
     # --- map ------------------------------------------------------------------------------------
     def points():
-        if not be.map_files():
-            be.ensure_map()
+        be.ensure_map()
         key = str(be.config.analysis)
         if key not in cache:
             cache.clear()
@@ -223,6 +226,9 @@ def build_app(backend: SpaceBackend | SpaceConfig):
 
     def thumb(page_id: str) -> str:
         return be.thumbnail_uri(str(page_id))
+
+    def lettering(page_id: str) -> str:
+        return be.lettering_line(str(page_id))
 
     # uploads live in Gradio's cache folder: removed an hour after upload, checked every 10 minutes
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
@@ -320,7 +326,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                     map_btn = gr.Button("Show map", scale=0)
                 with gr.Row():
                     with gr.Column(scale=3):
-                        page_map_view = page_map(thumb, elem_id="page-map")
+                        page_map_view = page_map(thumb, lettering, elem_id="page-map")
                     with gr.Column(scale=2):
                         sel_status = gr.Markdown("no pages selected: drag a box (or a lasso) on the map")
                         sel_gallery = gr.Gallery(

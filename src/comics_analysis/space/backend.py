@@ -299,6 +299,16 @@ class SpaceBackend:
         self.thumbnail(self.page_image(str(page_id)), height).save(buffer, "JPEG", quality=80)
         return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
+    def lettering_line(self, page_id: str, limit: int = 160) -> str:
+        """The page's lettered text on one line, cut at ``limit`` characters (the map's hover line;
+        shown as text); "" for an unknown id or a page without lettering."""
+        try:
+            self.store.locate(str(page_id)[:300])
+        except KeyError:
+            return ""
+        text = " | ".join(" ".join(t.split()) for t in self.store.texts(str(page_id)) if t.strip())
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
     TABLE_HEADERS = ("rank", "page_id", "panel", "page type", "score", "text")
 
     # --- page viewer (space/pages.py draws it) -------------------------------------------------
@@ -344,19 +354,13 @@ class SpaceBackend:
         return str(self.store.book_ids[self.store.locate(page_id.strip())])
 
     # --- map -----------------------------------------------------------------------------------
-    def map_files(self) -> dict[str, Path]:
-        from ..analysis import PLOTS  # lazy: umap / scikit-learn / matplotlib, only for the map tab
-
-        folder = self.config.analysis
-        if folder is None:
-            return {}
-        return {name: folder / fname for name, fname in PLOTS.items() if (folder / fname).is_file()}
-
     def ensure_map(self, folder: str | Path | None = None, method: str = "umap") -> Path:
-        """The analysis folder, computing it (``analyze_store``) when there is none yet."""
-        if self.map_files():
-            return self.config.analysis  # type: ignore[return-value]
-        from ..analysis import analyze_store  # lazy: umap / scikit-learn / matplotlib, only for the map tab
+        """The analysis folder, computing it (``analyze_store``) when there is none yet: the map
+        needs its ``points.csv`` (an analysis written without plots is used as it is)."""
+        from ..analysis import POINTS_FILE, analyze_store  # lazy: umap / scikit-learn / matplotlib
+
+        if self.config.analysis is not None and (self.config.analysis / POINTS_FILE).is_file():
+            return self.config.analysis
 
         folder = (
             Path(folder)

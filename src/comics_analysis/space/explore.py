@@ -119,29 +119,31 @@ def colours(points: MapPoints, by: str) -> tuple[list[str], list[tuple[str, str]
     raise ValueError(f"colour by one of {', '.join(COLOUR_BY)}, got {by!r}")
 
 
-def tip(points: MapPoints, i: int) -> str:
-    """The hover line of a point (shown as text by the map, never as HTML)."""
-    flag = " (outlier)" if points.outlier[i] else ""
-    return (
-        f"{points.page_id[i]} · {points.page_type[i] or 'no page type'} · cluster {points.cluster[i]} · "
-        f"{points.panel_count[i]} panel(s) · outlier score {points.outlier_score[i]:.2f}{flag}"
-    )
-
-
 def map_value(points: MapPoints, by: str, seed: int = 0) -> dict[str, Any]:
-    """What the map component draws: columns of the points (at most :data:`MAX_MAP_POINTS`,
-    a seeded sample beyond), their colours and hover lines, and the legend."""
+    """What the map component draws: columns of the points (at most :data:`MAX_MAP_POINTS`, a
+    seeded sample beyond), colours and page types as indices into short lists, and the legend.
+    ``map.js`` writes each hover line from the columns, as text: ``page_id · page type · cluster
+    N · P panel(s) · outlier score S`` (`` (outlier)`` when flagged)."""
     rows = np.arange(len(points))
     if len(rows) > MAX_MAP_POINTS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_MAP_POINTS, replace=False))
     colour, legend, kind = colours(points, by)
+    palette = sorted(set(colour))
+    colour_index = {c: i for i, c in enumerate(palette)}
+    types = sorted(set(points.page_type))
+    type_index = {t: i for i, t in enumerate(types)}
     return {
         "ids": [points.page_id[i] for i in rows],
         "x": [round(float(points.x[i]), 5) for i in rows],
         "y": [round(float(points.y[i]), 5) for i in rows],
-        "c": [colour[i] for i in rows],
+        "c": [colour_index[colour[i]] for i in rows],
+        "colours": palette,
         "o": [int(points.outlier[i]) for i in rows],
-        "tip": [tip(points, i) for i in rows],
+        "t": [type_index[points.page_type[i]] for i in rows],
+        "types": types,
+        "k": [int(points.cluster[i]) for i in rows],
+        "n": [int(points.panel_count[i]) for i in rows],
+        "s": [round(float(points.outlier_score[i]), 2) + 0.0 for i in rows],  # + 0.0: no -0.0
         "legend": [list(item) for item in legend],
         "kind": kind,
         "colour_by": by,

@@ -94,6 +94,30 @@ class StoreSearch:
         self.threads = threads
         self._exact: dict[str, tuple[ExactIndex, np.ndarray]] = {}
         self._ann: dict[str, AnnIndex] = {}
+        self._present: dict[str, set[str]] = {}
+
+    def check_filters(self, book_id: Sequence[str] | None, page_type: Sequence[str] | None) -> None:
+        """A book id or page type that no page of the store has is a mistake, not a search with no
+        results: ValueError naming the value, the store and what it holds (or how to add page types)."""
+        st = self.store
+        for name, wanted in (("book_id", book_id), ("page_type", page_type)):
+            if not wanted:
+                continue
+            if name not in self._present:
+                values = st.book_ids if name == "book_id" else st.page_types
+                self._present[name] = {str(v) for v in values if v}
+            have = self._present[name]
+            missing = [w for w in wanted if w not in have]
+            if not missing:
+                continue
+            if name == "page_type" and not have:
+                raise ValueError(
+                    f"page_type {missing[0]!r}: no page of {st.path} has a page type yet; add them with "
+                    f"`comics-analysis pss features ANNOTATIONS --page-stats --out FEATURES` and "
+                    f"`comics-analysis segment all --features FEATURES --store {st.path}`"
+                )
+            shown = ", ".join(sorted(have)[:12]) + (f" ... ({len(have)} in all)" if len(have) > 12 else "")
+            raise ValueError(f"{name} {', '.join(map(repr, missing))}: not in {st.path} (it has: {shown})")
 
     # --- vectors and ids --------------------------------------------------------------------
     def _level_vectors(self, level: str) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +268,7 @@ class StoreSearch:
             default_level = "crop"
         exclude = own_id if level == default_level else None
         filters = Filters(_as_list(book_id), _as_list(page_type), min_panels, max_panels, has_text)
+        self.check_filters(filters.book_id, filters.page_type)
         allow = self._allow_ids(level, filters, exclude)
         if ann:
             scores, ids = self.ann_index(level).search(q, k, allow, nprobe=nprobe)
