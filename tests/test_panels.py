@@ -368,6 +368,24 @@ def test_a_wide_gutter_that_dark_art_crosses_is_cut_along_its_two_frame_lines():
     assert len(pred) == 6 and len(matches) == 6  # before: the first two rows' left panels were one
 
 
+@pytest.mark.parametrize("lettering", ["balloon", "caption"])
+def test_a_balloon_or_caption_over_the_crossing_of_two_wide_gutters(lettering):
+    # 40 px gutters (6% of a half page's width) that meet under one balloon or tinted caption:
+    # each gutter is crossed at one end, and a crossed gutter may be as wide as 6% of the page
+    truth = [(40, 40, 340, 540), (420, 40, 340, 540), (40, 620, 340, 540), (420, 620, 340, 540)]
+    image = Image.new("RGB", (800, 1200), "white")
+    draw = ImageDraw.Draw(image)
+    for i, (x, y, w, h) in enumerate(truth):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=(170, 160, 150), outline=(0, 0, 0), width=4)
+        _noisy_art(draw, (x + 6, y + 6, x + w - 6, y + h - 6), i)
+    if lettering == "balloon":
+        draw.ellipse([300, 520, 500, 680], fill="white", outline=(0, 0, 0), width=3)
+    else:
+        draw.rectangle([250, 560, 550, 640], fill=(240, 220, 120), outline=(0, 0, 0), width=3)
+    pred, matches = found(image, truth)
+    assert len(pred) == 4 and len(matches) == 4  # before: two panels, each a row
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

@@ -104,6 +104,8 @@ class ClassicalConfig:
     corner_high: float = 0.8  # ... and at most this share (0: off)
     inset_lines: bool = True  # look for insets by their straight frame lines when art runs into them
     gutter_px: float = 0.0  # measured per page: median width of its clean interior gutters (work px)
+    gutter_reach: float = 0.06  # a crossed gutter may be this share of the page's shorter side wide
+    page_side: int = 0  # set per page: the shorter side of the page (work px)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -409,7 +411,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
 
         grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
     ink = solid_mask(grey, level, cfg.ink_threshold)
-    cfg = dataclasses.replace(cfg, gutter_px=gutter_width(ink, cfg))
+    cfg = dataclasses.replace(cfg, gutter_px=gutter_width(ink, cfg), page_side=min(h, w))
     if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
         cfg = dataclasses.replace(cfg, line_wobble=0, band_cover=0.0, page_gutter=0.0)
     boxes: list = []

@@ -55,6 +55,12 @@ def _crossed(
     return share
 
 
+def _reach(n: int, cfg: ClassicalConfig) -> int:
+    """How wide a gutter that something crosses may be in a region ``n`` pixels long: 5% of the
+    region, or ``gutter_reach`` of the page's shorter side (a wide gutter in a small region)."""
+    return max(3, n // 20, int(cfg.gutter_reach * cfg.page_side))
+
+
 def _crossed_split(
     solid: np.ndarray, light: np.ndarray, axis: int, cfg: ClassicalConfig
 ) -> tuple[list[tuple[int, int]], float]:
@@ -63,7 +69,7 @@ def _crossed_split(
     sides. Returns the segments and the open share of the clearest such gutter (0 when none)."""
     profile = solid.mean(axis=axis)
     n = len(profile)
-    reach = max(3, n // 20)
+    reach = _reach(n, cfg)
     cuts, best = [], 0.0
     for start, stop in _runs(profile <= cfg.crossed_fill):
         if stop - start > reach or stop - start < cfg.min_gutter or start == 0 or stop == n:
@@ -99,7 +105,7 @@ def _split(
     clean_runs = _runs(gutter)
     # a short run with a little fill between dense stretches is a gutter crossed by a balloon or
     # a figure breaking the frame; a long one is a narrow panel and stays
-    reach = max(3, n // 20)
+    reach = _reach(n, cfg)
     for start, stop in [] if clean else _runs((profile <= cfg.bridge_fill) & ~gutter):
         if stop - start > reach:
             continue
