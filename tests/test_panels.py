@@ -386,6 +386,26 @@ def test_a_balloon_or_caption_over_the_crossing_of_two_wide_gutters(lettering):
     assert len(pred) == 4 and len(matches) == 4  # before: two panels, each a row
 
 
+def test_a_scanners_dark_border_around_the_page_is_not_its_gutter():
+    truth = [
+        (30, 30, 370, 360),
+        (425, 30, 345, 360),
+        (30, 400, 740, 300),
+        (30, 710, 470, 460),
+        (525, 710, 245, 460),
+    ]
+    image = Image.new("RGB", (800, 1200), "white")
+    draw = ImageDraw.Draw(image)
+    for i, (x, y, w, h) in enumerate(truth):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=(170, 160, 150), outline=(0, 0, 0), width=3)
+        _noisy_art(draw, (x + 6, y + 6, x + w - 6, y + h - 6), i)
+    assert len(found(image, truth)[1]) == 5
+    draw.rectangle([0, 0, 799, 1199], outline=(10, 10, 10), width=12)  # the scanner's lid
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5  # before: black paper; a whole-page box + 2 merged
+    assert min(m[2] for m in matches) > 0.95
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

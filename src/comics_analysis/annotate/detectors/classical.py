@@ -106,6 +106,7 @@ class ClassicalConfig:
     gutter_px: float = 0.0  # measured per page: median width of its clean interior gutters (work px)
     gutter_reach: float = 0.06  # a crossed gutter may be this share of the page's shorter side wide
     page_side: int = 0  # set per page: the shorter side of the page (work px)
+    scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -402,6 +403,10 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         )
     else:
         grey = grey_full
+    top, left = 0, 0
+    if cfg.scan_border > 0:  # a scanner's dark border around light paper is not part of the page
+        top, bottom, left, right = scan_border(grey, cfg.scan_border)
+        grey = grey[top : grey.shape[0] - bottom, left : grey.shape[1] - right]
     h, w = grey.shape
     level = gutter_level(grey)
     if level is None:  # no gutter at all: one full-bleed panel
@@ -459,10 +464,29 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     inv = 1.0 / scale
     return [
         Detection(
-            (x0 * inv, y0 * inv, min(full_w, (x1 - x0) * inv), min(full_h, (y1 - y0) * inv)), round(s, 4)
+            ((x0 + left) * inv, (y0 + top) * inv, min(full_w, (x1 - x0) * inv), min(full_h, (y1 - y0) * inv)),
+            round(s, 4),
         )
         for (x0, y0, x1, y1), s in results
     ]
+
+
+def scan_border(grey: np.ndarray, most: float, dark: int = 60, light: int = 180) -> tuple[int, int, int, int]:
+    """Pixels to trim from the top, bottom, left and right of a page: a scanner's dark border
+    (lines at least 90% darker than ``dark`` running in from an edge, at most ``most`` of the
+    page's side) with light paper just inside it (80% of the next 3 lines at least ``light``). A
+    black gutter is no such border: panels' art, not paper, lies inside it. Only trimmed when two
+    or more sides show it (one dark edge is a panel bleeding off the page)."""
+    trims = []
+    for side in (grey, grey[::-1], grey.T, grey.T[::-1]):
+        limit = max(1, int(most * side.shape[0]))
+        dark_lines = (side[: limit + 1] < dark).mean(axis=1) >= 0.9
+        k = int(np.argmin(dark_lines)) if not dark_lines.all() else 0
+        inside = side[k : k + 3]
+        trims.append(k if k and inside.size and (inside >= light).mean() >= 0.8 else 0)
+    if sum(t > 0 for t in trims) < 2:
+        return 0, 0, 0, 0
+    return trims[0], trims[1], trims[2], trims[3]
 
 
 class ClassicalDetector:
