@@ -406,6 +406,28 @@ def test_a_scanners_dark_border_around_the_page_is_not_its_gutter():
     assert min(m[2] for m in matches) > 0.95
 
 
+def test_thin_frames_survive_the_smoothing_of_unevenly_yellowed_paper():
+    # Golden-Age paper: yellowed (grey ~180), its tone drifting across the page (the smoothing of
+    # scanned paper kicks in), art nearly as light as the paper: only the thin frames part panels
+    truth = [
+        (40, 40, 340, 360),
+        (420, 40, 340, 360),
+        (40, 440, 720, 320),
+        (40, 800, 340, 360),
+        (420, 800, 340, 360),
+    ]
+    image = Image.new("RGB", (800, 1200), (205, 185, 140))
+    draw = ImageDraw.Draw(image)
+    for i, (x, y, w, h) in enumerate(truth):
+        draw.rectangle([x, y, x + w - 1, y + h - 1], fill=(185, 160, 120), outline=(25, 20, 15), width=3)
+        _noisy_art(draw, (x + 6, y + 6, x + w - 6, y + h - 6), i)
+    yy, xx = np.mgrid[0:1200, 0:800]
+    drift = 0.93 + 0.07 * np.sin(xx / 300.0 + yy / 500.0)
+    image = Image.fromarray((np.asarray(image) * drift[..., None]).astype(np.uint8))
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5  # before: no panel (the frames were smoothed away)
+
+
 def test_a_borderless_panel_of_one_large_shape_is_kept_and_lettering_is_not():
     framed = [(40, 40, 350, 500), (410, 40, 350, 500), (410, 580, 350, 580)]
     image = page_with(framed, border=4)

@@ -414,7 +414,9 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
         import cv2
 
-        grey = cv2.medianBlur(np.ascontiguousarray(grey), 5)
+        smooth = cv2.medianBlur(np.ascontiguousarray(grey), 5)
+        # a thin frame line (2 px at work size) is under half of the 5x5 window: keep what is dark
+        grey = np.where(grey < 80, np.minimum(grey, smooth), smooth)
     ink = solid_mask(grey, level, cfg.ink_threshold)
     cfg = dataclasses.replace(cfg, gutter_px=gutter_width(ink, cfg), page_side=min(h, w))
     if level <= 128:  # on a dark gutter, dark pixels are gutter as much as frame lines
