@@ -168,3 +168,55 @@ def test_training_without_statistics_and_store_mismatches(stores, tmp_path):
         )
     with pytest.raises(ValueError, match="extra_repeat must be >= 1"):
         PssTrainConfig(features="x", out="y", extra_repeat=0)
+
+
+def test_eval_report_lists_story_start_and_per_class_f1(tmp_path):
+    from comics_analysis.benchmarks.report import render_markdown
+    from comics_analysis.metrics.pss import evaluate_with_baselines
+
+    truth = [
+        {
+            "book_id": "b",
+            "page_types": ["cover", "story", "story", "story", "advertisement", "story", "back_cover"],
+            "story_start": [False, True, False, False, False, True, False],
+        }
+    ]
+    pred = [
+        {
+            "book_id": "b",
+            "page_types": [
+                "cover",
+                "story",
+                "story",
+                "advertisement",
+                "advertisement",
+                "story",
+                "back_cover",
+            ],
+            "story_start": [False, True, False, False, False, False, False],
+        }
+    ]
+    results = evaluate_with_baselines(truth, pred)
+    assert results["model"]["story_start_f1"] == pytest.approx(2 / 3)
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "pss-synthetic.json").write_text(
+        json.dumps(
+            {
+                "benchmark": "pss",
+                "date": "2026-12-02T00:00:00+00:00",
+                "machine": "m",
+                "cores": 2,
+                "commit": "abc",
+                **results,
+            }
+        )
+    )
+    text = render_markdown(bench)
+    m = results["model"]
+    assert (
+        f"| CoSMo PSS, synthetic books (held out): model | accuracy / macro-F1 / story-start F1 / PQ | "
+        f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / 0.667 / {m['pq']:.3f} |"
+    ) in text
+    assert "per-class F1: cover 1.000, story 0.857, advertisement 0.667, back_cover 1.000" in text
+    assert "| CoSMo PSS, synthetic books (held out): cover_first_back_last |" in text
