@@ -79,7 +79,7 @@ def _train(payload: dict, name: str, out: Path, synthetic: Path, epochs: int, *e
     if not (out / "best").is_dir():
         payload["seconds"][f"train {name}"] = _cli(
             "train", "pss", str(synthetic), "--out", str(out), "--epochs", str(epochs),
-            "--patience", "4", "--threads", "2", "--overwrite", *extra,
+            "--patience", "6", "--threads", "2", "--overwrite", *extra,
         )  # fmt: skip
     return out / "best"
 
@@ -95,7 +95,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--synthetic", default="synthetic:60:0:real", help="the synthetic training books")
-    parser.add_argument("--epochs", type=int, default=12, help="epochs of every training (patience 4)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of every training (patience 6)")
     parser.add_argument("--plain-model", type=Path, help="also score this trained model (no statistics)")
     parser.add_argument("--work", type=Path, help="keep the intermediate folders here (default: temporary)")
     parser.add_argument("--json", type=Path, help="write the figures here (with date, machine, commit)")
