@@ -331,7 +331,9 @@ def _pss_eval(d: dict) -> list[Row]:
                 "accuracy / macro-F1 / story-start F1 / PQ",
                 f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / {m.get('story_start_f1', float('nan')):.3f} / "
                 f"{m['pq']:.3f}",
-                f"{m['books']} books, {m['pages']} pages; per-class F1: {per_class}",
+                f"{m['books']} books, {m['pages']} pages; boundary F1 +-0 / +-1 "
+                f"{m['boundary_f1_0']:.3f} / {m['boundary_f1_1']:.3f}, MnDD {m['mndd']:.3f}; "
+                f"per-class F1: {per_class}",
             )
         )
     return rows
