@@ -478,7 +478,13 @@ def test_run_pss_scores_the_model_and_both_baselines(feature_store, tmp_path):
         assert run.results[system]["macro_f1"] == pytest.approx(full[system]["macro_f1"])
     head, *table = run.summary_text().splitlines()
     assert head.startswith("5 books, ") and "scheme ours (macro-F1 over " in head
-    assert [line.split()[0] for line in table[2:]] == list(run.results)
+    assert table[0].split()[:4] == ["system", "accuracy", "macro_f1", "story_start_f1"]
+    assert [line.split()[0] for line in table[2:5]] == list(run.results)
+    for line, (system, r) in zip(table[2:5], run.results.items()):
+        assert line.split()[3] == f"{r['story_start_f1']:.3f}"
+        assert table[5:][list(run.results).index(system)] == f"per-class F1, {system}: " + ", ".join(
+            f"{k} {r['per_class'][k]['f1']:.3f}" for k in r["macro_f1_labels"]
+        )
     payload = run.payload()
     assert (payload["benchmark"], payload["window"]) == ("pss", None)
     assert payload["model"] == run.results["model"]  # the system's results (as `eval pss --json` wrote)

@@ -206,7 +206,9 @@ def test_unknown_forms_are_errors_naming_the_argument_and_the_path(annotated, tm
         open_pages(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match=r"dataset: .*missing does not exist"):
         open_pages(tmp_path / "missing", argument="dataset")
-    with pytest.raises(ValueError, match=r"expected synthetic:N_BOOKS\[:SEED\], got 'synthetic:many'"):
+    with pytest.raises(
+        ValueError, match=r"expected synthetic:N_BOOKS\[:SEED\]\[:real\], got 'synthetic:many'"
+    ):
         open_pages("synthetic:many")
     with pytest.raises(ValueError, match=r"config: .*ann is not a comic_pages export"):
         open_pages(annotated / "ann", config="aligned")

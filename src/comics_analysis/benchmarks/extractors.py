@@ -317,6 +317,28 @@ def _generic(title: str) -> Callable[[dict], list[Row]]:
     return extract
 
 
+def _pss_eval(d: dict) -> list[Row]:
+    """`eval pss --json` output: each system (the model, both baselines) with its per-class F1."""
+    rows = []
+    for system in ("model", "all_story", "cover_first_back_last"):
+        m = d.get(system)
+        if not isinstance(m, dict) or "macro_f1" not in m:
+            continue
+        per_class = ", ".join(f"{k} {m['per_class'][k]['f1']:.3f}" for k in m.get("macro_f1_labels", []))
+        rows.append(
+            Row(
+                f"CoSMo PSS, synthetic books (held out): {system}",
+                "accuracy / macro-F1 / story-start F1 / PQ",
+                f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / {m.get('story_start_f1', float('nan')):.3f} / "
+                f"{m['pq']:.3f}",
+                f"{m['books']} books, {m['pages']} pages; boundary F1 +-0 / +-1 "
+                f"{m['boundary_f1_0']:.3f} / {m['boundary_f1_1']:.3f}, MnDD {m['mndd']:.3f}; "
+                f"per-class F1: {per_class}",
+            )
+        )
+    return rows
+
+
 def _pss_real(d: dict) -> list[Row]:
     """PSS on real labelled books (scripts/eval_pss_real.py): per book and pooled, each system."""
     rows = []
@@ -328,7 +350,8 @@ def _pss_real(d: dict) -> list[Row]:
                     f"PSS real books, {book}: {system}",
                     "accuracy / macro-F1 / story-start F1 / PQ",
                     f"{m['accuracy']:.3f} / {m['macro_f1']:.3f} / {m['story_start_f1']:.3f} / {m['pq']:.3f}",
-                    f"{m['pages']} pages; macro-F1 over {', '.join(m['macro_f1_labels'])}",
+                    f"{m['pages']} pages; per-class F1: "
+                    + ", ".join(f"{k} {m['per_class_f1'][k]:.3f}" for k in m["macro_f1_labels"]),
                 )
             )
     return rows

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..dataspec import format_table
 from ..inference.features import FeatureStore
-from ..metrics.pss import SUMMARY_KEYS, evaluate_with_baselines
+from ..metrics.pss import SUMMARY_KEYS, evaluate_with_baselines, per_class_text
 from .report import run_info
 
 
@@ -33,14 +33,16 @@ class PssRun:
     results: dict[str, dict[str, Any]]
 
     def summary_text(self) -> str:
-        """Books, pages and labels scored, then one row of metrics per system."""
+        """Books, pages and labels scored, one row of metrics per system, then each system's
+        per-class F1."""
         first = next(iter(self.results.values()))
         head = (
             f"{first['books']} books, {first['pages']} labelled pages, scheme {self.scheme} "
             f"(macro-F1 over {', '.join(first['macro_f1_labels'])})"
         )
         rows = [[name, *(f"{r[k]:.3f}" for k in SUMMARY_KEYS)] for name, r in self.results.items()]
-        return f"{head}\n{format_table(['system', *SUMMARY_KEYS], rows)}"
+        per_class = [f"per-class F1, {name}: {per_class_text(r)}" for name, r in self.results.items()]
+        return "\n".join([head, format_table(["system", *SUMMARY_KEYS], rows), *per_class])
 
     def payload(self) -> dict:
         """The results for the benchmark report (with date, machine, commit)."""

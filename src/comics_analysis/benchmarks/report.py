@@ -42,6 +42,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     _panel_books,
     _panels_dev,
     _pct,
+    _pss_eval,
     _pss_real,
     _pss_speed,
     _search_real,
@@ -187,7 +188,7 @@ SOURCES: list[Source] = [
     Source("ocr-openmantra.json", _ocr_openmantra, "python scripts/eval_ocr_openmantra.py --json ..."),
     Source(
         "pss-synthetic*.json",
-        _generic("CoSMo PSS, synthetic books (held out)"),
+        _pss_eval,
         "comics-analysis eval pss --features pss/test --model pss/run/best "
         "--json docs/bench/pss-synthetic.json",
     ),

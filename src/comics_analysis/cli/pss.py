@@ -80,7 +80,8 @@ def register(commands: Commands) -> None:
     )
     p = ps_sub.add_parser("features", help="vision + text vector per page, cached in Zarr by page_id")
     p.add_argument(
-        "dataset", help="synthetic:N_BOOKS[:SEED], an annotate output, DataSpec files, a dataset export, ..."
+        "dataset",
+        help="synthetic:N_BOOKS[:SEED][:real], an annotate output, DataSpec files, a dataset export, ...",
     )
     p.add_argument("--out", type=Path, required=True, help="feature store folder (appended to if it exists)")
     p.add_argument(

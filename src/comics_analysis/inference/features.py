@@ -173,6 +173,7 @@ class FeatureStore:
         if self.has_stats:
             extra = {
                 "stats": self.stats[rows],
+                "stat_names": self.stat_names,
                 "summary": self.summary[rows],
                 "summary_mask": self.summary_mask[rows],
             }

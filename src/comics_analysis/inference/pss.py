@@ -44,6 +44,8 @@ __all__ = [
     "evaluate_books",
     "load_books",
     "load_pss_model",
+    "model_stat_names",
+    "model_vision",
     "predict_books",
     "segment_books",
     "segments_table",
@@ -100,11 +102,45 @@ def load_pss_model(model: str | Path, device: Any = None):
     return loaded if device is None else loaded.to(device)
 
 
+def model_stat_names(config: Any) -> list[str]:
+    """The page statistics a trained model reads beside the vision vector (config ``page_stats``,
+    written by ``train pss``; none for models trained without them or converted from cosmo-v4)."""
+    return list(getattr(config, "page_stats", None) or [])
+
+
+def model_vision(book: dict[str, Any], stat_names: list[str], where: str = "the feature store") -> np.ndarray:
+    """The vision input of a model that reads page statistics: the book's vision vectors with the
+    statistics ``stat_names`` appended (each already in about [0, 1]; NaN, unknown, reads 0). No
+    names: the vision vectors as they are."""
+    if not stat_names:
+        return book["vision"]
+    if "stats" not in book:
+        raise ValueError(
+            f"book {book['book_id']}: the PSS model reads page statistics ({', '.join(stat_names)}) and "
+            f"{where} has none; make the features with `pss features ... --page-stats`"
+        )
+    known = list(book["stat_names"])
+    missing = [n for n in stat_names if n not in known]
+    if missing:
+        raise ValueError(
+            f"book {book['book_id']}: {where} lacks the page statistics {', '.join(missing)} the model "
+            "reads (another page_stats version); re-extract with `pss features --page-stats`"
+        )
+    stats = np.nan_to_num(book["stats"][:, [known.index(n) for n in stat_names]], nan=0.0)
+    return np.concatenate([book["vision"], stats.astype(np.float32)], axis=1)
+
+
 def check_features_fit(model: Any, store: FeatureStore, model_name: str | Path) -> None:
     """The model ``model_name`` reads vectors of the sizes it was trained on; a feature store made
     with other encoders is an error that names both sizes and where each comes from (instead of
     a matrix-shape error deep in the forward pass)."""
-    wanted = {"vision": int(model.config.vision_dim), "text": int(model.config.text_dim)}
+    names = model_stat_names(model.config)
+    if names and not store.has_stats:
+        raise ValueError(
+            f"the PSS model {model_name} reads page statistics and the feature store {store.path} has "
+            "none: make the features with `pss features ... --page-stats`"
+        )
+    wanted = {"vision": int(model.config.vision_dim) - len(names), "text": int(model.config.text_dim)}
     held = {"vision": int(store.vision.shape[1]), "text": int(store.text.shape[1])}
     wrong = [k for k in wanted if wanted[k] != held[k]]
     if wrong:
@@ -128,11 +164,12 @@ def predict_books(
     """Per book: page types (our taxonomy), story starts, confidences. ``window=None``: full book."""
     model.eval()
     labels = model.config.labels
+    names = model_stat_names(model.config)
     results = []
     outputs = model.classify_books(
         [
             (
-                torch.from_numpy(book["vision"]),
+                torch.from_numpy(model_vision(book, names)),
                 torch.from_numpy(book["text"]),
                 torch.from_numpy(np.asarray(book["text_mask"], dtype=bool)),
             )

@@ -372,7 +372,14 @@ def evaluate_with_baselines(
     return result
 
 
-SUMMARY_KEYS = ("accuracy", "macro_f1", "pq", "boundary_f1_0", "boundary_f1_1", "mndd")
+SUMMARY_KEYS = ("accuracy", "macro_f1", "story_start_f1", "pq", "boundary_f1_0", "boundary_f1_1", "mndd")
+
+
+def per_class_text(metrics: dict[str, Any]) -> str:
+    """``label F1`` for each label scored by macro-F1 (the labels present in the books)."""
+    return ", ".join(
+        f"{label} {metrics['per_class'][label]['f1']:.3f}" for label in metrics["macro_f1_labels"]
+    )
 
 
 def summary_markdown(results: dict[str, dict[str, Any]], keys: Sequence[str] = SUMMARY_KEYS) -> str:

@@ -373,29 +373,37 @@ class Subset(PageSource):
 
 class SyntheticSource(PageSource):
     """``n_books`` synthetic books (kinds cycling issue / anthology / manga; page types and story
-    starts as labels), book ids ``synthetic-<seed>-<b>`` so seeds never collide. Books are drawn on
-    demand: ``iter_images`` keeps one book at a time, random access keeps the books it drew."""
+    starts as labels), book ids ``synthetic-<seed>-<b>`` so seeds never collide. ``style="real"``:
+    books closer to real ones (``synth.realistic``; ids ``synthetic-real-<seed>-<b>``, 530 x 800
+    pages unless ``size`` is given, else 265 x 400). Books are drawn on demand: ``iter_images``
+    keeps one book at a time, random access keeps the books it drew."""
 
     def __init__(
         self,
         n_books: int,
         seed: int = 0,
-        size: tuple[int, int] = (265, 400),
+        size: tuple[int, int] | None = None,
         story_pages: tuple[int, int] = (6, 14),
+        style: str = "plain",
     ):
-        super().__init__(f"synthetic:{n_books}:{seed} ({n_books} synthetic books, seed {seed})")
+        spec = f"synthetic:{n_books}:{seed}" + (":real" if style == "real" else "")
+        super().__init__(f"{spec} ({n_books} synthetic books, seed {seed}, style {style})")
         if n_books < 1:
             raise ValueError(f"synthetic: the number of books must be >= 1, got {n_books}")
+        # real books at twice the plain size: lettering keeps its proportions (fonts have floors)
+        size = size or ((530, 800) if style == "real" else (265, 400))
         self.n_books, self.seed, self.size, self.story_pages = n_books, seed, size, tuple(story_pages)
+        self.style = style
         self._drawn: dict[int, list[tuple[Page, Image.Image]]] = {}
 
     def _book(self, b: int) -> list[tuple[Page, Image.Image]]:
 
         kind = BOOK_KINDS[b % len(BOOK_KINDS)]
         book = make_book(
-            (self.seed, b), kind=kind, number=b + 1, size=self.size, story_pages=self.story_pages
-        )
-        book_id = f"synthetic-{self.seed}-{b:05d}"
+            (self.seed, b), kind=kind, number=b + 1, size=self.size, story_pages=self.story_pages,
+            style=self.style,
+        )  # fmt: skip
+        book_id = f"synthetic-{'real-' if self.style == 'real' else ''}{self.seed}-{b:05d}"
         return [
             (
                 page.record.model_copy(

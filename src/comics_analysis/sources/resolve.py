@@ -3,7 +3,8 @@
 Accepted forms, tried in this order (a path is looked at, never guessed from its name alone):
 
 ====================================  ===========================================================
-``synthetic:N[:SEED]``                N synthetic books with labels (seed 0 unless given)
+``synthetic:N[:SEED][:real]``         N synthetic books with labels (seed 0 unless given; ``real``:
+                                      books closer to real ones, ``synth.realistic``)
 a folder with ``manifest.parquet``    an ``ingest`` output: its ok pages, without annotations;
                                       images under the folder
 a folder with ``dataspec/`` or        an ``annotate`` output: ``dataspec/*.jsonl``; images under
@@ -54,7 +55,7 @@ from .pages import DatasetSource, JsonlSource, PageSource, RecordSource, Synthet
 
 DEFAULT_CONFIG = "all"
 TRAINING_CONFIG = "aligned"
-SYNTHETIC = re.compile(r"synthetic:(?P<n>\d+)(?::(?P<seed>\d+))?$")
+SYNTHETIC = re.compile(r"synthetic:(?P<n>\d+)(?::(?P<seed>\d+))?(?::(?P<style>plain|real))?$")
 _SHARD = re.compile(r"(?P<split>[A-Za-z_]+)-\d{5}-of-\d{5}\.parquet$")
 FORMS = (
     "an ingest folder (manifest.parquet), an annotate folder, DataSpec .json/.jsonl files or folders, "
@@ -109,9 +110,9 @@ def _open(arg, config, image_root, default_config, lang, argument, lazy=False) -
     ):
         match = SYNTHETIC.match(arg)
         if not match:
-            raise ValueError(f"{argument}: expected synthetic:N_BOOKS[:SEED], got {arg!r}")
+            raise ValueError(f"{argument}: expected synthetic:N_BOOKS[:SEED][:real], got {arg!r}")
         _no_config(config, arg)
-        return SyntheticSource(int(match["n"]), seed=int(match["seed"] or 0))
+        return SyntheticSource(int(match["n"]), seed=int(match["seed"] or 0), style=match["style"] or "plain")
     if isinstance(arg, (str, Path)):
         return _open_path(Path(arg), config, image_root, default_config, lang, argument, lazy)
     root = Path(image_root) if image_root is not None else None

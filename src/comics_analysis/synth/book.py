@@ -36,10 +36,12 @@ from . import text as words
 from .draw import age_paper
 from .layout import LAYOUTS
 from .pages import PAGE_KINDS, RENDERERS, balloons_across_gutters, render_story
+from .realistic import real_book_pages
 
 log = logging.getLogger(__name__)
 
 BOOK_KINDS: tuple[str, ...] = ("issue", "anthology", "manga")
+STYLES: tuple[str, ...] = ("plain", "real")  # real: synth.realistic (print, structure, page kinds)
 FORMATS: tuple[str, ...] = ("cbz", "pdf")
 DEFAULT_SIZE = (1060, 1600)  # US comic proportions at ~160 DPI
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -195,13 +197,24 @@ def make_book(
     size: tuple[int, int] = DEFAULT_SIZE,
     story_pages: tuple[int, int] = (6, 14),
     progress: tqdm | None = None,
+    style: str = "plain",
 ) -> SynthBook:
-    """A whole book: cover, credits, stories (with ads), back matter and back cover."""
+    """A whole book: cover, credits, stories (with ads), back matter and back cover. ``style="real"``:
+    a book closer to real printed ones (:mod:`.realistic`; ``kind`` and ``story_pages`` then only
+    seed the title)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown synthetic book style {style!r}; expected one of {', '.join(STYLES)}")
     seeds = (seed,) if isinstance(seed, int) else tuple(seed)
     rng = _rng(*seeds)
     meta = make_meta(rng, kind, number)
     provisional = f"synthetic-{sha256_bytes(repr(seeds).encode())[:8]}"
     book = SynthBook(meta=meta, seed=seeds)
+    if style == "real":
+        for image, record, extra in real_book_pages(seeds, meta, size, provisional):
+            book.pages.append(SynthPage(image=image, record=record, **extra))
+            if progress is not None:
+                progress.update(1)
+        return book
     for index, (page_type, story_start) in enumerate(plan_book(rng, kind, story_pages)):
         book.pages.append(
             make_page(

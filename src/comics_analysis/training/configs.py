@@ -171,6 +171,28 @@ class PssTrainConfig:
     out: str = arg(help="run folder")
     val_features: str | None = arg(None, "validation feature store (default: val_fraction of the books)")
     val_fraction: float = arg(0.2, "books held out for validation when val_features is not given")
+    extra_features: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "more feature stores of labelled books (e.g. real books with ComicInfo or hand "
+            "labels) trained on beside FEATURES, every book (repeatable); validation stays on FEATURES"
+        },
+    )
+    extra_repeat: int = arg(
+        8, "windows per extra book = this x windows_per_book (a few real books beside many synthetic)"
+    )
+    exclude_books: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "book ids never trained on, in any store (e.g. the held-out book of a "
+            "leave-one-book-out run; repeatable)"
+        },
+    )
+    page_stats: bool = arg(
+        True,
+        "read the page statistics (`pss features --page-stats`) beside the vision and text vectors "
+        "when every store has them",
+    )
     seed: int = arg(0, "seed of the model, the split and the windows")
     epochs: int = arg(30, "passes over the training books")
     windows_per_book: int = arg(4, "random windows per book and epoch")
@@ -203,7 +225,7 @@ class PssTrainConfig:
     def __post_init__(self):
         _check_choice("transitions", self.transitions, ("none", "counted", "learned"))
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        _check_positive(self, ("batch_size", "windows_per_book", "keep_checkpoints"))
+        _check_positive(self, ("batch_size", "windows_per_book", "keep_checkpoints", "extra_repeat"))
         self.window_range = tuple(self.window_range)
 
 

@@ -29,7 +29,7 @@ import torch
 
 from ..dataspec.records import PAGE_TYPES
 from ..inference.features import FeatureStore
-from ..inference.pss import book_arrays, evaluate_books
+from ..inference.pss import book_arrays, evaluate_books, model_vision
 from ..metrics.pss import SUMMARY_KEYS
 from ..modeling.cosmo_pss import CosmoPssConfig, CosmoPssForPageClassification, page_scalars
 from .configs import PssTrainConfig
@@ -42,6 +42,10 @@ RESUME_KEYS = (
     "features",
     "val_features",
     "val_fraction",
+    "extra_features",
+    "extra_repeat",
+    "exclude_books",
+    "page_stats",
     "seed",
     "windows_per_book",
     "window_range",
@@ -127,6 +131,25 @@ def collate(
     return batch
 
 
+def training_stat_names(cfg: PssTrainConfig, stores: list[FeatureStore]) -> list[str]:
+    """The page statistics the model reads: the first store's ``stat_names`` when ``cfg.page_stats``
+    and every store has statistics (else none). The stores must hold vectors of the same encoders
+    and the same statistics; a mismatch is an error naming both stores."""
+    first = stores[0]
+    for other in stores[1:]:
+        both = first.has_stats and other.has_stats
+        for key in ("vision_encoder", "text_encoder", *(("page_stats",) if both else ())):
+            if first.attrs.get(key) != other.attrs.get(key):
+                raise ValueError(
+                    f"feature stores {first.path} and {other.path} differ in {key} "
+                    f"({first.attrs.get(key)!r} vs {other.attrs.get(key)!r}): extract both with the "
+                    "same `pss features` options"
+                )
+    if not cfg.page_stats or not all(s.has_stats for s in stores):
+        return []
+    return list(first.stat_names)
+
+
 def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainResult:
     """Train on ``cfg.features`` in the harness's run folder (``OUT/best`` by validation macro-F1,
     ``OUT/final``, ``OUT/checkpoints``, ``OUT/metrics.jsonl``); ``resume``: True (the latest
@@ -138,21 +161,42 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
     run = TrainingRun(cfg, name="pss", resume=resume, resume_keys=RESUME_KEYS, best_metric="macro_f1")
     accelerator = run.accelerator
     store = FeatureStore(cfg.features)
+    excluded = set(cfg.exclude_books)
     if cfg.val_features:
-        train_ids = list(store.books())
+        train_ids = [b for b in store.books() if b not in excluded]
         val_store = FeatureStore(cfg.val_features)
-        val_books = book_arrays(val_store, list(val_store.books()))
+        val_books = book_arrays(val_store, [b for b in val_store.books() if b not in excluded])
     else:
-        train_ids, val_ids = split_books(list(store.books()), cfg.val_fraction, cfg.seed)
+        train_ids, val_ids = split_books(
+            [b for b in store.books() if b not in excluded], cfg.val_fraction, cfg.seed
+        )
+        val_store = store
         val_books = book_arrays(store, val_ids)
-    train_books = book_arrays(store, train_ids)
+    extra_stores = [FeatureStore(path) for path in cfg.extra_features]
+    stat_names = training_stat_names(cfg, [store, val_store, *extra_stores])
+    train_books = [{**b, "vision": model_vision(b, stat_names)} for b in book_arrays(store, train_ids)]
+    extra_books = []
+    for extra in extra_stores:
+        ids = [b for b in extra.books() if b not in excluded]
+        extra_books += [
+            {**b, "vision": model_vision(b, stat_names, str(extra.path))}
+            for b in book_arrays(extra, ids)
+            if (b["label_ids"] >= 0).any()
+        ]
+    if cfg.extra_features and not extra_books:
+        raise ValueError(
+            f"extra_features: no labelled book left in {', '.join(cfg.extra_features)} "
+            f"(exclude_books: {', '.join(cfg.exclude_books) or 'none'})"
+        )
+    train_books = train_books + extra_books * cfg.extra_repeat
     counts = Counter(t for b in train_books for t in b["page_types"] if t)
     weights = sqrt_inverse_weights(counts)
     set_seed(cfg.seed)
     config = CosmoPssConfig(
         labels=list(PAGE_TYPES),
-        vision_dim=int(store.vision.shape[1]),
+        vision_dim=int(store.vision.shape[1]) + len(stat_names),
         text_dim=int(store.text.shape[1]),
+        page_stats=stat_names,
         bert_config={
             "hidden_size": cfg.hidden_size,
             "num_hidden_layers": cfg.layers,
@@ -174,7 +218,11 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
     )
     model, optimizer = run.prepare(model, optimizer)
     data = {
-        "train_books": len(train_books),
+        "train_books": len(train_ids),
+        "extra_books": [b["book_id"] for b in extra_books],
+        "extra_repeat": cfg.extra_repeat if extra_books else 0,
+        "excluded_books": sorted(excluded),
+        "page_stats": stat_names,
         "val_books": len(val_books),
         "class_weights": dict(zip(PAGE_TYPES, weights, strict=True)),
     }
