@@ -223,7 +223,14 @@ def _embed_chunk(
         width = qv.shape[1]
         for r, it in enumerate(batch):
             real = min(len(it.page.panels), panels)
-            truncated += len(it.page.panels) > panels
+            if len(it.page.panels) > panels:
+                truncated += 1
+                log.warning(
+                    "%s: %d panels; the store keeps the first %d (its panel axis: max_panels)",
+                    ids[r],
+                    len(it.page.panels),
+                    panels,
+                )
             valid = qm[r].astype(bool) & (np.arange(width) < real)
             if not np.isfinite(pv[r]).all():
                 raise DataSpecError(
@@ -461,7 +468,8 @@ def finish_store(plan: StorePlan, summary: WriteSummary) -> WriteSummary:
     """Mark the store complete when every chunk of every shard is finished."""
     if summary.panels_truncated:
         log.warning(
-            "%d pages have more than %d panels; their first %d are stored",
+            "%d pages have more than %d panels; their first %d are stored (a larger max_panels keeps "
+            "them all)",
             summary.panels_truncated,
             plan.panels,
             plan.panels,
