@@ -234,3 +234,48 @@ def test_a_page_with_more_than_16_panels_keeps_them_all(tmp_path, caplog):
     assert f"{page.page_id}: 20 panels; the store keeps the first 18" in caplog.text
     with pytest.raises(ValueError, match="max_panels"):
         embed_store(tmp_path / "coll", model, tmp_path / "x.zarr", max_panels=0, show_progress=False)
+
+
+def test_crop_level_ann_index_and_an_old_store_without_image_vectors(corpus, tmp_path, capsys):
+    """`store index --level crop` builds the FAISS index of the image-only panel vectors and
+    `search --image --ann` uses it (all lists scanned: the exact answer); a store written before
+    image-only vectors were kept says so when re-embedded, crop-searched or crop-indexed."""
+    import shutil
+
+    from PIL import Image
+
+    from comics_analysis.inference.closure_lite import ModelEmbedder
+    from comics_analysis.store import write_store
+
+    root, pages, model_dir, out = corpus
+    store = tmp_path / "copy.zarr"
+    shutil.copytree(out, store)
+    page = next(p for p in pages if len(p.panels) >= 3)
+    x, y, w, h = page.panels[2].bbox
+    with Image.open(root / "coll" / "images" / page.image) as opened:
+        opened.convert("RGB").crop((round(x), round(y), round(x + w), round(y + h))).save(
+            tmp_path / "crop.png"
+        )
+    assert main(["-q", "store", "index", str(store), "--level", "crop", "--nlist", "4", "--nprobe", "4"]) == 0
+    assert "crop vectors" in capsys.readouterr().out and (store / "index" / "crop-ivf.faiss").is_file()
+    query = ["-q", "search", str(store), "--image", str(tmp_path / "crop.png"), "--model", str(model_dir)]
+    hits = {}
+    for extra in ([], ["--ann"]):
+        assert main([*query, *extra, "-k", "3", "--json"]) == 0
+        hits[bool(extra)] = [(h["page_id"], h["panel"]) for h in json.loads(capsys.readouterr().out)]
+    assert hits[True] == hits[False] and hits[True][0] == (page.page_id, 2)
+
+    # an old store: the same pages and model, written without image-only panel vectors
+    loaded = load_closure_lite(model_dir)
+    old = tmp_path / "old.zarr"
+    write_store(
+        root / "coll", old, ModelEmbedder(loaded), model_id=loaded.model_id, model_revision=loaded.revision,
+        config=loaded.config, panels=16, dim=loaded.dim, show_progress=False,
+    )  # fmt: skip
+    assert main(["-q", "embed", str(root / "coll"), "--model", str(model_dir), "--out", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "has no image-only panel vectors" in err and "embed into a new folder" in err, err
+    assert main([*query[:2], str(old), *query[3:], "--level", "crop"]) == 2
+    assert "embed the pages again into a new folder" in capsys.readouterr().err
+    assert main(["-q", "store", "index", str(old), "--level", "crop"]) == 2
+    assert "no image-only panel vectors" in capsys.readouterr().err

@@ -353,16 +353,17 @@ def register(commands: Commands) -> None:
     p = st_sub.add_parser(
         "index",
         help="build a FAISS IVF index (for `search --ann`) or the full-text index (`--level text`)",
-        description="--level page/panel: a FAISS IVF index of those vectors. --level text: "
+        description="--level page/panel/crop: a FAISS IVF index of those vectors (crop: the image-only "
+        "panel vectors that crop queries search). --level text: "
         "STORE/fulltext.sqlite (SQLite FTS5, trigrams) over the lettering, for `search --quote`; a "
         "re-run adds the chunks finished since and is a no-op when nothing changed.",
     )
     p.add_argument("store", type=Path, help="embedding store folder")
     p.add_argument(
         "--level",
-        choices=["page", "panel", "text"],
+        choices=["page", "panel", "crop", "text"],
         default="page",
-        help="vectors to index, or the lettering",
+        help="vectors to index (crop: the image-only panel vectors of `search --image`), or the lettering",
     )
     p.add_argument("--rebuild", action="store_true", help="with --level text: rebuild from empty")
     p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")
