@@ -140,7 +140,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path, monkeypatch):
     monkeypatch.setenv("DEMO_NO_SERVE", "1")
     result = run_cli(
         "-q", "demo", "--out", str(tmp_path / "demo"), "--books", "3", "--ocr", "none", "--train-steps", "10",
-        timeout=900,
+        timeout=1800,  # minutes on loaded shared cores; ~1.5 min of CPU
     )  # fmt: skip
     out = result.stdout
     for word in (
