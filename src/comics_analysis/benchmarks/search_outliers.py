@@ -17,7 +17,7 @@ def not_a_comic_auc(
     image_mean: np.ndarray | None = None,
     prose: np.ndarray | None = None,
 ) -> dict:
-    """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module
+    """ROC AUC of the analysis layer's outlier score, non-comic pages positive (:mod:`.search_real`
     docstring). ``auc``: its default reference, the pages with 2+ detected panels (no label
     used); also with every page as the reference, with the comic pages as the reference (their
     labels used: novelty detection against a known comic collection, each page left out of its
