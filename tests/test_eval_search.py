@@ -196,7 +196,8 @@ def test_eval_search_cli_on_a_real_subset_and_in_the_report(shared_data, tmp_pat
     rows = [r for s in found if s["file"] == "search-real.json" for r in s["rows"]]
     assert any("crop -> page R@1" in r.metric for r in rows)
     assert any("quote -> panel" in r.metric for r in rows)
-    assert "not-a-comic ROC AUC" in render_markdown(tmp_path / "bench")
+    report = render_markdown(tmp_path / "bench")
+    assert "not-a-comic ROC AUC" in report and "text pages (10+ prose lines) first" in report
 
 
 def test_a_trained_model_folder_is_measured_with_its_store_vectors_and_image_queries(tmp_path):
