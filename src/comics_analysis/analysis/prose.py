@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .maps import comic_reference, outlier_scores
+
 WIDTH = 1000  # the page is measured at this width
 _INK_STEP = 60  # grey levels darker than the paper
 _GAP = 0.012  # horizontal gap closed, share of the width
@@ -70,8 +72,6 @@ def not_a_comic_scores(
     ``PROSE_PAGE_LINES`` prose lines, plus 2 (the largest cosine distance) for a page with that
     many prose lines or more: text pages rank above every other page, each group in the order of
     its outlier score. ``prose``: :func:`prose_lines` counts per page."""
-    from .maps import comic_reference, outlier_scores
-
     prose = np.asarray(prose)
     text_page = prose >= PROSE_PAGE_LINES
     reference = comic_reference(np.asarray(detected_panels)) & ~text_page
