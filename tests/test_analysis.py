@@ -202,3 +202,38 @@ def test_large_collections_fit_on_a_sample_and_still_place_every_page():
     truth = np.argmax(vectors[:3000] @ centres.T, axis=1)
     # every found cluster is one planted centre
     assert all(len(set(truth[labels == c])) == 1 for c in range(4))
+
+
+def test_prose_lines_put_illustrated_text_pages_above_comics():
+    """Prose lines counted from the pixels: none to a few on synthetic story pages, 10+ on a
+    synthetic prose back-matter page and on each document kind (the game-book page has a framed
+    picture and a stat box: panels to a detector). With the game-book page's vector planted among
+    the comics' (so the outlier score alone misses it) and 2+ panels 'detected' on it,
+    not_a_comic_scores still ranks both text pages above every comic page."""
+    from comics_analysis.analysis import PROSE_PAGE_LINES, not_a_comic_scores, prose_lines
+    from comics_analysis.synth import make_page
+    from comics_analysis.synth.documents import DOCUMENT_KINDS, make_document_page
+
+    story = [prose_lines(make_page((0, 0, i), size=(530, 800)).image).lines for i in range(4)]
+    backmatter = prose_lines(make_page((0, 99, 0), page_type="text_backmatter", size=(530, 800)).image)
+    documents = {k: prose_lines(make_document_page(k, 1, (500, 707))) for k in DOCUMENT_KINDS}
+    assert max(story) < PROSE_PAGE_LINES <= backmatter.lines
+    assert all(d.lines >= PROSE_PAGE_LINES and 0.1 < d.area < 0.6 for d in documents.values()), documents
+    blank = prose_lines(Image.new("RGB", (400, 600), "white"))
+    assert (blank.lines, blank.area) == (0, 0.0)
+
+    rng = np.random.default_rng(1)
+    centre = _unit(rng.standard_normal(32))
+    comics = _unit(centre + 0.3 * rng.standard_normal((40, 32)))
+    rpg = _unit(centre + 0.1 * rng.standard_normal((1, 32)))  # among the comics
+    odd = _unit(rng.standard_normal((1, 32)))  # a far page without prose: the outlier score's job
+    vectors = np.concatenate([comics, rpg, odd])
+    detected = np.array([3] * 40 + [2, 0])
+    prose = np.array([rng.integers(0, 4) for _ in range(40)] + [documents["rpg"].lines, 0])
+    raw, _ = outlier_scores(vectors, reference=comic_reference(detected))
+    assert raw[40] < np.median(raw[:40])  # the outlier score alone ranks it among the comics
+    scores = not_a_comic_scores(vectors, detected, prose)
+    assert scores[40] > scores[:40].max() and scores[41] > scores[:40].max()
+    assert np.allclose(
+        scores[:40], outlier_scores(vectors, reference=comic_reference(detected) & (prose < 10))[0][:40]
+    )

@@ -183,6 +183,10 @@ def test_eval_search_cli_on_a_real_subset_and_in_the_report(shared_data, tmp_pat
     assert enc["name"] == "lite-vit" and "untrained" in enc["description"]
     assert enc["crop_page"]["overall"]["queries"] == d["crop_queries"] > 6
     assert enc["not_a_comic"]["non_comic_pages"] == 4 and 0 <= enc["not_a_comic"]["auc"] <= 1
+    # every document page has 10+ prose lines, no comic page does: text pages first, AUC 1 even
+    # with the untrained tower's vectors
+    assert enc["not_a_comic"]["text_pages"] == {"lines": 10, "comic": 0, "non_comic": 4}
+    assert enc["not_a_comic"]["auc_prose"] == 1.0
     assert set(d["quote_panel"]) == {"ground truth", "open-mantra en (translations)"}
     assert d["quote_panel"]["ground truth"]["overall"]["queries"] > 10
     # the English translations of the same OpenMantra pages only (4 of the 6 pages)
@@ -192,7 +196,8 @@ def test_eval_search_cli_on_a_real_subset_and_in_the_report(shared_data, tmp_pat
     rows = [r for s in found if s["file"] == "search-real.json" for r in s["rows"]]
     assert any("crop -> page R@1" in r.metric for r in rows)
     assert any("quote -> panel" in r.metric for r in rows)
-    assert "not-a-comic ROC AUC" in render_markdown(tmp_path / "bench")
+    report = render_markdown(tmp_path / "bench")
+    assert "not-a-comic ROC AUC" in report and "text pages (10+ prose lines) first" in report
 
 
 def test_a_trained_model_folder_is_measured_with_its_store_vectors_and_image_queries(tmp_path):

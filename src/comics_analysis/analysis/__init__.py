@@ -17,17 +17,22 @@ from .maps import (
     outlier_scores,
     read_points,
 )
+from .prose import PROSE_PAGE_LINES, ProseLines, not_a_comic_scores, prose_lines
 
 __all__ = [
     "PLOTS",
     "POINTS_FILE",
+    "PROSE_PAGE_LINES",
     "AnalysisResult",
     "ClusterInfo",
+    "ProseLines",
     "analyze_store",
     "cluster_pages",
     "comic_reference",
     "default_clusters",
     "embed_2d",
+    "not_a_comic_scores",
     "outlier_scores",
+    "prose_lines",
     "read_points",
 ]

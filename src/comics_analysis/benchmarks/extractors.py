@@ -515,6 +515,19 @@ def _search_real(d: dict) -> list[Row]:
                 f"target >= {targets['not_a_comic_auc']}" if targets else "",
             )
         )
+        if "auc_prose" in nc:
+            text = nc["text_pages"]
+            rows.append(
+                Row(
+                    name,
+                    f"not-a-comic ROC AUC, text pages ({text['lines']}+ prose lines) first, then the outlier "
+                    "score",
+                    f"{_num(nc['auc_prose'])} ({text['non_comic']} non-comic and {text['comic']} comic pages "
+                    "are text pages); by kind "
+                    + ", ".join(f"{k} {_num(v.get('auc_prose'))}" for k, v in nc["auc_by_kind"].items()),
+                    f"target >= {targets['not_a_comic_auc']}" if targets else "",
+                )
+            )
     k = d.get("k", 10)
     for set_name, q in d.get("quote_panel", {}).items():
         o = q["overall"]

@@ -21,7 +21,10 @@ d. not-a-comic: ROC AUC of the outlier score of :mod:`comics_analysis.analysis` 
    distance to the nearest pages of the reference: pages with 2+ detected panels, detected
    here with the classical detector, so no label is used) on the comic pages mixed with
    document pages drawn in code (:mod:`comics_analysis.synth.documents`: text-book, paper,
-   scanned prose, illustrated game book); also with every page as the reference.
+   scanned prose, illustrated game book); also with every page as the reference, and the
+   score that puts text pages first (:func:`comics_analysis.analysis.not_a_comic_scores`:
+   pages with 10+ prose lines counted from the pixels, then the outlier score against a
+   reference of the pages with 2+ panels and no prose).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 
 from .report import run_info
 from .search_encoders import EvalPage, ModelEncoder, TowerEncoder
+from .search_outliers import not_a_comic_auc
 from .search_queries import ERROR_RATE, damage_crop, ocr_noise
 
 log = logging.getLogger(__name__)
@@ -216,59 +220,6 @@ def knn_book_accuracy(page_vecs: np.ndarray, books: Sequence[str], k: int = 5) -
     }
 
 
-def not_a_comic_auc(
-    page_vecs: np.ndarray,
-    comic: np.ndarray,
-    detected: np.ndarray,
-    kinds: Sequence[str],
-    panel_mean: np.ndarray | None = None,
-    image_mean: np.ndarray | None = None,
-) -> dict:
-    """ROC AUC of the analysis layer's outlier score, non-comic pages positive (module
-    docstring). ``auc``: its default reference, the pages with 2+ detected panels (no label
-    used); also with every page as the reference, with the comic pages as the reference (their
-    labels used: novelty detection against a known comic collection, each page left out of its
-    own neighbours) and, ``panel_mean`` given, on the mean of each page's panel vectors
-    (``image_mean``: of its image-only panel vectors, a model's)."""
-    from sklearn.metrics import roc_auc_score
-
-    from ..analysis import comic_reference, outlier_scores  # lazy: scipy and sklearn
-
-    comic = np.asarray(comic, bool)
-    reference = comic_reference(np.asarray(detected))
-
-    def auc(vectors: np.ndarray, ref: np.ndarray | None) -> tuple[float, np.ndarray]:
-        raw, _z = outlier_scores(vectors, reference=ref)
-        return round(float(roc_auc_score(~comic, raw)), 4), raw
-
-    main, raw = auc(page_vecs, reference)
-    kinds = np.asarray(kinds)
-    per_kind = {}
-    for kind in dict.fromkeys(kinds[~comic].tolist()):
-        rows = comic | (kinds == kind)
-        per_kind[kind] = {
-            "pages": int((kinds == kind).sum()),
-            "in_reference": int(((kinds == kind) & reference).sum()),
-            "auc": round(float(roc_auc_score(~comic[rows], raw[rows])), 4),
-        }
-    out = {
-        "comic_pages": int(comic.sum()),
-        "non_comic_pages": int((~comic).sum()),
-        "reference_pages": int(reference.sum()),
-        "non_comic_in_reference": int((reference & ~comic).sum()),
-        "comic_outside_reference": int((~reference & comic).sum()),
-        "auc": main,
-        "auc_reference_all_pages": auc(page_vecs, None)[0],
-        "auc_reference_comic_pages": auc(page_vecs, comic)[0],
-        "auc_by_kind": per_kind,
-    }
-    if panel_mean is not None:
-        out["auc_panel_mean_vectors"] = auc(panel_mean, reference)[0]
-    if image_mean is not None:
-        out["auc_image_panel_mean_vectors"] = auc(image_mean, reference)[0]
-    return out
-
-
 def quote_to_panel(
     pages: Sequence[Any], seed: int = 0, k: int = 10, books: dict[str, str] | None = None
 ) -> dict:
@@ -403,6 +354,9 @@ def evaluate_search(
     comic = np.array([p.comic for p in everything])
     counts = np.array([len(detected[p.page_id]) for p in everything])
     kinds = [p.book if not p.comic else "comic" for p in everything]
+    from ..analysis import prose_lines  # lazy: scipy
+
+    prose = np.array([prose_lines(images[p.page_id]).lines for p in everything])
 
     encoders: list[dict] = []
     for spec in [*(("tower", t) for t in towers), *(("model", m) for m in models)]:
@@ -441,6 +395,7 @@ def evaluate_search(
                     kinds,
                     _means(panel_vecs),
                     _means(crop_index) if crop_index is not panel_vecs else None,
+                    prose,
                 )
                 if docs
                 else None,
@@ -538,6 +493,7 @@ def summary_text(payload: dict) -> str:
         ("auc_reference_comic_pages", "reference: comic pages"),
         ("auc_panel_mean_vectors", "mean panel vectors"),
         ("auc_image_panel_mean_vectors", "mean image-only panel vectors"),
+        ("auc_prose", "prose lines, then outliers"),
     ):
         if nc_encoders:
             values = [_fmt((e["not_a_comic"] or {}).get(metric)) for e in encoders]
@@ -545,6 +501,8 @@ def summary_text(payload: dict) -> str:
     for kind in nc_encoders[0]["not_a_comic"]["auc_by_kind"] if nc_encoders else ():
         values = [_fmt(e["not_a_comic"]["auc_by_kind"][kind]["auc"]) for e in encoders]
         rows.append(["not-a-comic ROC AUC, 2+ panels", kind, *values])
+        values = [_fmt(e["not_a_comic"]["auc_by_kind"][kind].get("auc_prose")) for e in encoders]
+        rows.append(["not-a-comic ROC AUC, prose lines, then outliers", kind, *values])
     out += ["", format_table(["metric", "book", *names], rows)]
     if nc_encoders:
         nc = nc_encoders[0]["not_a_comic"]
@@ -552,6 +510,13 @@ def summary_text(payload: dict) -> str:
             f"not-a-comic: {nc['comic_pages']} comic + {nc['non_comic_pages']} non-comic pages; outlier "
             f"reference = pages with 2+ detected panels ({nc['reference_pages']}, of which "
             f"{nc['non_comic_in_reference']} non-comic)"
+            + (
+                f"; text pages ({nc['text_pages']['lines']}+ prose lines): {nc['text_pages']['non_comic']} "
+                f"non-comic, "
+                f"{nc['text_pages']['comic']} comic"
+                if "text_pages" in nc
+                else ""
+            )
         )
     k = payload["k"]
     rows = []

@@ -83,7 +83,8 @@ def register(commands: Commands) -> None:
         "demo",
         help="run the main job on an embedded sample (what `make demo` runs)",
         description="The whole pipeline on a generated sample: synth -> ingest -> annotate -> page types "
-        "(segment) -> dataset -> train Closure Lite (short CPU schedule) -> embed -> analyze -> serve the "
+        "(segment) -> dataset -> train Closure Lite (lite: heads only on the frozen, cached Lite0 and MiniLM "
+        "towers; a short CPU schedule) -> embed -> analyze -> serve the "
         "Space on 127.0.0.1 (DEMO_NO_SERVE=1: stop after writing everything). Ends by printing the "
         "`serve` command that opens the Space on what it wrote.",
     )

@@ -143,6 +143,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         threads=args.threads,
         show_progress=not args.quiet,
         engine=engine_options(args),
+        max_panels=args.max_panels,
     )
     s = result.summary
     print(
@@ -151,6 +152,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
         f"({result.pages_per_second:.2f} pages/s); chunks written {len(s.written_chunks)}, skipped "
         f"{s.skipped_chunks}; store {'complete' if s.complete else 'incomplete'}: {s.store}"
     )
+    if s.panels_truncated:
+        print(
+            f"{s.panels_truncated} pages have more panels than the store keeps (see --max-panels; ids logged)"
+        )
     return 0
 
 
@@ -269,6 +274,12 @@ def register(commands: Commands) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="pages per forward pass (default 16)")
     p.add_argument("--chunk-pages", type=int, default=1024, help="pages per store chunk (default 1024)")
     p.add_argument("--dtype", choices=["float16", "int8"], default="float16", help="vector storage")
+    p.add_argument(
+        "--max-panels",
+        type=int,
+        help="most panels kept per page, the store's panel axis (default: an existing store's, else 32); "
+        "pages with more are logged by page id",
+    )
     p.add_argument("--model-id", help="model id recorded in the store (default: the --model value)")
     p.add_argument("--revision", help="model revision (Hub commit; default: weights hash of a folder)")
     p.add_argument("--threads", type=int, help="torch CPU threads per process")
@@ -342,16 +353,17 @@ def register(commands: Commands) -> None:
     p = st_sub.add_parser(
         "index",
         help="build a FAISS IVF index (for `search --ann`) or the full-text index (`--level text`)",
-        description="--level page/panel: a FAISS IVF index of those vectors. --level text: "
+        description="--level page/panel/crop: a FAISS IVF index of those vectors (crop: the image-only "
+        "panel vectors that crop queries search). --level text: "
         "STORE/fulltext.sqlite (SQLite FTS5, trigrams) over the lettering, for `search --quote`; a "
         "re-run adds the chunks finished since and is a no-op when nothing changed.",
     )
     p.add_argument("store", type=Path, help="embedding store folder")
     p.add_argument(
         "--level",
-        choices=["page", "panel", "text"],
+        choices=["page", "panel", "crop", "text"],
         default="page",
-        help="vectors to index, or the lettering",
+        help="vectors to index (crop: the image-only panel vectors of `search --image`), or the lettering",
     )
     p.add_argument("--rebuild", action="store_true", help="with --level text: rebuild from empty")
     p.add_argument("--nlist", type=int, help="inverted lists (default sqrt(n))")

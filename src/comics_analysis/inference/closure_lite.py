@@ -147,10 +147,18 @@ class ModelEmbedder:
     goes through the processor (panel crops, text, layout) and one forward pass under
     ``torch.no_grad``; the mask marks the page's real panels. ``image_vectors``: a 4th array, the
     image-only panel vectors [B, P, D] (the forward pass's ``vision_embeds``: what ``embed_crop``
-    gives for a crop query), for a store that keeps them."""
+    gives for a crop query), for a store that keeps them. ``max_panels``: most panels read per
+    page (default: the processor's training cap); P is at most that, the store's panel axis."""
 
-    def __init__(self, loaded: LoadedModel, device: Any = None, image_vectors: bool = False):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: Any = None,
+        image_vectors: bool = False,
+        max_panels: int | None = None,
+    ):
         self.image_vectors = image_vectors
+        self.max_panels = max_panels
         import torch
 
         self.loaded = loaded
@@ -165,7 +173,10 @@ class ModelEmbedder:
     def __call__(self, items) -> tuple[np.ndarray, ...]:
         import torch
 
-        processed = [self.processor.process_page(item.load_image(), item.page) for item in items]
+        processed = [
+            self.processor.process_page(item.load_image(), item.page, max_panels=self.max_panels)
+            for item in items
+        ]
         batch = self.processor.collate(processed)
         batch.pop("order", None)
         batch = {k: v.to(self.device) for k, v in batch.items()}

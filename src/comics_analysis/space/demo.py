@@ -218,9 +218,11 @@ def run_demo(
         train_closure_lite,
     )
 
+    heads_only = model_config == "lite"
+    frozen = "both towers frozen, their outputs cached: heads only" if heads_only else "text tower frozen"
     print(
-        f"\n[6/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, "
-        f"text tower frozen) on the dataset into {out / 'closure-lite'}"
+        f"\n[6/{total}] training Closure Lite ({model_config}, {train_steps} steps on CPU, {frozen}) "
+        f"on the dataset into {out / 'closure-lite'}"
     )
     step = time.perf_counter()
     trained = train_closure_lite(
@@ -231,9 +233,13 @@ def run_demo(
             model_config=model_config,
             steps=train_steps,
             batch_size=8,
+            learning_rate=1e-3 if heads_only else 5e-4,  # heads only: the real-page recipe's rate
             warmup_steps=max(1, train_steps // 10),
             eval_every=train_steps,
-            freeze_backbones="text",
+            # lite: pretrained Lite0 + MiniLM frozen, each crop and text through a tower once (cached);
+            # a from-scratch vision tower (tiny, lite-vit) keeps training
+            freeze_backbones="both" if heads_only else "text",
+            cache_features=True,
             show_progress=show_progress,
             report_to="none",
             overwrite=True,  # a demo re-run regenerates everything

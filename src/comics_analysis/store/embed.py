@@ -29,7 +29,7 @@ from ..engine import EngineOptions, require_ray, run_units
 from ..inference.closure_lite import LoadedModel, ModelEmbedder, load_closure_lite
 from ..sources import open_pages
 from .errors import chunk_errors_path, write_chunk_errors
-from .layout import CHUNK_PAGES, plan_hash
+from .layout import CHUNK_PAGES, EMBED_PANELS, plan_hash
 from .reader import open_store
 from .writer import (
     StorePlan,
@@ -95,12 +95,16 @@ def embed_store(
     show_progress: bool = True,
     use_accelerate: bool = True,
     engine: EngineOptions | None = None,
+    max_panels: int | None = None,
 ) -> EmbedResult:
     """Embed ``dataset`` (anything :func:`comics_analysis.sources.open_pages` accepts; ``config``:
     the comic_pages config of an export, default ``all``) with a Closure Lite model into the store
     ``out``. Resumable (finished chunks are skipped); ``num_shards`` / ``shard_index`` split the
     chunks between runs, and under ``accelerate launch`` between processes too. ``engine`` may
-    run the chunks on Ray instead (:func:`embed_store_ray`)."""
+    run the chunks on Ray instead (:func:`embed_store_ray`). ``max_panels``: the store's panel
+    axis, the most panels kept per page (default: an existing store's, else ``EMBED_PANELS``,
+    32); the model reads that many (it has no panel positions, its training cap does not
+    apply); a page with more is logged by page id and counted in ``summary.panels_truncated``."""
     import time
 
     import torch
@@ -124,6 +128,7 @@ def embed_store(
             revision=revision,
             threads=threads,
             show_progress=show_progress,
+            max_panels=max_panels,
         )
     rank, world, device, state = _distributed_state() if use_accelerate else (0, 1, None, None)
     if threads is None and world > 1 and (device is None or device.type == "cpu"):
@@ -138,7 +143,8 @@ def embed_store(
     )
     source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     description = source.description
-    embedder = ModelEmbedder(loaded, device=device, image_vectors=True)
+    panels = store_panels(out, max_panels)
+    embedder = ModelEmbedder(loaded, device=device, image_vectors=True, max_panels=panels)
     writer_shards = num_shards * world
     writer_index = shard_index * world + rank
     log.info(
@@ -159,7 +165,7 @@ def embed_store(
         model_revision=loaded.revision,
         config=loaded.config,
         dtype=dtype,
-        panels=loaded.max_panels,
+        panels=panels,
         dim=loaded.dim,
         chunk_pages=chunk_pages,
         batch_size=batch_size,
@@ -184,6 +190,18 @@ def embed_store(
         panels=embedder.panels,
         seconds=seconds,
     )
+
+
+def store_panels(out: str | Path, max_panels: int | None = None) -> int:
+    """The panel axis of a store a model embeds: ``max_panels``, else the existing store's at
+    ``out`` (a resumed run keeps it), else ``EMBED_PANELS``."""
+    if max_panels is not None:
+        if not 1 <= int(max_panels) <= 127:  # reading_order is int8
+            raise ValueError(f"max_panels must be in [1, 127], got {max_panels}")
+        return int(max_panels)
+    if (Path(out) / "zarr.json").is_file():
+        return int(open_store(out).attrs["panels"])
+    return EMBED_PANELS
 
 
 def _extra_attrs(source, out: str | Path) -> dict[str, Any]:
@@ -234,7 +252,7 @@ def _ray_setup(job: _RayJob) -> _Worker:
         if isinstance(job.model, LoadedModel)
         else load_closure_lite(job.model, revision=job.revision, model_id=job.model_id, device=device)
     )
-    embedder = ModelEmbedder(loaded, device=device, image_vectors=True)
+    embedder = ModelEmbedder(loaded, device=device, image_vectors=True, max_panels=job.plan.panels)
     return _Worker(job, source, embedder, open_for_writing(job.plan.out))
 
 
@@ -262,6 +280,7 @@ def embed_store_ray(
     revision: str | None = None,
     threads: int | None = None,
     show_progress: bool = True,
+    max_panels: int | None = None,
 ) -> EmbedResult:
     """:func:`embed_store` on Ray: the unit is a store chunk (rows in the source's order: books by
     name, pages by index), embedded and written whole by one worker (an actor that loads the model
@@ -281,6 +300,7 @@ def embed_store_ray(
         else load_closure_lite(model, revision=revision, model_id=model_id)
     )
     source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
+    panels = store_panels(out, max_panels)
     plan = plan_store(
         source,
         out,
@@ -288,7 +308,7 @@ def embed_store_ray(
         model_revision=loaded.revision,
         config=loaded.config,
         dtype=dtype,
-        panels=loaded.max_panels,
+        panels=panels,
         dim=loaded.dim,
         chunk_pages=chunk_pages,
         batch_size=batch_size,

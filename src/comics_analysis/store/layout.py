@@ -19,7 +19,11 @@ import json
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
-PANELS = 16
+PANELS = 16  # panel axis of write_store by default (an embed_fn of its own)
+# panel axis of a store a model embeds (embed_store's max_panels by default): the model has no panel
+# positions, so it reads all of a page's panels up to this many, more than its training cap (16);
+# pages with more are flagged (logged by page id, counted in the summary)
+EMBED_PANELS = 32
 DIM = 384
 CHUNK_PAGES = 1024
 EMBEDDING_DTYPES = ("float16", "int8")

@@ -181,7 +181,8 @@ class EmbeddingStore:
         if not self.image_vectors:
             raise ValueError(
                 f"{self.path}: the store has no image-only panel vectors (written before they were "
-                "stored, or by an embed_fn without them); embed it again for crop queries"
+                "stored, or by an embed_fn without them); embed the pages again into a new folder "
+                "(`comics-analysis embed PAGES --model MODEL --out NEW`) for crop queries"
             )
 
     def _vectors(self, name: str, scale_name: str, positions: np.ndarray | None) -> np.ndarray:

@@ -128,6 +128,19 @@ def _create(
 def _check_existing(out: Path, expected: dict[str, Any]) -> dict[str, Any]:
     zarr = _zarr()
     attrs = dict(zarr.open_group(str(out), mode="r").attrs)
+    if "panel_image_vectors" in expected and "panel_image_vectors" not in attrs:
+        raise ValueError(
+            f"{out}: existing store has no image-only panel vectors (panel_image_embedding, what crop "
+            "queries search: it was written before stores kept them, or by an embed_fn without them) and "
+            "cannot gain them on resume; embed into a new folder (or delete this one) to re-embed"
+        )
+    for key in ("panels", "dim"):  # the usual cause of a config_hash change, named
+        if key in attrs and attrs[key] != expected[key]:
+            raise ValueError(
+                f"{out}: existing store has {key}={attrs[key]!r} but this run needs {expected[key]!r}"
+                + (" (max_panels)" if key == "panels" else "")
+                + "; write to a new folder (or delete it) to start over"
+            )
     for key in ("schema_version", "config_hash", "plan_hash", "row_count", "embedding_dtype"):
         if attrs.get(key) != expected[key]:
             raise ValueError(
@@ -223,7 +236,14 @@ def _embed_chunk(
         width = qv.shape[1]
         for r, it in enumerate(batch):
             real = min(len(it.page.panels), panels)
-            truncated += len(it.page.panels) > panels
+            if len(it.page.panels) > panels:
+                truncated += 1
+                log.warning(
+                    "%s: %d panels; the store keeps the first %d (its panel axis: max_panels)",
+                    ids[r],
+                    len(it.page.panels),
+                    panels,
+                )
             valid = qm[r].astype(bool) & (np.arange(width) < real)
             if not np.isfinite(pv[r]).all():
                 raise DataSpecError(
@@ -461,7 +481,8 @@ def finish_store(plan: StorePlan, summary: WriteSummary) -> WriteSummary:
     """Mark the store complete when every chunk of every shard is finished."""
     if summary.panels_truncated:
         log.warning(
-            "%d pages have more than %d panels; their first %d are stored",
+            "%d pages have more than %d panels; their first %d are stored (a larger max_panels keeps "
+            "them all)",
             summary.panels_truncated,
             plan.panels,
             plan.panels,

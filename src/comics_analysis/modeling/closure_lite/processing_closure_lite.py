@@ -186,32 +186,42 @@ class ClosureLiteProcessor(ProcessorMixin):
         return {"pixel_values": self.normalise(crops)}
 
     # --- pages --------------------------------------------------------------------------------
-    def crop_boxes(self, page: Any, image_size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+    def crop_boxes(
+        self, page: Any, image_size: tuple[int, int], max_panels: int | None = None
+    ) -> list[tuple[float, float, float, float]]:
         """The boxes ``process_page`` crops, in the pixels of an image of ``image_size`` (width,
-        height): the first ``max_panels`` panels, or the whole page when it has none."""
+        height): the first ``max_panels`` panels (default: the processor's), or the whole page when
+        it has none."""
         width, height = int(_get(page, "width") or image_size[0]), int(_get(page, "height") or image_size[1])
         sx, sy = image_size[0] / width, image_size[1] / height  # records may describe a larger scan
-        panels = list(_get(page, "panels") or [])[: self.max_panels]
+        panels = list(_get(page, "panels") or [])[: self._cap(max_panels)]
         boxes = [tuple(float(v) for v in _get(panel, "bbox")) for panel in panels] or [
             (0.0, 0.0, width, height)
         ]
         return [(x * sx, y * sy, w * sx, h * sy) for x, y, w, h in boxes]
 
     def process_page(
-        self, image: Image.Image | str | Path | tuple[int, int], page: Any, pixel_values: Any = None
+        self,
+        image: Image.Image | str | Path | tuple[int, int],
+        page: Any,
+        pixel_values: Any = None,
+        max_panels: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """One page (unbatched tensors, P = its panel count, at most ``max_panels``). Panels are
-        taken in their stored (reading) order; ``order`` holds that rank. A page without panels is
-        one panel covering the page, so it still gets an embedding. ``pixel_values``: rows given
-        for the crops (e.g. cached tower features, one per ``crop_boxes`` box); then ``image`` may
-        be the image's (width, height) and nothing is cropped."""
+        """One page (unbatched tensors, P = its panel count, at most ``max_panels``: default the
+        processor's, the training cap; inference may pass more, since the model has no panel
+        positions and the layout features keep the processor's scale, e.g. ``n_panels`` 20 / 16
+        for a 20-panel page). Panels are taken in their stored (reading) order; ``order`` holds
+        that rank. A page without panels is one panel covering the page, so it still gets an
+        embedding. ``pixel_values``: rows given for the crops (e.g. cached tower features, one per
+        ``crop_boxes`` box); then ``image`` may be the image's (width, height) and nothing is
+        cropped."""
         if pixel_values is None:
             if not isinstance(image, Image.Image):
                 image = Image.open(image)
             image = image.convert("RGB")
         size = tuple(image) if isinstance(image, tuple) else image.size
         width, height = int(_get(page, "width") or size[0]), int(_get(page, "height") or size[1])
-        panels = list(_get(page, "panels") or [])[: self.max_panels]
+        panels = list(_get(page, "panels") or [])[: self._cap(max_panels)]
         boxes = [tuple(float(v) for v in _get(panel, "bbox")) for panel in panels] or [
             (0.0, 0.0, width, height)
         ]
@@ -219,7 +229,8 @@ class ClosureLiteProcessor(ProcessorMixin):
         n = len(boxes)
         if pixel_values is None:
             crops = [
-                letterbox(image, b, self.image_size, self.letterbox_fill) for b in self.crop_boxes(page, size)
+                letterbox(image, b, self.image_size, self.letterbox_fill)
+                for b in self.crop_boxes(page, size, max_panels)
             ]
             pixel_values = self.normalise(crops)
         rtl = 1.0 if _get(page, "reading_direction", "ltr") == "rtl" else 0.0
@@ -246,6 +257,13 @@ class ClosureLiteProcessor(ProcessorMixin):
             "layout": layout,
             "order": torch.arange(n, dtype=torch.long),
         }
+
+    def _cap(self, max_panels: int | None) -> int:
+        if max_panels is None:
+            return self.max_panels
+        if int(max_panels) < 1:
+            raise ValueError(f"max_panels must be >= 1, got {max_panels}")
+        return int(max_panels)
 
     def _layout(self, box, index: int, count: int, width: float, height: float, rtl: float) -> list[float]:
         x, y, w, h = box
