@@ -114,7 +114,7 @@ def stage_ingest(work: Path, pages: int, args) -> dict:
     from comics_analysis.ingest import ingest
 
     manifest = ingest([work / "books"], work / "ingest", workers=args.cpus, show_progress=False)
-    return {"pages": manifest.pages.num_rows}
+    return {"pages": len(manifest)}
 
 
 def stage_annotate(work: Path, pages: int, args) -> dict:
