@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ...dataspec import atomic_write
 from ...dataspec.io import remove_orphans
+from ...engine import EngineOptions, run_units
 from ...ingest import read_manifest
 from .client import VlmClient, VlmConfig, VlmError, VlmResult
 
@@ -143,8 +145,10 @@ async def read_pages(
     concurrency: int = 4,
     max_cost: float | None = None,
     show_progress: bool = True,
+    clean: bool = True,
 ) -> RunTotals:
-    """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals."""
+    """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals. ``clean``:
+    first remove the temp files of killed runs under ``out/pages``."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     if max_cost is not None and not (client.config.price_in or client.config.price_out):
@@ -153,7 +157,7 @@ async def read_pages(
             "price_in / price_out for model " + repr(client.config.model)
         )
     totals = RunTotals(pages=len(jobs))
-    if (Path(out) / "pages").is_dir():
+    if clean and (Path(out) / "pages").is_dir():
         remove_orphans(Path(out) / "pages")  # a killed run's half-written page files
     todo = [(pid, path) for pid, path in jobs if not page_file(out, pid).is_file()]
     totals.skipped = len(jobs) - len(todo)
@@ -221,6 +225,68 @@ def _load(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
+def _engine_setup(config: VlmConfig) -> VlmClient:
+    return VlmClient(config)
+
+
+def _engine_book(concurrency: int, out: str, client: VlmClient, jobs: list[tuple[str, str]]) -> RunTotals:
+    """One book on an engine worker: its pages read with ``concurrency`` requests in flight."""
+    jobs = [(page_id, Path(path)) for page_id, path in jobs]
+    reading = read_pages(client, jobs, out, concurrency=concurrency, show_progress=False, clean=False)
+    return asyncio.run(reading)
+
+
+def _read_on_engine(
+    config: VlmConfig,
+    jobs: list[tuple[str, Path]],
+    out: Path,
+    engine: EngineOptions,
+    concurrency: int,
+    max_cost: float | None,
+) -> RunTotals:
+    """The pages on Ray: a book per unit (pages with a file already are not sent); a worker reads
+    its book with ``concurrency // workers`` requests in flight, and at most ``concurrency``
+    workers (``engine.workers`` when lower) run at once, so the cluster never has more than
+    ``concurrency`` requests in flight. Each worker writes its page files (atomically, as the
+    local engine); the driver adds up the totals. A book whose worker died past its retries
+    counts its pages as failed (no file: the next run retries them)."""
+    if max_cost is not None:
+        raise ValueError(
+            "max_cost needs the local engine (one process counts the spend against the budget); "
+            "with engine ray, bound the run with limit instead"
+        )
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    workers = min(engine.workers or concurrency, concurrency)
+    engine = replace(engine, workers=workers)
+    if (out / "pages").is_dir():
+        remove_orphans(out / "pages")  # a killed run's half-written page files
+    totals = RunTotals(pages=len(jobs))
+    books: dict[str, list[tuple[str, str]]] = {}
+    for page_id, path in jobs:
+        if page_file(out, page_id).is_file():
+            totals.skipped += 1
+        else:
+            books.setdefault(page_id.rsplit("/", 1)[0], []).append((page_id, str(path)))
+    outcomes = run_units(
+        list(books.items()),
+        partial(_engine_setup, config),
+        partial(_engine_book, max(1, concurrency // workers), str(out)),
+        engine,
+    )
+    for outcome in outcomes:
+        if not outcome.ok:
+            pages = books[outcome.key]
+            totals.failed += len(pages)
+            totals.failures += [{"page_id": pid, "error": f"book:{outcome.error}"} for pid, _ in pages]
+            continue
+        part: RunTotals = outcome.result
+        for name in ("read", "cached", "parse_failed", "failed", "input_tokens", "output_tokens", "cost"):
+            setattr(totals, name, getattr(totals, name) + getattr(part, name))
+        totals.failures += part.failures
+    return totals
+
+
 def run_vlm(
     ingest_dir: str | Path,
     out: str | Path,
@@ -231,9 +297,12 @@ def run_vlm(
     limit: int | None = None,
     show_progress: bool = True,
     preflight: bool = True,
+    engine: EngineOptions | None = None,
 ) -> RunTotals:
     """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``.
-    ``preflight``: check once that the endpoint answers before reading (when pages are left)."""
+    ``preflight``: check once that the endpoint answers before reading (when pages are left).
+    ``engine`` (ray): books as units on Ray workers (:func:`_read_on_engine`), at most
+    ``concurrency`` requests in flight over the whole cluster."""
 
     out = Path(out)
     state = _check_out(out, config)
@@ -245,9 +314,14 @@ def run_vlm(
     if preflight and any(not page_file(out, pid).is_file() for pid, _ in jobs):
         client.preflight()  # a wrong URL fails here, in seconds, not after every page's retries
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    totals = asyncio.run(
-        read_pages(client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress)
-    )
+    if engine is not None and engine.is_ray:
+        totals = _read_on_engine(config, jobs, out, engine, concurrency, max_cost)
+    else:
+        totals = asyncio.run(
+            read_pages(
+                client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress
+            )
+        )
     state["config"] = client.config_dict()
     state["runs"].append(
         {
