@@ -394,8 +394,8 @@ def main() -> None:
     if args.json.is_file():  # sizes measured before (e.g. 10^5 in a separate, longer run) are kept
         old = json.loads(args.json.read_text())
         report["sizes"].update(old.get("sizes", {}))
-        report["ray"].update(old.get("ray", {}))
-        report["distinct_books"].update(old.get("distinct_books", {}))
+        for key in ("ray", "ray_runs", "synth_seconds", "distinct_books", "runs"):
+            report.setdefault(key, {}).update(old.get(key, {}))
     for n in args.sizes:
         work = args.out / f"{n}"
         print(f"{n} pages in {work}", flush=True)
@@ -407,6 +407,8 @@ def main() -> None:
             report["distinct_books"][str(n)] = args.distinct_books
         sizes = report["sizes"].setdefault(str(n), {})
         sizes.update({stage: measure(stage, work, n, args) for stage in args.stages})
+        when = report.setdefault("runs", {}).setdefault(str(n), {})  # date and commit of each row
+        when.update({stage: [report["date_utc"], report["commit"]] for stage in args.stages})
         if n in (args.ray_sizes or []):
             ray = {stage: measure(stage, work, n, args, ray=True) for stage in ("annotate", "embed")}
             report.setdefault("ray_runs", {})[str(n)] = ray
