@@ -4,7 +4,8 @@
 it could not be parsed), the repairs applied, tokens and cost. Files are written atomically as
 answers arrive, so a killed or budget-stopped run resumes where it stopped: pages with a file are
 skipped, and failed requests (retries exhausted) have none, so they are tried again.
-``OUT/run.json`` records the configuration (never the key) and the totals of every run.
+``OUT/run.json`` records the configuration (never the key) and the totals of every run (a shard
+of a sharded run: ``OUT/run-shard-III-of-KKK.json``).
 
 The budget (``max_cost``): a new page is started only while the money spent plus the expected
 cost of the pages in flight stays under it; pages in flight finish, so a run overshoots by at
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 from ...dataspec import atomic_write
 from ...dataspec.io import remove_orphans
 from ...engine import EngineOptions, run_units
-from ...ingest import read_manifest
+from ...ingest import read_manifest, shard_of
 from .client import VlmClient, VlmConfig, VlmError, VlmResult
 
 log = logging.getLogger(__name__)
@@ -122,19 +123,28 @@ def _record(page_id: str, config: VlmConfig, result: VlmResult) -> dict:
     }
 
 
-def _check_out(out: Path, config: VlmConfig) -> dict:
+def run_file(out: str | Path, num_shards: int = 1, shard_index: int = 0) -> Path:
+    """``OUT/run.json``, or a shard's ``OUT/run-shard-III-of-KKK.json``."""
+    name = "run.json" if num_shards == 1 else f"run-shard-{shard_index:03d}-of-{num_shards:03d}.json"
+    return Path(out) / name
+
+
+def _check_out(out: Path, config: VlmConfig, state_path: Path) -> dict:
     """OUT belongs to one model and prompt version: mixing readings would corrupt the dataset."""
-    state_path = out / "run.json"
-    if state_path.is_file():
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        was = (state["config"]["model"], state["config"]["prompt_version"])
+    state = {"runs": []}
+    for path in sorted({state_path, *out.glob("run*.json")}):
+        if not path.is_file():
+            continue
+        found = json.loads(path.read_text(encoding="utf-8"))
+        was = (found["config"]["model"], found["config"]["prompt_version"])
         if was != (config.model, config.prompt_version):
             raise ValueError(
                 f"{out} holds readings by model {was[0]!r} with prompt {was[1]!r}; "
                 f"use another output folder (out) for {config.model!r} / {config.prompt_version!r}"
             )
-        return state
-    return {"runs": []}
+        if path == state_path:
+            state = found
+    return state
 
 
 async def read_pages(
@@ -298,15 +308,24 @@ def run_vlm(
     show_progress: bool = True,
     preflight: bool = True,
     engine: EngineOptions | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
 ) -> RunTotals:
     """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``.
     ``preflight``: check once that the endpoint answers before reading (when pages are left).
     ``engine`` (ray): books as units on Ray workers (:func:`_read_on_engine`), at most
-    ``concurrency`` requests in flight over the whole cluster."""
+    ``concurrency`` requests in flight over the whole cluster. ``num_shards`` / ``shard_index``:
+    only the books of this shard (by a hash of the book id, as ``annotate``); shards write
+    disjoint page files into the same ``out`` and each its own ``run-shard-III-of-KKK.json``."""
 
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index {shard_index} is not in [0, num_shards={num_shards})")
     out = Path(out)
-    state = _check_out(out, config)
+    state_path = run_file(out, num_shards, shard_index)
+    state = _check_out(out, config, state_path)
     rows = sorted(read_manifest(ingest_dir).ok(), key=lambda r: (r["book_id"], r["page_index"]))
+    if num_shards > 1:
+        rows = [r for r in rows if shard_of(r["book_id"], num_shards) == shard_index]
     if limit is not None:
         rows = rows[:limit]
     jobs = [(r["page_id"], Path(ingest_dir) / r["path"]) for r in rows]
@@ -333,6 +352,6 @@ def run_vlm(
         }
     )
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "run.json") as handle:
+    with atomic_write(state_path) as handle:
         json.dump(state, handle, indent=2)
     return totals
