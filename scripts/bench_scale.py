@@ -290,15 +290,14 @@ def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict
 
 
 def extrapolate(sizes: dict) -> dict:
-    """Per stage: seconds and peak tree memory at 10^6 pages, linear through the two largest sizes."""
-    ns = sorted(int(n) for n in sizes)
-    if len(ns) < 2:
-        return {}
-    a, b = ns[-2], ns[-1]
+    """Per stage: seconds and peak tree memory at 10^6 pages, linear through the two largest sizes
+    that stage was measured at."""
     out = {}
     for stage in STAGES:
-        if stage not in sizes[str(a)] or stage not in sizes[str(b)]:
+        ns = sorted(int(n) for n in sizes if stage in sizes[n])
+        if len(ns) < 2:
             continue
+        a, b = ns[-2], ns[-1]
         ta, tb = sizes[str(a)][stage]["seconds"], sizes[str(b)][stage]["seconds"]
         slope = (tb - ta) / (b - a)
         ca, cb = sizes[str(a)][stage]["cpu_seconds"], sizes[str(b)][stage]["cpu_seconds"]
@@ -310,6 +309,7 @@ def extrapolate(sizes: dict) -> dict:
             "cpu_hours_at_1e6": round((cb + cpu_slope * (1_000_000 - b)) / 3600, 2),
             "memory_ratio": round(mb / ma, 2),
             "peak_tree_rss_mb_at_1e6": round(mb + (mb - ma) / (b - a) * (1_000_000 - b), 0),
+            "from_sizes": [a, b],
         }
     return out
 

@@ -606,3 +606,19 @@ def test_manifest_writer_over_row_groups_matches_the_definition(tmp_path):
         writer.add(rows[per_book : 2 * per_book])
         writer.add(rows[:per_book])
     assert not list((tmp_path / "x").glob("*manifest*"))  # a failed write leaves no file, no temp
+
+
+def test_a_killed_manifest_writer_leaves_no_temp_file_after_the_next_run(tmp_path, library):
+    import subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = out / f".manifest.parquet.pid{dead.pid}.x1y2.tmp"  # a writer killed mid-manifest
+    stale.write_bytes(b"PAR1 half")
+    alive = out / f".manifest.parquet.pid{os.getppid()}.z3.tmp"  # a live process's, in flight
+    alive.write_bytes(b"PAR1 busy")
+    ingest([library / "books"], out, show_progress=False)
+    assert not stale.exists() and alive.exists()
+    assert (out / "manifest.parquet").is_file()
