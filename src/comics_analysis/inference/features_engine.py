@@ -68,7 +68,7 @@ def _open(job: _Job):
 
 def _setup(job: _Job) -> _Worker:
     """Once per engine worker: the pages and the encoders."""
-    import torch
+    import torch  # lazy: on the worker, as the encoders load it
 
     torch.set_num_threads(job.threads)
     store = job.page_store() if job.page_store is not None else None
@@ -114,8 +114,8 @@ def _batch(worker: _Worker, unit: tuple[int, list[int], list[str]]) -> tuple[int
 
 
 def _write_errors(out: Path, rows: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # lazy: only a run with failed batches writes the table
+    import pyarrow.parquet as pq  # lazy: as above
 
     path = out / ERRORS_FILE
     if not rows:
