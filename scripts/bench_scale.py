@@ -55,7 +55,29 @@ OUTPUTS = {  # what each stage writes under the size's folder
 # --- one stage, in its own process --------------------------------------------------------------
 
 
-def _make_books(folder: Path, pages: int, size: tuple[int, int], start: int, stop: int) -> None:
+def _variant(data: bytes, seed: tuple[int, int]) -> bytes:
+    """A page made from another: a few filled rectangles drawn over it (seeded), so its bytes, its
+    pixels and its perceptual hash are its own; ~1 ms instead of ~30 ms for a new page."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(f"{seed[0]}-{seed[1]}")
+    with Image.open(BytesIO(data)) as source:
+        image = source.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        w, h = rng.randint(12, image.width // 2), rng.randint(12, image.height // 3)
+        x, y = rng.randint(0, image.width - w), rng.randint(0, image.height - h)
+        draw.rectangle((x, y, x + w, y + h), fill=tuple(rng.randint(0, 255) for _ in range(3)))
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _make_books(
+    folder: Path, pages: int, size: tuple[int, int], start: int, stop: int, distinct: int | None = None
+) -> None:
     from comics_analysis.synth import make_page
 
     for b in range(start, stop):
@@ -63,12 +85,20 @@ def _make_books(folder: Path, pages: int, size: tuple[int, int], start: int, sto
         if path.exists():
             continue
         tmp = path.with_suffix(".tmp")
+        base = None
+        if distinct is not None and b >= distinct:  # pages drawn over those of an earlier book
+            base = zipfile.ZipFile(folder / f"book-{b % distinct:05d}.cbz")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
             for i in range(min(BOOK_PAGES, pages - b * BOOK_PAGES)):
+                if base is not None:
+                    archive.writestr(f"p{i:03d}.jpg", _variant(base.read(f"p{i:03d}.jpg"), (b, i)))
+                    continue
                 page = make_page((b, i), size=size)
                 buffer = BytesIO()
                 page.image.save(buffer, "JPEG", quality=85)
                 archive.writestr(f"p{i:03d}.jpg", buffer.getvalue())
+        if base is not None:
+            base.close()
         tmp.rename(path)
 
 
@@ -78,13 +108,16 @@ def stage_synth(work: Path, pages: int, args) -> dict:
     books = work / "books"
     books.mkdir(parents=True, exist_ok=True)
     n = (pages + BOOK_PAGES - 1) // BOOK_PAGES
-    step = max(1, n // (4 * args.cpus))
+    distinct = min(n, args.distinct_books) if args.distinct_books else n
+    size = tuple(args.page_size)
     with ProcessPoolExecutor(args.cpus) as pool:
-        for f in [
-            pool.submit(_make_books, books, pages, tuple(args.page_size), s, min(n, s + step))
-            for s in range(0, n, step)
-        ]:
-            f.result()
+        for first, last, base in ((0, distinct, None), (distinct, n, distinct)):  # new pages, then variants
+            step = max(1, (last - first) // (4 * args.cpus))
+            for f in [
+                pool.submit(_make_books, books, pages, size, s, min(last, s + step), base)
+                for s in range(first, last, step)
+            ]:
+                f.result()
     model = work / "model"
     if not (model / "config.json").is_file():
         import torch
@@ -114,7 +147,7 @@ def stage_ingest(work: Path, pages: int, args) -> dict:
     from comics_analysis.ingest import ingest
 
     manifest = ingest([work / "books"], work / "ingest", workers=args.cpus, show_progress=False)
-    return {"pages": manifest.pages.num_rows}
+    return {"pages": len(manifest)}
 
 
 def stage_annotate(work: Path, pages: int, args) -> dict:
@@ -205,6 +238,8 @@ def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict
     """Run one stage in a child process: seconds, peak RSS (process, process tree), its result."""
     cmd = [sys.executable, str(HERE), "--stage", stage, "--work", str(work), "--pages", str(pages)]
     cmd += ["--cpus", str(args.cpus), "--page-size", *map(str, args.page_size)]
+    if args.distinct_books:
+        cmd += ["--distinct-books", str(args.distinct_books)]
     if ray:
         cmd.append("--ray")
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
@@ -255,15 +290,14 @@ def measure(stage: str, work: Path, pages: int, args, ray: bool = False) -> dict
 
 
 def extrapolate(sizes: dict) -> dict:
-    """Per stage: seconds and peak tree memory at 10^6 pages, linear through the two largest sizes."""
-    ns = sorted(int(n) for n in sizes)
-    if len(ns) < 2:
-        return {}
-    a, b = ns[-2], ns[-1]
+    """Per stage: seconds and peak tree memory at 10^6 pages, linear through the two largest sizes
+    that stage was measured at."""
     out = {}
     for stage in STAGES:
-        if stage not in sizes[str(a)] or stage not in sizes[str(b)]:
+        ns = sorted(int(n) for n in sizes if stage in sizes[n])
+        if len(ns) < 2:
             continue
+        a, b = ns[-2], ns[-1]
         ta, tb = sizes[str(a)][stage]["seconds"], sizes[str(b)][stage]["seconds"]
         slope = (tb - ta) / (b - a)
         ca, cb = sizes[str(a)][stage]["cpu_seconds"], sizes[str(b)][stage]["cpu_seconds"]
@@ -275,6 +309,7 @@ def extrapolate(sizes: dict) -> dict:
             "cpu_hours_at_1e6": round((cb + cpu_slope * (1_000_000 - b)) / 3600, 2),
             "memory_ratio": round(mb / ma, 2),
             "peak_tree_rss_mb_at_1e6": round(mb + (mb - ma) / (b - a) * (1_000_000 - b), 0),
+            "from_sizes": [a, b],
         }
     return out
 
@@ -328,6 +363,12 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="a subset to run")
     parser.add_argument("--page-size", type=int, nargs=2, default=[128, 192], metavar=("W", "H"))
+    parser.add_argument(
+        "--distinct-books",
+        type=int,
+        help="synthesize only this many books (~30 ms a page); the others are variants of their pages "
+        "(rectangles drawn over them, ~1 ms a page; every page still unique)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench_output/scale"))
     parser.add_argument("--json", type=Path, default=Path("docs/bench/scale.json"))
     parser.add_argument("--stage", choices=["synth", *STAGES], help=argparse.SUPPRESS)
@@ -345,6 +386,7 @@ def main() -> None:
         "cpus": args.cpus,
         "page_size": args.page_size,
         "book_pages": BOOK_PAGES,
+        "distinct_books": {},  # size -> books synthesized (the rest: variants), when not all
         "sizes": {},
         "synth_seconds": {},
         "ray": {},
@@ -352,7 +394,8 @@ def main() -> None:
     if args.json.is_file():  # sizes measured before (e.g. 10^5 in a separate, longer run) are kept
         old = json.loads(args.json.read_text())
         report["sizes"].update(old.get("sizes", {}))
-        report["ray"].update(old.get("ray", {}))
+        for key in ("ray", "ray_runs", "synth_seconds", "distinct_books", "runs"):
+            report.setdefault(key, {}).update(old.get(key, {}))
     for n in args.sizes:
         work = args.out / f"{n}"
         print(f"{n} pages in {work}", flush=True)
@@ -360,8 +403,12 @@ def main() -> None:
             for old in OUTPUTS[stage]:
                 shutil.rmtree(work / old, ignore_errors=True)
         report["synth_seconds"][str(n)] = measure("synth", work, n, args)["seconds"]
+        if args.distinct_books and args.distinct_books * BOOK_PAGES < n:
+            report["distinct_books"][str(n)] = args.distinct_books
         sizes = report["sizes"].setdefault(str(n), {})
         sizes.update({stage: measure(stage, work, n, args) for stage in args.stages})
+        when = report.setdefault("runs", {}).setdefault(str(n), {})  # date and commit of each row
+        when.update({stage: [report["date_utc"], report["commit"]] for stage in args.stages})
         if n in (args.ray_sizes or []):
             ray = {stage: measure(stage, work, n, args, ray=True) for stage in ("annotate", "embed")}
             report.setdefault("ray_runs", {})[str(n)] = ray

@@ -65,6 +65,8 @@ def test_embed_writes_model_vectors_and_attributes(corpus):
     # the panel axis is EMBED_PANELS (32), more than the model's training cap of 16
     assert len(attrs["config_hash"]) == 16 and attrs["dim"] == 64 and attrs["panels"] == 32
     assert attrs["source"] == os.path.relpath(root / "coll", out)
+    # the source's description names its folders relative to the store too, never absolutely
+    assert attrs["source"] in attrs["source_description"] and str(root) not in attrs["source_description"]
     # one stored panel per real panel; panel-less pages (prose, noise) store none
     assert st.panel_mask.sum(axis=1).tolist() == [min(len(p.panels), 16) for p in pages]
     # the stored vectors are the model's own (float16 rounding), for a page embedded alone

@@ -13,6 +13,7 @@ from PIL import Image
 from comics_analysis.dataspec import book_id_for_file, make_page_id, read_jsonl
 from comics_analysis.ingest import (
     ContainerError,
+    assemble,
     discover,
     ingest,
     merge_shards,
@@ -573,3 +574,90 @@ def test_an_exif_rotated_jpeg_in_a_cbz_is_ingested_upright(tmp_path, orientation
     assert (record.width, record.height) == size
     source = open_pages(tmp_path / "ann")
     assert source.load_image(source.page(0)).size == size
+
+
+def test_manifest_writer_over_row_groups_matches_the_definition(tmp_path):
+    """17,000 pages (two row groups) given container by container: written as they come, the
+    file holds every row in order with the exact and near duplicates the definition gives (first
+    earlier page with the same SHA-256; else first earlier page within 4 bits of phash), and the
+    in-memory assemble of the same rows gives the same table."""
+    import pyarrow.parquet as pq
+
+    from comics_analysis.ingest.manifest import ROW_GROUP_ROWS, ManifestWriter
+
+    rng = np.random.default_rng(0)
+    n, per_book = 17_000, 100
+    assert n > ROW_GROUP_ROWS
+    phash = rng.integers(0, 2**63, size=n, dtype=np.uint64)
+    sha = np.array([f"{i:064x}" for i in range(n)], dtype=object)
+    for i in rng.choice(np.arange(1000, n), size=300, replace=False):  # near: flip 1-4 bits of an earlier one
+        j = int(rng.integers(0, i))
+        bits = rng.choice(64, size=int(rng.integers(1, 5)), replace=False)
+        phash[i] = phash[j] ^ np.uint64(sum(1 << int(b) for b in bits))
+    for i in rng.choice(np.arange(1000, n), size=300, replace=False):  # exact: an earlier page's bytes
+        j = int(rng.integers(0, i))
+        sha[i], phash[i] = sha[j], phash[j]
+    failed = set(rng.choice(n, size=50, replace=False).tolist())
+    rows = []
+    for i in range(n):
+        book = f"book{i // per_book:04d}-0123456789abcdef"
+        ok = i not in failed
+        rows.append(
+            {
+                "page_id": f"{book}/p{i % per_book:04d}",
+                "book_id": book,
+                "page_index": i % per_book,
+                "status": "ok" if ok else "corrupt",
+                "sha256": sha[i] if ok else None,
+                "phash": f"{int(phash[i]):016x}" if ok else None,
+                "source_path": f"c/{i // per_book:05d}.cbz",
+            }
+        )
+    # the definition, by brute force over every earlier page
+    expected_dup, expected_near = [None] * n, [None] * n
+    first: dict[str, int] = {}
+    seen = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if i in failed:
+            continue
+        j = first.setdefault(sha[i], i)
+        if j != i:
+            expected_dup[i] = rows[j]["page_id"]
+        else:
+            close = np.flatnonzero(seen[:i] & (np.bitwise_count(phash[:i] ^ phash[i]) <= 4))
+            expected_near[i] = rows[int(close[0])]["page_id"] if close.size else None
+        seen[i] = True
+    with ManifestWriter(tmp_path, near_duplicate_distance=4) as writer:
+        for b in range(n // per_book):
+            book_rows = rows[b * per_book : (b + 1) * per_book]
+            writer.add([dict(r) for r in reversed(book_rows)])  # page order is the writer's job
+        manifest = writer.finish([])
+    assert len(manifest) == n
+    assert manifest.counts()["duplicates"] == sum(d is not None for d in expected_dup) >= 250
+    assert manifest.counts()["near_duplicates"] == sum(d is not None for d in expected_near) >= 250
+    table = pq.read_table(tmp_path / "manifest.parquet")
+    assert pq.ParquetFile(tmp_path / "manifest.parquet").metadata.num_row_groups == 2
+    assert table["page_id"].to_pylist() == [r["page_id"] for r in rows]
+    assert table["duplicate_of"].to_pylist() == expected_dup
+    assert table["near_duplicate_of"].to_pylist() == expected_near
+    assert assemble([dict(r) for r in reversed(rows)], []).pages.equals(table)
+    with pytest.raises(ValueError, match="out of order"), ManifestWriter(tmp_path / "x") as writer:
+        writer.add(rows[per_book : 2 * per_book])
+        writer.add(rows[:per_book])
+    assert not list((tmp_path / "x").glob("*manifest*"))  # a failed write leaves no file, no temp
+
+
+def test_a_killed_manifest_writer_leaves_no_temp_file_after_the_next_run(tmp_path, library):
+    import subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = out / f".manifest.parquet.pid{dead.pid}.x1y2.tmp"  # a writer killed mid-manifest
+    stale.write_bytes(b"PAR1 half")
+    alive = out / f".manifest.parquet.pid{os.getppid()}.z3.tmp"  # a live process's, in flight
+    alive.write_bytes(b"PAR1 busy")
+    ingest([library / "books"], out, show_progress=False)
+    assert not stale.exists() and alive.exists()
+    assert (out / "manifest.parquet").is_file()

@@ -341,3 +341,41 @@ def test_vlm_preflight_fails_fast_naming_the_url(library, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"cannot reach the VLM endpoint {url}" in err and "--base-url" in err
     assert not list((tmp_path / "vlm").rglob("p*.json"))  # nothing was read
+
+
+def test_sharded_runs_write_disjoint_pages_that_make_the_whole_run(library, tmp_path):
+    root, rows, _, answers = library
+    with Oracle(answers) as server:
+        whole = run_vlm(
+            root / "ingest", tmp_path / "whole", config(server, tmp_path / "a"), show_progress=False
+        )
+        shards = [
+            run_vlm(
+                root / "ingest",
+                tmp_path / "sharded",
+                config(server, tmp_path / "b"),
+                num_shards=2,
+                shard_index=i,
+                show_progress=False,
+            )
+            for i in range(2)
+        ]
+    assert whole.read == len(rows)
+    assert sum(s.read for s in shards) == len(rows) and all(s.pages for s in shards)
+    files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole" / "pages").rglob("*.json"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "sharded") for p in (tmp_path / "sharded" / "pages").rglob("*.json")
+    )
+    for name in files:
+        left, right = (json.loads((tmp_path / d / name).read_text()) for d in ("whole", "sharded"))
+        left.pop("created_utc"), right.pop("created_utc")
+        assert left == right, name
+    assert not (tmp_path / "sharded" / "run.json").exists()
+    assert sorted(p.name for p in (tmp_path / "sharded").glob("run*.json")) == [
+        "run-shard-000-of-002.json",
+        "run-shard-001-of-002.json",
+    ]
+    folder = VlmFolder(tmp_path / "sharded")  # what annotate --vlm reads
+    assert folder.run and folder.count == len(rows)
+    with pytest.raises(ValueError, match="holds readings by model 'sim-vlm'"):
+        run_vlm(root / "ingest", tmp_path / "sharded", VlmConfig(model="other", base_url=server.url))

@@ -186,8 +186,9 @@ def write_json(path: Path, payload: dict) -> None:
     print(f"wrote {path}")
 
 
-def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """``--engine local|ray`` and the Ray settings (docs/scale.md)."""
+def add_engine_args(p: argparse.ArgumentParser, retries: str = "--max-retries") -> None:
+    """``--engine local|ray`` and the Ray settings (docs/scale.md); ``retries``: the flag of the
+    retries of a unit whose worker died (another name where ``--max-retries`` is taken)."""
     g = p.add_argument_group("engine (docs/scale.md)")
     g.add_argument(
         "--engine",
@@ -204,7 +205,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ray-workers", type=positive, help="at most this many Ray workers (default: as many as fit)"
     )
-    g.add_argument("--max-retries", type=int, default=3, help="retries of a unit whose Ray worker died")
+    g.add_argument(
+        retries, type=int, default=3, dest="unit_retries", help="retries of a unit whose Ray worker died"
+    )
 
 
 def engine_options(args: argparse.Namespace):
@@ -220,6 +223,6 @@ def engine_options(args: argparse.Namespace):
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker,
         workers=args.ray_workers,
-        max_retries=args.max_retries,
+        max_retries=args.unit_retries,
         show_progress=not args.quiet,
     )

@@ -127,6 +127,9 @@ def cmd_vlm(args: argparse.Namespace) -> int:
         max_cost=args.max_cost,
         limit=args.limit,
         show_progress=not args.quiet,
+        engine=engine_options(args),
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
     )
     print(totals.summary_text(time.perf_counter() - start, args.out, args.max_cost))
     return 1 if totals.failed else 0
@@ -254,7 +257,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder (one JSON file per page)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
     p.add_argument("--prompt-version", default="v2-grounded-1", help="prompt and answer schema version")
-    p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    p.add_argument(
+        "--concurrency", type=int, default=4, help="requests in flight (with --engine ray: over the cluster)"
+    )
     p.add_argument(
         "--max-cost",
         type=float,
@@ -275,4 +280,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--no-json-mode", action="store_true", help="for servers that reject response_format")
     p.add_argument("--cache", type=Path, help="answer cache folder (default OUT/cache)")
     p.add_argument("--limit", type=int, help="only the first N pages")
+    p.add_argument("--num-shards", type=int, default=1, help="split the books into K shards (e.g. Slurm)")
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this run does, 0..K-1")
+    add_engine_args(p, retries="--unit-retries")
     p.set_defaults(func=cmd_vlm)

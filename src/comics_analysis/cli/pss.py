@@ -7,18 +7,37 @@ import json
 from pathlib import Path
 
 from ..training.configs import PssTrainConfig
-from ._common import Commands, page_range
+from ._common import Commands, add_engine_args, engine_options, page_range
 from ._config_args import add_config_arguments, add_resume_argument, run_training
 
 
 def cmd_pss_features(args: argparse.Namespace) -> int:
-
     from ..inference.features import extract_features
     from ..store import open_store
     from ..training.pss_features import dataset_pages
 
+    engine = engine_options(args)
+    store_path = args.vision[len("store:") :] if args.vision.startswith("store:") else None
+    if engine is not None:
+        from functools import partial
+
+        from ..inference.features_engine import extract_features_engine
+
+        summary = extract_features_engine(
+            args.dataset,
+            args.out,
+            engine,
+            vision=args.vision,
+            text=args.text,
+            device=args.device,
+            image_root=args.image_root,
+            page_store=partial(open_store, store_path) if store_path else None,
+            with_page_stats=args.page_stats,
+        )
+        print(json.dumps(summary, indent=2))
+        return 0
     # vision store:PATH reads an embedding store, opened here (the store layer is after inference)
-    page_store = open_store(args.vision[len("store:") :]) if args.vision.startswith("store:") else None
+    page_store = open_store(store_path) if store_path else None
     summary = extract_features(
         dataset_pages(args.dataset, image_root=args.image_root),
         args.out,
@@ -100,6 +119,7 @@ def register(commands: Commands) -> None:
         "segmenter's inputs; inference.page_stats)",
     )
     p.add_argument("--device", default="cpu", help="torch device of the encoders, e.g. cpu or cuda")
+    add_engine_args(p)
     p.set_defaults(func=cmd_pss_features)
     p = ps_sub.add_parser(
         "convert-v4",

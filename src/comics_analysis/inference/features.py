@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,23 +232,17 @@ def _stat_values(batch: list[PageInput], text_encoder: TextEncoder) -> dict[str,
     }
 
 
-def extract_features(
-    pages: Iterable[PageInput],
-    out: str | Path,
-    vision: str = "pixels",
-    text: str = "minilm",
-    device: str = "cpu",
-    batch_pages: int = 256,
-    show_progress: bool = True,
-    page_store: Any = None,
-    with_page_stats: bool = False,
-) -> dict[str, Any]:
-    """Featurise ``pages`` into the store at ``out`` (created, or appended to when its encoders
-    match); pages already present are skipped. ``page_store``: the open embedding store of
-    ``vision="store:PATH"`` (see :mod:`.vision`). ``with_page_stats``: also the layout / text
-    statistics and the summary vectors (module docstring). Returns a summary with pages/s."""
+def open_feature_store(
+    out: Path,
+    vision: str,
+    text: str,
+    with_page_stats: bool,
+    encoders: Callable[[], tuple[VisionEncoder, TextEncoder]],
+) -> tuple[Any, set[str], bool, tuple[VisionEncoder, TextEncoder]]:
+    """The feature store at ``out`` opened for appending (created when absent, with the dims of
+    ``encoders()``; rows past ``row_count`` of a killed run dropped): its group, the page ids it
+    has, whether it holds page statistics, and the encoders."""
     zarr = _zarr()
-    out = Path(out)
     attrs = {
         "schema": FEATURE_SCHEMA,
         "vision_encoder": vision,
@@ -270,8 +264,7 @@ def extract_features(
                     "use another folder"
                 )
         existing = set(FeatureStore(out).page_ids.tolist())
-    vision_encoder = VisionEncoder(vision, device=device, page_store=page_store)
-    text_encoder = TextEncoder(text, device=device)
+    vision_encoder, text_encoder = encoders()
     if not existing:
         _create_store(out, attrs, vision_encoder.dim, text_encoder.dim, chunk=1024)
     group = zarr.open_group(str(out), mode="r+")
@@ -280,6 +273,72 @@ def extract_features(
         array = group[name]
         if array.shape[0] != rows:
             array.resize((rows, *array.shape[1:]))
+    return group, existing, with_page_stats, (vision_encoder, text_encoder)
+
+
+def batch_values(
+    batch: list[PageInput], vision_encoder: VisionEncoder, text_encoder: TextEncoder, with_page_stats: bool
+) -> dict[str, np.ndarray]:
+    """The store's arrays for a batch of pages (what one append writes)."""
+    texts = [p.text for p in batch]
+    values = {
+        "vision": vision_encoder(batch).astype(np.float32),
+        "text": text_encoder(texts),
+        "text_mask": np.array([bool(t) for t in texts]),
+        "page_index": np.array([p.page_index for p in batch], dtype=np.int32),
+        "story_start": np.array([p.story_start for p in batch]),
+        "page_id": np.array([p.page_id for p in batch], dtype=object),
+        "book_id": np.array([p.book_id for p in batch], dtype=object),
+        "page_type": np.array([p.page_type or "" for p in batch], dtype=object),
+    }
+    if with_page_stats:
+        values.update(_stat_values(batch, text_encoder))
+    return values
+
+
+def append_values(group: Any, values: dict[str, np.ndarray]) -> int:
+    """Append a batch's arrays, then ``row_count`` (last: readers never see half-written rows)."""
+    for name, value in values.items():
+        group[name].append(value)
+    rows = int(group.attrs["row_count"]) + len(values["page_id"])
+    group.attrs["row_count"] = rows
+    return rows
+
+
+def consolidate(out: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _zarr().consolidate_metadata(str(out))
+
+
+def extract_features(
+    pages: Iterable[PageInput],
+    out: str | Path,
+    vision: str = "pixels",
+    text: str = "minilm",
+    device: str = "cpu",
+    batch_pages: int = 256,
+    show_progress: bool = True,
+    page_store: Any = None,
+    with_page_stats: bool = False,
+) -> dict[str, Any]:
+    """Featurise ``pages`` into the store at ``out`` (created, or appended to when its encoders
+    match); pages already present are skipped. ``page_store``: the open embedding store of
+    ``vision="store:PATH"`` (see :mod:`.vision`). ``with_page_stats``: also the layout / text
+    statistics and the summary vectors (module docstring). Returns a summary with pages/s.
+    :mod:`.features_engine` runs the same on Ray (``pss features --engine ray``)."""
+    out = Path(out)
+    group, existing, with_page_stats, (vision_encoder, text_encoder) = open_feature_store(
+        out,
+        vision,
+        text,
+        with_page_stats,
+        lambda: (
+            VisionEncoder(vision, device=device, page_store=page_store),
+            TextEncoder(text, device=device),
+        ),
+    )
+    rows = int(group.attrs["row_count"])
     written = skipped = 0
     seconds = 0.0
     bar = tqdm(desc="pss features", unit="page", disable=not show_progress)
@@ -290,26 +349,9 @@ def extract_features(
         if not batch:
             return
         start = time.perf_counter()
-        vectors = vision_encoder(batch)
-        texts = [p.text for p in batch]
-        text_vectors = text_encoder(texts)
+        values = batch_values(batch, vision_encoder, text_encoder, with_page_stats)
         seconds += time.perf_counter() - start
-        values = {
-            "vision": vectors.astype(np.float32),
-            "text": text_vectors,
-            "text_mask": np.array([bool(t) for t in texts]),
-            "page_index": np.array([p.page_index for p in batch], dtype=np.int32),
-            "story_start": np.array([p.story_start for p in batch]),
-            "page_id": np.array([p.page_id for p in batch], dtype=object),
-            "book_id": np.array([p.book_id for p in batch], dtype=object),
-            "page_type": np.array([p.page_type or "" for p in batch], dtype=object),
-        }
-        if with_page_stats:
-            values.update(_stat_values(batch, text_encoder))
-        for name, value in values.items():
-            group[name].append(value)
-        rows += len(batch)
-        group.attrs["row_count"] = rows  # last: readers never see half-written rows
+        rows = append_values(group, values)
         written += len(batch)
         bar.update(len(batch))
         batch.clear()
@@ -329,9 +371,7 @@ def extract_features(
         flush()
     finally:
         bar.close()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        zarr.consolidate_metadata(str(out))
+    consolidate(out)
     return {
         "store": str(out),
         "written": written,

@@ -3,8 +3,8 @@
 from .base import Book, ContainerError, Limits, RawPage
 from .entries import Entry, natural_key, parse_comic_info, plan_pages
 from .images import PageImage, PageImageError, process_image
-from .manifest import ERROR_SCHEMA, PAGE_SCHEMA, Manifest, assemble, read_manifest
-from .pipeline import CONTAINERS, Task, discover, ingest, ingest_container, merge_shards, shard_of
+from .manifest import ERROR_SCHEMA, PAGE_SCHEMA, Manifest, assemble, merge_shards, read_manifest
+from .pipeline import CONTAINERS, Task, discover, ingest, ingest_container, shard_of
 
 __all__ = [
     "CONTAINERS",

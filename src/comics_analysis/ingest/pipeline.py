@@ -45,7 +45,7 @@ from .entries import printable_name, stable_reason
 from .epub import EpubBook
 from .folder import FolderBook, folder_images, folder_sha256
 from .images import OUTPUT_FORMATS, PageImageError, process_image
-from .manifest import Manifest, assemble, write_manifest
+from .manifest import Manifest, ManifestWriter
 from .pdf import PdfBook
 
 log = logging.getLogger(__name__)
@@ -373,7 +373,7 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
     if record is not None:
         for item in record["rows"] + record["errors"]:
             item["source_path"] = task.rel  # the same bytes may have moved since
-        return {**record, "resumed": True}
+        return {**record, "resumed": True, "saved": True}
     _clean_book_temp_files(out, book_id)
     cls = FolderBook if task.folder else sniff_container(Path(task.path))
     rows: list[dict] = []
@@ -445,7 +445,37 @@ def _ingest_locked(task: Task, out: Path, options: Options, book_id: str, digest
     except OSError as exc:
         kind, reason = _os_error(exc)
         record["errors"] = [*errors, _error(task, book_id, None, kind, f"record not saved: {reason}")]
-    return {**record, "resumed": False}
+        return {**record, "resumed": False}
+    return {**record, "resumed": False, "saved": True}
+
+
+def _ingest_task(task: Task, out: Path, options: Options) -> dict:
+    """``ingest_container`` for ``_run``: a container whose record was saved comes back without
+    its rows (the manifest is written from the records, book by book, not from the results)."""
+    result = ingest_container(task, out, options)
+    saved = result.get("saved", False)
+    return {
+        "book_id": result.get("book_id"),
+        "rows": None if saved else result["rows"],
+        "pages": len(result["rows"]),
+        "errors": result["errors"],
+    }
+
+
+def _rows_of(task: Task, result: dict, out: Path, options: Options) -> list[dict]:
+    """A container's manifest rows: those ``_run`` kept, or its saved record's."""
+    if result["rows"] is not None:
+        return result["rows"]
+    record_path = out / STATE_DIR / "books" / f"{result['book_id']}.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if record.get("options") != options.key():
+        raise RuntimeError(
+            f"{record_path} ({task.rel}) was rewritten by another ingest run with other options while "
+            "this one ran: run this ingest again"
+        )
+    for row in record["rows"]:
+        row["source_path"] = task.rel
+    return _with_calibre_metadata(record, task)["rows"] if task.opf is not None else record["rows"]
 
 
 def _run(tasks: list[Task], out: Path, options: Options, workers: int, show_progress: bool):
@@ -456,17 +486,17 @@ def _run(tasks: list[Task], out: Path, options: Options, workers: int, show_prog
     def done(task: Task, result: dict) -> None:
         nonlocal pages
         results[task.rel] = result
-        pages += len(result["rows"])
+        pages += result["pages"]
         bar.set_postfix(pages=pages, refresh=False)
         bar.update(1)
 
     try:
         if workers <= 1:
             for task in tasks:
-                done(task, ingest_container(task, out, options))
+                done(task, _ingest_task(task, out, options))
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(ingest_container, t, out, options): t for t in tasks}
+                futures = {pool.submit(_ingest_task, t, out, options): t for t in tasks}
                 for future in as_completed(futures):
                     done(futures[future], future.result())
     finally:
@@ -496,7 +526,10 @@ def ingest(
     show_progress: bool = True,
 ) -> Manifest:
     """Ingest ``sources`` (files and folders; ``~`` and ``$VAR`` are expanded) into ``out``;
-    returns the manifest (of this shard when sharded). No comic under ``sources`` is an error.
+    returns the manifest (of this shard when sharded; its pages are read from the file on first
+    use). No comic under ``sources`` is an error. Memory does not grow with the pages but for
+    the duplicate index (~150 bytes a page): results keep no rows, the manifest is written from
+    the containers' records one at a time.
 
     With ``num_shards`` > 1 this writes ``out/shards/III-of-KKK.manifest.parquet``; run
     :func:`merge_shards` once every shard has finished to get ``out/manifest.parquet``.
@@ -527,36 +560,11 @@ def ingest(
         raise ValueError(f"entry timeout must be positive seconds, got {entry_timeout}")
     options = Options(output_format, dpi, max_pixels, max_entry_bytes, pdf_mode, entry_timeout)
     results = _run(tasks, out, options, workers, show_progress)
-    rows = [row for r in results for row in r["rows"]]
-    errors = [e for r in results for e in r["errors"]]
-    manifest = assemble(rows, errors, near_duplicate_distance)
-    write_manifest(manifest, out, shard_stem(num_shards, shard_index) if num_shards > 1 else "")
+    stem = shard_stem(num_shards, shard_index) if num_shards > 1 else ""
+    with ManifestWriter(out, stem, near_duplicate_distance) as writer:
+        for task, result in zip(tasks, results, strict=True):
+            writer.add(_rows_of(task, result, out, options))
+        manifest = writer.finish(e for r in results for e in r["errors"])
     if num_shards == 1:  # sharded runs get theirs from merge_shards
         write_books_table(out)
-    return manifest
-
-
-def merge_shards(out: str | Path, near_duplicate_distance: int = 4) -> Manifest:
-    """Merge ``out/shards/*`` into ``out/manifest.parquet`` (fails naming any missing shard)."""
-    import pyarrow.parquet as pq
-
-    out = Path(out)
-    files = sorted((out / "shards").glob("*-of-*.manifest.parquet"))
-    if not files:
-        raise FileNotFoundError(f"no shard manifests in {out / 'shards'}")
-    totals = {f.name.split(".")[0].split("-of-")[1] for f in files}
-    if len(totals) != 1:
-        raise ValueError(f"shards of different splits in {out / 'shards'}: {sorted(totals)}")
-    total = int(totals.pop())
-    present = {int(f.name.split("-of-")[0]) for f in files}
-    missing = sorted(set(range(total)) - present)
-    if missing:
-        raise ValueError(f"cannot merge: shard(s) {missing} of {total} have not finished")
-    rows, errors = [], []
-    for f in files:
-        rows += pq.read_table(f).to_pylist()
-        errors += pq.read_table(str(f).replace(".manifest.parquet", ".errors.parquet")).to_pylist()
-    manifest = assemble(rows, errors, near_duplicate_distance)
-    write_manifest(manifest, out)
-    write_books_table(out)
     return manifest

@@ -205,11 +205,18 @@ def store_panels(out: str | Path, max_panels: int | None = None) -> int:
 
 
 def _extra_attrs(source, out: str | Path) -> dict[str, Any]:
-    extra = {"embedded_with": "comics_analysis.store.embed", "source_description": source.description}
+    """Where the pages came from: ``source`` and ``image_root`` relative to the store folder, so
+    store and pages can move together (DESIGN 3.1), and the source's description with those two
+    folders written the same way (no absolute path of the machine that embedded)."""
+    extra = {"embedded_with": "comics_analysis.store.embed"}
+    description = source.description
     for key, value in (("source", source.path), ("image_root", source.image_root)):
         if value is not None:
-            # relative to the store folder, so store and pages can move together (DESIGN 3.1)
             extra[key] = os.path.relpath(Path(value).resolve(), Path(out).resolve())
+            forms = {str(Path(value).resolve())} | ({str(value)} if Path(value).is_absolute() else set())
+            for form in sorted(forms, key=len, reverse=True):
+                description = description.replace(form, extra[key])
+    extra["source_description"] = description
     return extra
 
 

@@ -151,6 +151,8 @@ class VlmFolder:
         self.skipped: list[str] = []
         self.count = 0
         run_state = self.folder / "run.json"
+        if not run_state.is_file():  # a sharded `vlm` run has run-shard-III-of-KKK.json instead
+            run_state = next(iter(sorted(self.folder.glob("run-shard-*.json"))), run_state)
         self.run = run_state.is_file()
         if self.run:  # `comics-analysis vlm` output: one file per page id, read when asked for
             self.config = json.loads(run_state.read_text(encoding="utf-8"))["config"]

@@ -4,7 +4,8 @@
 it could not be parsed), the repairs applied, tokens and cost. Files are written atomically as
 answers arrive, so a killed or budget-stopped run resumes where it stopped: pages with a file are
 skipped, and failed requests (retries exhausted) have none, so they are tried again.
-``OUT/run.json`` records the configuration (never the key) and the totals of every run.
+``OUT/run.json`` records the configuration (never the key) and the totals of every run (a shard
+of a sharded run: ``OUT/run-shard-III-of-KKK.json``).
 
 The budget (``max_cost``): a new page is started only while the money spent plus the expected
 cost of the pages in flight stays under it; pages in flight finish, so a run overshoots by at
@@ -16,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -25,7 +27,8 @@ from tqdm.auto import tqdm
 
 from ...dataspec import atomic_write
 from ...dataspec.io import remove_orphans
-from ...ingest import read_manifest
+from ...engine import EngineOptions, run_units
+from ...ingest import read_manifest, shard_of
 from .client import VlmClient, VlmConfig, VlmError, VlmResult
 
 log = logging.getLogger(__name__)
@@ -120,19 +123,28 @@ def _record(page_id: str, config: VlmConfig, result: VlmResult) -> dict:
     }
 
 
-def _check_out(out: Path, config: VlmConfig) -> dict:
+def run_file(out: str | Path, num_shards: int = 1, shard_index: int = 0) -> Path:
+    """``OUT/run.json``, or a shard's ``OUT/run-shard-III-of-KKK.json``."""
+    name = "run.json" if num_shards == 1 else f"run-shard-{shard_index:03d}-of-{num_shards:03d}.json"
+    return Path(out) / name
+
+
+def _check_out(out: Path, config: VlmConfig, state_path: Path) -> dict:
     """OUT belongs to one model and prompt version: mixing readings would corrupt the dataset."""
-    state_path = out / "run.json"
-    if state_path.is_file():
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        was = (state["config"]["model"], state["config"]["prompt_version"])
+    state = {"runs": []}
+    for path in sorted({state_path, *out.glob("run*.json")}):
+        if not path.is_file():
+            continue
+        found = json.loads(path.read_text(encoding="utf-8"))
+        was = (found["config"]["model"], found["config"]["prompt_version"])
         if was != (config.model, config.prompt_version):
             raise ValueError(
                 f"{out} holds readings by model {was[0]!r} with prompt {was[1]!r}; "
                 f"use another output folder (out) for {config.model!r} / {config.prompt_version!r}"
             )
-        return state
-    return {"runs": []}
+        if path == state_path:
+            state = found
+    return state
 
 
 async def read_pages(
@@ -143,8 +155,10 @@ async def read_pages(
     concurrency: int = 4,
     max_cost: float | None = None,
     show_progress: bool = True,
+    clean: bool = True,
 ) -> RunTotals:
-    """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals."""
+    """Read ``(page_id, image path)`` jobs into ``out``; returns this run's totals. ``clean``:
+    first remove the temp files of killed runs under ``out/pages``."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     if max_cost is not None and not (client.config.price_in or client.config.price_out):
@@ -153,7 +167,7 @@ async def read_pages(
             "price_in / price_out for model " + repr(client.config.model)
         )
     totals = RunTotals(pages=len(jobs))
-    if (Path(out) / "pages").is_dir():
+    if clean and (Path(out) / "pages").is_dir():
         remove_orphans(Path(out) / "pages")  # a killed run's half-written page files
     todo = [(pid, path) for pid, path in jobs if not page_file(out, pid).is_file()]
     totals.skipped = len(jobs) - len(todo)
@@ -221,6 +235,68 @@ def _load(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
+def _engine_setup(config: VlmConfig) -> VlmClient:
+    return VlmClient(config)
+
+
+def _engine_book(concurrency: int, out: str, client: VlmClient, jobs: list[tuple[str, str]]) -> RunTotals:
+    """One book on an engine worker: its pages read with ``concurrency`` requests in flight."""
+    jobs = [(page_id, Path(path)) for page_id, path in jobs]
+    reading = read_pages(client, jobs, out, concurrency=concurrency, show_progress=False, clean=False)
+    return asyncio.run(reading)
+
+
+def _read_on_engine(
+    config: VlmConfig,
+    jobs: list[tuple[str, Path]],
+    out: Path,
+    engine: EngineOptions,
+    concurrency: int,
+    max_cost: float | None,
+) -> RunTotals:
+    """The pages on Ray: a book per unit (pages with a file already are not sent); a worker reads
+    its book with ``concurrency // workers`` requests in flight, and at most ``concurrency``
+    workers (``engine.workers`` when lower) run at once, so the cluster never has more than
+    ``concurrency`` requests in flight. Each worker writes its page files (atomically, as the
+    local engine); the driver adds up the totals. A book whose worker died past its retries
+    counts its pages as failed (no file: the next run retries them)."""
+    if max_cost is not None:
+        raise ValueError(
+            "max_cost needs the local engine (one process counts the spend against the budget); "
+            "with engine ray, bound the run with limit instead"
+        )
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    workers = min(engine.workers or concurrency, concurrency)
+    engine = replace(engine, workers=workers)
+    if (out / "pages").is_dir():
+        remove_orphans(out / "pages")  # a killed run's half-written page files
+    totals = RunTotals(pages=len(jobs))
+    books: dict[str, list[tuple[str, str]]] = {}
+    for page_id, path in jobs:
+        if page_file(out, page_id).is_file():
+            totals.skipped += 1
+        else:
+            books.setdefault(page_id.rsplit("/", 1)[0], []).append((page_id, str(path)))
+    outcomes = run_units(
+        list(books.items()),
+        partial(_engine_setup, config),
+        partial(_engine_book, max(1, concurrency // workers), str(out)),
+        engine,
+    )
+    for outcome in outcomes:
+        if not outcome.ok:
+            pages = books[outcome.key]
+            totals.failed += len(pages)
+            totals.failures += [{"page_id": pid, "error": f"book:{outcome.error}"} for pid, _ in pages]
+            continue
+        part: RunTotals = outcome.result
+        for name in ("read", "cached", "parse_failed", "failed", "input_tokens", "output_tokens", "cost"):
+            setattr(totals, name, getattr(totals, name) + getattr(part, name))
+        totals.failures += part.failures
+    return totals
+
+
 def run_vlm(
     ingest_dir: str | Path,
     out: str | Path,
@@ -231,13 +307,25 @@ def run_vlm(
     limit: int | None = None,
     show_progress: bool = True,
     preflight: bool = True,
+    engine: EngineOptions | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
 ) -> RunTotals:
     """Read every ok page of an ingest run (the first ``limit``) with the VLM of ``config``.
-    ``preflight``: check once that the endpoint answers before reading (when pages are left)."""
+    ``preflight``: check once that the endpoint answers before reading (when pages are left).
+    ``engine`` (ray): books as units on Ray workers (:func:`_read_on_engine`), at most
+    ``concurrency`` requests in flight over the whole cluster. ``num_shards`` / ``shard_index``:
+    only the books of this shard (by a hash of the book id, as ``annotate``); shards write
+    disjoint page files into the same ``out`` and each its own ``run-shard-III-of-KKK.json``."""
 
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index {shard_index} is not in [0, num_shards={num_shards})")
     out = Path(out)
-    state = _check_out(out, config)
+    state_path = run_file(out, num_shards, shard_index)
+    state = _check_out(out, config, state_path)
     rows = sorted(read_manifest(ingest_dir).ok(), key=lambda r: (r["book_id"], r["page_index"]))
+    if num_shards > 1:
+        rows = [r for r in rows if shard_of(r["book_id"], num_shards) == shard_index]
     if limit is not None:
         rows = rows[:limit]
     jobs = [(r["page_id"], Path(ingest_dir) / r["path"]) for r in rows]
@@ -245,9 +333,14 @@ def run_vlm(
     if preflight and any(not page_file(out, pid).is_file() for pid, _ in jobs):
         client.preflight()  # a wrong URL fails here, in seconds, not after every page's retries
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    totals = asyncio.run(
-        read_pages(client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress)
-    )
+    if engine is not None and engine.is_ray:
+        totals = _read_on_engine(config, jobs, out, engine, concurrency, max_cost)
+    else:
+        totals = asyncio.run(
+            read_pages(
+                client, jobs, out, concurrency=concurrency, max_cost=max_cost, show_progress=show_progress
+            )
+        )
     state["config"] = client.config_dict()
     state["runs"].append(
         {
@@ -259,6 +352,6 @@ def run_vlm(
         }
     )
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "run.json") as handle:
+    with atomic_write(state_path) as handle:
         json.dump(state, handle, indent=2)
     return totals
