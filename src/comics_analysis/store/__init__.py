@@ -19,8 +19,8 @@ from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
 from .reader import EmbeddingStore, StoreError, open_store, verify_store
 from .search import Filters, Hit, StoreSearch, hits_text, search, search_store
-from .segment import SegmentRun, segment_into_store
-from .writer import WriteSummary, set_page_types, write_store
+from .segment import SegmentRun, segment_into_store, set_page_types
+from .writer import WriteSummary, write_store
 
 __all__ = [
     "CHUNK_PAGES",
