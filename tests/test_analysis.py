@@ -242,10 +242,9 @@ def test_prose_lines_put_illustrated_text_pages_above_comics():
 def _with_documents(folder, kinds=("rpg", "scan")):
     """A synthetic collection (2 books of 10 story pages) plus one book of drawn document pages
     (prose); returns the document pages' ids."""
-    from space_helpers import _save
-
     from comics_analysis.dataspec import Page, write_jsonl
     from comics_analysis.synth.documents import make_document_page
+    from space_helpers import _save
 
     write_collection(folder, books=2, story=10)
     book_id = "bundle-documents-0000d0c5"
@@ -271,7 +270,7 @@ def test_embed_keeps_prose_lines_and_analyze_ranks_text_pages_first(tmp_path, ca
     out = tmp_path / "s.zarr"
     embed_store(tmp_path / "coll", model, out, chunk_pages=8, show_progress=False, use_accelerate=False)
     st = open_store(out)
-    assert st.page_columns == ("prose_lines",) and st.attrs["page_columns"] == ["prose_lines"]
+    assert st.page_columns == ("prose_lines", "panel_description")
     prose = dict(zip(st.page_ids, st.prose_lines.tolist()))
     assert all(prose[p] >= 10 for p in documents), prose
     assert all(n < 10 for p, n in prose.items() if p not in documents), prose

@@ -4,6 +4,7 @@ Needs the ``store`` extra (zarr, xarray; faiss-cpu for the fast exact scan and A
 """
 
 from .ann import AnnIndex, recall_at_k
+from .describe import description_index, search_descriptions
 from .exact import ExactIndex
 from .fulltext import (
     FulltextIndex,
@@ -41,6 +42,7 @@ __all__ = [
     "WriteSummary",
     "build_fulltext",
     "dequantize_int8",
+    "description_index",
     "hits_text",
     "l2_normalise",
     "normalise",
@@ -51,6 +53,7 @@ __all__ = [
     "recall_at_k",
     "rrf",
     "search",
+    "search_descriptions",
     "search_quote",
     "search_store",
     "segment_into_store",

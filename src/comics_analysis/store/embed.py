@@ -209,11 +209,12 @@ def store_panels(out: str | Path, max_panels: int | None = None) -> int:
 
 
 def store_page_columns(out: str | Path) -> tuple[str, ...]:
-    """The per-page values a model's embedding run measures and stores: ``prose_lines`` (lines of
-    body text on the page image: analyze's not-a-comic score), or, when ``out`` is an existing
+    """The per-page values a model's embedding run stores: ``prose_lines`` (lines of body text on
+    the page image: analyze's not-a-comic score) and ``panel_description`` (the records' VLM
+    scene descriptions of the panels: description search), or, when ``out`` is an existing
     store, the columns it keeps (a store written before them is resumed without them, logged)."""
     if not (Path(out) / "zarr.json").is_file():
-        return ("prose_lines",)
+        return ("prose_lines", "panel_description")
     columns = tuple(open_store(out).attrs.get("page_columns", ()))
     if "prose_lines" not in columns:
         log.info(

@@ -65,11 +65,14 @@ def embedding_arrays(dtype: str, image_vectors: bool = False) -> dict[str, tuple
     return arrays
 
 
-# per-page values the embedding function measures on the page image (a store may lack them: written
-# before they were kept, or by an embed_fn without them); fill -1: not measured
+# per-page values the embedding function measures on the page image, or the writer takes from the
+# record (a store may lack them: written before they were kept, or by an embed_fn without them)
 PAGE_COLUMNS: dict[str, tuple[tuple[str, ...], str, Any]] = {
     # lines of body text (comics_analysis.inference.prose.prose_lines): analyze's not-a-comic score
     "prose_lines": (("page",), "int16", -1),
+    # each stored panel's VLM scene description (DataSpec Panel.description; "" none), taken from
+    # the records: what a description search (store.describe) embeds with MiniLM
+    "panel_description": (("page", "panel"), "str", ""),
 }
 
 

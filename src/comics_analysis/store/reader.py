@@ -161,6 +161,14 @@ class EmbeddingStore:
         return self._read("prose_lines") if "prose_lines" in self.page_columns else None
 
     @cached_property
+    def panel_descriptions(self) -> np.ndarray | None:
+        """The VLM scene description of each stored panel [n, P] ("" none); None for a store
+        without them."""
+        if "panel_description" not in self.page_columns:
+            return None
+        return self._read("panel_description").astype(object)
+
+    @cached_property
     def position(self) -> dict[str, int]:
         """page_id -> position among the visible rows."""
         return {pid: i for i, pid in enumerate(self.page_ids)}

@@ -164,6 +164,18 @@ def _page_type(value: str | None) -> str:
     return value or ""
 
 
+def _numpy_kind(kind: str):
+    return object if kind == "str" else kind
+
+
+def _descriptions(batch: list[PageItem], panels: int) -> list[list[str]]:
+    """The panels' VLM descriptions of each page, "" where none, padded to the panel axis."""
+    return [
+        [p.description or "" for p in it.page.panels[:panels]] + [""] * max(0, panels - len(it.page.panels))
+        for it in batch
+    ]
+
+
 def _embed_chunk(
     items: list[PageItem],
     embed_fn: EmbedFn,
@@ -174,7 +186,12 @@ def _embed_chunk(
     page_columns: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], int]:
     n = len(items)
-    columns = {c: np.full(n, PAGE_COLUMNS[c][2], PAGE_COLUMNS[c][1]) for c in page_columns}
+    columns = {
+        c: np.full(
+            (n, panels)[: len(PAGE_COLUMNS[c][0])], PAGE_COLUMNS[c][2], _numpy_kind(PAGE_COLUMNS[c][1])
+        )
+        for c in page_columns
+    }
     page_vecs = np.zeros((n, dim), np.float32)
     panel_vecs = np.zeros((n, panels, dim), np.float32)
     image_vecs = np.zeros((n, panels, dim), np.float32) if image_vectors else None
@@ -185,10 +202,12 @@ def _embed_chunk(
         ids = [it.page.page_id for it in batch]
         returned = list(embed_fn(batch))
         measured = returned.pop() if returned and isinstance(returned[-1], dict) else {}
+        if "panel_description" in page_columns:  # from the records, not the embed_fn
+            measured = {**measured, "panel_description": _descriptions(batch, panels)}
         returned = [np.asarray(a) for a in returned]
         for name in page_columns:
-            values = np.asarray(measured.get(name, ()))
-            if values.shape != (len(batch),):
+            values = np.asarray(measured.get(name, ()), _numpy_kind(PAGE_COLUMNS[name][1]))
+            if values.shape != (len(batch), *columns[name].shape[1:]):
                 raise ValueError(
                     f"embed_fn returned no {name} per page (a dict after the arrays, {name}: "
                     f"[{len(batch)}]); this store keeps them (page_columns); got shape {values.shape}"
