@@ -237,3 +237,87 @@ def test_prose_lines_put_illustrated_text_pages_above_comics():
     assert np.allclose(
         scores[:40], outlier_scores(vectors, reference=comic_reference(detected) & (prose < 10))[0][:40]
     )
+
+
+def _with_documents(folder, kinds=("rpg", "scan")):
+    """A synthetic collection (2 books of 10 story pages) plus one book of drawn document pages
+    (prose); returns the document pages' ids."""
+    from comics_analysis.dataspec import Page, write_jsonl
+    from comics_analysis.synth.documents import make_document_page
+    from space_helpers import _save
+
+    write_collection(folder, books=2, story=10)
+    book_id = "bundle-documents-0000d0c5"
+    records = []
+    for i, kind in enumerate(kinds):
+        image = make_document_page(kind, i, (500, 707))
+        record = Page(page_id=f"{book_id}/p{i:04d}", book_id=book_id, page_index=i, width=500, height=707)
+        records.append(_save(folder, record, image))
+    write_jsonl(records, folder / "dataspec" / f"{book_id}.jsonl")
+    return {r.page_id for r in records}
+
+
+def test_embed_keeps_prose_lines_and_analyze_ranks_text_pages_first(tmp_path, caplog):
+    """`embed` counts the prose lines of each page image into the store; `analyze` then ranks the
+    document pages as the top outliers (flagged), even with an untrained model whose page vectors
+    say nothing; a store without the counts (written by an embed_fn that measures none, as every
+    store before them) still analyzes, by the image outlier score alone, and says so."""
+    pytest.importorskip("torch")
+    from comics_analysis.store.embed import embed_store
+
+    documents = _with_documents(tmp_path / "coll")
+    model = save_tiny_model(tmp_path / "model")
+    out = tmp_path / "s.zarr"
+    embed_store(tmp_path / "coll", model, out, chunk_pages=8, show_progress=False, use_accelerate=False)
+    st = open_store(out)
+    assert st.page_columns == ("prose_lines", "panel_description")
+    prose = dict(zip(st.page_ids, st.prose_lines.tolist()))
+    assert all(prose[p] >= 10 for p in documents), prose
+    assert all(n < 10 for p, n in prose.items() if p not in documents), prose
+    assert st.verify() == []
+
+    result = analyze_store(out, tmp_path / "an", method="pca", clusters=3)
+    ranked = json.loads((tmp_path / "an" / "outliers.json").read_text())["all"]
+    assert {r["page_id"] for r in ranked[: len(documents)]} == documents
+    assert documents <= {o["page_id"] for o in result.outliers}
+    settings = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert settings["outlier_score"] == "prose lines, then image outliers"
+    assert settings["outlier_reference_pages"] <= len(st) - len(documents)
+    points = {p["page_id"]: p for p in read_points(tmp_path / "an")}
+    assert all(points[p]["prose_lines"] == prose[p] for p in prose)
+
+    # an old-format store of the same pages: no prose_lines array, image outlier score alone
+    old = tmp_path / "old.zarr"
+    write_store(
+        tmp_path / "coll",
+        old,
+        _pixel_embedder,
+        model_id="pixels",
+        image_root=tmp_path / "coll/images",
+        show_progress=False,
+    )
+    st_old = open_store(old)
+    assert st_old.prose_lines is None and not (old / "prose_lines").exists()
+    with caplog.at_level("INFO", logger="comics_analysis.analysis.maps"):
+        analyze_store(old, tmp_path / "an-old", method="pca", clusters=3)
+    assert "keeps no prose line counts" in caplog.text
+    settings = json.loads((tmp_path / "an-old" / "analysis.json").read_text())
+    assert settings["outlier_score"] == "image outliers"
+    assert {p["prose_lines"] for p in read_points(tmp_path / "an-old")} == {-1}
+
+
+def test_a_store_with_page_columns_needs_them_from_the_embed_fn(tmp_path):
+    write_collection(tmp_path / "coll", books=1, story=3)
+    with pytest.raises(ValueError, match="embed_fn returned no prose_lines per page"):
+        write_store(
+            tmp_path / "coll",
+            tmp_path / "s.zarr",
+            _pixel_embedder,
+            model_id="pixels",
+            show_progress=False,
+            page_columns=("prose_lines",),
+        )
+    with pytest.raises(ValueError, match="unknown page column"):
+        write_store(
+            tmp_path / "coll", tmp_path / "t.zarr", _pixel_embedder, model_id="p", page_columns=("x",)
+        )

@@ -76,6 +76,8 @@ def test_ray_embed_equals_the_local_engine(library):
     assert main([*common, "--out", str(library / "ray.zarr"), "--engine", "ray"]) == 0
     files = assert_same_store(library / "local.zarr", library / "ray.zarr")
     assert "progress/shard-000-of-001.json" in files and "text/chunk-000002.parquet" in files
+    # the prose line counts and panel descriptions too, chunk for chunk
+    assert "prose_lines/c/2" in files and "panel_description/c/2/0" in files
     # resumed: nothing left to do, nothing rewritten
     before = {p: p.stat().st_mtime_ns for p in (library / "ray.zarr").rglob("*") if p.is_file()}
     assert main([*common, "--out", str(library / "ray.zarr"), "--engine", "ray"]) == 0

@@ -230,7 +230,14 @@ def test_map_tab_colours_clusters_selection_and_csv(client):
         with Image.open(item["image"]) as thumb:
             assert thumb.height == 240 and thumb.width > 100
     assert len(c.predict(pick["choices"][1][0], api_name="/cluster_gallery")) == clusters["data"][1][1]
-    assert c.predict("outliers", api_name="/cluster_gallery")  # flagged pages, else the top scores
+    outliers = c.predict("outliers", api_name="/cluster_gallery")  # flagged pages, else the top scores
+    # text pages first: analyze's not-a-comic score with the prose line counts `embed` stored
+    from comics_analysis.store import open_store
+
+    st = open_store(root / "store.zarr")
+    text_pages = {pid for pid, n in zip(st.page_ids, st.prose_lines) if n >= 10}
+    first = {item["caption"].split(" ")[0] for item in outliers[: len(text_pages)]}
+    assert text_pages and first == text_pages
     # a selection (what a box or lasso on the map sends) as a gallery, a table and a CSV file
     chosen = sorted(pages)[:3]
     gallery, table, status, ids, csv_file = c.predict("\n".join(chosen), api_name="/select_pages")

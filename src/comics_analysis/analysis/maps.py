@@ -2,8 +2,9 @@
 
 :func:`analyze_store` reads the page vectors of a store (finished rows) and writes into ``out``:
 
-- ``points.csv``: page_id, book_id, page_index, page_type, panel_count, has_text, x, y, cluster,
-  outlier_score, outlier (one row per page, store order);
+- ``points.csv``: page_id, book_id, page_index, page_type, panel_count, has_text, prose_lines
+  (-1: the store has none), x, y, cluster, outlier_distance, outlier_score, outlier (one row per
+  page, store order);
 - ``map_cluster.png``, ``map_panel_count.png``, ``map_page_type.png``: the map coloured three
   ways (outliers ringed in red);
 - ``clusters.json`` and ``clusters.md``: per cluster its size, mean panel count, text share
@@ -23,6 +24,10 @@ or a block of scans resemble EACH OTHER closely (with a trained Closure Lite mod
 are each other's nearest neighbours at cosine ~0.94 while story pages are spread out), so a
 plain nearest-neighbour density score ranks them as the most typical pages of all.
 scripts/eval_store_synthetic.py measures the flag against ground-truth page types.
+Text pages first: a store embedded with its prose line counts (``embed`` keeps them per page, the
+``prose_lines`` array) is scored by :func:`~.prose.not_a_comic_outliers`: pages with 10+ lines
+of body text rank above every other page, and the reference excludes them; an older store
+without the counts gets the image outlier score alone (logged).
 """
 
 from __future__ import annotations
@@ -131,10 +136,15 @@ def outlier_scores(
         sims[hit, own[hit]] = -np.inf  # not its own neighbour
         top = np.partition(sims, m - k, axis=1)[:, m - k :]
         raw[start : start + block] = 1.0 - top.mean(axis=1)
-    median = float(np.median(raw[ref]))  # over every reference row, sampled or not
-    mad = float(median_abs_deviation(raw[ref])) * 1.4826  # the usual normal-consistency constant
-    scale = mad if mad > 1e-12 else (float(raw[ref].std()) or 1.0)
-    return raw, (raw - median) / scale
+    return raw, robust_z(raw, ref)
+
+
+def robust_z(raw: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(raw - median) / (1.4826 MAD), median and MAD over the ``reference`` rows (a bool mask)."""
+    median = float(np.median(raw[reference]))  # over every reference row, sampled or not
+    mad = float(median_abs_deviation(raw[reference])) * 1.4826  # the usual normal-consistency constant
+    scale = mad if mad > 1e-12 else (float(raw[reference].std()) or 1.0)
+    return (raw - median) / scale
 
 
 def comic_reference(panel_count: np.ndarray, min_panels: int = 2, min_share: float = 0.1) -> np.ndarray:
@@ -340,8 +350,22 @@ def analyze_store(
     xy = embed_2d(vectors, method, neighbors, seed, max_fit)
     if outlier_reference not in ("multi-panel", "all"):
         raise ValueError(f"outlier_reference must be multi-panel or all, got {outlier_reference!r}")
-    reference = comic_reference(panel_count) if outlier_reference == "multi-panel" else np.ones(n, bool)
-    raw, z = outlier_scores(vectors, outlier_k, reference, max_fit, seed)
+    prose = st.prose_lines
+    if prose is None:
+        log.info(
+            "%s keeps no prose line counts (embedded before stores kept them): outliers by the image "
+            "outlier score alone; embed again into a new folder to rank text pages first",
+            st.path,
+        )
+        reference = comic_reference(panel_count) if outlier_reference == "multi-panel" else np.ones(n, bool)
+        raw, z = outlier_scores(vectors, outlier_k, reference, max_fit, seed)
+    else:
+        from .prose import not_a_comic_outliers  # lazy: prose imports this module
+
+        prose = np.maximum(prose, 0)  # -1: not measured
+        raw, z, reference = not_a_comic_outliers(
+            vectors, panel_count, prose, outlier_k, outlier_reference, max_fit, seed
+        )
     flagged = z > outlier_threshold
 
     infos: list[ClusterInfo] = []
@@ -370,6 +394,7 @@ def analyze_store(
                 "page_type": page_types[i],
                 "panel_count": int(panel_count[i]),
                 "has_text": bool(has_text[i]),
+                "prose_lines": int(prose[i]) if prose is not None else -1,
                 "x": float(xy[i, 0]),
                 "y": float(xy[i, 1]),
                 "cluster": int(labels[i]),
@@ -423,6 +448,7 @@ def analyze_store(
         "outlier_k": outlier_k,
         "outlier_reference": outlier_reference,
         "outlier_reference_pages": int(reference.sum()),
+        "outlier_score": "prose lines, then image outliers" if prose is not None else "image outliers",
         "max_fit": max_fit,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
@@ -440,8 +466,9 @@ def read_points(folder: str | Path) -> list[dict[str, Any]]:
     out = []
     with path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            for key in ("page_index", "panel_count", "cluster"):
-                row[key] = int(row[key])
+            for key in ("page_index", "panel_count", "cluster", "prose_lines"):
+                if key in row:  # prose_lines: not in an analysis made before it
+                    row[key] = int(row[key])
             for key in ("x", "y", "outlier_distance", "outlier_score"):
                 row[key] = float(row[key])
             for key in ("has_text", "outlier"):

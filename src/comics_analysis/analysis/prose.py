@@ -1,81 +1,60 @@
-"""Prose lines on a page image, and the not-a-comic score that uses them (issue 17.4d).
+"""The not-a-comic score (issue 17.4d): prose lines first, then the image outlier score.
 
 The image outlier score (:func:`~.maps.outlier_scores`) measures how unlike the collection's
 comic pages a page looks. It misses illustrated text pages (game books, illustrated prose): the
 panel detector finds framed boxes on them (a picture, a stat block), so they join the outlier
 reference, and a trained page space can put them among the comics. What no comic page has is
-prose: many long lines of body text. :func:`prose_lines` counts them from the pixels alone (no
-OCR, no language: horizontal lines of letters; vertical Japanese lettering in balloons is not a
-long horizontal line), and :func:`not_a_comic_scores` combines the two.
-
-A prose line, on the grey page scaled to 1,000 pixels wide: the ink (darker than the paper, the
-90th-percentile brightness, by more than 60 of 255 levels) is closed horizontally over gaps up
-to 1.2 % of the page width (letters join into words, words into a line; lines stay apart); a
-joined run is a line of body text when its height is 0.6-3 % of the page width (body type of
-9-14 pt on a printed page: letters with ascenders and descenders) and its width at least 20 %
-of the page (a line of a column, wider than a balloon's line), and ink covers 8-60 % of its box
-(letters, not a rule or a filled shape). Round numbers from printed typography, none fitted to
-a book. Measured (``docs/search.md``): 0 on every page of balloon_dream and tencho_isoro, 0 on
-23 of Craphound's 24 pages, 26-95 on every document page drawn by ``synth/documents.py``.
+prose: many long lines of body text, counted from the pixels by
+:func:`comics_analysis.inference.prose.prose_lines` (``embed`` stores the count per page, the
+store's ``prose_lines`` array). :func:`not_a_comic_scores` combines the two; ``analyze`` uses it
+(:func:`not_a_comic_outliers`) when the store has the counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from PIL import Image
 
-from .maps import comic_reference, outlier_scores
+from ..inference.prose import PROSE_PAGE_LINES, ProseLines, prose_lines
+from .maps import comic_reference, outlier_scores, robust_z
 
-WIDTH = 1000  # the page is measured at this width
-_INK_STEP = 60  # grey levels darker than the paper
-_GAP = 0.012  # horizontal gap closed, share of the width
-_HEIGHT = (0.006, 0.03)  # line height, share of the width
-_MIN_WIDTH = 0.2  # line width, share of the width
-_FILL = (0.08, 0.6)  # ink share of a line's box
-PROSE_PAGE_LINES = 10  # a page with this many prose lines is a text page (a comic page has 0-2)
+__all__ = ["PROSE_PAGE_LINES", "ProseLines", "not_a_comic_outliers", "not_a_comic_scores", "prose_lines"]
 
 
-@dataclass(frozen=True)
-class ProseLines:
-    lines: int  # prose lines on the page
-    area: float  # their boxes' summed area / the page's area
-
-
-def prose_lines(image: Image.Image) -> ProseLines:
-    """The prose lines of a page image (module docstring)."""
-    from scipy import ndimage  # lazy: scipy is imported by the analysis extras only
-
-    grey = image.convert("L")
-    height = max(1, round(grey.height * WIDTH / max(1, grey.width)))
-    g = np.asarray(grey.resize((WIDTH, height), Image.BILINEAR), dtype=np.float32)
-    ink = g < float(np.percentile(g, 90)) - _INK_STEP
-    joined = ndimage.binary_closing(ink, structure=np.ones((1, round(_GAP * WIDTH)), bool))
-    labels, _ = ndimage.label(joined)
-    lines, area = 0, 0
-    low, high = _HEIGHT[0] * WIDTH, _HEIGHT[1] * WIDTH
-    for box in ndimage.find_objects(labels):
-        h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
-        if low <= h <= high and w >= _MIN_WIDTH * WIDTH and _FILL[0] <= ink[box].mean() <= _FILL[1]:
-            lines += 1
-            area += h * w
-    return ProseLines(lines, area / (WIDTH * height))
+def not_a_comic_outliers(
+    vectors: np.ndarray,
+    detected_panels: np.ndarray,
+    prose: np.ndarray,
+    k: int | None = None,
+    reference: str = "multi-panel",
+    max_reference: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score, robust z, reference mask) per page: the image outlier score (mean cosine distance
+    to the nearest reference pages) with a reference of the pages without prose (fewer than
+    ``PROSE_PAGE_LINES`` prose lines) that look like comic pages (``reference`` "multi-panel":
+    2+ detected panels, :func:`~.maps.comic_reference`; "all": every page without prose), plus
+    2 (the largest cosine distance) for a page with that many prose lines or more: text pages
+    rank above every other page, each group in the order of its outlier score. z: the score as
+    a robust z against the reference pages (median and MAD), so a text page is far above any
+    threshold. ``prose``: prose line counts per page."""
+    prose = np.asarray(prose)
+    text_page = prose >= PROSE_PAGE_LINES
+    if reference not in ("multi-panel", "all"):
+        raise ValueError(f"outlier reference must be multi-panel or all, got {reference!r}")
+    mask = ~text_page
+    if reference == "multi-panel":
+        mask = comic_reference(np.asarray(detected_panels)) & ~text_page
+    if mask.sum() < 2:
+        mask = ~text_page if (~text_page).sum() >= 2 else np.ones(len(prose), bool)
+    raw, _ = outlier_scores(vectors, k=k, reference=mask, max_reference=max_reference, seed=seed)
+    raw = raw + 2.0 * text_page
+    return raw, robust_z(raw, mask), mask
 
 
 def not_a_comic_scores(
     vectors: np.ndarray, detected_panels: np.ndarray, prose: np.ndarray, k: int | None = None
 ) -> np.ndarray:
-    """A not-a-comic score per page (higher: less like a comic page): the image outlier score
-    (mean cosine distance to the nearest reference pages) with a reference of the pages that look
-    like comic pages, 2+ detected panels (:func:`~.maps.comic_reference`) and fewer than
-    ``PROSE_PAGE_LINES`` prose lines, plus 2 (the largest cosine distance) for a page with that
-    many prose lines or more: text pages rank above every other page, each group in the order of
-    its outlier score. ``prose``: :func:`prose_lines` counts per page."""
-    prose = np.asarray(prose)
-    text_page = prose >= PROSE_PAGE_LINES
-    reference = comic_reference(np.asarray(detected_panels)) & ~text_page
-    if reference.sum() < 2:
-        reference = ~text_page if (~text_page).sum() >= 2 else None
-    raw, _ = outlier_scores(vectors, k=k, reference=reference)
-    return raw + 2.0 * text_page
+    """The not-a-comic score per page (higher: less like a comic page) of
+    :func:`not_a_comic_outliers` with the multi-panel reference. ``prose``: :func:`prose_lines`
+    counts per page."""
+    return not_a_comic_outliers(vectors, detected_panels, prose, k)[0]

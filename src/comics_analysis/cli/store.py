@@ -12,8 +12,17 @@ JSON_HELP = "write JSON instead of the table: to PATH, or to standard output whe
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from ..store import hits_text, search_quote, search_store
+    from ..store import hits_text, search_descriptions, search_quote, search_store
 
+    if args.describe is not None:
+        if any(v is not None for v in (args.page, args.vector, args.text, args.image, args.quote)):
+            raise ValueError("--describe is its own query: no --page/--vector/--text/--image/--quote")
+        hits = search_descriptions(
+            args.store, args.describe, k=args.k, book_id=args.book, page_type=args.page_type,
+            min_panels=args.min_panels, max_panels=args.max_panels,
+        )  # fmt: skip
+        _print_hits(hits_text(hits, as_json=args.json is not None), args.json)
+        return 0
     if args.quote is not None:
         others = [args.page, args.vector, args.text, args.image, args.ann or None, args.level, args.has_text]
         if any(v is not None for v in others):
@@ -220,6 +229,9 @@ def register(commands: Commands) -> None:
         "--hybrid",
         action="store_true",
         help="with --quote and --model: fuse the quote's lexical and embedding rankings (RRF)",
+    )
+    p.add_argument(
+        "--describe", help="a scene in words: the panels whose VLM description means it (offline MiniLM)"
     )
     p.add_argument("--model", type=Path, help="Closure Lite model folder for --text / --image / --hybrid")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")

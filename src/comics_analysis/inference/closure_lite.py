@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .prose import prose_lines
+
 MODEL_PACKAGE = "comics_analysis.modeling.closure_lite"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # config keys that do not change the vectors (and differ between transformers releases)
@@ -148,7 +150,9 @@ class ModelEmbedder:
     ``torch.no_grad``; the mask marks the page's real panels. ``image_vectors``: a 4th array, the
     image-only panel vectors [B, P, D] (the forward pass's ``vision_embeds``: what ``embed_crop``
     gives for a crop query), for a store that keeps them. ``max_panels``: most panels read per
-    page (default: the processor's training cap); P is at most that, the store's panel axis."""
+    page (default: the processor's training cap); P is at most that, the store's panel axis.
+    ``prose_lines``: then a dict ``{"prose_lines": [B]}``, the lines of body text counted on each
+    page image (:func:`~.prose.prose_lines`), for a store that keeps them."""
 
     def __init__(
         self,
@@ -156,8 +160,10 @@ class ModelEmbedder:
         device: Any = None,
         image_vectors: bool = False,
         max_panels: int | None = None,
+        prose_lines: bool = False,
     ):
         self.image_vectors = image_vectors
+        self.prose_lines = prose_lines
         self.max_panels = max_panels
         import torch
 
@@ -170,12 +176,14 @@ class ModelEmbedder:
         self.pages = 0
         self.panels = 0
 
-    def __call__(self, items) -> tuple[np.ndarray, ...]:
+    def __call__(self, items) -> tuple[Any, ...]:
         import torch
 
+        images = [item.load_image() for item in items]
+        prose = [prose_lines(image).lines for image in images] if self.prose_lines else None
         processed = [
-            self.processor.process_page(item.load_image(), item.page, max_panels=self.max_panels)
-            for item in items
+            self.processor.process_page(image, item.page, max_panels=self.max_panels)
+            for image, item in zip(images, items)
         ]
         batch = self.processor.collate(processed)
         batch.pop("order", None)
@@ -190,9 +198,12 @@ class ModelEmbedder:
             mask[r, len(item.page.panels) :] = False
         self.pages += len(items)
         self.panels += int(mask.sum())
+        arrays = [page, panel, mask]
         if self.image_vectors:
-            return page, panel, mask, out.vision_embeds.float().cpu().numpy()
-        return page, panel, mask
+            arrays.append(out.vision_embeds.float().cpu().numpy())
+        if prose is not None:
+            arrays.append({"prose_lines": np.array(prose, np.int16)})
+        return tuple(arrays)
 
 
 def query_vector(

@@ -4,6 +4,7 @@ Needs the ``store`` extra (zarr, xarray; faiss-cpu for the fast exact scan and A
 """
 
 from .ann import AnnIndex, recall_at_k
+from .describe import description_index, search_descriptions
 from .exact import ExactIndex
 from .fulltext import (
     FulltextIndex,
@@ -19,8 +20,8 @@ from .layout import CHUNK_PAGES, DIM, PANELS, SCHEMA_VERSION
 from .quantize import dequantize_int8, l2_normalise, quantize_int8
 from .reader import EmbeddingStore, StoreError, open_store, verify_store
 from .search import Filters, Hit, StoreSearch, hits_text, search, search_store
-from .segment import SegmentRun, segment_into_store
-from .writer import WriteSummary, set_page_types, write_store
+from .segment import SegmentRun, segment_into_store, set_page_types
+from .writer import WriteSummary, write_store
 
 __all__ = [
     "CHUNK_PAGES",
@@ -41,6 +42,7 @@ __all__ = [
     "WriteSummary",
     "build_fulltext",
     "dequantize_int8",
+    "description_index",
     "hits_text",
     "l2_normalise",
     "normalise",
@@ -51,6 +53,7 @@ __all__ = [
     "recall_at_k",
     "rrf",
     "search",
+    "search_descriptions",
     "search_quote",
     "search_store",
     "segment_into_store",

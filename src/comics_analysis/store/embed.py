@@ -144,7 +144,10 @@ def embed_store(
     source = open_pages(dataset, config=config, image_root=image_root, argument="dataset", lazy=True)
     description = source.description
     panels = store_panels(out, max_panels)
-    embedder = ModelEmbedder(loaded, device=device, image_vectors=True, max_panels=panels)
+    columns = store_page_columns(out)
+    embedder = ModelEmbedder(
+        loaded, device=device, image_vectors=True, max_panels=panels, prose_lines="prose_lines" in columns
+    )
     writer_shards = num_shards * world
     writer_index = shard_index * world + rank
     log.info(
@@ -174,6 +177,7 @@ def embed_store(
         show_progress=show_progress and rank == 0,
         extra_attrs=_extra_attrs(source, out),
         image_vectors=True,
+        page_columns=columns,
     )
     seconds = time.perf_counter() - start
     if state is not None and world > 1:
@@ -202,6 +206,23 @@ def store_panels(out: str | Path, max_panels: int | None = None) -> int:
     if (Path(out) / "zarr.json").is_file():
         return int(open_store(out).attrs["panels"])
     return EMBED_PANELS
+
+
+def store_page_columns(out: str | Path) -> tuple[str, ...]:
+    """The per-page values a model's embedding run stores: ``prose_lines`` (lines of body text on
+    the page image: analyze's not-a-comic score) and ``panel_description`` (the records' VLM
+    scene descriptions of the panels: description search), or, when ``out`` is an existing
+    store, the columns it keeps (a store written before them is resumed without them, logged)."""
+    if not (Path(out) / "zarr.json").is_file():
+        return ("prose_lines", "panel_description")
+    columns = tuple(open_store(out).attrs.get("page_columns", ()))
+    if "prose_lines" not in columns:
+        log.info(
+            "%s keeps no prose line counts (written before stores kept them): resuming it without "
+            "them; analyze uses the image outlier score alone",
+            out,
+        )
+    return columns
 
 
 def _extra_attrs(source, out: str | Path) -> dict[str, Any]:
@@ -259,7 +280,13 @@ def _ray_setup(job: _RayJob) -> _Worker:
         if isinstance(job.model, LoadedModel)
         else load_closure_lite(job.model, revision=job.revision, model_id=job.model_id, device=device)
     )
-    embedder = ModelEmbedder(loaded, device=device, image_vectors=True, max_panels=job.plan.panels)
+    embedder = ModelEmbedder(
+        loaded,
+        device=device,
+        image_vectors=True,
+        max_panels=job.plan.panels,
+        prose_lines="prose_lines" in job.plan.page_columns,
+    )
     return _Worker(job, source, embedder, open_for_writing(job.plan.out))
 
 
@@ -323,6 +350,7 @@ def embed_store_ray(
         shard_index=shard_index,
         extra_attrs=_extra_attrs(source, out),
         image_vectors=True,
+        page_columns=store_page_columns(out),
     )
     job = _RayJob(
         plan=replace(plan, source=None),

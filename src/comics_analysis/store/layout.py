@@ -65,8 +65,26 @@ def embedding_arrays(dtype: str, image_vectors: bool = False) -> dict[str, tuple
     return arrays
 
 
-def all_arrays(dtype: str, image_vectors: bool = False) -> dict[str, tuple[tuple[str, ...], str, Any]]:
-    return {**embedding_arrays(dtype, image_vectors), **COMMON_ARRAYS}
+# per-page values the embedding function measures on the page image, or the writer takes from the
+# record (a store may lack them: written before they were kept, or by an embed_fn without them)
+PAGE_COLUMNS: dict[str, tuple[tuple[str, ...], str, Any]] = {
+    # lines of body text (comics_analysis.inference.prose.prose_lines): analyze's not-a-comic score
+    "prose_lines": (("page",), "int16", -1),
+    # each stored panel's VLM scene description (DataSpec Panel.description; "" none), taken from
+    # the records: what a description search (store.describe) embeds with MiniLM
+    "panel_description": (("page", "panel"), "str", ""),
+}
+
+
+def all_arrays(
+    dtype: str, image_vectors: bool = False, page_columns: tuple[str, ...] = ()
+) -> dict[str, tuple[tuple[str, ...], str, Any]]:
+    """Every array of a store; ``page_columns``: the names of :data:`PAGE_COLUMNS` it keeps."""
+    unknown = sorted(set(page_columns) - set(PAGE_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown page column(s) {unknown}; known: {', '.join(PAGE_COLUMNS)}")
+    columns = {name: PAGE_COLUMNS[name] for name in page_columns}
+    return {**embedding_arrays(dtype, image_vectors), **COMMON_ARRAYS, **columns}
 
 
 def compressor(dtype: str):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..dataspec import atomic_write
-from .layout import PROGRESS_DIR, TEXT_DIR, all_arrays
+from .layout import PAGE_COLUMNS, PROGRESS_DIR, TEXT_DIR, all_arrays
 from .progress import finished_chunks, read_progress
 from .quantize import dequantize_int8
 
@@ -72,6 +72,8 @@ class EmbeddingStore:
         self.dtype = self.attrs["embedding_dtype"]
         #: the store keeps image-only panel vectors (``panel_image_embedding``) for crop queries
         self.image_vectors = "panel_image_embedding" in self.group
+        #: the per-page values measured at embed time that the store keeps (``layout.PAGE_COLUMNS``)
+        self.page_columns = tuple(c for c in PAGE_COLUMNS if c in self.group)
         self.finished = sorted(finished_chunks(self.path))
         total = int(self.attrs["row_count"])
         rows = [
@@ -150,6 +152,21 @@ class EmbeddingStore:
     @cached_property
     def reading_order(self) -> np.ndarray:
         return self._read("reading_order")
+
+    @cached_property
+    def prose_lines(self) -> np.ndarray | None:
+        """Lines of body text per page, counted on the page image at embed time
+        (:func:`comics_analysis.inference.prose.prose_lines`); -1 where not measured; None for a
+        store written before stores kept them."""
+        return self._read("prose_lines") if "prose_lines" in self.page_columns else None
+
+    @cached_property
+    def panel_descriptions(self) -> np.ndarray | None:
+        """The VLM scene description of each stored panel [n, P] ("" none); None for a store
+        without them."""
+        if "panel_description" not in self.page_columns:
+            return None
+        return self._read("panel_description").astype(object)
 
     @cached_property
     def position(self) -> dict[str, int]:
@@ -289,7 +306,7 @@ class EmbeddingStore:
         array other than page_embedding / page_id may be all fill values, so it is not reported.
         """
         strict = bool(self.attrs.get("every_chunk_written"))
-        names = list(all_arrays(self.dtype, self.image_vectors))
+        names = list(all_arrays(self.dtype, self.image_vectors, self.page_columns))
         problems = []
         for chunk in self.finished:
             for name in names:

@@ -5,10 +5,12 @@ tests) can fill a store::
 
     embed_fn(items: list[PageItem]) -> (page_vecs [B, D], panel_vecs [B, P', D], panel_mask [B, P'])
                                         (+ panel_image_vecs [B, P', D] for a store with image_vectors)
+                                        (+ {name: values [B]} for a store with page_columns)
 
 with ``P' <= P``; slot ``j`` of a page is stored when ``panel_mask[b, j]`` and the page has a
 ``j``-th panel. Vectors are L2-normalised here; a non-finite or zero vector is an error naming
-the page.
+the page. ``page_columns`` (names in ``layout.PAGE_COLUMNS``, e.g. ``prose_lines``): per-page
+values the embed_fn measures on the page image, returned as a dict after the arrays.
 
 Rows follow the source order. The store is created once (in a temporary folder renamed into
 place, so concurrent shards cannot create two), with every array pre-sized to the plan; then
@@ -34,12 +36,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..dataspec import DataSpecError, atomic_write
+from ..dataspec import DataSpecError
 from .inputs import PageItem, page_source
 from .layout import (
     CHUNK_PAGES,
     DIM,
     EMBEDDING_DTYPES,
+    PAGE_COLUMNS,
     PANELS,
     SCHEMA_VERSION,
     TEXT_COLUMNS,
@@ -49,6 +52,7 @@ from .layout import (
     config_hash,
     plan_hash,
 )
+from .lettering import write_text_table
 from .progress import finished_chunks, progress_path, record_chunk
 from .quantize import l2_normalise, quantize_int8
 
@@ -91,6 +95,7 @@ def _create(
     chunk_pages: int,
     attrs: dict[str, Any],
     image_vectors: bool = False,
+    page_columns: tuple[str, ...] = (),
 ) -> None:
     """Create the group and pre-sized arrays in a temp folder, then rename it to ``out``."""
     zarr = _zarr()
@@ -99,7 +104,7 @@ def _create(
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
         sizes = {"page": rows, "panel": panels, "dim": dim, "coord": 4}
-        for name, (dims, kind, fill) in all_arrays(dtype, image_vectors).items():
+        for name, (dims, kind, fill) in all_arrays(dtype, image_vectors, page_columns).items():
             shape = tuple(sizes[d] for d in dims)
             chunks = tuple(max(1, min(chunk_pages, rows)) if d == "page" else sizes[d] for d in dims)
             group.create_array(
@@ -134,6 +139,11 @@ def _check_existing(out: Path, expected: dict[str, Any]) -> dict[str, Any]:
             "queries search: it was written before stores kept them, or by an embed_fn without them) and "
             "cannot gain them on resume; embed into a new folder (or delete this one) to re-embed"
         )
+    if list(attrs.get("page_columns", [])) != list(expected.get("page_columns", [])):
+        raise ValueError(
+            f"{out}: existing store keeps page columns {attrs.get('page_columns', [])} but this run "
+            f"writes {expected.get('page_columns', [])}; embed into a new folder (or delete this one)"
+        )
     for key in ("panels", "dim"):  # the usual cause of a config_hash change, named
         if key in attrs and attrs[key] != expected[key]:
             raise ValueError(
@@ -154,45 +164,16 @@ def _page_type(value: str | None) -> str:
     return value or ""
 
 
-def _text_rows(items: list[PageItem]) -> dict[str, list]:
-    """Lettered text, one row per line, never truncated: page text boxes, else panel text."""
-    cols: dict[str, list] = {c: [] for c in TEXT_COLUMNS}
-
-    def add(page_id: str, panel: int, kind: str, order: int, text: str) -> None:
-        for name, value in zip(TEXT_COLUMNS, (page_id, panel, kind, order, text)):
-            cols[name].append(value)
-
-    for item in items:
-        page = item.page
-        if page.texts:
-            for order, box in enumerate(page.texts):
-                add(page.page_id, box.panel, box.kind, order, box.text)
-        else:
-            order = 0
-            for j, panel in enumerate(page.panels):
-                for kind in ("narration", "dialogue", "sfx"):
-                    for line in getattr(panel.text, kind):
-                        add(page.page_id, j, kind, order, line)
-                        order += 1
-    return cols
+def _numpy_kind(kind: str):
+    return object if kind == "str" else kind
 
 
-def _write_text(out: Path, chunk: int, items: list[PageItem]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cols = _text_rows(items)
-    table = pa.table(
-        {
-            "page_id": pa.array(cols["page_id"], pa.string()),
-            "panel": pa.array(cols["panel"], pa.int16()),
-            "kind": pa.array(cols["kind"], pa.string()),
-            "order": pa.array(cols["order"], pa.int32()),
-            "text": pa.array(cols["text"], pa.string()),
-        }
-    )
-    with atomic_write(out / TEXT_DIR / f"chunk-{chunk:06d}.parquet", "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
+def _descriptions(batch: list[PageItem], panels: int) -> list[list[str]]:
+    """The panels' VLM descriptions of each page, "" where none, padded to the panel axis."""
+    return [
+        [p.description or "" for p in it.page.panels[:panels]] + [""] * max(0, panels - len(it.page.panels))
+        for it in batch
+    ]
 
 
 def _embed_chunk(
@@ -202,8 +183,15 @@ def _embed_chunk(
     panels: int,
     dim: int,
     image_vectors: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
+    page_columns: tuple[str, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray], int]:
     n = len(items)
+    columns = {
+        c: np.full(
+            (n, panels)[: len(PAGE_COLUMNS[c][0])], PAGE_COLUMNS[c][2], _numpy_kind(PAGE_COLUMNS[c][1])
+        )
+        for c in page_columns
+    }
     page_vecs = np.zeros((n, dim), np.float32)
     panel_vecs = np.zeros((n, panels, dim), np.float32)
     image_vecs = np.zeros((n, panels, dim), np.float32) if image_vectors else None
@@ -212,7 +200,19 @@ def _embed_chunk(
     for start in range(0, n, batch_size):
         batch = items[start : start + batch_size]
         ids = [it.page.page_id for it in batch]
-        returned = [np.asarray(a) for a in embed_fn(batch)]
+        returned = list(embed_fn(batch))
+        measured = returned.pop() if returned and isinstance(returned[-1], dict) else {}
+        if "panel_description" in page_columns:  # from the records, not the embed_fn
+            measured = {**measured, "panel_description": _descriptions(batch, panels)}
+        returned = [np.asarray(a) for a in returned]
+        for name in page_columns:
+            values = np.asarray(measured.get(name, ()), _numpy_kind(PAGE_COLUMNS[name][1]))
+            if values.shape != (len(batch), *columns[name].shape[1:]):
+                raise ValueError(
+                    f"embed_fn returned no {name} per page (a dict after the arrays, {name}: "
+                    f"[{len(batch)}]); this store keeps them (page_columns); got shape {values.shape}"
+                )
+            columns[name][start : start + len(batch)] = values
         if image_vectors and len(returned) < 4:
             raise ValueError(
                 "embed_fn returned no image-only panel vectors (a 4th array); this store keeps them "
@@ -265,7 +265,7 @@ def _embed_chunk(
                 image_vecs[start + r, :width][valid] = image_units[valid]
             panel_vecs[start + r, :width][valid] = units[valid]
             mask[start + r, :width] = valid
-    return page_vecs, panel_vecs, mask, image_vecs, truncated
+    return page_vecs, panel_vecs, mask, image_vecs, columns, truncated
 
 
 class _AllChunks:
@@ -281,7 +281,7 @@ class _AllChunks:
 
 def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, dtype: str) -> None:
     group = _AllChunks(group)
-    page_vecs, panel_vecs, mask, image_vecs = vectors
+    page_vecs, panel_vecs, mask, image_vecs, columns = vectors
     n = len(items)
     panels = mask.shape[1]
     stop = start + n
@@ -316,6 +316,8 @@ def _write_chunk(group, chunk: int, start: int, items: list[PageItem], vectors, 
     group["book_id"][start:stop] = np.array([it.page.book_id for it in items], dtype=object)
     group["page_index"][start:stop] = np.array([it.page.page_index for it in items], np.int32)
     group["page_type"][start:stop] = np.array([_page_type(it.page.page_type) for it in items], dtype=object)
+    for name, values in columns.items():
+        group[name][start:stop] = values
 
 
 @dataclass
@@ -337,6 +339,7 @@ class StorePlan:
     num_shards: int
     shard_index: int
     image_vectors: bool = False
+    page_columns: tuple[str, ...] = ()
 
     def chunk_rows(self, chunk: int) -> int:
         return min(self.chunk_pages, self.rows - chunk * self.chunk_pages)
@@ -359,6 +362,7 @@ def plan_store(
     shard_index: int = 0,
     extra_attrs: dict[str, Any] | None = None,
     image_vectors: bool = False,
+    page_columns: tuple[str, ...] = (),
 ) -> StorePlan:
     """Check the settings and the source, create the store (pre-sized, atomically) or check that
     the existing one was written with the same settings and plan; the chunks left to write."""
@@ -389,6 +393,10 @@ def plan_store(
     }
     if image_vectors:  # only then, so the hash of a store without them is what it was
         settings["panel_image_vectors"] = True
+    page_columns = tuple(page_columns)
+    all_arrays(dtype, image_vectors, page_columns)  # unknown names are an error here
+    if page_columns:  # likewise
+        settings["page_columns"] = list(page_columns)
     rows = len(src)
     num_chunks = (rows + chunk_pages - 1) // chunk_pages
     attrs = {
@@ -417,6 +425,8 @@ def plan_store(
             "panel_image_embedding: image-only panel vectors (the crop through the vision tower and its "
             "projection; no text, layout or page context), what crop queries are compared with"
         )
+    if page_columns:
+        attrs["page_columns"] = list(page_columns)
     if dtype == "int8":
         attrs["quantization"] = "int8 codes = round(127 x / max|x|); vector = codes * scale (unit length)"
     if (out / "zarr.json").is_file():
@@ -426,7 +436,7 @@ def plan_store(
     else:
         if out.exists():
             out.rmdir()
-        _create(out, rows, dtype, panels, dim, chunk_pages, attrs, image_vectors)
+        _create(out, rows, dtype, panels, dim, chunk_pages, attrs, image_vectors, page_columns)
         _check_existing(out, attrs)
     done = finished_chunks(out)
     mine = [c for c in range(num_chunks) if c % num_shards == shard_index]
@@ -446,6 +456,7 @@ def plan_store(
         num_shards=num_shards,
         shard_index=shard_index,
         image_vectors=image_vectors,
+        page_columns=page_columns,
     )
 
 
@@ -465,10 +476,10 @@ def write_chunk(plan: StorePlan, group, chunk: int, embed_fn: EmbedFn, src: Any 
     if got != src.page_ids[start : start + len(items)]:
         raise ValueError(f"{src.name}: rows {start}.. changed while writing; page ids differ")
     *vectors, truncated = _embed_chunk(
-        items, embed_fn, plan.batch_size, plan.panels, plan.dim, plan.image_vectors
+        items, embed_fn, plan.batch_size, plan.panels, plan.dim, plan.image_vectors, plan.page_columns
     )
     _write_chunk(group, chunk, start, items, vectors, plan.dtype)
-    _write_text(plan.out, chunk, items)
+    write_text_table(plan.out, chunk, items)
     return len(items), truncated
 
 
@@ -517,13 +528,15 @@ def write_store(
     show_progress: bool = True,
     extra_attrs: dict[str, Any] | None = None,
     image_vectors: bool = False,
+    page_columns: tuple[str, ...] = (),
 ) -> WriteSummary:
     """Embed ``source`` (DataSpec folder/file, ``datasets.Dataset`` or list of pages) into ``out``.
 
     Resumable: re-running with the same source and settings skips finished chunks. ``config``
     (the model's config, any JSON-able dict) goes into the config hash: a store is never
     extended with vectors of another model or setting. ``image_vectors``: ``embed_fn`` also returns
-    image-only panel vectors, stored as ``panel_image_embedding``. ``extra_attrs`` (JSON-able) are added to
+    image-only panel vectors, stored as ``panel_image_embedding``; ``page_columns``: per-page
+    values it measures (module doc). ``extra_attrs`` (JSON-able) are added to
     the store's attributes when it is created (e.g. where its pages came from).
     """
     import time
@@ -545,6 +558,7 @@ def write_store(
         shard_index=shard_index,
         extra_attrs=extra_attrs,
         image_vectors=image_vectors,
+        page_columns=page_columns,
     )
     group = open_for_writing(plan.out)
     summary = WriteSummary(
@@ -568,29 +582,3 @@ def write_store(
     finish_store(plan, summary)
     summary.seconds = time.perf_counter() - begin
     return summary
-
-
-def set_page_types(store: str | Path, page_types: dict[str, str | None]) -> int:
-    """Write page types (e.g. from ``segment``) into an existing store's ``page_type`` column for
-    the pages it holds; returns how many rows changed. Finished chunks only, one whole chunk of
-    the column at a time (a reader sees a chunk's old or new types, never a mix within a row)."""
-    import zarr
-
-    store = Path(store)
-    if not (store / "zarr.json").is_file():
-        raise FileNotFoundError(f"{store}: not an embedding store (no zarr.json)")
-    group = zarr.open_group(str(store), mode="r+")
-    chunk = int(group.attrs["chunk_pages"])
-    changed = 0
-    for c in sorted(finished_chunks(store)):
-        start, stop = c * chunk, min((c + 1) * chunk, group["page_id"].shape[0])
-        ids = group["page_id"][start:stop]
-        old = group["page_type"][start:stop]
-        new = np.array(
-            [_page_type(page_types[pid]) if pid in page_types else t for pid, t in zip(ids, old)],
-            dtype=object,
-        )
-        if (new != old).any():
-            _AllChunks(group)["page_type"][start:stop] = new
-            changed += int((new != old).sum())
-    return changed
