@@ -5,9 +5,10 @@ Accelerator, run folder, checkpoints, metrics log, best model) over random windo
 (length drawn from ``window_range`` pages, start uniform in the book) plus class-balanced
 windows (config ``balanced_windows``: each holds a page of a class drawn uniformly, so a class
 with a handful of pages is not left to a few gradient steps), sqrt-inverse-frequency class
-weights, the page statistics through their own projection (config ``stats_projection``), optional label smoothing, random position offsets (config ``position_mode``),
-validation macro-F1 after every epoch with early stopping, and exact resume: at the end of every
-epoch ``OUT/checkpoints/step-NNNNNNN`` holds the accelerate state (model, optimiser, every RNG)
+weights, the page statistics through their own projection (config ``stats_projection``),
+optional label smoothing, random position offsets (config ``position_mode``), validation
+macro-F1 after every epoch with early stopping, and exact resume: at the end of every epoch
+``OUT/checkpoints/step-NNNNNNN`` holds the accelerate state (model, optimiser, every RNG)
 and the loop state, and an epoch's windows come from a generator seeded by (seed, epoch), so a
 resumed run continues with the same numbers as an uninterrupted one. The best model (by
 validation macro-F1) is written with ``save_pretrained`` to ``OUT/best`` (remote code included),
