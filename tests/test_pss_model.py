@@ -249,6 +249,28 @@ def test_windows_sampling_and_class_weights():
     )
 
 
+def test_balanced_windows_train_on_a_rare_class_about_as_often_as_on_story_pages():
+    # 40 books of 30 story pages; one pin-up page in book 0: uniform windows of 4-6 pages
+    # almost never hold it, class-balanced ones hold it in about half of the extra windows
+    story, pinup = PAGE_TYPES.index("story"), PAGE_TYPES.index("art_backmatter")
+    books = [{"page_ids": list(range(30)), "label_ids": np.full(30, story)} for _ in range(40)]
+    books[0]["label_ids"] = books[0]["label_ids"].copy()
+    books[0]["label_ids"][17] = pinup
+    books[1]["label_ids"] = np.full(30, -100)  # unlabelled pages are never anchors
+
+    def holding_pinup(windows):
+        return sum(b == 0 and start <= 17 < start + length for b, start, length in windows)
+
+    plain = sample_windows(books, np.random.default_rng(0), 4, (4, 6))
+    assert sample_windows(books, np.random.default_rng(0), 4, (4, 6), balanced=0.0) == plain
+    balanced = sample_windows(books, np.random.default_rng(0), 4, (4, 6), balanced=0.5)
+    assert len(plain) == 160 and len(balanced) == 240
+    assert holding_pinup(plain) <= 3
+    assert 25 <= holding_pinup(balanced) <= 55  # ~40 of the 80 extra windows: two classes present
+    for _, start, length in balanced:
+        assert start >= 0 and start + length <= 30 and 4 <= length <= 6
+
+
 @pytest.fixture(scope="module")
 def feature_store(tmp_path_factory):
     out = tmp_path_factory.mktemp("pss") / "features"

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from comics_analysis.inference.features import FeatureStore, extract_features
 from comics_analysis.inference.page_stats import STAT_NAMES, page_stats
@@ -17,6 +18,7 @@ from comics_analysis.inference.pss import (
     predict_books,
     segment_books,
 )
+from comics_analysis.modeling.cosmo_pss import page_scalars
 from comics_analysis.sources import open_pages
 from comics_analysis.synth.book import make_book
 from comics_analysis.synth.realistic import plan_real_book
@@ -138,6 +140,20 @@ def test_training_reads_page_statistics_and_extra_books(stores, tmp_path):
     np.testing.assert_allclose(vision[:, store.vision.shape[1] :], np.nan_to_num(books[0]["stats"]))
     (pred,) = predict_books(model, books, 6, 3)
     assert len(pred["page_types"]) == len(books[0]["page_ids"])
+    # the statistics have their own projection: with the shared projection blind to them (its
+    # statistic columns zeroed) the page logits still move with the statistics
+    assert model.config.stats_projection and model.stats_projection[0].in_features == len(STAT_NAMES)
+    with torch.no_grad():
+        model.visual_projection[0].weight[:, store.vision.shape[1] :] = 0
+        x = torch.from_numpy(vision).unsqueeze(0)
+        text = torch.from_numpy(books[0]["text"]).unsqueeze(0)
+        n = x.shape[1]
+        scalars = page_scalars(torch.arange(n), n).unsqueeze(0)
+        flipped = x.clone()
+        flipped[..., store.vision.shape[1] :] = 1 - flipped[..., store.vision.shape[1] :]
+        a = model(vision_features=x, text_features=text, scalars=scalars).logits
+        b = model(vision_features=flipped, text_features=text, scalars=scalars).logits
+    assert (a - b).abs().max() > 1e-3
     seg = segment_books(tmp_path / "run" / "final", extra, [held])
     assert seg.books[0]["page_types"] == pred["page_types"]
     # a store without statistics cannot feed it: an error naming the store and the fix

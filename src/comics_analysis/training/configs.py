@@ -196,6 +196,14 @@ class PssTrainConfig:
     seed: int = arg(0, "seed of the model, the split and the windows")
     epochs: int = arg(30, "passes over the training books")
     windows_per_book: int = arg(4, "random windows per book and epoch")
+    balanced_windows: float = arg(
+        0.5,
+        "extra windows per epoch, this x the random ones, each holding a page of a class drawn "
+        "uniformly (rare classes: pin-ups, blank pages; 0: none)",
+    )
+    stats_projection: bool = arg(
+        True, "page statistics through their own projection beside the vision vector's (page_stats)"
+    )
     window_range: tuple[int, int] = arg((8, 48), "window length range in pages, e.g. 8-48")
     batch_size: int = arg(16, "windows per optimiser step")
     learning_rate: float = arg(1e-3, "AdamW learning rate", flags=("--lr",))
@@ -226,6 +234,8 @@ class PssTrainConfig:
         _check_choice("transitions", self.transitions, ("none", "counted", "learned"))
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_positive(self, ("batch_size", "windows_per_book", "keep_checkpoints", "extra_repeat"))
+        if self.balanced_windows < 0:
+            raise ValueError(f"balanced_windows must be >= 0, got {self.balanced_windows}")
         self.window_range = tuple(self.window_range)
 
 

@@ -2,10 +2,13 @@
 
 Training (:func:`train_pss`): a loop in the shared harness (:mod:`comics_analysis.training.harness`:
 Accelerator, run folder, checkpoints, metrics log, best model) over random windows of whole books
-(length drawn from ``window_range`` pages, start uniform in the book), sqrt-inverse-frequency
-class weights, optional label smoothing, random position offsets (config ``position_mode``),
-validation macro-F1 after every epoch with early stopping, and exact resume: at the end of every
-epoch ``OUT/checkpoints/step-NNNNNNN`` holds the accelerate state (model, optimiser, every RNG)
+(length drawn from ``window_range`` pages, start uniform in the book) plus class-balanced
+windows (config ``balanced_windows``: each holds a page of a class drawn uniformly, so a class
+with a handful of pages is not left to a few gradient steps), sqrt-inverse-frequency class
+weights, the page statistics through their own projection (config ``stats_projection``),
+optional label smoothing, random position offsets (config ``position_mode``), validation
+macro-F1 after every epoch with early stopping, and exact resume: at the end of every epoch
+``OUT/checkpoints/step-NNNNNNN`` holds the accelerate state (model, optimiser, every RNG)
 and the loop state, and an epoch's windows come from a generator seeded by (seed, epoch), so a
 resumed run continues with the same numbers as an uninterrupted one. The best model (by
 validation macro-F1) is written with ``save_pretrained`` to ``OUT/best`` (remote code included),
@@ -48,6 +51,8 @@ RESUME_KEYS = (
     "page_stats",
     "seed",
     "windows_per_book",
+    "balanced_windows",
+    "stats_projection",
     "window_range",
     "batch_size",
     "hidden_size",
@@ -84,10 +89,17 @@ def sqrt_inverse_weights(counts: Counter, labels: tuple[str, ...] = PAGE_TYPES) 
 
 
 def sample_windows(
-    books: list[dict[str, Any]], rng: np.random.Generator, per_book: int, window_range: tuple[int, int]
+    books: list[dict[str, Any]],
+    rng: np.random.Generator,
+    per_book: int,
+    window_range: tuple[int, int],
+    balanced: float = 0.0,
 ) -> list[tuple[int, int, int]]:
     """(book, start, length) windows, ``per_book`` per book, shuffled; length uniform in the range
-    (capped at the book's length), start uniform in the book."""
+    (capped at the book's length), start uniform in the book. ``balanced`` > 0 adds
+    ``round(balanced x`` that many``)`` class-balanced windows: each draws a class uniformly among
+    the labelled classes, a page of that class uniformly, and a window that holds the page, so a
+    class seen on 6 pages of 28 books (a pin-up) is trained on about as often as story pages."""
     lo, hi = window_range
     windows = []
     for b, book in enumerate(books):
@@ -95,6 +107,21 @@ def sample_windows(
         for _ in range(per_book):
             length = min(n, int(rng.integers(lo, hi + 1)))
             start = int(rng.integers(0, n - length + 1))
+            windows.append((b, start, length))
+    extra = round(balanced * len(windows))
+    if extra:
+        pages: dict[int, list[tuple[int, int]]] = {}
+        for b, book in enumerate(books):
+            for i, label in enumerate(book["label_ids"].tolist()):
+                if label >= 0:
+                    pages.setdefault(label, []).append((b, i))
+        classes = sorted(pages)
+        for _ in range(extra if classes else 0):
+            anchors = pages[classes[int(rng.integers(len(classes)))]]
+            b, i = anchors[int(rng.integers(len(anchors)))]
+            n = len(books[b]["page_ids"])
+            length = min(n, int(rng.integers(lo, hi + 1)))
+            start = int(rng.integers(max(0, i - length + 1), min(i, n - length) + 1))
             windows.append((b, start, length))
     order = rng.permutation(len(windows))
     return [windows[i] for i in order]
@@ -206,6 +233,7 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
         class_weights=weights,
         label_smoothing=cfg.label_smoothing,
         transitions=cfg.transitions,
+        stats_projection=bool(cfg.stats_projection and stat_names),
         **cfg.model_overrides,
     )
     model = CosmoPssForPageClassification(config)
@@ -242,7 +270,9 @@ def train_pss(cfg: PssTrainConfig, resume: str | bool | None = None) -> TrainRes
     while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
         epoch = state["epoch"]
         rng = np.random.default_rng([cfg.seed, epoch])
-        windows = sample_windows(train_books, rng, cfg.windows_per_book, cfg.window_range)
+        windows = sample_windows(
+            train_books, rng, cfg.windows_per_book, cfg.window_range, cfg.balanced_windows
+        )
         model.train()
         losses = []
         for s in range(0, len(windows), cfg.batch_size):

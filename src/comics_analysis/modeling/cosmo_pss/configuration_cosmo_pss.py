@@ -57,6 +57,11 @@ class CosmoPssConfig(PretrainedConfig):
             `"counted"` transitions (log of smoothed counts, set from training labels) or
             `"learned"` ones (trained with a linear-chain CRF loss); `"none"`: per-page argmax.
         dropout (`float`, defaults to 0.1): projector and head dropout.
+        stats_projection (`bool`, defaults to False): the last `len(page_stats)` columns of the
+            vision input (the page statistics `train pss` appends, names in `page_stats`) also go
+            through their own Linear + LayerNorm, added to the vision token, so 14 statistics are
+            not drowned by hundreds of pixel columns in one projection. False: one projection of
+            the whole vision input (models trained before this option).
     """
 
     model_type = "cosmo_pss"
@@ -80,6 +85,7 @@ class CosmoPssConfig(PretrainedConfig):
         label_smoothing: float = 0.0,
         transitions: str = "none",
         dropout: float = 0.1,
+        stats_projection: bool = False,
         **kwargs,
     ):
         labels = list(labels or [])
@@ -131,6 +137,7 @@ class CosmoPssConfig(PretrainedConfig):
         self.label_smoothing = label_smoothing
         self.transitions = transitions
         self.dropout = dropout
+        self.stats_projection = stats_projection
 
     @property
     def hidden_size(self) -> int:

@@ -135,6 +135,14 @@ class CosmoPssForPageClassification(CosmoPssPreTrainedModel):
         self.textual_projection = _projector(config.projector, config.text_dim, width, config.dropout)
         self.visual_projection = _projector(config.projector, config.vision_dim, width, config.dropout)
         self.norm = nn.LayerNorm(width)
+        n_stats = len(getattr(config, "page_stats", None) or [])
+        if getattr(config, "stats_projection", False) and not n_stats:
+            raise ValueError("CosmoPssConfig.stats_projection needs page_stats (the statistics' names)")
+        self.stats_projection = (
+            nn.Sequential(nn.Linear(n_stats, width), nn.LayerNorm(width))
+            if getattr(config, "stats_projection", False)
+            else None
+        )
         self.empty_text = nn.Parameter(torch.zeros(width))
         self.scalar_projection = nn.Linear(4, width) if config.use_scalars else None
         self.bert_encoder = BertModel(BertConfig(**config.bert_config), add_pooling_layer=False)
@@ -175,6 +183,9 @@ class CosmoPssForPageClassification(CosmoPssPreTrainedModel):
         text = torch.where(text_mask.bool().unsqueeze(-1), text, self.empty_text.to(text.dtype))
         vision = self.visual_projection(vision_features)
         text, vision = self.norm(text), self.norm(vision)
+        if self.stats_projection is not None:  # the appended page statistics, projected on their own
+            n_stats = self.stats_projection[0].in_features
+            vision = vision + self.stats_projection(vision_features[..., -n_stats:])
         if self.scalar_projection is not None:
             if scalars is None:
                 raise ValueError("this model reads page scalars: pass scalars=page_scalars(...) per page")
