@@ -88,3 +88,35 @@ def test_pretrained_efficientnet_lite_page_features_offline(pages):
     inputs = [PageInput(f"b/p{i}", "b", i, sp.image, "") for i, sp in enumerate([*covers, story])]
     cover_a, cover_b, story_v = encoder(inputs)
     assert cos(cover_a, cover_b) > cos(cover_a, story_v)
+
+
+def test_a_second_run_appends_every_batch_to_an_existing_feature_store(tmp_path):
+    """A store finished by one run (its metadata consolidated) and appended to by a second run in
+    several batches: every batch lands after the previous one (before: the consolidated array
+    shapes of the first run were reused, each batch overwrote the last, row_count ran past the
+    arrays and the books came back with missing pages)."""
+    import zarr
+    from PIL import Image
+
+    from comics_analysis.inference.features import FeatureStore, extract_features
+
+    def pages(books, n=10):
+        for book in books:
+            for i in range(n):
+                image = Image.new("RGB", (64, 96), (i * 20 % 255, 100, 100))
+                yield PageInput(f"{book}/p{i:04d}", book, i, image, f"page {i}", "story", i == 0, None)
+
+    out = tmp_path / "features"
+    extract_features(pages(["a", "b"]), out, batch_pages=4, show_progress=False)
+    extract_features(pages(["a", "b", "c", "d", "e"]), out, batch_pages=4, show_progress=False)
+    group = zarr.open_group(str(out), mode="r", use_consolidated=False)
+    assert group.attrs["row_count"] == 50
+    assert {name: group[name].shape[0] for name in group.array_keys()} == dict.fromkeys(
+        group.array_keys(), 50
+    )
+    store = FeatureStore(out)
+    books = store.books()
+    assert list(books) == ["a", "b", "c", "d", "e"]
+    assert all(
+        store.page_ids[rows].tolist() == [f"{b}/p{i:04d}" for i in range(10)] for b, rows in books.items()
+    )

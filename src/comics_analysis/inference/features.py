@@ -113,7 +113,8 @@ class FeatureStore:
         self.path = Path(path)
         if not (self.path / "zarr.json").is_file():
             raise FileNotFoundError(f"{self.path}: not a PSS feature store (no zarr.json)")
-        self.group = zarr.open_group(str(self.path), mode="r")
+        # the arrays' own metadata, not the consolidated copy (stale after a killed append run)
+        self.group = zarr.open_group(str(self.path), mode="r", use_consolidated=False)
         self.attrs = dict(self.group.attrs)
         if self.attrs.get("schema") != FEATURE_SCHEMA:
             raise ValueError(f"{self.path}: schema {self.attrs.get('schema')!r}, expected {FEATURE_SCHEMA}")
@@ -253,7 +254,7 @@ def open_feature_store(
         attrs.update(page_stats=PAGE_STATS_VERSION, stat_names=list(STAT_NAMES))
     existing: set[str] = set()
     if (out / "zarr.json").is_file():
-        old = dict(zarr.open_group(str(out), mode="r").attrs)
+        old = dict(zarr.open_group(str(out), mode="r", use_consolidated=False).attrs)
         if old.get("page_stats") == PAGE_STATS_VERSION and not with_page_stats:
             with_page_stats = True  # a store with statistics keeps them for every page
             attrs.update(page_stats=PAGE_STATS_VERSION, stat_names=list(STAT_NAMES))
@@ -267,7 +268,9 @@ def open_feature_store(
     vision_encoder, text_encoder = encoders()
     if not existing:
         _create_store(out, attrs, vision_encoder.dim, text_encoder.dim, chunk=1024)
-    group = zarr.open_group(str(out), mode="r+")
+    # not the consolidated metadata of the last run: its array shapes go stale with the first append,
+    # and every later batch would be written over the previous one at the old length
+    group = zarr.open_group(str(out), mode="r+", use_consolidated=False)
     rows = int(group.attrs["row_count"])
     for name in group.array_keys():  # drop rows past row_count (a killed earlier run)
         array = group[name]
