@@ -1,7 +1,8 @@
 """The comics-search Gradio app: thin wiring of :class:`.backend.SpaceBackend` into tabs.
 
 Tabs: Search (text / image upload / page id / quote (a line of lettering, through the store's
-full-text index); a results gallery of page thumbnails and panel crops with scores, a table with
+full-text index) / description (what a panel shows, by meaning, over the panels' VLM
+descriptions); a results gallery of page thumbnails and panel crops with scores, a table with
 the lettered text, the results as CSV; a click on a result opens its page), Page (panel boxes
 numbered from 0 in reading order over the lettering boxes, lettered text, page type, the page's
 place in its book, previous / next page), Book (the book's pages with their page types; a click
@@ -11,7 +12,7 @@ page type, book, outlier score or panel count; a gallery per cluster and of the 
 
 Panels are numbered from 0 in reading order everywhere, as in the CLI, the JSON outputs and the
 datasets. Each handler has an ``api_name``, so ``gradio_client`` can call it: ``search_text``,
-``search_image``, ``search_page``, ``search_quote``, ``view_page``, ``page_prev``,
+``search_image``, ``search_page``, ``search_quote``, ``search_describe``, ``view_page``, ``page_prev``,
 ``page_next``, ``book_strip``, ``show_map``, ``cluster_gallery``, ``select_pages``.
 """
 
@@ -100,6 +101,11 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         if not (quote or "").strip():
             raise gr.Error("type a line of lettering first")
         return run(quote=quote, mode=mode, k=int(k), **_filters(page_type, book))
+
+    def search_describe(description: str, k: float, page_type: str, book: str):
+        if not (description or "").strip():
+            raise gr.Error("describe what a panel shows first")
+        return run(describe=description, k=int(k), **_filters(page_type, book))
 
     def export_results(table):
         headers, rows = _rows(table)
@@ -234,8 +240,9 @@ def build_app(backend: SpaceBackend | SpaceConfig):
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             f"# {TITLE}\n{len(be.store)} pages of {len(be.book_ids)} book(s) in `{be.store.path.name}` "
-            f"(model `{be.store.attrs.get('model_id')}`). Search by text, by an image, by a page id or a "
-            "quote; explore the collection on the Map tab. Panels are numbered from 0 in reading order."
+            f"(model `{be.store.attrs.get('model_id')}`). Search by text, by an image, by a page id, a "
+            "quote or what a panel shows; explore the collection on the Map tab. Panels are numbered "
+            "from 0 in reading order."
         )
         with gr.Tabs() as tabs:
             with gr.Tab("Search", id="search"):
@@ -273,6 +280,13 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                     )
                     mode = gr.Radio(["fuzzy", "phrase", "words"], value="fuzzy", label="match")
                     quote_btn = gr.Button("Find the panel", variant="primary")
+                with gr.Tab("Description"):
+                    description = gr.Textbox(
+                        label="what a panel shows, in any words (the panels' VLM descriptions; panels only)",
+                        placeholder="a plane flying over the desert",
+                        max_length=MAX_QUERY_CHARS,
+                    )
+                    describe_btn = gr.Button("Find panels", variant="primary")
                 with gr.Row():
                     status = gr.Markdown()
                     download = gr.DownloadButton(
@@ -375,6 +389,8 @@ def build_app(backend: SpaceBackend | SpaceConfig):
             (image_btn.click, search_image, [image, *common], "search_image"),
             (page_btn.click, search_page, [page_in, panel_in, *common], "search_page"),
             (quote_btn.click, search_quote, [quote, mode, k, page_type, book], "search_quote"),
+            (describe_btn.click, search_describe, [description, k, page_type, book], "search_describe"),
+            (description.submit, search_describe, [description, k, page_type, book], False),
         ):
             event(fn, inputs, outputs, api_name=api).then(export_results, [table], [download], api_name=False)
         gallery.select(open_result, [table], [view_in, page_image, page_text, book_in, tabs], api_name=False)

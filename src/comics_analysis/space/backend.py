@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 
 from ..dataset_builders.books import find_books
 from ..sources import open_pages
+from ..store.describe import ENCODER, description_index, search_descriptions
 from ..store.fulltext import open_fulltext, search_quote
 from ..store.reader import EmbeddingStore
 from ..store.search import Hit, StoreSearch
@@ -112,6 +113,7 @@ class SpaceBackend:
         self.search_index = StoreSearch(self.store)
         self._model = None
         self._fulltext = None  # the full-text index, opened by the first quote query
+        self._describer = None  # the MiniLM text encoder, loaded by the first description query
         self._images: OrderedDict[str, Image.Image] = OrderedDict()
         self._cache_pages = cache_pages
         self._source = None
@@ -175,6 +177,7 @@ class SpaceBackend:
         panel: int | None = None,
         quote: str | None = None,
         mode: str = "fuzzy",
+        describe: str | None = None,
         k: int = 12,
         level: str | None = None,
         page_type: str | None = None,
@@ -182,11 +185,13 @@ class SpaceBackend:
     ) -> list[Hit]:
         """One query: exactly one of ``text``, ``image`` (PIL image or path), ``page_id`` (with an
         optional ``panel``), ``quote`` (a line of lettering: the full-text index, ``mode`` fuzzy,
-        phrase or words; panels only). Empty filter values mean no filter."""
+        phrase or words; panels only), ``describe`` (what a panel shows: the panels' VLM
+        descriptions, by meaning; panels only). Empty filter values mean no filter."""
         given = [text is not None and text.strip() != "", image is not None, bool(page_id), bool(quote)]
+        given.append(bool(describe))
         if sum(given) != 1:
-            raise ValueError("give one query: a text, an image, a page id or a quote")
-        for name, value in (("text", text), ("quote", quote)):
+            raise ValueError("give one query: a text, an image, a page id, a quote or a description")
+        for name, value in (("text", text), ("quote", quote), ("description", describe)):
             if value is not None and len(value) > MAX_QUERY_CHARS:
                 raise ValueError(
                     f"a {name} query is at most {MAX_QUERY_CHARS} characters (got {len(value):,})"
@@ -203,6 +208,8 @@ class SpaceBackend:
                 page_type=page_type or None,
                 index=self._fulltext,
             )
+        if describe:
+            return self.search_descriptions(describe, k=int(k), page_type=page_type, book_id=book_id)
         if page_id is not None and len(page_id) > 200:
             raise ValueError("a page id is at most 200 characters")
         filters = {"page_type": page_type or None, "book_id": book_id or None, "level": level or None}
@@ -219,6 +226,27 @@ class SpaceBackend:
         vector = query_vector(self.model(), text=text, image=image, crop=crop)
         filters["level"] = "crop" if crop else filters["level"] or "panel"  # query vectors: panel space
         return self.search_index.search(vector=vector, k=int(k), **filters)
+
+    def search_descriptions(
+        self, text: str, *, k: int = 12, page_type: str | None = None, book_id: str | None = None
+    ) -> list[Hit]:
+        """The panels whose VLM description is nearest in meaning to ``text`` (see
+        :func:`..store.describe.search_descriptions`); a store without descriptions raises its
+        ValueError (embed again) before the encoder is loaded."""
+        if self.store.panel_descriptions is None:
+            description_index(self.store)  # raises: the store keeps no panel descriptions
+        if self._describer is None:
+            from ..inference.text import TextEncoder  # lazy: torch + transformers, only when asked
+
+            self._describer = TextEncoder(ENCODER)
+        return search_descriptions(
+            self.search_index,
+            text,
+            k=int(k),
+            book_id=book_id or None,
+            page_type=page_type or None,
+            encoder=self._describer,
+        )
 
     # --- images --------------------------------------------------------------------------------
     def page_image(self, page_id: str) -> Image.Image:
