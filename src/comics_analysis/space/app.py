@@ -97,10 +97,15 @@ def build_app(backend: SpaceBackend | SpaceConfig):
         slot = None if panel is None or panel == "" or int(panel) < 0 else int(panel)
         return run(page_id=page_id, panel=slot, k=int(k), level=level, **_filters(page_type, book))
 
-    def search_quote(quote: str, mode: str, k: float, page_type: str, book: str):
+    def search_quote(quote: str, mode: str, k: float, page_type: str, book: str, hybrid: bool = False):
         if not (quote or "").strip():
             raise gr.Error("type a line of lettering first")
-        return run(quote=quote, mode=mode, k=int(k), **_filters(page_type, book))
+        gallery, table, status = run(
+            quote=quote, mode=mode, hybrid=bool(hybrid), k=int(k), **_filters(page_type, book)
+        )
+        if hybrid:
+            status += " (hybrid: lettering and meaning rankings fused; score = reciprocal rank fusion)"
+        return gallery, table, status
 
     def search_describe(description: str, k: float, page_type: str, book: str):
         if not (description or "").strip():
@@ -278,7 +283,15 @@ def build_app(backend: SpaceBackend | SpaceConfig):
                         placeholder="I can't believe it",
                         max_length=MAX_QUERY_CHARS,
                     )
-                    mode = gr.Radio(["fuzzy", "phrase", "words"], value="fuzzy", label="match")
+                    with gr.Row():
+                        mode = gr.Radio(["fuzzy", "phrase", "words"], value="fuzzy", label="match")
+                        hybrid = gr.Checkbox(
+                            value=False,
+                            label="hybrid (+ meaning): fuse with the model's text search",
+                            interactive=be.has_model,
+                            info=None if be.has_model else "needs the model: serve with --model",
+                            elem_id="quote-hybrid",
+                        )
                     quote_btn = gr.Button("Find the panel", variant="primary")
                 with gr.Tab("Description"):
                     description = gr.Textbox(
@@ -388,7 +401,7 @@ def build_app(backend: SpaceBackend | SpaceConfig):
             (text.submit, search_text, [text, *common], False),
             (image_btn.click, search_image, [image, *common], "search_image"),
             (page_btn.click, search_page, [page_in, panel_in, *common], "search_page"),
-            (quote_btn.click, search_quote, [quote, mode, k, page_type, book], "search_quote"),
+            (quote_btn.click, search_quote, [quote, mode, k, page_type, book, hybrid], "search_quote"),
             (describe_btn.click, search_describe, [description, k, page_type, book], "search_describe"),
             (description.submit, search_describe, [description, k, page_type, book], False),
         ):

@@ -177,6 +177,7 @@ class SpaceBackend:
         panel: int | None = None,
         quote: str | None = None,
         mode: str = "fuzzy",
+        hybrid: bool = False,
         describe: str | None = None,
         k: int = 12,
         level: str | None = None,
@@ -185,8 +186,9 @@ class SpaceBackend:
     ) -> list[Hit]:
         """One query: exactly one of ``text``, ``image`` (PIL image or path), ``page_id`` (with an
         optional ``panel``), ``quote`` (a line of lettering: the full-text index, ``mode`` fuzzy,
-        phrase or words; panels only), ``describe`` (what a panel shows: the panels' VLM
-        descriptions, by meaning; panels only). Empty filter values mean no filter."""
+        phrase or words; panels only; ``hybrid``: fused by reciprocal rank with the embedding search
+        of the quote, embedded by the model's text tower), ``describe`` (what a panel shows: the
+        panels' VLM descriptions, by meaning; panels only). Empty filter values mean no filter."""
         given = [text is not None and text.strip() != "", image is not None, bool(page_id), bool(quote)]
         given.append(bool(describe))
         if sum(given) != 1:
@@ -197,15 +199,29 @@ class SpaceBackend:
                     f"a {name} query is at most {MAX_QUERY_CHARS} characters (got {len(value):,})"
                 )
         if quote:
+            if hybrid and not self.has_model:
+                raise ValueError(
+                    "hybrid quote search embeds the quote with the Closure Lite model: serve the "
+                    "Space with one (SpaceConfig.model, --model), or untick hybrid"
+                )
             if self._fulltext is None:
                 self._fulltext = open_fulltext(self.store)
+            vector = None
+            if hybrid:
+                from ..inference.closure_lite import (
+                    query_vector,
+                )  # lazy: torch + transformers, only with a model
+
+                vector = query_vector(self.model(), text=quote)
             return search_quote(
-                self.store,
+                self.search_index,
                 quote,
                 k=int(k),
                 mode=mode,
                 book_id=book_id or None,
                 page_type=page_type or None,
+                hybrid=hybrid,
+                vector=vector,
                 index=self._fulltext,
             )
         if describe:
