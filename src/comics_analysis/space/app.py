@@ -1,14 +1,15 @@
 """The comics-search Gradio app: thin wiring of :class:`.backend.SpaceBackend` into tabs.
 
 Tabs: Search (text / image upload / page id / quote (a line of lettering, through the store's
-full-text index) / description (what a panel shows, by meaning, over the panels' VLM
-descriptions); a results gallery of page thumbnails and panel crops with scores, a table with
-the lettered text, the results as CSV; a click on a result opens its page), Page (panel boxes
-numbered from 0 in reading order over the lettering boxes, lettered text, page type, the page's
-place in its book, previous / next page), Book (the book's pages with their page types; a click
-opens the page), Map (the interactive map of :mod:`.mapview`: hover shows a page, a click opens
-it, a box or lasso selection shows its pages as a gallery, exported as CSV; colour by cluster,
-page type, book, outlier score or panel count; a gallery per cluster and of the outliers).
+full-text index; hybrid: fused with the quote's meaning by reciprocal rank fusion) / description
+(what a panel shows, by meaning, over the panels' VLM descriptions); a results gallery of page
+thumbnails and panel crops with scores, a table with the lettered text, the results as CSV; a
+click on a result opens its page), Page (panel boxes numbered from 0 in reading order over the
+lettering boxes, lettered text, page type, the page's place in its book, previous / next page),
+Book (the book's pages with their page types; a click opens the page), Map (the interactive map
+of :mod:`.mapview`: hover shows a page, a click opens it, a box or lasso selection shows its
+pages as a gallery, exported as CSV; colour by cluster, page type, book, outlier score or panel
+count; a gallery per cluster and of the outliers).
 
 Panels are numbered from 0 in reading order everywhere, as in the CLI, the JSON outputs and the
 datasets. Each handler has an ``api_name``, so ``gradio_client`` can call it: ``search_text``,
