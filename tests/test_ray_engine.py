@@ -106,10 +106,14 @@ def _kill_a_busy_worker(out: Path, thread: threading.Thread) -> tuple[dict, int]
     done = {p: p.stat().st_mtime_ns for p in folder.glob("*.jsonl")}
     actors = _actors()
     assert actors, "no Ray worker process found"
-    for proc in actors:
-        proc.cpu_percent(None)
-    time.sleep(0.3)
-    victim = max(actors, key=lambda p: p.cpu_percent(None))
+    while True:  # a worker busy with a book (an idle one may have no unit left to fail)
+        for proc in actors:
+            proc.cpu_percent(None)
+        time.sleep(0.3)
+        load = {proc: proc.cpu_percent(None) for proc in actors if proc.is_running()}
+        victim = max(load, key=load.get)
+        if load[victim] >= 50 or time.time() > deadline:
+            break
     victim.kill()
     return done, victim.pid
 

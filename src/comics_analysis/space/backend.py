@@ -208,9 +208,7 @@ class SpaceBackend:
                 self._fulltext = open_fulltext(self.store)
             vector = None
             if hybrid:
-                from ..inference.closure_lite import (
-                    query_vector,
-                )  # lazy: torch + transformers, only with a model
+                from ..inference.closure_lite import query_vector  # lazy: torch, only with a model
 
                 vector = query_vector(self.model(), text=quote)
             return search_quote(
