@@ -74,6 +74,20 @@ class PageInput:
     story_start: bool = False
     record: Page | None = None  # the DataSpec record (layout statistics, VLM summary), when known
 
+    @classmethod
+    def of(cls, page: Page, image: Image.Image | None) -> PageInput:
+        """The input of a DataSpec record and its image (None: a page without an image)."""
+        return cls(
+            page_id=page.page_id,
+            book_id=page.book_id,
+            page_index=page.page_index,
+            image=image,
+            text=page_text(page),
+            page_type=page.page_type,
+            story_start=bool(page.story_start),
+            record=page,
+        )
+
 
 def page_text(page: Page) -> str:
     """The deterministic text serialisation of a page's lettered text (module docstring)."""

@@ -34,7 +34,6 @@ from .features import (
     batch_values,
     consolidate,
     open_feature_store,
-    page_text,
 )
 from .text import TextEncoder
 from .vision import VisionEncoder
@@ -88,16 +87,7 @@ def _page_input(source: Any, position: int) -> PageInput:
         if page.image is not None:
             raise
         image = None  # a page without an image (as ``source_pages``)
-    return PageInput(
-        page_id=page.page_id,
-        book_id=page.book_id,
-        page_index=page.page_index,
-        image=image,
-        text=page_text(page),
-        page_type=page.page_type,
-        story_start=bool(page.story_start),
-        record=page,
-    )
+    return PageInput.of(page, image)
 
 
 def _batch(worker: _Worker, unit: tuple[int, list[int], list[str]]) -> tuple[int, dict[str, np.ndarray]]:

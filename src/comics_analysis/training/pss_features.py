@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..inference.features import PageInput, page_text
+from ..inference.features import PageInput
 from ..sources import PageSource, SyntheticSource, open_pages
 
 __all__ = ["dataset_pages", "dataspec_pages", "source_pages", "synthetic_pages"]
@@ -26,16 +26,7 @@ def source_pages(source: PageSource) -> Iterator[PageInput]:
     """The pages of a page source with their images (opened lazily, in order; None for a page
     that has no image) and labels."""
     for page, image in source.iter_images(allow_missing=True):
-        yield PageInput(
-            page_id=page.page_id,
-            book_id=page.book_id,
-            page_index=page.page_index,
-            image=image,
-            text=page_text(page),
-            page_type=page.page_type,
-            story_start=bool(page.story_start),
-            record=page,
-        )
+        yield PageInput.of(page, image)
 
 
 def synthetic_pages(
