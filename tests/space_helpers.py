@@ -112,3 +112,35 @@ def chromium_context(pw, profile: Path, width: int = 1400, height: int = 1100):
         viewport={"width": width, "height": height},
         accept_downloads=True,
     )
+
+
+# Planted panel descriptions and paraphrased queries of the description-search tests (the library
+# and the Space): query -> the page index whose panel carries the matching description.
+PLANTED = {
+    0: "A red pickup truck is parked in front of a roadside diner at night, its headlights on.",
+    3: "A small propeller airplane flies low over sand dunes in the desert under a blazing sun.",
+    5: "Two astronauts float inside a space station, looking out of a round window at the Earth.",
+    8: "An old woman feeds pigeons on a park bench while children play football behind her.",
+    11: "A knight in armour fights a dragon on a burning castle wall.",
+}
+QUERIES = {
+    "an aircraft above the sandy wasteland": 3,
+    "a crimson truck outside a restaurant after dark": 0,
+    "people in orbit weightless in a spacecraft": 5,
+    "a grandmother giving bread to birds": 8,
+    "medieval soldier battling a monster": 11,
+}
+
+
+def described_embedder(items, panels=16, dim=8):
+    """A TEST embedder of the description-search tests: fixed directions (the vectors play no part
+    here); every panel is real."""
+    b = len(items)
+    page = np.zeros((b, dim), np.float32)
+    panel = np.zeros((b, panels, dim), np.float32)
+    mask = np.zeros((b, panels), bool)
+    for r, item in enumerate(items):
+        page[r, item.page.page_index % dim] = 1.0
+        panel[r, :, 0] = 1.0
+        mask[r, : len(item.page.panels)] = True
+    return page, panel, mask

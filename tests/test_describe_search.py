@@ -16,35 +16,8 @@ from comics_analysis.cli import main
 from comics_analysis.dataspec import Page
 from comics_analysis.store import open_store, search_descriptions, write_store
 from comics_analysis.store.describe import INDEX_FILE
-from space_helpers import write_collection
-
-PLANTED = {
-    0: "A red pickup truck is parked in front of a roadside diner at night, its headlights on.",
-    3: "A small propeller airplane flies low over sand dunes in the desert under a blazing sun.",
-    5: "Two astronauts float inside a space station, looking out of a round window at the Earth.",
-    8: "An old woman feeds pigeons on a park bench while children play football behind her.",
-    11: "A knight in armour fights a dragon on a burning castle wall.",
-}
-QUERIES = {
-    "an aircraft above the sandy wasteland": 3,
-    "a crimson truck outside a restaurant after dark": 0,
-    "people in orbit weightless in a spacecraft": 5,
-    "a grandmother giving bread to birds": 8,
-    "medieval soldier battling a monster": 11,
-}
-
-
-def _embedder(items, panels=16, dim=8):
-    """A TEST embedder: fixed directions (the vectors play no part here); every panel is real."""
-    b = len(items)
-    page = np.zeros((b, dim), np.float32)
-    panel = np.zeros((b, panels, dim), np.float32)
-    mask = np.zeros((b, panels), bool)
-    for r, item in enumerate(items):
-        page[r, item.page.page_index % dim] = 1.0
-        panel[r, :, 0] = 1.0
-        mask[r, : len(item.page.panels)] = True
-    return page, panel, mask
+from space_helpers import PLANTED, QUERIES, write_collection
+from space_helpers import described_embedder as _embedder
 
 
 @pytest.fixture(scope="module")

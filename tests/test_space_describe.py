@@ -13,8 +13,8 @@ gradio_client = pytest.importorskip("gradio_client")
 from comics_analysis.dataspec import Page  # noqa: E402
 from comics_analysis.space import SpaceConfig, launch  # noqa: E402
 from comics_analysis.store import write_store  # noqa: E402
-from space_helpers import write_collection  # noqa: E402
-from test_describe_search import PLANTED, QUERIES, _embedder  # noqa: E402
+from space_helpers import PLANTED, QUERIES, write_collection  # noqa: E402
+from space_helpers import described_embedder as _embedder  # noqa: E402
 
 
 def _store(root, described: bool):
