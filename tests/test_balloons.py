@@ -228,3 +228,61 @@ def test_unit_order_rows_then_direction():
     ]
     assert unit_order(boxes, [0, 0, 0, -1], 1, "ltr") == [1, 0, 2, 3]
     assert unit_order(boxes, [0, 0, 0, -1], 1, "rtl") == [0, 1, 2, 3]
+
+
+def column(x, y, h, text="ことば", w=LH):
+    """A vertical (tategaki) column: one OCR line, taller than wide."""
+    return TextLine((float(x), float(y), float(w), float(h)), text, 0.9)
+
+
+def letter_columns(draw, columns):
+    """Dark strokes down each vertical column (one per character cell)."""
+    for t in columns:
+        x, y, w, h = t.bbox
+        for k in range(int(y) + 2, int(y + h) - 4, int(w)):
+            draw.rectangle([x + 0.2 * w, k, x + 0.8 * w, k + 0.6 * w], fill=20)
+
+
+def test_two_touching_balloons_of_vertical_text_by_their_columns_tops():
+    """Two balloons drawn into one another (no outline between: one light region, no neck) whose
+    columns start at two heights are two units: the columns of one balloon are top-aligned;
+    columns of one balloon of unequal length stay one unit. Each is a dialogue balloon, though
+    its columns are far longer than the page's lettering is wide (the old code said sfx)."""
+    image, draw = page()
+    draw.ellipse([262, 60, 412, 280], fill=255, outline=0, width=3)
+    draw.ellipse([180, 120, 330, 340], fill=255, outline=0, width=3)
+    draw.ellipse([265, 63, 409, 277], fill=255)  # the second's outline hidden inside the first
+    first = [column(340, 100, 144, "そんなの"), column(310, 100, 120, "じゅうぶん")]
+    second = [column(270, 160, 144, "てんちょう"), column(240, 160, 120, "おんじんだよ")]
+    letter_columns(draw, first + second)
+    result = units(image, first + second, "rtl")
+    assert [(t["text"], t["kind"]) for t in result] == [
+        ("そんなのじゅうぶん", "dialogue"),
+        ("てんちょうおんじんだよ", "dialogue"),
+    ]
+
+
+def test_a_horizontal_line_never_joins_vertical_columns():
+    """A sound effect lettered across a page of vertical text, touching a balloon's columns, is
+    its own unit (by distance alone the old code joined them)."""
+    columns = [column(300, 100, 150, "そんなの"), column(270, 100, 120, "ことば")]
+    sfx = TextLine((180.0, 60.0, 160.0, 40.0), "PAAA", 0.9)
+    blocks = group_lines([*columns, sfx], vertical=True)
+    assert sorted(b.text for b in blocks) == ["PAAA", "そんなのことば"]
+
+
+def test_a_balloon_lettered_close_to_its_outline_is_dialogue():
+    """Lettering that runs up to the balloon's outline: a ring just outside the text's box crosses
+    the outline and the art (the old code said unknown); the closed region under it is paper."""
+    image, draw = page()
+    balloon(draw, [100, 100, 400, 230])
+    lines = [
+        line(150, 118, 200, "WELCOME, YOU'VE"),
+        line(108, 146, 284, "COME ALL THE WAY FROM"),
+        line(140, 176, 220, "TOWN TO SEE ME"),
+    ]
+    letter(draw, lines)
+    result = units(image, lines)
+    assert [(t["text"], t["kind"]) for t in result] == [
+        ("WELCOME, YOU'VE COME ALL THE WAY FROM TOWN TO SEE ME", "dialogue")
+    ]

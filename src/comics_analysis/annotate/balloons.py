@@ -38,8 +38,9 @@ import numpy as np
 Box = tuple[float, float, float, float]
 
 # How lines become units: bumped when the same OCR lines give other units (resumed annotate runs
-# redo books grouped the older way). 1: closed regions and lobes, page numbers; 2: signatures.
-UNITS_REVISION = 2
+# redo books grouped the older way). 1: closed regions and lobes, page numbers; 2: signatures;
+# 3: vertical columns top-aligned, horizontal and vertical lines never joined (ocr.group_lines).
+UNITS_REVISION = 3
 PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
 ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
 MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background
@@ -59,6 +60,15 @@ class Regions:
     radius: int
     paper: float
     _slices: list | None = field(default=None, repr=False)
+
+    def tones(self, grey: np.ndarray, labels: Sequence[int]) -> dict[int, float]:
+        """The median grey of each region in ``labels`` (the ground its lettering sits on)."""
+        from scipy import ndimage
+
+        labels = sorted(set(labels))
+        if not labels:
+            return {}
+        return dict(zip(labels, (float(v) for v in ndimage.median(grey, self.labels, labels))))
 
     def outline(self, label: int, max_points: int = POLYGON_POINTS) -> list[list[float]] | None:
         """The convex hull of region ``label`` (grown back by the erosion radius), as at most

@@ -117,11 +117,14 @@ def page_texts(image: Image.Image, lines: list[TextLine], panels: list[tuple], d
     blocks = group_lines([lines[i] for i in rest], vertical=vertical, regions=[ids[i] for i in rest])
     region_of = {id(lines[i]): ids[i] for i in rest}
     units_in = Counter(region_of[id(b.lines[0])][0] for b in blocks if region_of[id(b.lines[0])] is not None)
+    tones = regions.tones(grey, list(units_in))
     for block in blocks:
         panel = assign_panel(block.bbox, panels)
-        kind = classify_block(block, grey, panels[panel] if panel >= 0 else None, median_line, regions.paper)
-        texts.append(_text_box(block, kind, panel))
         region = region_of[id(block.lines[0])]
+        tone = tones.get(region[0]) if region is not None else None
+        frame = panels[panel] if panel >= 0 else None
+        kind = classify_block(block, grey, frame, median_line, regions.paper, tone)
+        texts.append(_text_box(block, kind, panel))
         if region is not None and units_in[region[0]] == 1:  # the region's outline is this unit's
             texts[-1]["polygon"] = regions.outline(region[0])
     order = unit_order([tuple(t["bbox"]) for t in texts], [t["panel"] for t in texts], len(panels), direction)
