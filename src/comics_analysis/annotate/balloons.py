@@ -22,8 +22,9 @@ unit (:func:`..ocr.group_lines` ``regions``).
   :func:`_lobes`, :func:`_hills`).
 
 Also here: the outline of a unit (the convex hull of its region, a few points), page numbers
-(short text with a digit in the top or bottom margin outside every panel) and the reading order
-of units on a page. Not here: artists' signatures (no reliable cue found; they stay ``unknown``).
+(short text with a digit in the top or bottom margin outside every panel), signatures (a short
+line in the art holding a year or a copyright mark, standing alone), the median tone of a region
+(the ground a unit's lettering sits on: its kind) and the reading order of units on a page.
 """
 
 from __future__ import annotations
