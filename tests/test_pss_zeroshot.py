@@ -311,3 +311,37 @@ def test_real_labels_must_match_the_books_pages(tmp_path):
     assert sum(b["pages"] for b in spec["books"]) == 111
     with pytest.raises(ValueError, match=r"craphound.*24 pages"):
         real_labels(LABELS, pages[:-1])
+
+
+def test_a_story_closing_mark_starts_the_next_story_without_title_lettering():
+    """A Golden-Age anthology closes each story with "THE END"; the next story's title is often a
+    drawn logo that OCR does not read. The first panel-grid page after the mark (an ad between)
+    is a story start; without the mark the same pages read as one story going on."""
+    pages = planted_book()
+    untitled = _page(7, *_story(7), "story", True)  # the second story's title not read
+    ended = pages[5].model_dump()
+    ended["texts"].append(_text(700, 1400, 200, 40, "THE END", "narration", 5))
+    ended = Page.model_validate(ended)
+    closing = [*pages[:5], ended, pages[6], untitled, *pages[8:]]
+    stats = {p.page_index: dict(zip(STAT_NAMES, page_stats(p))) for p in closing}
+    assert stats[5]["story_end"] == 1.0 and stats[4]["story_end"] == 0.0
+    names = list(STAT_NAMES)
+    segmenter = ZeroShotSegmenter()
+
+    def predict(book_pages):
+        book = {
+            "book_id": BOOK,
+            "page_ids": [p.page_id for p in book_pages],
+            "stats": np.stack([page_stats(p) for p in book_pages]),
+        }
+        return segmenter.predict(book, names)
+
+    with_mark = predict(closing)
+    assert with_mark["story_start"] == [bool(p.story_start) for p in closing]
+    assert with_mark["page_types"] == [p.page_type for p in closing]
+    without = predict([*pages[:7], untitled, *pages[8:]])
+    assert without["story_start"][7] is False and without["page_types"][7] == "story"
+    # dialogue that merely says it is not a closing mark
+    said = _text(100, 100, 300, 60, "THIS IS THE END!", "dialogue", 0)
+    talk = Page.model_validate({**pages[4].model_dump(), "texts": [*pages[4].model_dump()["texts"], said]})
+    assert dict(zip(STAT_NAMES, page_stats(talk)))["story_end"] == 0.0

@@ -45,6 +45,11 @@ page_number          1 when a printed folio was found (story pages carry them, c
 ink                  share of a 64 x 96 grey thumbnail darker than the paper (the 90th
                      percentile brightness) by more than 0.12: about 0 on a blank page
 colour               mean saturation (max - min channel) of the thumbnail / 0.5, at most 1
+story_end            1 when a short lettered block (at most 40 characters) is a story's closing
+                     mark alone (THE END, END, FIN, FINIS, ENDE, つづく / 続く, 完, 終, おわり,
+                     with punctuation) or opens with TO BE CONTINUED, CONTINUED NEXT / IN, or
+                     NEXT (ISSUE / MONTH / TIME): (stories close with one; the page after it
+                     starts something new)
 ===================  ==========================================================================
 
 Estimated letter height of a block (no line boxes are kept in DataSpec): a lettered block of
@@ -69,7 +74,7 @@ from ..dataspec import Page
 
 __all__ = ["PAGE_STATS_VERSION", "POSITION_NAMES", "STAT_NAMES", "page_stats", "position_features"]
 
-PAGE_STATS_VERSION = "1"
+PAGE_STATS_VERSION = "2"  # 2: story_end
 STAT_NAMES: tuple[str, ...] = (
     "panels",
     "panel_area",
@@ -85,6 +90,7 @@ STAT_NAMES: tuple[str, ...] = (
     "page_number",
     "ink",
     "colour",
+    "story_end",
 )
 POSITION_NAMES: tuple[str, ...] = ("relative_index", "first", "last", "second", "second_last")
 
@@ -117,6 +123,20 @@ def letter_height(bbox: list[float] | tuple[float, ...], text: str) -> float:
     if chars == 0:
         return 0.0
     return math.sqrt(max(bbox[2], 1.0) * max(bbox[3], 1.0) / (_CHAR_ASPECT * chars))
+
+
+# a story's closing mark: a block that is only the mark (punctuation around it), or that opens with
+# "to be continued" / "continued next|in" / "next (issue):" (a caption naming the next part)
+STORY_END = re.compile(
+    r"^\W*(?:(?:the\s*end|end|fin|finis|ende|つづく|続く|完|終|おわり)\W*$"
+    r"|to\s+be\s+continued\b|continued\s+(?:next|in)\b|next\s*(?:issue|month|time)?\s*:)",
+    re.IGNORECASE,
+)
+_END_CHARS = 40  # a closing mark stands alone or ends a short caption, not a balloon of dialogue
+
+
+def _story_end(boxes) -> float:
+    return float(any(len(b.text.strip()) <= _END_CHARS and STORY_END.search(b.text.strip()) for b in boxes))
 
 
 def _count(pattern: re.Pattern, text: str) -> float:
@@ -201,6 +221,7 @@ def page_stats(page: Page, image: Image.Image | None = None) -> np.ndarray:
         "page_number": float(any(t.kind == "page_number" for t in page.texts)),
         "ink": ink,
         "colour": colour,
+        "story_end": _story_end(boxes),
     }
     return np.array([values[name] for name in STAT_NAMES], dtype=np.float32)
 

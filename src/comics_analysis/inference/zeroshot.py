@@ -7,7 +7,8 @@ Per page, a score for each state (the page types of DESIGN 4.2, ``story`` split 
 1. **rules over the layout / text statistics** of :mod:`.page_stats` (``pss features
    --page-stats``): :data:`CUE_WEIGHTS` gives, per state, a weight for each cue of
    :func:`cues` (a panel grid, few panels, prose, prices, coupons, indicia, title lettering,
-   no text, a blank or sparsely inked page, a printed folio) and a bias;
+   no text, a blank or sparsely inked page, a printed folio, a story's closing mark before) and
+   a bias;
 2. **page position priors** (:func:`position_scores`): the first page is the cover, the last the
    back cover; inside covers sit second or second to last; pin-ups and previews near the end;
 3. **text similarity**: the MiniLM vector of the page's lettered text (the ``text`` feature) and,
@@ -100,8 +101,10 @@ CUE_WEIGHTS: dict[str, dict[str, float]] = {
         "blank": -3,
         "sparse": 1,
     },
-    # story pages are panel grids with a folio; prose, prices, coupons and indicia say otherwise
+    # story pages are panel grids with a folio; prose, prices, coupons and indicia say otherwise;
+    # a story that closed before ("THE END", "TO BE CONTINUED") does not go on
     "story": {
+        "after_end": -4,
         "many_panels": 3,
         "few_panels": -1,
         "prose": -4,
@@ -142,7 +145,15 @@ CUE_WEIGHTS: dict[str, dict[str, float]] = {
     "other": {"bias": -2, "blank": 7, "many_panels": -3},
 }
 # a story start is a story page; story-title lettering is what tells it from a continued page
-CUE_WEIGHTS["story_start"] = {**CUE_WEIGHTS["story"], "bias": -0.5, "title": 3.5}
+# and so is the first story page after a story's closing mark; a story often opens on a splash
+# (one or two large panels under the title), so few panels say nothing against a start
+CUE_WEIGHTS["story_start"] = {
+    **CUE_WEIGHTS["story"],
+    "bias": -0.5,
+    "title": 3.5,
+    "after_end": 2.5,
+    "few_panels": 0,
+}
 BLANK_INK = 0.02  # below 2 % inked thumbnail pixels a page is blank
 SPARSE_INK = 0.3  # story art inks a third or more of the page; "sparse" grows to 1 at 10 %
 GRID_AREA = 0.5  # a story page's panels cover half the page or more
@@ -183,8 +194,8 @@ def _stat(stats: np.ndarray, names: list[str], name: str) -> np.ndarray:
 
 
 def cues(stats: np.ndarray, names: Sequence[str] = STAT_NAMES) -> dict[str, np.ndarray]:
-    """The cues of :data:`CUE_WEIGHTS` from page statistics ([pages, S], columns ``names``);
-    unknown (NaN) statistics give 0 (no evidence either way)."""
+    """The cues of :data:`CUE_WEIGHTS` from page statistics ([pages, S] of one book in page order,
+    columns ``names``); unknown (NaN) statistics give 0 (no evidence either way)."""
     names = list(names)
 
     def get(name: str) -> np.ndarray:
@@ -212,7 +223,23 @@ def cues(stats: np.ndarray, names: Sequence[str] = STAT_NAMES) -> dict[str, np.n
         "blank": np.where(np.isnan(ink), 0.0, (np.nan_to_num(ink, nan=1.0) < BLANK_INK).astype(float)),
         "sparse": np.where(np.isnan(ink), 0.0, np.clip((SPARSE_INK - np.nan_to_num(ink)) / 0.2, 0.0, 1.0)),
         "page_number": get("page_number"),
+        "after_end": _after_end(get("story_end"), many),
     }
+
+
+def _after_end(ends: np.ndarray, many: np.ndarray) -> np.ndarray:
+    """1 on the pages after a story's closing mark (``story_end``) up to and including the next
+    panel-grid page (the rows are one book's pages in order): the first story page after "THE END"
+    starts a new story, also when advertisements or a text page sit between them."""
+    out = np.zeros(len(ends), dtype=np.float64)
+    pending = False
+    for i, (end, grid) in enumerate(zip(ends, many)):
+        out[i] = float(pending)
+        if end >= 0.5:
+            pending = True
+        elif grid >= 0.5:
+            pending = False
+    return out
 
 
 def position_scores(n_pages: int) -> np.ndarray:

@@ -59,7 +59,7 @@ class CosmoPssConfig(PretrainedConfig):
         dropout (`float`, defaults to 0.1): projector and head dropout.
         stats_projection (`bool`, defaults to False): the last `len(page_stats)` columns of the
             vision input (the page statistics `train pss` appends, names in `page_stats`) also go
-            through their own Linear + LayerNorm, added to the vision token, so 14 statistics are
+            through their own Linear + LayerNorm, added to the vision token, so 15 statistics are
             not drowned by hundreds of pixel columns in one projection. False: one projection of
             the whole vision input (models trained before this option).
     """
