@@ -164,20 +164,10 @@ def embed_store(
         source,
         out,
         embedder,
-        model_id=loaded.model_id,
-        model_revision=loaded.revision,
-        config=loaded.config,
-        dtype=dtype,
-        panels=panels,
-        dim=loaded.dim,
-        chunk_pages=chunk_pages,
-        batch_size=batch_size,
+        **_store_args(source, out, loaded, dtype, panels, chunk_pages, batch_size, columns),
         num_shards=writer_shards,
         shard_index=writer_index,
         show_progress=show_progress and rank == 0,
-        extra_attrs=_extra_attrs(source, out),
-        image_vectors=True,
-        page_columns=columns,
     )
     seconds = time.perf_counter() - start
     if state is not None and world > 1:
@@ -223,6 +213,27 @@ def store_page_columns(out: str | Path) -> tuple[str, ...]:
             out,
         )
     return columns
+
+
+def _store_args(
+    source, out: str | Path, loaded, dtype: str, panels: int, chunk_pages: int, batch_size: int, columns
+) -> dict[str, Any]:
+    """The store's layout and provenance arguments, the same for the local and the Ray engine
+    (``writer.write_store`` / ``writer.plan_store``): the model's id, revision, config and width,
+    the image vectors and page columns, where the pages came from."""
+    return {
+        "model_id": loaded.model_id,
+        "model_revision": loaded.revision,
+        "config": loaded.config,
+        "dtype": dtype,
+        "panels": panels,
+        "dim": loaded.dim,
+        "chunk_pages": chunk_pages,
+        "batch_size": batch_size,
+        "extra_attrs": _extra_attrs(source, out),
+        "image_vectors": True,
+        "page_columns": columns,
+    }
 
 
 def _extra_attrs(source, out: str | Path) -> dict[str, Any]:
@@ -338,19 +349,9 @@ def embed_store_ray(
     plan = plan_store(
         source,
         out,
-        model_id=loaded.model_id,
-        model_revision=loaded.revision,
-        config=loaded.config,
-        dtype=dtype,
-        panels=panels,
-        dim=loaded.dim,
-        chunk_pages=chunk_pages,
-        batch_size=batch_size,
+        **_store_args(source, out, loaded, dtype, panels, chunk_pages, batch_size, store_page_columns(out)),
         num_shards=num_shards,
         shard_index=shard_index,
-        extra_attrs=_extra_attrs(source, out),
-        image_vectors=True,
-        page_columns=store_page_columns(out),
     )
     job = _RayJob(
         plan=replace(plan, source=None),
