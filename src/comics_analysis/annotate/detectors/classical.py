@@ -17,7 +17,9 @@ shows most. When nothing straight divides a region, a slanted gutter drawn as tw
 with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
 open at the working scale) is cleared and the region's separate shapes become panels. Last,
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
-the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`).
+the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`);
+failing that, framed panels drawn over their neighbours are found as closed frames and the region
+is cut again without them (:mod:`.layers`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -52,6 +54,7 @@ from .gutters import (
     gutter_bands,
     gutter_width,
 )
+from .layers import erase, layered_ok, top_frames
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -107,6 +110,7 @@ class ClassicalConfig:
     gutter_reach: float = 0.06  # a crossed gutter may be this share of the page's shorter side wide
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
+    layers: bool = True  # find framed panels drawn over their neighbours by their closed frames
 
 
 def _to_grey(image) -> np.ndarray:
@@ -297,7 +301,28 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
                     out,
                 )
             return
+        if cfg.layers and _layered(ink, dark, paper, light, thin, box, cfg, (depth, framed), out):
+            return  # panels drawn over their neighbours
     out.append(box)
+
+
+def _layered(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, at: tuple, out: list) -> bool:
+    """Framed panels lying on top of their neighbours (:func:`.layers.top_frames`) and the panels
+    beneath them (the region cut again with the top ones erased); False when there are none, when
+    what is left wraps a top frame (a framed picture in the art, not a layout), or when the region
+    is framed and one straight line parts the boxes (a line across one panel's art)."""
+    depth, framed = at  # the region's depth in the cut, whether it is framed
+    tops = top_frames(ink, dark, paper, thin, box, cfg) if thin is not None else []
+    if not tops:
+        return False
+    rest = erase({"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}, tops, 2)
+    under: list = []
+    _xy_cut(rest["ink"], rest["dark"], rest["paper"], rest["light"], rest["thin"], box, cfg, depth + 1, under)
+    if not layered_ok(tops, under, framed, max(4, int(cfg.gutter_px))):
+        return False
+    out.extend(tops)
+    out.extend(under)
+    return True
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:

@@ -1,0 +1,46 @@
+"""The classical detector on Western layouts with panels drawn over their neighbours and open
+panels (issue 16): hand-made pages, each failing on the detector before its rule."""
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from comics_analysis.annotate import ClassicalConfig, detect_classical
+from comics_analysis.annotate.quality import page_flags
+from comics_analysis.metrics.panels import match_boxes
+
+
+def _art(draw, box, seed, base):
+    """A framed panel of art: a mid-tone fill with strokes of varied tone, a 3 px black frame."""
+    x, y, w, h = box
+    draw.rectangle([x, y, x + w - 1, y + h - 1], fill=base, outline=(0, 0, 0), width=3)
+    rng = np.random.default_rng(seed)
+    for _ in range(w * h // 2500):
+        px, py = int(rng.integers(x + 12, x + w - 40)), int(rng.integers(y + 12, y + h - 40))
+        tone = tuple(int(v) for v in rng.integers(60, 200, size=3))
+        end = (px + int(rng.integers(5, 25)), py + int(rng.integers(5, 25)))
+        draw.line([(px, py), end], fill=tone, width=3)
+
+
+def interlocking_page():
+    """Five framed panels: a wide one in the middle whose top-right corner a tall panel is drawn
+    over and whose bottom-left corner a lower panel is drawn over; no straight gutter crosses the
+    page, and the hidden corners make the wide panel's frame an L, not a rectangle."""
+    under = (40, 520, 720, 420)
+    tops = [(40, 80, 380, 380), (420, 40, 340, 620), (60, 800, 400, 380)]
+    last = (500, 1000, 260, 180)
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for k, box in enumerate([under, *tops, last]):
+        _art(draw, box, k, (150 + 10 * k, 160, 170 - 10 * k))
+    return image, [under, *tops, last]
+
+
+def test_framed_panels_drawn_over_the_corners_of_a_wide_one_are_all_found():
+    image, truth = interlocking_page()
+    pred = [d.bbox for d in detect_classical(image)]
+    matches = match_boxes(truth, pred)
+    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.8
+    # the panels on top overlap the wide one: the page says so
+    assert "panels:overlap" in page_flags(image, pred)
+    # before: no gutter and no frame line crosses the page, so it came back as one panel
+    assert len(detect_classical(image, ClassicalConfig(layers=False))) == 1
