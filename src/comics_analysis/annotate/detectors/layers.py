@@ -59,31 +59,47 @@ def top_frames(
     grid = _LineGrid(thin[:, y0:y1, x0:x1], max(cfg.min_side_px, int(cfg.frame_line * min(h, w) / 2)))
     band = grid.band
     found = []
-    for t, b in itertools.combinations(grid.rows, 2):
-        if b - t < side:
-            continue
-        for left, r in itertools.combinations(grid.cols, 2):
-            if r - left < side or (r - left) * (b - t) < LAYER_AREA * page_h * page_w:
-                continue
-            if (r - left) * (b - t) > cfg.corner_high * h * w:
-                continue  # (nearly) the region itself: one panel, perhaps with a balloon spilling out
-            if min(grid.lined(left, t, r, b)) < CLOSED:
-                continue
-            m = 2 * band
-            inner = (slice(y0 + t + m, y0 + b - m), slice(x0 + left + m, x0 + r - m))
-            if paper[inner].mean() > 0.5:
-                continue  # paper inside: a caption box, a balloon, an empty frame
-            if lettered(np.where(dark[inner], 0, 255).astype(np.uint8)):
-                continue  # lettering on a tint: a caption box
-            rect = (x0 + left, y0 + t, x0 + r, y0 + b)
-            if _on_gutter(ink, rect, band, max(3, int(cfg.gutter_px) // 2)):
-                found.append(rect)
+    for left, t, r, b in _closed(grid, side):
+        area = (r - left) * (b - t)
+        if area < LAYER_AREA * page_h * page_w or area > cfg.corner_high * h * w:
+            continue  # too small for a panel, or (nearly) the region itself
+        m = 2 * band
+        inner = (slice(y0 + t + m, y0 + b - m), slice(x0 + left + m, x0 + r - m))
+        if paper[inner].mean() > 0.5:
+            continue  # paper inside: a caption box, a balloon, an empty frame
+        if lettered(np.where(dark[inner], 0, 255).astype(np.uint8)):
+            continue  # lettering on a tint: a caption box
+        rect = (x0 + left, y0 + t, x0 + r, y0 + b)
+        if _on_gutter(ink, rect, band, max(3, int(cfg.gutter_px) // 2)):
+            found.append(rect)
     found.sort(key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
     kept: list[tuple[int, int, int, int]] = []
     for rect in found:
         if not any(_overlap(rect, k) > NESTED for k in kept):
             kept.append(rect)
     return kept
+
+
+def _closed(grid: _LineGrid, side: int) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of the rectangles of ``grid``'s lines, each side at least
+    ``side`` long and lined over ``CLOSED`` of its length (the columns first, for each pair of rows)."""
+    cols = np.asarray(grid.cols, dtype=np.int64)
+    out = []
+    for t, b in itertools.combinations(grid.rows, 2):
+        if b - t < side or cols.size < 2:
+            continue
+        good = cols[(grid.vcum[b, cols] - grid.vcum[t, cols]) >= CLOSED * (b - t)]
+        for i, left in enumerate(good[:-1]):
+            right = good[i + 1 :]
+            right = right[right - left >= side]
+            if right.size == 0:
+                continue
+            span = right - left
+            top = grid.hcum[t, right] - grid.hcum[t, left]
+            bottom = grid.hcum[b, right] - grid.hcum[b, left]
+            for r in right[(top >= CLOSED * span) & (bottom >= CLOSED * span)]:
+                out.append((int(left), t, int(r), b))
+    return out
 
 
 def layered_ok(
