@@ -7,6 +7,7 @@ from PIL import Image, ImageDraw
 from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.quality import page_flags
 from comics_analysis.metrics.panels import match_boxes
+from comics_analysis.synth.fonts import font
 
 
 def _art(draw, box, seed, base):
@@ -44,3 +45,38 @@ def test_framed_panels_drawn_over_the_corners_of_a_wide_one_are_all_found():
     assert "panels:overlap" in page_flags(image, pred)
     # before: no gutter and no frame line crosses the page, so it came back as one panel
     assert len(detect_classical(image, ClassicalConfig(layers=False))) == 1
+
+
+def open_panel_page():
+    """Two framed panels over an open one: a television on a table drawn on the bare page, with a
+    tinted caption box of lettering between the table's thin legs (Craphound page 6's kind)."""
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    framed = [(40, 40, 720, 520), (40, 620, 340, 540)]
+    for k, box in enumerate(framed):
+        _art(draw, box, 10 + k, (160, 150 + 10 * k, 140))
+    draw.rounded_rectangle([440, 640, 760, 900], radius=20, fill=(100, 95, 90), outline=(0, 0, 0), width=3)
+    draw.rectangle([470, 665, 730, 860], fill=(150, 170, 160))  # the television and its picture
+    rng = np.random.default_rng(12)
+    for _ in range(30):
+        x, y = int(rng.integers(475, 700)), int(rng.integers(670, 830))
+        draw.line(
+            [(x, y), (x + 20, y + 15)], fill=tuple(int(v) for v in rng.integers(60, 200, size=3)), width=3
+        )
+    draw.rectangle([430, 900, 770, 935], fill=(200, 170, 90), outline=(0, 0, 0), width=3)  # tabletop
+    for x in (440, 470, 730, 756):  # thin legs down to the floor
+        draw.line([(x, 935), (x, 1170)], fill=(60, 40, 20), width=3)
+    draw.rectangle([480, 1010, 720, 1080], fill=(225, 190, 110), outline=(0, 0, 0), width=3)
+    for row in range(2):  # the caption: lettering on a flat tint
+        draw.text((492, 1020 + 28 * row), "WHERE THE STATE HAD", fill=(0, 0, 0), font=font("bold", 14))
+    return image, [*framed, (430, 640, 341, 531)]
+
+
+def test_a_caption_box_between_the_legs_of_an_open_panel_stays_in_that_panel():
+    image, truth = open_panel_page()
+    pred = [d.bbox for d in detect_classical(image)]
+    matches = match_boxes(truth, pred)
+    assert len(pred) == 3 and len(matches) == 3
+    # before: the thin legs let a cut part the caption box from the table, and it was a panel
+    old = [d.bbox for d in detect_classical(image, ClassicalConfig(open_panels=False))]
+    assert len(old) == 4 and any(b[3] < 100 for b in old)

@@ -55,6 +55,7 @@ from .gutters import (
     gutter_width,
 )
 from .layers import erase, layered_ok, top_frames
+from .open_panels import join_lettering
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -111,6 +112,7 @@ class ClassicalConfig:
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
     layers: bool = True  # find framed panels drawn over their neighbours by their closed frames
+    open_panels: bool = True  # join a caption box that a cut parted from its open panel back to it
 
 
 def _to_grey(image) -> np.ndarray:
@@ -455,6 +457,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     light = paper if level > 128 else np.zeros_like(paper)
     thin = thin_lines(grey) if cfg.frame_hold > 0 or cfg.corner_high > 0 else None
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
+    if cfg.open_panels:
+        boxes = join_lettering(boxes, ink, grey, cfg, _frame_score)  # a caption box cut off an open panel
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
