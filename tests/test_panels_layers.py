@@ -6,7 +6,8 @@ from PIL import Image, ImageDraw
 
 from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.quality import page_flags
-from comics_analysis.metrics.panels import match_boxes
+from comics_analysis.annotate.reading_order import reading_order
+from comics_analysis.metrics.panels import iou, match_boxes
 from comics_analysis.synth.fonts import font
 
 
@@ -80,3 +81,42 @@ def test_a_caption_box_between_the_legs_of_an_open_panel_stays_in_that_panel():
     # before: the thin legs let a cut part the caption box from the table, and it was a panel
     old = [d.bbox for d in detect_classical(image, ClassicalConfig(open_panels=False))]
     assert len(old) == 4 and any(b[3] < 100 for b in old)
+
+
+def open_topped_page(top_frame: bool = False):
+    """A tall panel with no top frame beside two stacked framed panels: a figure in line art on the
+    paper over a dense floor, so its rows at the height of its neighbours' gutter are paper."""
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    right = [(420, 40, 340, 520), (420, 620, 340, 540)]
+    for k, box in enumerate(right):
+        _art(draw, box, 20 + k, (150, 160, 170))
+    x0, y0, x1, y1 = 40, 40, 380, 1160
+    sides = [[(x0, y0), (x0, y1)], [(x1, y0), (x1, y1)], [(x0, y1), (x1, y1)]]
+    for line in sides + ([[(x0, y0), (x1, y0)]] if top_frame else []):
+        draw.line(line, fill=(0, 0, 0), width=3)
+    draw.ellipse([150, 120, 270, 240], outline=(0, 0, 0), width=3)  # a head, a body, arms, legs
+    for line in [(210, 240, 210, 640), (210, 400, 120, 520), (210, 400, 300, 520), (210, 560, 150, 640)]:
+        draw.line(line, fill=(0, 0, 0), width=4)
+    draw.rectangle([43, 640, 377, 1157], fill=(120, 110, 100))  # the floor
+    return image, [(40, 40, 341, 1121), *right]
+
+
+def test_an_open_topped_tall_panel_is_not_split_by_its_neighbours_gutter():
+    image, truth = open_topped_page()
+    pred = [d.bbox for d in detect_classical(image)]
+    matches = match_boxes(truth, pred)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.95
+    assert [pred[i] for i in reading_order(pred)] == [pred[m[1]] for m in sorted(matches)]
+    # before: the gutter between the two right panels ran on across the tall panel's paper and cut
+    # it; its top half (line art on paper) was dropped and the rest was read after the top right
+    old = [d.bbox for d in detect_classical(image, ClassicalConfig(open_panels=False))]
+    assert max(iou(truth[0], box) for box in old) < 0.6
+    # the same page with the tall panel closed at the top was right before too
+    closed, _ = open_topped_page(top_frame=True)
+    assert (
+        len(
+            match_boxes(truth, [d.bbox for d in detect_classical(closed, ClassicalConfig(open_panels=False))])
+        )
+        == 3
+    )

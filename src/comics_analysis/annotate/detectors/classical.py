@@ -55,7 +55,7 @@ from .gutters import (
     gutter_width,
 )
 from .layers import erase, layered_ok, top_frames
-from .open_panels import join_lettering
+from .open_panels import frame_through, join_lettering
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -244,6 +244,8 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
+                    if axis == 1 and len(segments) > 1 and cfg.open_panels:
+                        segments = _tall_first(segments, region, dark[y0:y1, x0:x1], cfg)
                 elif splitter == "band":
                     segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:
@@ -306,6 +308,14 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         if cfg.layers and _layered(ink, dark, paper, light, thin, box, cfg, (depth, framed), out):
             return  # panels drawn over their neighbours
     out.append(box)
+
+
+def _tall_first(segments: list, region: np.ndarray, dark: np.ndarray, cfg: ClassicalConfig) -> list:
+    """Row segments of a region, or [whole] when a tall panel's side frame runs through one of their
+    gutters and a column gutter divides the region (then the columns are cut first)."""
+    if frame_through(dark, segments, cfg) and len(_split(region.mean(axis=0), cfg, solid=region.T)) > 1:
+        return [(0, region.shape[0])]
+    return segments
 
 
 def _layered(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, at: tuple, out: list) -> bool:

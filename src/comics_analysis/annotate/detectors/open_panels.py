@@ -10,10 +10,17 @@ joins the larger region beside it (twice its area at least) when the two face ea
 least half of the box's side and the larger one's art runs across the paper between them (a
 column, or a row, of solid pixels within its extent bridges the whole gap; regions that touch are
 left apart); the joined box is the open panel. A caption box with no such region beside it is left as it was.
+
+A tall panel open at the top (or with paper inside it, its art sparse line work) beside two
+stacked panels shows paper across its width where its neighbours' gutter runs, so the rows of
+that gutter look clean across the whole region and the cut divides the tall panel. Its side
+frame lines run straight through that gutter (:func:`frame_through`): then the region is cut into
+columns first, when a clean column gutter divides it (the tall panel's own).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +35,7 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (work pixels)
 FACING = 0.5  # the open panel faces this share of the lettering box's side
 CAPTION_DEPTH = 0.12  # a caption box is at most this share of the page's shorter side deep
 FLAT, TINT = 0.6, 20  # a caption box's inside: this share within this many grey levels of its tint
+THIN = 6  # a frame line through a gutter is at most this many pixels wide (work scale)
 
 
 def join_lettering(
@@ -92,3 +100,20 @@ def _bridged(ink: np.ndarray, box: Box, other: Box) -> int | None:
         if strip.all(axis=0).any():
             return g1 - g0
     return None
+
+
+def frame_through(dark: np.ndarray, segments: list[tuple[int, int]], cfg: ClassicalConfig) -> bool:
+    """Whether a thin vertical frame line (dark columns at most ``THIN`` pixels wide) runs through
+    one of the row gutters between ``segments`` of a region (``dark``: its frame-line candidates),
+    from as far above it to as far below as the gutter is wide (``cfg.min_side_px`` at least):
+    the side of a tall panel that the gutter only seems to cross."""
+    h = dark.shape[0]
+    for (_, g0), (g1, _) in itertools.pairwise(segments):
+        reach = max(cfg.min_side_px, g1 - g0)
+        if g0 - reach < 0 or g1 + reach > h:
+            continue
+        through = dark[g0 - reach : g1 + reach].all(axis=0)
+        widths = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], through.astype(np.int8), [0]]))))[::2]
+        if widths.size and widths.min() <= THIN:
+            return True
+    return False
