@@ -120,3 +120,17 @@ def test_an_open_topped_tall_panel_is_not_split_by_its_neighbours_gutter():
         )
         == 3
     )
+
+
+def test_a_panel_holding_a_gutter_between_two_is_flagged_but_an_open_panel_is_not():
+    image = Image.new("RGB", (800, 1200), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    truth = [(40, 40, 340, 520), (420, 40, 340, 520), (40, 620, 340, 540), (420, 620, 340, 540)]
+    for k, box in enumerate(truth):
+        _art(draw, box, 30 + k, (150, 160, 170))
+    assert page_flags(image, truth) == []
+    merged = [(40, 40, 340, 1120), truth[1], truth[3]]  # the left column taken as one panel
+    assert page_flags(image, merged) == ["panels:gutter_inside"]  # before: no flag
+    # paper around the television and between the table's legs is no gutter between two panels
+    image, truth = open_panel_page()
+    assert page_flags(image, truth) == []
