@@ -2,7 +2,8 @@
 panels (issue 16): hand-made pages, each failing on the detector before its rule."""
 
 import numpy as np
-from PIL import Image, ImageDraw
+import pytest
+from PIL import Image, ImageDraw, ImageOps
 
 from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.quality import page_flags
@@ -134,3 +135,25 @@ def test_a_panel_holding_a_gutter_between_two_is_flagged_but_an_open_panel_is_no
     # paper around the television and between the table's legs is no gutter between two panels
     image, truth = open_panel_page()
     assert page_flags(image, truth) == []
+
+
+@pytest.mark.parametrize("page", [interlocking_page, open_panel_page, open_topped_page])
+@pytest.mark.parametrize("variant", ["mirrored", "upside down", "yellowed", "smaller"])
+def test_the_three_layouts_mirrored_turned_yellowed_or_smaller(page, variant):
+    # the rules are page-relative: a mirrored or upside-down page (an open-bottomed tall panel),
+    # yellowed paper and a 0.6x scan give the same panels
+    image, truth = page()
+    width, height = image.size
+    if variant == "mirrored":
+        image, truth = ImageOps.mirror(image), [(width - x - w, y, w, h) for x, y, w, h in truth]
+    elif variant == "upside down":
+        image, truth = ImageOps.flip(image), [(x, height - y - h, w, h) for x, y, w, h in truth]
+    elif variant == "yellowed":
+        pixels = np.asarray(image).copy()
+        pixels[(pixels == 255).all(axis=2)] = (222, 205, 170)
+        image = Image.fromarray(pixels)
+    else:
+        image = image.resize((int(0.6 * width), int(0.6 * height)))
+        truth = [tuple(0.6 * v for v in box) for box in truth]
+    pred = [d.bbox for d in detect_classical(image)]
+    assert len(pred) == len(truth) == len(match_boxes(truth, pred))
