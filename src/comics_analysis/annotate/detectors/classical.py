@@ -54,8 +54,8 @@ from .gutters import (
     gutter_bands,
     gutter_width,
 )
-from .layers import erase, layered_ok, top_frames
-from .open_panels import frame_through, join_lettering
+from .layers import layered
+from .open_panels import join_lettering, tall_first
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -245,7 +245,7 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
                     if axis == 1 and len(segments) > 1 and cfg.open_panels:
-                        segments = _tall_first(segments, region, dark[y0:y1, x0:x1], cfg)
+                        segments = tall_first(segments, region, dark[y0:y1, x0:x1], cfg)
                 elif splitter == "band":
                     segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:
@@ -305,36 +305,10 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
                     out,
                 )
             return
-        if cfg.layers and _layered(ink, dark, paper, light, thin, box, cfg, (depth, framed), out):
+        masks = {"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}
+        if cfg.layers and thin is not None and layered(masks, box, cfg, framed, _xy_cut, depth, out):
             return  # panels drawn over their neighbours
     out.append(box)
-
-
-def _tall_first(segments: list, region: np.ndarray, dark: np.ndarray, cfg: ClassicalConfig) -> list:
-    """Row segments of a region, or [whole] when a tall panel's side frame runs through one of their
-    gutters and a column gutter divides the region (then the columns are cut first)."""
-    if frame_through(dark, segments, cfg) and len(_split(region.mean(axis=0), cfg, solid=region.T)) > 1:
-        return [(0, region.shape[0])]
-    return segments
-
-
-def _layered(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, at: tuple, out: list) -> bool:
-    """Framed panels lying on top of their neighbours (:func:`.layers.top_frames`) and the panels
-    beneath them (the region cut again with the top ones erased); False when there are none, when
-    what is left wraps a top frame (a framed picture in the art, not a layout), or when the region
-    is framed and one straight line parts the boxes (a line across one panel's art)."""
-    depth, framed = at  # the region's depth in the cut, whether it is framed
-    tops = top_frames(ink, dark, paper, thin, box, cfg) if thin is not None else []
-    if not tops:
-        return False
-    rest = erase({"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}, tops, 2)
-    under: list = []
-    _xy_cut(rest["ink"], rest["dark"], rest["paper"], rest["light"], rest["thin"], box, cfg, depth + 1, under)
-    if not layered_ok(tops, under, framed, max(4, int(cfg.gutter_px))):
-        return False
-    out.extend(tops)
-    out.extend(under)
-    return True
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:

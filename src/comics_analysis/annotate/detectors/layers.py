@@ -24,6 +24,7 @@ dark art on both sides, or is drawn over grey art) is not closed, and the region
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,6 +101,32 @@ def _closed(grid: _LineGrid, side: int) -> list[tuple[int, int, int, int]]:
             for r in right[(top >= CLOSED * span) & (bottom >= CLOSED * span)]:
                 out.append((int(left), t, int(r), b))
     return out
+
+
+def layered(
+    masks: dict[str, np.ndarray],
+    box: tuple[int, int, int, int],
+    cfg: ClassicalConfig,
+    framed: bool,
+    cut: Callable,
+    depth: int,
+    out: list,
+) -> bool:
+    """Framed panels lying on top of their neighbours in region ``box`` (:func:`top_frames`) and
+    the panels beneath them (the region cut again by ``cut``, the classical X-Y cut, with the top
+    ones erased), appended to ``out``; False when there are none or :func:`layered_ok` says no.
+    ``masks``: the page's ink, dark, paper, light and thin masks."""
+    tops = top_frames(masks["ink"], masks["dark"], masks["paper"], masks["thin"], box, cfg)
+    if not tops:
+        return False
+    rest = erase(masks, tops, 2)
+    under: list = []
+    cut(rest["ink"], rest["dark"], rest["paper"], rest["light"], rest["thin"], box, cfg, depth + 1, under)
+    if not layered_ok(tops, under, framed, max(4, int(cfg.gutter_px))):
+        return False
+    out.extend(tops)
+    out.extend(under)
+    return True
 
 
 def layered_ok(

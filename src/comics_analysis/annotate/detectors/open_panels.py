@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .frames import lettered
+from .gutters import _split
 
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
@@ -117,3 +118,12 @@ def frame_through(dark: np.ndarray, segments: list[tuple[int, int]], cfg: Classi
         if widths.size and widths.min() <= THIN:
             return True
     return False
+
+
+def tall_first(segments: list, region: np.ndarray, dark: np.ndarray, cfg: ClassicalConfig) -> list:
+    """Row segments of a region (its solid; ``dark`` its frame-line candidates), or one segment,
+    the whole region, when a tall panel's side frame runs through one of their gutters
+    (:func:`frame_through`) and a column gutter divides the region: the columns are cut first."""
+    if frame_through(dark, segments, cfg) and len(_split(region.mean(axis=0), cfg, solid=region.T)) > 1:
+        return [(0, region.shape[0])]
+    return segments
