@@ -19,7 +19,8 @@ open at the working scale) is cleared and the region's separate shapes become pa
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
 the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`);
 failing that, framed panels drawn over their neighbours are found as closed frames and the region
-is cut again without them (:mod:`.layers`).
+is cut again without them (:mod:`.layers`). Open panels (:mod:`.open_panels`): a caption box that
+a cut parted from one rejoins it, and a tall panel open at the top is cut off its neighbours first.
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
