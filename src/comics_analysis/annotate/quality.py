@@ -10,6 +10,9 @@ detector, and returns ``quality.flags`` entries:
   inside it (a long horizontal and a long vertical frame line meeting at a corner: panels that
   abut or overlap with no gutter between them);
 - ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
+- ``panels:gutter_inside``: a panel (not the whole page) holds a strip of the page's gutter, with
+  solid on both sides of it, across a good part of it: two panels taken as one (interlocking
+  panels, or a neighbour's frame hidden by art);
 - ``paper:unusual_tone``: the paper around the panels is neither white nor black (tinted,
   yellowed, grey: the gutter colour was estimated, and may be wrong);
 - ``text:outside_panels``: lettered text outside every panel.
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .detectors.classical import gutter_level
+from .detectors.classical import gutter_level, solid_mask
 from .detectors.frames import frame_lines, thin_lines
 from .detectors.gutters import gutter_bands
 
@@ -33,6 +36,9 @@ WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
 FRAME_HEIGHT = 800  # frame lines are looked for at this height (the classical detector's)
 FRAME_LENGTH = 0.3  # a frame line is at least this share of the page's shorter side long
 FRAME_MARGIN = 0.1  # ... and lies this share of the page's side away from its edges
+STRIP_LENGTH = 0.3  # a gutter strip inside a panel runs over this share of the panel's side
+STRIP_PANEL = 0.1  # ... of a panel holding at least this share of the page
+STRIP_WIDTH = 0.015  # ... and is this share of the page's height wide at least (a gutter, not a gap in art)
 
 
 def _grey(image, height: int = WORK_HEIGHT) -> np.ndarray:
@@ -84,6 +90,58 @@ def has_frame_lines(image) -> bool:
     )
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _gutter_strip(gutter: np.ndarray, length: float, thick: int) -> bool:
+    """Whether ``gutter`` (a panel's inside: True where the page's gutter shows) holds a strip of
+    rows, ``thick`` or more, that is gutter over one stretch at least ``length`` long, with solid
+    along both sides of that stretch (80% of the row just above and just below it), running out
+    to one side: a gutter between two panels, not paper around a figure of an open panel."""
+    rows = [r for r, row in enumerate(gutter) if any(b - a >= length for a, b in _runs(row))]
+    flags = np.zeros(len(gutter), bool)
+    flags[rows] = True
+    for r0, r1 in _runs(flags):
+        if r1 - r0 < thick or r0 < 2 or r1 + 2 > len(gutter):
+            continue
+        for c0, c1 in _runs(gutter[r0:r1].all(axis=0)):
+            sides = (~gutter[r0 - 2, c0:c1]).mean(), (~gutter[r1 + 1, c0:c1]).mean()
+            out = c0 == 0 or c1 == gutter.shape[1]  # runs out of the panel, as a gutter between two does
+            if c1 - c0 >= length and min(sides) >= 0.8 and out:
+                return True
+    return False
+
+
+def has_inner_gutter(image, panels: Sequence[Box]) -> bool:
+    """Whether a panel (holding ``STRIP_PANEL`` of the page at least, not the whole page) holds a
+    strip of the page's gutter (paper connected to the page's border, as the classical detector
+    sees it) ``STRIP_WIDTH`` of the page's height wide, across ``STRIP_LENGTH`` of its width or
+    height, away from its edges (5%), with solid on both sides (:func:`_gutter_strip`)."""
+    width, height = image.size if isinstance(image, Image.Image) else np.asarray(image).shape[1::-1]
+    grey = _grey(image, FRAME_HEIGHT).astype(np.uint8)
+    level = gutter_level(grey)
+    if level is None:
+        return False
+    solid = solid_mask(grey, level, 40)
+    scale = grey.shape[0] / height
+    thick = max(2, int(STRIP_WIDTH * grey.shape[0]))
+    for x, y, w, h in panels:
+        if not STRIP_PANEL * width * height <= w * h < WHOLE_PAGE * width * height:
+            continue
+        x0, y0, x1, y1 = (int(v * scale) for v in (x, y, x + w, y + h))
+        mx, my = int(0.05 * (x1 - x0)), int(0.05 * (y1 - y0))
+        gutter = ~solid[y0 + my : y1 - my, x0 + mx : x1 - mx]
+        if gutter.size == 0:
+            continue
+        if _gutter_strip(gutter, STRIP_LENGTH * (x1 - x0), thick):
+            return True
+        if _gutter_strip(gutter.T, STRIP_LENGTH * (y1 - y0), thick):
+            return True
+    return False
+
+
 def _overlap(a: Box, b: Box) -> float:
     """Intersection over the smaller box's area."""
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
@@ -117,6 +175,8 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
         flags.append("panels:whole_page_with_frames")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")
+    if panels and not whole and has_inner_gutter(image, panels):
+        flags.append("panels:gutter_inside")
     if paper_tone_unusual(image):
         flags.append("paper:unusual_tone")
     if any(t.get("panel", -1) < 0 for t in texts):

@@ -17,7 +17,10 @@ shows most. When nothing straight divides a region, a slanted gutter drawn as tw
 with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
 open at the working scale) is cleared and the region's separate shapes become panels. Last,
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
-the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`).
+the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`);
+failing that, framed panels drawn over their neighbours are found as closed frames and the region
+is cut again without them (:mod:`.layers`). Open panels (:mod:`.open_panels`): a caption box that
+a cut parted from one rejoins it, and a tall panel open at the top is cut off its neighbours first.
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -52,6 +55,8 @@ from .gutters import (
     gutter_bands,
     gutter_width,
 )
+from .layers import layered
+from .open_panels import join_lettering, tall_first
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -107,6 +112,8 @@ class ClassicalConfig:
     gutter_reach: float = 0.06  # a crossed gutter may be this share of the page's shorter side wide
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
+    layers: bool = True  # find framed panels drawn over their neighbours by their closed frames
+    open_panels: bool = True  # join a caption box that a cut parted from its open panel back to it
 
 
 def _to_grey(image) -> np.ndarray:
@@ -238,6 +245,8 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
+                    if axis == 1 and len(segments) > 1 and cfg.open_panels:
+                        segments = tall_first(segments, region, dark[y0:y1, x0:x1], cfg)
                 elif splitter == "band":
                     segments = _band_split(dark[y0:y1, x0:x1], axis, cfg)
                 else:
@@ -297,6 +306,9 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
                     out,
                 )
             return
+        masks = {"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}
+        if cfg.layers and thin is not None and layered(masks, box, cfg, framed, _xy_cut, depth, out):
+            return  # panels drawn over their neighbours
     out.append(box)
 
 
@@ -430,6 +442,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     light = paper if level > 128 else np.zeros_like(paper)
     thin = thin_lines(grey) if cfg.frame_hold > 0 or cfg.corner_high > 0 else None
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
+    if cfg.open_panels:
+        boxes = join_lettering(boxes, ink, grey, cfg, _frame_score)  # a caption box cut off an open panel
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box
