@@ -18,6 +18,10 @@ with paper between them (leaning by up to 8% of its length, 32 px at most; too t
 open at the working scale) is cleared and the region's separate shapes become panels. Last,
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
 the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`).
+On light paper, a gutter that art (a figure breaking out of its panel) crosses is cut when its
+paper runs in straight from both ends of the region, however short the frame-line pieces there;
+and each panel found on a page scaled down is looked at again at full size for gutters too thin
+to stay open at the working scale (3-5 px between borderless panels), its parts cut anew.
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -51,6 +55,7 @@ from .gutters import (
     _split,
     gutter_bands,
     gutter_width,
+    thin_gutter_split,
 )
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -107,6 +112,7 @@ class ClassicalConfig:
     gutter_reach: float = 0.06  # a crossed gutter may be this share of the page's shorter side wide
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
+    thin_gutters: bool = True  # look again at full size for gutters too thin for the working scale
 
 
 def _to_grey(image) -> np.ndarray:
@@ -300,6 +306,33 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
     out.append(box)
 
 
+def _thin_cuts(boxes: list, fine: tuple, masks: tuple, cfg: ClassicalConfig) -> list:
+    """Panels cut again along gutters that only show at full resolution (:func:`.gutters.
+    thin_gutter_split`): each part is cut anew at the working scale. ``fine`` is the full-size
+    grey page, its paper's level, the working scale and the scan border trimmed (top, left)."""
+    grey_full, level, scale, (top, left) = fine
+    out: list = []
+    queue = list(boxes)
+    while queue:
+        box = queue.pop()
+        fx0, fy0 = int((box[0] + left) / scale), int((box[1] + top) / scale)
+        fx1, fy1 = int(np.ceil((box[2] + left) / scale)), int(np.ceil((box[3] + top) / scale))
+        region = np.abs(grey_full[fy0:fy1, fx0:fx1].astype(np.int16) - int(level)) <= cfg.ink_threshold
+        for axis in (1, 0):
+            segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
+            if len(segments) < 2:
+                continue
+            base, shift = (fy0, top) if axis == 1 else (fx0, left)
+            for a, b in segments:
+                lo, hi = int(np.ceil((base + a) * scale)) - shift, int((base + b) * scale) - shift
+                sub = (box[0], lo, box[2], hi) if axis == 1 else (lo, box[1], hi, box[3])
+                _xy_cut(*masks, sub, cfg, 1, queue)
+            break
+        else:
+            out.append(box)
+    return out
+
+
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
     """Boxes of the large connected shapes of a region, when it holds more than one."""
     import cv2
@@ -430,6 +463,9 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     light = paper if level > 128 else np.zeros_like(paper)
     thin = thin_lines(grey) if cfg.frame_hold > 0 or cfg.corner_high > 0 else None
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
+    if cfg.thin_gutters and scale < 1.0 and level > 128:  # gutters too thin to show at the working scale
+        fine = (grey_full, level, scale, (top, left))
+        boxes = _thin_cuts(boxes, fine, (ink, dark, paper, light, thin), cfg)
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box

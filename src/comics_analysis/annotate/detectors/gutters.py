@@ -55,6 +55,31 @@ def _crossed(
     return share
 
 
+def _pierced(
+    solid: np.ndarray, axis: int, start: int, stop: int, cfg: ClassicalConfig, piece: float = 0.05
+) -> float:
+    """How much of lines ``start:stop`` of a region is a straight gutter that art crosses (a figure
+    breaking out of its panel over the gutter, whatever its tone); 0 when they are not such a
+    gutter. The gutter shows at both ends of the region only, each piece at least ``piece`` of its
+    length (however short: the frame lines there may each be far under ``line_length``): the paper
+    of the page (not solid) runs in from both ends along every line of the run, and its edges on
+    both sides are straight (solid just before and after the run along both pieces: frame lines
+    or the straight edges of two panels' art). Inside a panel, paper is enclosed and solid."""
+    band = solid[:, start:stop] if axis == 0 else solid[start:stop, :].T
+    n = band.shape[0]
+    if start == 0 or stop >= solid.shape[1 - axis]:
+        return 0.0
+    stretches = _runs(~band.any(axis=1))
+    if len(stretches) != 2 or stretches[0][0] != 0 or stretches[1][1] != n:
+        return 0.0
+    if min(b - a for a, b in stretches) < piece * n:
+        return 0.0
+    edges = (solid[:, start - 1], solid[:, stop]) if axis == 0 else (solid[start - 1], solid[stop])
+    if min(edge[a:b].mean() for edge in edges for a, b in stretches) < 0.9:
+        return 0.0
+    return float(sum(b - a for a, b in stretches) / n)
+
+
 def _reach(n: int, cfg: ClassicalConfig) -> int:
     """How wide a gutter that something crosses may be in a region ``n`` pixels long: 5% of the
     region, or ``gutter_reach`` of the page's shorter side (a wide gutter in a small region)."""
@@ -80,6 +105,8 @@ def _crossed_split(
         if min(before.mean(), after.mean()) < max(level, cfg.dense_fill):
             continue
         share = _crossed(solid, light, axis, start, stop, cfg)
+        if share == 0 and light.any():  # light paper (on dark paper ``light`` is empty): art may cross
+            share = _pierced(solid, axis, start, stop, cfg)
         if share > 0:
             cuts.append((start, stop))
             best = max(best, share)
@@ -322,3 +349,31 @@ def gutter_width(solid: np.ndarray, cfg: ClassicalConfig) -> float:
         inner = profile[filled[0] : filled[-1] + 1] <= cfg.gutter_fill
         widths.extend(b - a for a, b in _runs(inner) if b - a >= cfg.min_gutter)
     return float(np.median(widths)) if widths else 0.0
+
+
+def thin_gutter_split(
+    paper: np.ndarray, axis: int, cfg: ClassicalConfig, scale: float
+) -> list[tuple[int, int]]:
+    """Segments of a region seen at full resolution (``paper``: its pixels of the gutter's colour;
+    ``scale``: working size over full size) between gutters too thin to stay open at the working
+    scale (3-5 px at full size between borderless panels: under 2 px once scaled, sealed). A
+    gutter is a run of lines with almost no ink (``gutter_fill``) whose neighbouring lines on both
+    sides are dense (``min_fill``: the straight edges of two panels' art), standing alone: no other
+    clean line within ``min_side_px`` (working pixels) on either side (ruled speed lines, hatching)
+    and each segment at least that long."""
+    profile = 1.0 - paper.mean(axis=axis)
+    n = len(profile)
+    least = max(2, int(cfg.min_side_px / scale))
+    near = max(2, round(1.0 / scale) + 1)  # a working pixel's worth of lines, blurred edges
+    runs = [(a, b) for a, b in _runs(profile <= cfg.gutter_fill) if a > 0 and b < n]
+    segments, pos = [], 0
+    for i, (a, b) in enumerate(runs):
+        if (i > 0 and a - runs[i - 1][1] < least) or (i + 1 < len(runs) and runs[i + 1][0] - b < least):
+            continue
+        if min(profile[max(0, a - near) : a].max(), profile[b : b + near].max()) < cfg.min_fill:
+            continue
+        if a - pos >= least and n - b >= least:
+            segments.append((pos, a))
+            pos = b
+    segments.append((pos, n))
+    return segments
