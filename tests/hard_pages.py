@@ -11,7 +11,8 @@ Box = tuple[int, int, int, int]
 
 
 def dense_art(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator, tone=None) -> None:
-    """Manga-like art filling ``box`` (x0, y0, x1, y1): a toned ground, dark masses, strokes."""
+    """Manga-like art over ``box`` (x0, y0, x1, y1): a toned ground, dark masses, strokes (which
+    spill over its sides: :func:`art_panel` clips them)."""
     x0, y0, x1, y1 = box
     base = int(rng.integers(90, 190)) if tone is None else tone
     draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=(base, base, base))
@@ -26,7 +27,6 @@ def dense_art(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator, tone=Non
         draw.line(
             [(x, y), (x + int(rng.integers(-40, 40)), y + int(rng.integers(-40, 40)))], fill=(t,) * 3, width=3
         )
-    # nothing outside the box: redraw the paper around it is the caller's job (clip by pasting)
 
 
 def art_panel(image: Image.Image, box, rng: np.random.Generator, tone=None) -> None:
@@ -111,3 +111,66 @@ def figure_across_gutter(
             width=3,
         )
     return image, truth
+
+
+def line_art(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator, width: int = 4) -> None:
+    """Sparse open line art over ``box`` (x0, y0, x1, y1): a horizon, hills, a figure, grass and
+    birds drawn in strokes, most of the box left as paper; the strokes reach the box's four sides."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    ink = (20, 20, 20)
+    horizon = [(x0 + k * w / 12, y0 + 0.55 * h + rng.normal(0, 0.03 * h)) for k in range(13)]
+    draw.line(horizon, fill=ink, width=width)
+    hill = [(x0 + 0.5 * w + k * w / 20, y0 + 0.55 * h - 0.3 * h * np.sin(np.pi * k / 10)) for k in range(11)]
+    draw.line(hill, fill=ink, width=width)
+    cx, top = x0 + 0.3 * w, y0 + 0.05 * h  # a standing figure, reaching the top of the panel
+    draw.ellipse([cx - 0.05 * w, top, cx + 0.05 * w, top + 0.12 * h], outline=ink, width=width)
+    draw.line([(cx, top + 0.12 * h), (cx, y0 + 0.7 * h)], fill=ink, width=width)
+    draw.line(
+        [(cx - 0.1 * w, y0 + 0.3 * h), (cx, y0 + 0.25 * h), (cx + 0.1 * w, y0 + 0.35 * h)],
+        fill=ink,
+        width=width,
+    )
+    draw.line([(cx - 0.08 * w, y1 - 1), (cx, y0 + 0.7 * h), (cx + 0.08 * w, y1 - 1)], fill=ink, width=width)
+    for _ in range(25):  # grass down to the bottom edge
+        gx, gy = x0 + rng.uniform(0, w), y0 + rng.uniform(0.65 * h, 0.97 * h)
+        draw.line(
+            [(gx, gy), (gx + rng.uniform(-8, 8), gy + rng.uniform(0.02 * h, 0.04 * h))], fill=ink, width=3
+        )
+    for _ in range(4):  # birds
+        bx, by = x0 + rng.uniform(0.55 * w, 0.95 * w), y0 + rng.uniform(0.05 * h, 0.2 * h)
+        draw.line([(bx - 15, by - 8), (bx, by), (bx + 15, by - 8)], fill=ink, width=3)
+    draw.line([(x0, y0 + 0.9 * h), (x0 + 0.1 * w, y0 + 0.92 * h)], fill=ink, width=width)  # left edge
+    draw.line([(x1 - 0.1 * w, y0 + 0.4 * h), (x1 - 1, y0 + 0.38 * h)], fill=ink, width=width)  # right edge
+
+
+def sparse_line_art_panel(
+    size=(1700, 2400), seed: int = 0, text: bool = False
+) -> tuple[Image.Image, list[Box]]:
+    """Two framed panels over a wide borderless panel of sparse line art (little ink, separate
+    strokes), over two framed panels; with ``text``, a block of lettering of the same size takes the
+    line art's place (no panel: the truth holds the four framed panels only)."""
+    from comics_analysis.synth.fonts import font
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, g = int(0.05 * w), int(0.025 * w)
+    cw, rh = (w - 2 * m - g) // 2, (h - 2 * m - 2 * g) // 3
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    framed = [(m + c * (cw + g), m + r * (rh + g), cw, rh) for r in (0, 2) for c in (0, 1)]
+    for x, y, bw, bh in framed:
+        draw.rectangle([x, y, x + bw - 1, y + bh - 1], fill=(200, 195, 185), outline=(0, 0, 0), width=6)
+        art_panel(image, (x + 12, y + 12, x + bw - 12, y + bh - 12), rng)
+    box = (m, m + rh + g, w - m, m + 2 * rh + g)
+    if text:
+        for row in range(9):
+            draw.text(
+                (box[0], box[1] + row * rh // 9),
+                "THE NEXT MORNING, FAR AWAY...",
+                fill=(0, 0, 0),
+                font=font("bold", 64),
+            )
+        return image, framed
+    line_art(draw, box, rng)
+    return image, [*framed[:2], (box[0], box[1], box[2] - box[0], box[3] - box[1]), *framed[2:]]

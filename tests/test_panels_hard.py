@@ -7,7 +7,7 @@ import pytest
 
 from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.metrics.panels import match_boxes
-from hard_pages import figure_across_gutter, thin_gutter_borderless
+from hard_pages import figure_across_gutter, sparse_line_art_panel, thin_gutter_borderless
 
 
 def found(image, truth, config=None):
@@ -33,3 +33,18 @@ def test_a_figure_hiding_most_of_a_gutter_and_its_frame_lines_is_cut(share):
     image, truth = figure_across_gutter(share)
     pred, matches = found(image, truth)
     assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9  # before: 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_borderless_panel_of_sparse_line_art_is_kept_and_a_block_of_lettering_is_not(seed):
+    # a landscape in a few open strokes between framed panels: clean rows and columns between its
+    # strokes shred it into pieces, each dropped as lettering or a speck
+    image, truth = sparse_line_art_panel(seed=seed)
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.8  # before: 4
+    off = dataclasses.replace(ClassicalConfig(), sparse_area=0.0)
+    assert len(found(image, truth, off)[1]) == 4
+    # a block of lettering as large in its place stays out
+    image, truth = sparse_line_art_panel(seed=seed, text=True)
+    pred, matches = found(image, truth)
+    assert len(pred) == 4 and len(matches) == 4

@@ -21,7 +21,9 @@ the next: no straight cut divides them) are separated by their thin frame lines 
 On light paper, a gutter that art (a figure breaking out of its panel) crosses is cut when its
 paper runs in straight from both ends of the region, however short the frame-line pieces there;
 and each panel found on a page scaled down is looked at again at full size for gutters too thin
-to stay open at the working scale (3-5 px between borderless panels), its parts cut anew.
+to stay open at the working scale (3-5 px between borderless panels), its parts cut anew. The
+pieces dropped as lettering or specks are grouped again between the panels kept: a large group
+drawn in long thin strokes is a borderless panel of sparse line art (:mod:`.sparse`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -57,6 +59,7 @@ from .gutters import (
     gutter_width,
     thin_gutter_split,
 )
+from .sparse import line_art_panels
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -113,6 +116,11 @@ class ClassicalConfig:
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
     thin_gutters: bool = True  # look again at full size for gutters too thin for the working scale
+    sparse_area: float = 0.04  # dropped pieces of line art regrouped this large (share of the page) ...
+    sparse_side: float = 0.15  # ... each side this share of the page's shorter side (0 area: off)
+    stroke_reach: float = (
+        0.25  # ... are a panel when strokes this long (share of its longer side) hold its ink
+    )
 
 
 def _to_grey(image) -> np.ndarray:
@@ -499,6 +507,9 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
                     if not any(_overlap((x0 + a, y0 + b, x0 + c, y0 + d), o) > 0.5 for o in boxes if o != box)
                 ]  # a rectangle that is another panel already (overlapping framed panels) is no inset
             results.extend((rect, 0.5 * f) for rect, f in insets)
+    kept = [box for box, _ in results]
+    for box in line_art_panels(ink, [b for b in boxes if b not in kept], kept, cfg):
+        results.append((box, 0.4))  # a borderless panel of sparse line art, shredded by the cuts
     inv = 1.0 / scale
     return [
         Detection(
