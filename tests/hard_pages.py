@@ -174,3 +174,29 @@ def sparse_line_art_panel(
         return image, framed
     line_art(draw, box, rng)
     return image, [*framed[:2], (box[0], box[1], box[2] - box[0], box[3] - box[1]), *framed[2:]]
+
+
+def slanted_full_bleed(
+    size=(1700, 2400), seed: int = 0, gutters: bool = True
+) -> tuple[Image.Image, list[Box]]:
+    """A full-bleed manga page (art to every edge, no paper around it) parted by slanted gutters,
+    each a white strip between two black frame lines: one leaning down the page, one across its
+    left part (the truth: three panels' boxes); without ``gutters``, one splash panel."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", size, "white")
+    art_panel(image, (0, 0, w, h), rng, tone=120)
+    if not gutters:
+        return image, [(0, 0, w, h)]
+    draw = ImageDraw.Draw(image)
+    top, bottom, gap, line = 0.42 * w, 0.5 * w, 14, 5  # leans by 8% of the width over the height
+    draw.polygon([(top, 0), (top + gap, 0), (bottom + gap, h), (bottom, h)], fill="white")
+    draw.line([(top, 0), (bottom, h)], fill="black", width=line)
+    draw.line([(top + gap, 0), (bottom + gap, h)], fill="black", width=line)
+    mid = lambda y: top + (bottom - top) * y / h  # noqa: E731 - the leaning gutter's left edge at y
+    left, right = 0.45 * h, 0.41 * h  # across the left part, rising to the right
+    draw.polygon([(0, left), (mid(right), right), (mid(right), right + gap), (0, left + gap)], fill="white")
+    draw.line([(0, left), (mid(right), right)], fill="black", width=line)
+    draw.line([(0, left + gap), (mid(right), right + gap)], fill="black", width=line)
+    x = int(top)
+    return image, [(0, 0, x, int(left)), (0, int(right), int(bottom), h - int(right)), (x, 0, w - x, h)]

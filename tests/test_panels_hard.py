@@ -4,10 +4,12 @@ books outside the dev set, each drawn at a real scan's size."""
 import dataclasses
 
 import pytest
+from PIL import Image
 
 from comics_analysis.annotate import ClassicalConfig, detect_classical
+from comics_analysis.annotate.quality import page_flags
 from comics_analysis.metrics.panels import match_boxes
-from hard_pages import figure_across_gutter, sparse_line_art_panel, thin_gutter_borderless
+from hard_pages import figure_across_gutter, slanted_full_bleed, sparse_line_art_panel, thin_gutter_borderless
 
 
 def found(image, truth, config=None):
@@ -48,3 +50,23 @@ def test_a_borderless_panel_of_sparse_line_art_is_kept_and_a_block_of_lettering_
     image, truth = sparse_line_art_panel(seed=seed, text=True)
     pred, matches = found(image, truth)
     assert len(pred) == 4 and len(matches) == 4
+
+
+def test_a_full_bleed_page_parted_by_slanted_frames_is_flagged_and_a_splash_is_not():
+    image, _ = slanted_full_bleed()
+    pred = [d.bbox for d in detect_classical(image)]
+    assert len(pred) == 1  # no paper around the page: one whole-page panel, a known limit ...
+    assert page_flags(image, pred) == ["panels:whole_page_with_drawn_gutter"]  # ... now flagged
+    splash, _ = slanted_full_bleed(gutters=False)
+    assert page_flags(splash, [d.bbox for d in detect_classical(splash)]) == []
+
+
+def test_real_full_bleed_pages_flagged_only_where_slanted_frames_part_them(shared_data):
+    # balloon_dream page 34: three panels parted by slanted frames on a full-bleed page (no flag
+    # before); pages 2 and 33 are true one-panel splash pages
+    folder = shared_data / "open-mantra" / "images" / "balloon_dream" / "ja"
+    for index, flagged in ((34, True), (2, False), (33, False)):
+        image = Image.open(folder / f"{index:03d}.jpg").convert("RGB")
+        pred = [d.bbox for d in detect_classical(image)]
+        assert len(pred) == 1, index
+        assert ("panels:whole_page_with_drawn_gutter" in page_flags(image, pred)) == flagged, index
