@@ -200,3 +200,107 @@ def slanted_full_bleed(
     draw.line([(0, left + gap), (mid(right), right + gap)], fill="black", width=line)
     x = int(top)
     return image, [(0, 0, x, int(left)), (0, int(right), int(bottom), h - int(right)), (x, 0, w - x, h)]
+
+
+def balloon(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator) -> None:
+    """A white oval speech balloon with a black outline and vertical lines of lettering."""
+    x0, y0, x1, y1 = box
+    draw.ellipse([x0, y0, x1, y1], fill="white", outline="black", width=4)
+    w, h = x1 - x0, y1 - y0
+    for col in range(3):
+        cx = x0 + w * (0.32 + 0.16 * col)
+        for k in range(int(rng.integers(3, 6))):
+            cy = y0 + h * (0.22 + 0.12 * k)
+            s = 0.05 * w
+            draw.rectangle([cx - s, cy - s, cx + s, cy + s], fill="black")
+
+
+def _frame(image: Image.Image, polygon, rng: np.random.Generator, line: int = 5) -> None:
+    """A panel: a polygon of light manga art (paper, strokes, a grey tone patch) with a black frame."""
+    x0, y0 = min(p[0] for p in polygon), min(p[1] for p in polygon)
+    x1, y1 = max(p[0] for p in polygon), max(p[1] for p in polygon)
+    x0, y0, x1, y1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
+    tile = Image.new("RGB", (x1 - x0, y1 - y0), "white")
+    draw = ImageDraw.Draw(tile)
+    tw, th = tile.size
+    draw.rectangle([0, int(0.6 * th), tw, th], fill=(200, 200, 200))  # a screentone floor
+    for _ in range(90):
+        px, py = int(rng.integers(0, tw)), int(rng.integers(0, th))
+        draw.line(
+            [(px, py), (px + int(rng.integers(-60, 60)), py + int(rng.integers(-60, 60)))],
+            fill="black",
+            width=3,
+        )
+    cx, cy = tw * rng.uniform(0.3, 0.7), th * rng.uniform(0.4, 0.6)
+    draw.ellipse(
+        [cx - 0.15 * tw, cy - 0.25 * th, cx + 0.15 * tw, cy + 0.25 * th], fill=(60, 60, 60)
+    )  # a figure
+    mask = Image.new("L", tile.size, 0)
+    ImageDraw.Draw(mask).polygon([(x - x0, y - y0) for x, y in polygon], fill=255)
+    image.paste(tile, (x0, y0), mask)
+    ImageDraw.Draw(image).line([*polygon, polygon[0]], fill="black", width=line, joint="curve")
+
+
+def manga_page(
+    size=(1700, 2400),
+    seed: int = 0,
+    lean: float = 0.0,
+    bleed: bool = False,
+    breakout: bool = False,
+    top_bleed: bool = False,
+    on_diagonal: bool = False,
+) -> tuple[Image.Image, list[Box]]:
+    """A manga page: three rows (two panels, one, two). ``lean``: the first row's vertical gutter
+    leans by this share of the row's height (a diagonal gutter); ``bleed``: the last row's right
+    panel runs off the page's right and bottom edges; ``breakout``: balloons over the frames (one
+    across the first horizontal gutter, one over the page's outer margin); ``top_bleed``: the first
+    row runs off the page's top and its sides; ``on_diagonal``: a balloon over the middle of the
+    first row's (leaning) gutter. Boxes are the panels' bounding boxes."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, g = int(0.06 * w), int(0.02 * w)
+    image = Image.new("RGB", size, "white")
+    rows = [(m, m + int(0.3 * h)), (m + int(0.3 * h) + g, m + int(0.55 * h)), (m + int(0.55 * h) + g, h - m)]
+    truth = []
+    # row 1: two panels, gutter from (split + shift, top) to (split - shift, bottom)
+    (t, b), split = rows[0], w * 0.55
+    shift = lean * (b - t) / 2
+    edge, t = (0, 0) if top_bleed else (m, t)
+    left = [(edge, t), (split + shift - g / 2, t), (split - shift - g / 2, b), (edge, b)]
+    right = [(split + shift + g / 2, t), (w - edge, t), (w - edge, b), (split - shift + g / 2, b)]
+    for poly in (left, right):
+        _frame(image, poly, rng)
+        truth.append(_box(poly))
+    t, b = rows[1]
+    poly = [(m, t), (w - m, t), (w - m, b), (m, b)]
+    _frame(image, poly, rng)
+    truth.append(_box(poly))
+    t, b = rows[2]
+    split = w * 0.4
+    poly = [(m, t), (split - g / 2, t), (split - g / 2, b), (m, b)]
+    _frame(image, poly, rng)
+    truth.append(_box(poly))
+    poly = [(split + g / 2, t), (w - m, t), (w - m, b), (split + g / 2, b)]
+    if bleed:
+        poly = [(split + g / 2, t), (w, t), (w, h), (split + g / 2, h)]
+    _frame(image, poly, rng)
+    truth.append(_box(poly))
+    draw = ImageDraw.Draw(image)
+    if on_diagonal:
+        cy, bw = (rows[0][0] + rows[0][1]) / 2, 0.09 * w
+        balloon(draw, (int(w * 0.55 - bw), int(cy - 1.6 * bw), int(w * 0.55 + bw), int(cy + 1.6 * bw)), rng)
+    if breakout:
+        gy = rows[0][1] + g // 2
+        balloon(draw, (int(0.2 * w), gy - int(0.08 * h), int(0.38 * w), gy + int(0.06 * h)), rng)
+        balloon(
+            draw,
+            (w - m - int(0.12 * w), rows[1][0] + int(0.05 * h), w - int(0.01 * w), rows[1][0] + int(0.2 * h)),
+            rng,
+        )
+    return image, truth
+
+
+def _box(poly) -> Box:
+    x0, y0 = min(p[0] for p in poly), min(p[1] for p in poly)
+    x1, y1 = max(p[0] for p in poly), max(p[1] for p in poly)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))

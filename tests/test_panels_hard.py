@@ -9,7 +9,13 @@ from PIL import Image
 from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.quality import page_flags
 from comics_analysis.metrics.panels import match_boxes
-from hard_pages import figure_across_gutter, slanted_full_bleed, sparse_line_art_panel, thin_gutter_borderless
+from hard_pages import (
+    figure_across_gutter,
+    manga_page,
+    slanted_full_bleed,
+    sparse_line_art_panel,
+    thin_gutter_borderless,
+)
 
 
 def found(image, truth, config=None):
@@ -70,3 +76,23 @@ def test_real_full_bleed_pages_flagged_only_where_slanted_frames_part_them(share
         pred = [d.bbox for d in detect_classical(image)]
         assert len(pred) == 1, index
         assert ("panels:whole_page_with_drawn_gutter" in page_flags(image, pred)) == flagged, index
+
+
+@pytest.mark.parametrize("lean", [0.1, 0.3])
+@pytest.mark.parametrize("size", [(830, 1170), (1700, 2400)])
+def test_a_balloon_over_a_diagonal_gutter_between_manga_panels_is_cut_around(lean, size):
+    # the first row's gutter leans by 10% or 30% of the row's height and a balloon sits on it: no
+    # straight gutter, no separate shapes, no frame lines alone part the two panels
+    image, truth = manga_page(size=size, lean=lean, on_diagonal=True)
+    pred, matches = found(image, truth)
+    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.85  # before: 4
+
+
+@pytest.mark.parametrize(
+    "kind", [{"lean": 0.25}, {"bleed": True}, {"breakout": True}, {"top_bleed": True, "bleed": True}]
+)
+def test_manga_pages_with_bleeds_diagonal_gutters_and_balloons_over_frames(kind):
+    for size in ((830, 1170), (1700, 2400)):
+        image, truth = manga_page(size=size, seed=1, **kind)
+        pred, matches = found(image, truth)
+        assert len(pred) == 5 and len(matches) == 5, (kind, size)

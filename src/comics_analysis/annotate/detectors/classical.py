@@ -50,6 +50,7 @@ from .base import Detection
 from .frames import _overlap, corner_frame, frame_parts, lettered, lined_insets, texty, thin_lines
 from .gutters import (
     _band_split,
+    _carve_leaning_crossed,
     _carve_slanted,
     _crossed_split,
     _line_split,
@@ -297,6 +298,8 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
             if rest and not texty(region[rest[1] : rest[3], rest[0] : rest[2]], cfg.art_share):
                 out.extend((x0 + a, y0 + b, x0 + c, y0 + d) for a, b, c, d in corner)
                 return
+        if len(parts) < 2 and cfg.slant > 0 and _carve_leaning_crossed(region, light[y0:y1, x0:x1], cfg):
+            parts = _blobs(region, cfg)  # a leaning gutter that a balloon crosses, cleared
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(

@@ -377,3 +377,45 @@ def thin_gutter_split(
             pos = b
     segments.append((pos, n))
     return segments
+
+
+def _carve_leaning_crossed(solid: np.ndarray, light: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Find a leaning gutter (a diagonal between two panels of a row, at up to 45 degrees) that a
+    balloon crosses, so that the region's panels stay joined: the paper opens into the region at
+    both ends (top and bottom for a near-vertical gutter, left and right for a near-horizontal one),
+    and the straight band joining the two openings is open along every line of it from both ends
+    over at least 1 - ``crossed_fill`` of its length, what blocks it being mostly light (a
+    balloon's interior), as :func:`_crossed` asks of a straight gutter. Clear the band in ``solid``
+    (through the balloon) and return True; False when there is none."""
+    for axis in (0, 1):
+        sol, pale = (solid, light) if axis == 0 else (solid.T, light.T)
+        h, w = sol.shape
+        if h < 40 or w < 2 * cfg.min_side_px:
+            continue
+
+        def openings(line: np.ndarray, w: int = w) -> list[tuple[int, int]]:
+            return [(a, b) for a, b in _runs(~line) if a > 0 and b < w and b - a >= cfg.min_gutter]
+
+        for (a0, a1), (b0, b1) in itertools.product(openings(sol[0]), openings(sol[-1])):
+            d = round((b0 + b1 - a0 - a1) / 2)
+            width = max(1, min(a1 - a0, b1 - b0) // 2)  # the core of the gutter: its edges waver
+            if d == 0 or abs(d) > h:
+                continue  # straight gutters are the other finders' job
+            shift = np.round(d * np.arange(h) / (h - 1)).astype(int)
+            cols = (a0 + a1 - width) // 2 + shift[:, None] + np.arange(width)[None, :]
+            if cols.min() < cfg.min_side_px or cols.max() >= w - cfg.min_side_px:
+                continue
+            rows = np.arange(h)[:, None]
+            band = sol[rows, cols]
+            open_all = ~band.any(axis=1)
+            stretches = _runs(open_all)
+            if len(stretches) != 2 or stretches[0][0] != 0 or stretches[1][1] != h:
+                continue
+            blocked = band[~open_all]
+            if open_all.mean() < 1 - cfg.crossed_fill or not blocked.any():
+                continue
+            if float(pale[rows, cols][~open_all][blocked].mean()) < cfg.crossed_paper:
+                continue  # art crosses it, not a balloon
+            sol[rows, cols] = False  # a view of ``solid``: the band is gutter now
+            return True
+    return False
