@@ -304,3 +304,28 @@ def _box(poly) -> Box:
     x0, y0 = min(p[0] for p in poly), min(p[1] for p in poly)
     x1, y1 = max(p[0] for p in poly), max(p[1] for p in poly)
     return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def framed_thin_gutters(
+    gutter: int, size=(1700, 2400), seed: int = 0, paper=(255, 255, 255), dark_art: bool = False
+) -> tuple[Image.Image, list[Box]]:
+    """Three rows of framed panels (4 px black frames) ``gutter`` px apart on ``paper`` (a
+    Golden-Age page's yellowed paper: (205, 185, 140)); light manga art, or dense dark art."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", size, paper)
+    m, y, truth = int(0.05 * w), int(0.05 * w), []
+    for i, share in enumerate((0.3, 0.3, 0.4)):
+        rh = int(share * (h - 2 * m)) - gutter
+        x = m
+        for c in (0.35, 0.65) if i == 1 else (0.5, 0.5):
+            cw = int(c * (w - 2 * m)) - gutter
+            if dark_art:
+                art_panel(image, (x, y, x + cw, y + rh), rng)
+            else:
+                _frame(image, [(x, y), (x + cw, y), (x + cw, y + rh), (x, y + rh)], rng, line=4)
+            ImageDraw.Draw(image).rectangle([x, y, x + cw - 1, y + rh - 1], outline="black", width=4)
+            truth.append((x, y, cw, rh))
+            x += cw + gutter
+        y += rh + gutter
+    return image, truth

@@ -11,6 +11,7 @@ from comics_analysis.annotate.quality import page_flags
 from comics_analysis.metrics.panels import match_boxes
 from hard_pages import (
     figure_across_gutter,
+    framed_thin_gutters,
     manga_page,
     slanted_full_bleed,
     sparse_line_art_panel,
@@ -96,3 +97,13 @@ def test_manga_pages_with_bleeds_diagonal_gutters_and_balloons_over_frames(kind)
         image, truth = manga_page(size=size, seed=1, **kind)
         pred, matches = found(image, truth)
         assert len(pred) == 5 and len(matches) == 5, (kind, size)
+
+
+@pytest.mark.parametrize(("gutter", "dark_art"), [(3, False), (5, True)])
+def test_thin_gutters_between_framed_panels_on_yellowed_paper(gutter, dark_art):
+    # at the working scale a thin gutter and its two frame lines are one flat band, black (3 px) or
+    # a mix of black and paper lines (mid grey): before, that band was read as the page's gutter
+    # tone instead of the yellowed paper all round the page (one whole-page panel)
+    image, truth = framed_thin_gutters(gutter, paper=(205, 185, 140), dark_art=dark_art)
+    pred, matches = found(image, truth)
+    assert len(pred) == 6 and len(matches) == 6 and min(m[2] for m in matches) > 0.9

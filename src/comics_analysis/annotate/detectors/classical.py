@@ -148,10 +148,18 @@ def gutter_level(grey: np.ndarray) -> float | None:
     When the page's edges show no white or black paper (panels bleeding off the page on most
     sides), the gutters that cross its interior (:func:`.gutters.gutter_bands`) say what its paper
     is: their tone, unless the edges show that tone already (a light tone along the edges that no
-    gutter has is bleeding art, not paper)."""
+    gutter has is bleeding art, not paper); a band of mixed tones (two frame lines around a thin
+    gutter) says nothing, nor does one whose tone shows nowhere along the page's edges."""
     level = _border_level(grey)
     if level is None or 40 < level < 215:
         bands = gutter_bands(grey, 1) + gutter_bands(grey, 0)
+        # a band of one tone: dark frame lines on both sides of a thin light gutter, each a flat
+        # line of its own, average to a mid grey that is neither paper nor a black gutter
+        bands = [b for b in bands if b >= 150 or b <= 70]
+        # a gutter runs out to the page's edge somewhere (its tone shows there): a band whose tone
+        # is nowhere on the edges is a divider inside the page (frame lines around a thin gutter)
+        edges = np.concatenate(_border_strip(grey)).astype(np.int16)
+        bands = [b for b in bands if np.mean(np.abs(edges - b) <= PAPER_SPREAD) >= 0.01]
         if bands and (level is None or all(abs(b - level) > PAPER_SPREAD for b in bands)):
             level = float(np.median(bands))
     return level

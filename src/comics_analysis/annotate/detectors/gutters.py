@@ -360,7 +360,8 @@ def thin_gutter_split(
     gutter is a run of lines with almost no ink (``gutter_fill``) whose neighbouring lines on both
     sides are dense (``min_fill``: the straight edges of two panels' art), standing alone: no other
     clean line within ``min_side_px`` (working pixels) on either side (ruled speed lines, hatching)
-    and each segment at least that long."""
+    and each segment at least that long; open at both ends (paper there: a light line of the art
+    inside a framed panel crosses the frame)."""
     profile = 1.0 - paper.mean(axis=axis)
     n = len(profile)
     least = max(2, int(cfg.min_side_px / scale))
@@ -372,6 +373,9 @@ def thin_gutter_split(
             continue
         if min(profile[max(0, a - near) : a].max(), profile[b : b + near].max()) < cfg.min_fill:
             continue
+        lines = paper[a:b] if axis == 1 else paper[:, a:b].T
+        if min(lines[:, :near].mean(), lines[:, -near:].mean()) < 0.9:
+            continue  # closed at an end (a frame line crossing it): a light line in the art
         if a - pos >= least and n - b >= least:
             segments.append((pos, a))
             pos = b
