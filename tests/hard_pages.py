@@ -169,7 +169,7 @@ def sparse_line_art_panel(
                 (box[0], box[1] + row * rh // 9),
                 "THE NEXT MORNING, FAR AWAY...",
                 fill=(0, 0, 0),
-                font=font("bold", 64),
+                font=font("bold", round(64 * w / 1700)),
             )
         return image, framed
     line_art(draw, box, rng)

@@ -10,7 +10,9 @@ becomes a panel when it is large (``sparse_area`` of the page, each side at leas
 of the page's shorter side) and its ink is drawn, not lettered: most of it (``art_share``) lies
 in long thin strokes, shapes at least ``stroke_reach`` of the group's longer side long that cover
 under a third of their box (a balloon is one large filled shape). Letters, even large ones, are
-each a small part of a line of lettering; a page number or a signature is small.
+each a small part of a line of lettering; a page number or a signature is small. Where strokes
+close around paper (a hill over the horizon), a piece is solid enough to be kept as an unframed
+panel on its own: unframed panels are pieces too, and a group that takes them in replaces them.
 """
 
 from __future__ import annotations
@@ -81,20 +83,28 @@ def drawn(solid: np.ndarray, art_share: float, reach: float) -> bool:
 
 
 def line_art_panels(
-    solid: np.ndarray, dropped: list[Box], kept: list[Box], cfg: ClassicalConfig
-) -> list[Box]:
-    """Panels of sparse line art among the pieces the detector dropped (see the module docstring)."""
+    solid: np.ndarray, dropped: list[Box], kept: list[Box], cfg: ClassicalConfig, open_: list[Box] = ()
+) -> tuple[list[Box], list[Box]]:
+    """Panels of sparse line art among the pieces the detector dropped (see the module docstring),
+    and the panels kept that they take in: ``open_`` (unframed panels among ``kept``) may be pieces
+    too, where strokes closing around paper (a hill over the horizon) made a piece solid enough to
+    be kept on its own."""
     if not dropped or len(dropped) > MOST_PIECES or cfg.sparse_area <= 0:
-        return []
+        return [], []
     h, w = solid.shape
-    found = []
+    found, taken = [], []
+    walls = [k for k in kept if k not in open_]
     # a gutter parts it from every panel kept: about as wide as the page's own (an open panel's art
     # spills into the paper right beside the rest of that panel)
-    for x0, y0, x1, y1 in _groups(dropped, kept, max(cfg.min_gutter, int(cfg.gutter_px / 2))):
-        if (x1 - x0) * (y1 - y0) < cfg.sparse_area * h * w or min(x1 - x0, y1 - y0) < cfg.sparse_side * min(
-            h, w
-        ):
+    margin = max(cfg.min_gutter, int(cfg.gutter_px / 2))
+    for x0, y0, x1, y1 in _groups([*dropped, *open_], walls, margin):
+        small = min(x1 - x0, y1 - y0) < cfg.sparse_side * min(h, w)
+        if small or (x1 - x0) * (y1 - y0) < cfg.sparse_area * h * w:
             continue
+        inside = [k for k in open_ if x0 <= k[0] and y0 <= k[1] and k[2] <= x1 and k[3] <= y1]
+        if inside == [(x0, y0, x1, y1)]:
+            continue  # a panel kept on its own already
         if drawn(solid[y0:y1, x0:x1], cfg.art_share, cfg.stroke_reach):
             found.append((x0, y0, x1, y1))
-    return found
+            taken.extend(inside)
+    return found, taken
