@@ -24,10 +24,14 @@ def found(image, truth, config=None):
     return pred, match_boxes(truth, pred)
 
 
-@pytest.mark.parametrize("gutter", [3, 5])
-def test_thin_gutters_between_borderless_panels_are_cut_at_full_size(gutter):
-    # 3-5 px gutters on a 2400 px scan: 1-2 px at the 800 px working height, sealed there
-    image, truth = thin_gutter_borderless(gutter)
+@pytest.mark.parametrize(
+    ("gutter", "size", "seed"),
+    [(3, (1700, 2400), 0), (5, (1700, 2400), 0), (3, (1700, 2400), 2), (2, (830, 1170), 1)],
+)
+def test_thin_gutters_between_borderless_panels_are_cut_at_full_size(gutter, size, seed):
+    # 3-5 px gutters on a 2400 px scan (2 px on a 1170 px one): 1-2 px at the 800 px working
+    # height, sealed there; seed 2 has a light patch of art along one side of a gutter
+    image, truth = thin_gutter_borderless(gutter, size=size, seed=seed)
     pred, matches = found(image, truth)
     assert len(pred) == 7 and len(matches) == 7 and min(m[2] for m in matches) > 0.9
     # the same page without the full-size look: one whole-page panel (the code before)

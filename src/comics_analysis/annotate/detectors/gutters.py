@@ -358,10 +358,10 @@ def thin_gutter_split(
     ``scale``: working size over full size) between gutters too thin to stay open at the working
     scale (3-5 px at full size between borderless panels: under 2 px once scaled, sealed). A
     gutter is a run of lines with almost no ink (``gutter_fill``) whose neighbouring lines on both
-    sides are dense (``min_fill``: the straight edges of two panels' art), standing alone: no other
-    clean line within ``min_side_px`` (working pixels) on either side (ruled speed lines, hatching)
-    and each segment at least that long; open at both ends (paper there: a light line of the art
-    inside a framed panel crosses the frame)."""
+    sides hold ink (``art_fill``, ``min_fill`` on one: the straight edges of two panels' art),
+    standing alone: no other clean line within ``min_side_px`` (working pixels) on either side
+    (ruled speed lines, hatching) and each segment at least that long; open at both ends (paper
+    there: a light line of the art inside a framed panel crosses the frame)."""
     profile = 1.0 - paper.mean(axis=axis)
     n = len(profile)
     least = max(2, int(cfg.min_side_px / scale))
@@ -371,8 +371,9 @@ def thin_gutter_split(
     for i, (a, b) in enumerate(runs):
         if (i > 0 and a - runs[i - 1][1] < least) or (i + 1 < len(runs) and runs[i + 1][0] - b < least):
             continue
-        if min(profile[max(0, a - near) : a].max(), profile[b : b + near].max()) < cfg.min_fill:
-            continue
+        sides = sorted([profile[max(0, a - near) : a].max(), profile[b : b + near].max()])
+        if sides[0] < cfg.art_fill or sides[1] < cfg.min_fill:
+            continue  # no straight edge of inked art on both sides (a light patch may touch one)
         lines = paper[a:b] if axis == 1 else paper[:, a:b].T
         if min(lines[:, :near].mean(), lines[:, -near:].mean()) < 0.9:
             continue  # closed at an end (a frame line crossing it): a light line in the art
