@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .detectors.bleed import drawn_gutters
 from .detectors.classical import gutter_level
 from .detectors.frames import frame_lines, thin_lines
 from .detectors.gutters import gutter_bands
@@ -36,8 +37,6 @@ WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
 FRAME_HEIGHT = 800  # frame lines are looked for at this height (the classical detector's)
 FRAME_LENGTH = 0.3  # a frame line is at least this share of the page's shorter side long
 FRAME_MARGIN = 0.1  # ... and lies this share of the page's side away from its edges
-GUTTER_GAP = 0.03  # the two frame lines of a drawn gutter lie at most this share of the shorter side apart
-LIGHT = 180  # ... with paper this light between them
 
 
 def _grey(image, height: int = WORK_HEIGHT) -> np.ndarray:
@@ -90,49 +89,10 @@ def has_frame_lines(image) -> bool:
 
 
 def has_drawn_gutter(image) -> bool:
-    """Whether a gutter drawn as two frame lines crosses part of the page at any slant: two long
-    straight thin dark lines (each ``FRAME_LENGTH`` of the page's shorter side, found by a Hough
-    transform, so slanted ones too), parallel within a degree, ``GUTTER_GAP`` apart at most, side
-    by side over most of their length, with light paper between them all along, away from the
-    page's edges. On a full-bleed page (no paper around the panels: no gutter tone to read) this is
-    what the panels' slanted frames look like; a lone line in the art (a horizon) has no twin."""
-    import cv2
-
-    grey = _grey(image, FRAME_HEIGHT).astype(np.uint8)
-    h, w = grey.shape
-    length = max(8, int(FRAME_LENGTH * min(h, w)))
-    thin = thin_lines(grey).max(axis=0)
-    found = cv2.HoughLinesP(thin, 1, np.pi / 360, threshold=length // 2, minLineLength=length, maxLineGap=4)
-    if found is None:
-        return False
-    found = found.reshape(-1, 4).astype(np.float64)
-    segments = sorted(found, key=lambda s: -np.hypot(s[2] - s[0], s[3] - s[1]))[:150]
-    for i, a in enumerate(segments):
-        d = np.array([a[2] - a[0], a[3] - a[1]])
-        unit = d / np.linalg.norm(d)
-        normal = np.array([-unit[1], unit[0]])
-        for b in segments[i + 1 :]:
-            e = np.array([b[2] - b[0], b[3] - b[1]])
-            if abs(unit @ e) < np.cos(np.radians(1.0)) * np.linalg.norm(e):
-                continue  # not parallel
-            gap = (np.array(b[:2]) - a[:2]) @ normal
-            if not 2 <= abs(gap) <= GUTTER_GAP * min(h, w):
-                continue
-            t = sorted([0.0, float(d @ unit)])
-            u = sorted([float((np.array(b[:2]) - a[:2]) @ unit), float((np.array(b[2:]) - a[:2]) @ unit)])
-            lo, hi = max(t[0], u[0]), min(t[1], u[1])
-            if hi - lo < 0.5 * length:
-                continue  # side by side over too short a stretch
-            steps = np.linspace(lo, hi, 40)
-            points = np.array(a[:2]) + steps[:, None] * unit + gap / 2 * normal
-            x, y = points[:, 0], points[:, 1]
-            if min(x.min(), w - x.max()) < FRAME_MARGIN * w / 2 or min(y.min(), h - y.max()) < 0:
-                continue  # along the page's side edge: its trim, not a gutter
-            xi = np.clip(np.round(x).astype(int), 0, w - 1)
-            yi = np.clip(np.round(y).astype(int), 0, h - 1)
-            if np.mean(grey[yi, xi] >= LIGHT) >= 0.8:
-                return True
-    return False
+    """Whether a gutter drawn as two parallel frame lines with paper between them crosses part of
+    the page at any slant (:func:`.detectors.bleed.drawn_gutters`): on a full-bleed page (no paper
+    around the panels: no gutter tone to read) what the panels' slanted frames look like."""
+    return bool(drawn_gutters(_grey(image, FRAME_HEIGHT).astype(np.uint8)))
 
 
 def _overlap(a: Box, b: Box) -> float:

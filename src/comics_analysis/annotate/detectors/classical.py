@@ -23,7 +23,9 @@ paper runs in straight from both ends of the region, however short the frame-lin
 and each panel found on a page scaled down is looked at again at full size for gutters too thin
 to stay open at the working scale (3-5 px between borderless panels), its parts cut anew. The
 pieces dropped as lettering or specks are grouped again between the panels kept: a large group
-drawn in long thin strokes is a borderless panel of sparse line art (:mod:`.sparse`).
+drawn in long thin strokes is a borderless panel of sparse line art (:mod:`.sparse`). A page
+with no paper around it (full bleed) is one panel, or the cells that its gutters drawn as two
+frame lines leave, at any slant (:mod:`.bleed`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -47,6 +49,7 @@ import numpy as np
 from PIL import Image
 
 from .base import Detection
+from .bleed import bleed_panels
 from .frames import _overlap, corner_frame, frame_parts, lettered, lined_insets, texty, thin_lines
 from .gutters import (
     _band_split,
@@ -117,6 +120,7 @@ class ClassicalConfig:
     page_side: int = 0  # set per page: the shorter side of the page (work px)
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
     thin_gutters: bool = True  # look again at full size for gutters too thin for the working scale
+    bleed_cells: bool = True  # a full-bleed page: the cells its drawn (slanted) gutters leave
     sparse_area: float = 0.04  # dropped pieces of line art regrouped this large (share of the page) ...
     sparse_side: float = 0.15  # ... each side this share of the page's shorter side (0 area: off)
     stroke_reach: float = (
@@ -461,8 +465,12 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         grey = grey[top : grey.shape[0] - bottom, left : grey.shape[1] - right]
     h, w = grey.shape
     level = gutter_level(grey)
-    if level is None:  # no gutter at all: one full-bleed panel
-        return [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
+    if level is None:  # no gutter tone: one full-bleed panel, or the cells its drawn gutters leave
+        inv = 1.0 / scale
+        return [
+            Detection(((x0 + left) * inv, (y0 + top) * inv, (x1 - x0) * inv, (y1 - y0) * inv), 0.5)
+            for x0, y0, x1, y1 in (bleed_panels(grey) if cfg.bleed_cells else [])
+        ] or [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
     if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
         import cv2
 
