@@ -61,7 +61,7 @@ from .gutters import (
     _split,
     gutter_bands,
     gutter_width,
-    thin_gutter_split,
+    thin_cuts,
 )
 from .sparse import line_art_panels
 
@@ -329,33 +329,6 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
     out.append(box)
 
 
-def _thin_cuts(boxes: list, fine: tuple, masks: tuple, cfg: ClassicalConfig) -> list:
-    """Panels cut again along gutters that only show at full resolution (:func:`.gutters.
-    thin_gutter_split`): each part is cut anew at the working scale. ``fine`` is the full-size
-    grey page, its paper's level, the working scale and the scan border trimmed (top, left)."""
-    grey_full, level, scale, (top, left) = fine
-    out: list = []
-    queue = list(boxes)
-    while queue:
-        box = queue.pop()
-        fx0, fy0 = int((box[0] + left) / scale), int((box[1] + top) / scale)
-        fx1, fy1 = int(np.ceil((box[2] + left) / scale)), int(np.ceil((box[3] + top) / scale))
-        region = np.abs(grey_full[fy0:fy1, fx0:fx1].astype(np.int16) - int(level)) <= cfg.ink_threshold
-        for axis in (1, 0):
-            segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
-            if len(segments) < 2:
-                continue
-            base, shift = (fy0, top) if axis == 1 else (fx0, left)
-            for a, b in segments:
-                lo, hi = int(np.ceil((base + a) * scale)) - shift, int((base + b) * scale) - shift
-                sub = (box[0], lo, box[2], hi) if axis == 1 else (lo, box[1], hi, box[3])
-                _xy_cut(*masks, sub, cfg, 1, queue)
-            break
-        else:
-            out.append(box)
-    return out
-
-
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
     """Boxes of the large connected shapes of a region, when it holds more than one."""
     import cv2
@@ -492,7 +465,9 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
     if cfg.thin_gutters and scale < 1.0 and level > 128:  # gutters too thin to show at the working scale
         fine = (grey_full, level, scale, (top, left))
-        boxes = _thin_cuts(boxes, fine, (ink, dark, paper, light, thin), cfg)
+        boxes = thin_cuts(
+            boxes, fine, cfg, lambda box, out: _xy_cut(ink, dark, paper, light, thin, box, cfg, 1, out)
+        )
     results: list[tuple[tuple[int, int, int, int], float]] = []
     for box in boxes:
         x0, y0, x1, y1 = box

@@ -424,3 +424,30 @@ def _carve_leaning_crossed(solid: np.ndarray, light: np.ndarray, cfg: ClassicalC
             sol[rows, cols] = False  # a view of ``solid``: the band is gutter now
             return True
     return False
+
+
+def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
+    """Panels cut again along gutters that only show at full resolution (:func:`thin_gutter_split`),
+    each part cut anew at the working scale by ``cut(box, out)`` (the X-Y cut, which appends the
+    panels it finds to ``out``). ``fine`` is the full-size grey page, its paper's level, the working
+    scale and the scan border trimmed (top, left)."""
+    grey_full, level, scale, (top, left) = fine
+    out: list = []
+    queue = list(boxes)
+    while queue:
+        box = queue.pop()
+        fx0, fy0 = int((box[0] + left) / scale), int((box[1] + top) / scale)
+        fx1, fy1 = int(np.ceil((box[2] + left) / scale)), int(np.ceil((box[3] + top) / scale))
+        region = np.abs(grey_full[fy0:fy1, fx0:fx1].astype(np.int16) - int(level)) <= cfg.ink_threshold
+        for axis in (1, 0):
+            segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
+            if len(segments) < 2:
+                continue
+            base, shift = (fy0, top) if axis == 1 else (fx0, left)
+            for a, b in segments:
+                lo, hi = int(np.ceil((base + a) * scale)) - shift, int((base + b) * scale) - shift
+                cut((box[0], lo, box[2], hi) if axis == 1 else (lo, box[1], hi, box[3]), queue)
+            break
+        else:
+            out.append(box)
+    return out
