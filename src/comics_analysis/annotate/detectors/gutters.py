@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .frames import lettered
+
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
 
@@ -21,6 +23,7 @@ MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
 MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
 EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
 EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
+CAPTION_DEPTH = 0.15  # a caption box under a panel's art is a band this share of the panel deep
 
 
 def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
@@ -426,11 +429,23 @@ def _carve_leaning_crossed(solid: np.ndarray, light: np.ndarray, cfg: ClassicalC
     return False
 
 
+def _caption(piece: np.ndarray, flat: float = 25.0) -> bool:
+    """Whether a piece of a page (grey) is a caption box: lettering (:func:`.frames.lettered`) on a
+    flat tint (the middle half of its pixels lighter than 80 within ``flat`` grey levels; art
+    has many tones)."""
+    light = piece[piece >= 80]
+    if light.size == 0 or np.subtract(*np.percentile(light, [75, 25])) > flat:
+        return False
+    return lettered(piece)
+
+
 def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
     """Panels cut again along gutters that only show at full resolution (:func:`thin_gutter_split`),
     each part cut anew at the working scale by ``cut(box, out)`` (the X-Y cut, which appends the
-    panels it finds to ``out``). ``fine`` is the full-size grey page, its paper's level, the working
-    scale and the scan border trimmed (top, left)."""
+    panels it finds to ``out``); not where a part is a caption box (:func:`_caption`, a band at
+    most ``CAPTION_DEPTH`` of the region deep) under an open panel's art. ``fine`` is the
+    full-size grey page, its paper's level, the working scale and the scan border trimmed (top,
+    left)."""
     grey_full, level, scale, (top, left) = fine
     out: list = []
     queue = list(boxes)
@@ -441,8 +456,11 @@ def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
         region = np.abs(grey_full[fy0:fy1, fx0:fx1].astype(np.int16) - int(level)) <= cfg.ink_threshold
         for axis in (1, 0):
             segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
-            if len(segments) < 2:
-                continue
+            crop = grey_full[fy0:fy1, fx0:fx1]
+            pieces = [crop[a:b] if axis == 1 else crop[:, a:b] for a, b in segments]
+            band = [b - a <= CAPTION_DEPTH * (segments[-1][1] - segments[0][0]) for a, b in segments]
+            if len(segments) < 2 or any(x and _caption(p) for x, p in zip(band, pieces, strict=True)):
+                continue  # a caption box under an open panel's art belongs to it
             base, shift = (fy0, top) if axis == 1 else (fx0, left)
             for a, b in segments:
                 lo, hi = int(np.ceil((base + a) * scale)) - shift, int((base + b) * scale) - shift
