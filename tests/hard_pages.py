@@ -329,3 +329,37 @@ def framed_thin_gutters(
             x += cw + gutter
         y += rh + gutter
     return image, truth
+
+
+def caption_under_art(size=(1700, 2400), seed: int = 0, gap: int = 4) -> tuple[Image.Image, list[Box]]:
+    """Two framed panels over a borderless panel whose caption box (lettering on a flat tint) sits
+    ``gap`` px under its art: one panel, art and caption (a Western open panel's narration)."""
+    from comics_analysis.synth.fonts import font
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, g = int(0.05 * w), int(0.025 * w)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    top = (h - 2 * m - g) // 2
+    for x in (m, w // 2 + g // 2):
+        bw = w // 2 - g // 2 - m
+        draw.rectangle([x, m, x + bw - 1, m + top - 1], fill=(215, 210, 200), outline="black", width=6)
+        art_panel(image, (x + 12, m + 12, x + bw - 12, m + top - 12), rng)
+    y0, y1 = m + top + g, h - m
+    depth = int(0.1 * (y1 - y0))
+    art_panel(image, (m, y0, w - m, y1 - depth - gap), rng)
+    draw.rectangle([m, y1 - depth, w - m - 1, y1 - 1], fill=(235, 200, 120))
+    size_pt = round(0.35 * depth)
+    for row in range(2):
+        draw.text(
+            (m + 30, y1 - depth + 10 + row * (size_pt + 8)),
+            "MEANWHILE, ACROSS THE CITY...",
+            fill="black",
+            font=font("bold", size_pt),
+        )
+    return image, [
+        (m, m, w // 2 - g // 2 - m, top),
+        (w // 2 + g // 2, m, w // 2 - g // 2 - m, top),
+        (m, y0, w - 2 * m, y1 - y0),
+    ]

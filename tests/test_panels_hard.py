@@ -10,6 +10,7 @@ from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.quality import page_flags
 from comics_analysis.metrics.panels import match_boxes
 from hard_pages import (
+    caption_under_art,
     figure_across_gutter,
     framed_thin_gutters,
     manga_page,
@@ -124,3 +125,12 @@ def test_thin_gutters_between_framed_panels_on_yellowed_paper(gutter, dark_art):
     image, truth = framed_thin_gutters(gutter, paper=(205, 185, 140), dark_art=dark_art)
     pred, matches = found(image, truth)
     assert len(pred) == 6 and len(matches) == 6 and min(m[2] for m in matches) > 0.9
+
+
+@pytest.mark.parametrize("gap", [3, 4])
+def test_a_caption_box_just_under_an_open_panels_art_stays_in_the_panel(gap):
+    # the thin gap between the art and its caption (lettering on a flat tint) is no gutter: the
+    # full-size look for thin gutters cut the caption off (IoU 0.895) before it knew captions
+    image, truth = caption_under_art(gap=gap)
+    pred, matches = found(image, truth)
+    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.95
