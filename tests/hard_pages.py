@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from comics_analysis.synth.fonts import font
+
 Box = tuple[int, int, int, int]
 
 
@@ -150,8 +152,6 @@ def sparse_line_art_panel(
     """Two framed panels over a wide borderless panel of sparse line art (little ink, separate
     strokes), over two framed panels; with ``text``, a block of lettering of the same size takes the
     line art's place (no panel: the truth holds the four framed panels only)."""
-    from comics_analysis.synth.fonts import font
-
     w, h = size
     rng = np.random.default_rng(seed)
     m, g = int(0.05 * w), int(0.025 * w)
@@ -334,8 +334,6 @@ def framed_thin_gutters(
 def caption_under_art(size=(1700, 2400), seed: int = 0, gap: int = 4) -> tuple[Image.Image, list[Box]]:
     """Two framed panels over a borderless panel whose caption box (lettering on a flat tint) sits
     ``gap`` px under its art: one panel, art and caption (a Western open panel's narration)."""
-    from comics_analysis.synth.fonts import font
-
     w, h = size
     rng = np.random.default_rng(seed)
     m, g = int(0.05 * w), int(0.025 * w)
