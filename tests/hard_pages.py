@@ -361,3 +361,23 @@ def caption_under_art(size=(1700, 2400), seed: int = 0, gap: int = 4) -> tuple[I
         (w // 2 + g // 2, m, w // 2 - g // 2 - m, top),
         (m, y0, w - 2 * m, y1 - y0),
     ]
+
+
+def title_page(text: str = "THE END", size=(1700, 2400), seed: int = 0) -> tuple[Image.Image, list[Box]]:
+    """Big bold title lettering on the paper over two framed rows (a chapter's title or last page,
+    a logo): each letter a large shape of its own, none of them a panel."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, g = int(0.05 * w), int(0.025 * w)
+    band = int(0.14 * h)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((m, m), text, fill="black", font=font("bold", int(0.75 * band)))
+    rh = (h - 2 * m - band - 2 * g) // 2
+    truth = []
+    for r in range(2):
+        y = m + band + g + r * (rh + g)
+        draw.rectangle([m, y, w - m - 1, y + rh - 1], fill=(215, 210, 200), outline="black", width=6)
+        art_panel(image, (m + 12, y + 12, w - m - 12, y + rh - 12), rng)
+        truth.append((m, y, w - 2 * m, rh))
+    return image, truth

@@ -17,6 +17,7 @@ from hard_pages import (
     slanted_full_bleed,
     sparse_line_art_panel,
     thin_gutter_borderless,
+    title_page,
 )
 
 
@@ -134,3 +135,13 @@ def test_a_caption_box_just_under_an_open_panels_art_stays_in_the_panel(gap):
     image, truth = caption_under_art(gap=gap)
     pred, matches = found(image, truth)
     assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.95
+
+
+@pytest.mark.parametrize("text", ["LOST", "CHAPTER 3", "DANGER!"])
+def test_big_title_letters_on_the_paper_are_no_panels(text):
+    # each big bold letter is one large shape that a clean column parts from the next: before, some
+    # were kept as borderless panels (1-2 false panels a page); together they are a line of letters
+    for size in ((1700, 2400), (830, 1170)):
+        image, truth = title_page(text, size=size)
+        pred, matches = found(image, truth)
+        assert len(pred) == 2 and len(matches) == 2, (text, size)

@@ -503,7 +503,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
             results.extend((rect, 0.5 * f) for rect, f in insets)
     kept = [box for box, _ in results]
     open_ = [b for b in kept if _frame_score(ink[b[1] : b[3], b[0] : b[2]]) < cfg.frame_edge]
-    found, taken = line_art_panels(ink, [b for b in boxes if b not in kept], kept, cfg, open_)
+    found, taken = line_art_panels(ink, [b for b in boxes if b not in kept], kept, cfg, open_, dark)
     results = [r for r in results if r[0] not in taken] + [(box, 0.4) for box in found]
     inv = 1.0 / scale
     return [

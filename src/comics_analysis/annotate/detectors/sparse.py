@@ -13,6 +13,9 @@ under a third of their box (a balloon is one large filled shape). Letters, even 
 each a small part of a line of lettering; a page number or a signature is small. Where strokes
 close around paper (a hill over the horizon), a piece is solid enough to be kept as an unframed
 panel on its own: unframed panels are pieces too, and a group that takes them in replaces them.
+The same grouping drops big title letters on the paper (a chapter title, a logo), each a large
+shape that a clean column parts from the next and so kept as a borderless panel: a group whose
+ink is a line of letters (:func:`lettering`) takes its unframed panels away.
 """
 
 from __future__ import annotations
@@ -83,12 +86,18 @@ def drawn(solid: np.ndarray, art_share: float, reach: float) -> bool:
 
 
 def line_art_panels(
-    solid: np.ndarray, dropped: list[Box], kept: list[Box], cfg: ClassicalConfig, open_: list[Box] = ()
+    solid: np.ndarray,
+    dropped: list[Box],
+    kept: list[Box],
+    cfg: ClassicalConfig,
+    open_: list[Box] = (),
+    dark: np.ndarray | None = None,
 ) -> tuple[list[Box], list[Box]]:
     """Panels of sparse line art among the pieces the detector dropped (see the module docstring),
     and the panels kept that they take in: ``open_`` (unframed panels among ``kept``) may be pieces
     too, where strokes closing around paper (a hill over the horizon) made a piece solid enough to
-    be kept on its own."""
+    be kept on its own. With ``dark`` (the page's dark ink), unframed panels that a group shows to
+    be big letters of a title (:func:`lettering`) are taken too, and nothing found in their place."""
     if not dropped or len(dropped) > MOST_PIECES or cfg.sparse_area <= 0:
         return [], []
     h, w = solid.shape
@@ -98,13 +107,41 @@ def line_art_panels(
     # spills into the paper right beside the rest of that panel)
     margin = max(cfg.min_gutter, int(cfg.gutter_px / 2))
     for x0, y0, x1, y1 in _groups([*dropped, *open_], walls, margin):
-        small = min(x1 - x0, y1 - y0) < cfg.sparse_side * min(h, w)
-        if small or (x1 - x0) * (y1 - y0) < cfg.sparse_area * h * w:
-            continue
         inside = [k for k in open_ if x0 <= k[0] and y0 <= k[1] and k[2] <= x1 and k[3] <= y1]
         if inside == [(x0, y0, x1, y1)]:
             continue  # a panel kept on its own already
+        if inside and dark is not None and lettering(solid[y0:y1, x0:x1], dark[y0:y1, x0:x1]):
+            taken.extend(inside)  # big letters of a title, each kept as a shape of its own
+            continue
+        small = min(x1 - x0, y1 - y0) < cfg.sparse_side * min(h, w)
+        if small or (x1 - x0) * (y1 - y0) < cfg.sparse_area * h * w:
+            continue
         if drawn(solid[y0:y1, x0:x1], cfg.art_share, cfg.stroke_reach):
             found.append((x0, y0, x1, y1))
             taken.extend(inside)
     return found, taken
+
+
+def lettering(solid: np.ndarray, dark: np.ndarray, least: int = 3) -> bool:
+    """Whether a region's ink is a line of big letters (a title, a logo): ``least`` or more shapes
+    of one height (within 30% of their median) hold 80% of it, none a filled box (a letter covers
+    under 85% of its box; a dense panel all of it), and its solid is mostly dark ink (letters are
+    printed black; art has its tones)."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    stats = stats[1:]
+    total = stats[:, cv2.CC_STAT_AREA].sum()
+    if total == 0 or dark[solid].mean() < 0.6:
+        return False
+    big = stats[stats[:, cv2.CC_STAT_AREA] >= 0.03 * total]
+    if len(big) < least:
+        return False
+    height = big[:, cv2.CC_STAT_HEIGHT]
+    same = big[np.abs(height - np.median(height)) <= 0.3 * np.median(height)]
+    boxes = same[:, cv2.CC_STAT_WIDTH] * same[:, cv2.CC_STAT_HEIGHT]
+    return bool(
+        len(same) >= least
+        and same[:, cv2.CC_STAT_AREA].sum() >= 0.8 * total
+        and np.median(same[:, cv2.CC_STAT_AREA] / boxes) < 0.85
+    )
