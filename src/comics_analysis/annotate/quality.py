@@ -9,6 +9,9 @@ detector, and returns ``quality.flags`` entries:
 - ``panels:whole_page_with_frames``: one panel covering the page although a panel's frame shows
   inside it (a long horizontal and a long vertical frame line meeting at a corner: panels that
   abut or overlap with no gutter between them);
+- ``panels:whole_page_with_drawn_gutter``: one panel covering the page although a gutter drawn as
+  two parallel frame lines with paper between them crosses part of it, at any slant (a full-bleed
+  manga page parted by slanted frames: no paper around the page to read the gutter's tone from);
 - ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
 - ``panels:gutter_inside``: a panel (not the whole page) holds a strip of the page's gutter, with
   solid on both sides of it, across a good part of it: two panels taken as one (interlocking
@@ -25,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .detectors.bleed import drawn_gutters
 from .detectors.classical import gutter_level, solid_mask
 from .detectors.frames import frame_lines, thin_lines
 from .detectors.gutters import gutter_bands
@@ -142,6 +146,13 @@ def has_inner_gutter(image, panels: Sequence[Box]) -> bool:
     return False
 
 
+def has_drawn_gutter(image) -> bool:
+    """Whether a gutter drawn as two parallel frame lines with paper between them crosses part of
+    the page at any slant (:func:`.detectors.bleed.drawn_gutters`): on a full-bleed page (no paper
+    around the panels: no gutter tone to read) what the panels' slanted frames look like."""
+    return bool(drawn_gutters(_grey(image, FRAME_HEIGHT).astype(np.uint8)))
+
+
 def _overlap(a: Box, b: Box) -> float:
     """Intersection over the smaller box's area."""
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
@@ -173,6 +184,8 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
         flags.append("panels:whole_page_with_gutters")
     elif whole and has_frame_lines(image):
         flags.append("panels:whole_page_with_frames")
+    elif whole and has_drawn_gutter(image):
+        flags.append("panels:whole_page_with_drawn_gutter")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")
     if panels and not whole and has_inner_gutter(image, panels):

@@ -21,6 +21,14 @@ the next: no straight cut divides them) are separated by their thin frame lines 
 failing that, framed panels drawn over their neighbours are found as closed frames and the region
 is cut again without them (:mod:`.layers`). Open panels (:mod:`.open_panels`): a caption box that
 a cut parted from one rejoins it, and a tall panel open at the top is cut off its neighbours first.
+On light paper, a gutter that art (a figure breaking out of its panel) crosses is cut when its
+paper runs in straight from both ends of the region, however short the frame-line pieces there;
+and each panel found on a page scaled down is looked at again at full size for gutters too thin
+to stay open at the working scale (3-5 px between borderless panels), its parts cut anew. The
+pieces dropped as lettering or specks are grouped again between the panels kept: a large group
+drawn in long thin strokes is a borderless panel of sparse line art (:mod:`.sparse`). A page
+with no paper around it (full bleed) is one panel, or the cells that its gutters drawn as two
+frame lines leave, at any slant (:mod:`.bleed`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -44,9 +52,11 @@ import numpy as np
 from PIL import Image
 
 from .base import Detection
+from .bleed import bleed_panels
 from .frames import _overlap, corner_frame, frame_parts, lettered, lined_insets, texty, thin_lines
 from .gutters import (
     _band_split,
+    _carve_leaning_crossed,
     _carve_slanted,
     _crossed_split,
     _line_split,
@@ -54,9 +64,11 @@ from .gutters import (
     _split,
     gutter_bands,
     gutter_width,
+    thin_cuts,
 )
 from .layers import layered
 from .open_panels import join_lettering, tall_first
+from .sparse import line_art_panels
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
 NOISY_PAPER = 3.0  # paper noise (robust std, grey levels) above which the page is smoothed first
@@ -114,6 +126,13 @@ class ClassicalConfig:
     scan_border: float = 0.04  # trim a scanner's dark border up to this share of a side (0: off)
     layers: bool = True  # find framed panels drawn over their neighbours by their closed frames
     open_panels: bool = True  # join a caption box that a cut parted from its open panel back to it
+    thin_gutters: bool = True  # look again at full size for gutters too thin for the working scale
+    bleed_cells: bool = True  # a full-bleed page: the cells its drawn (slanted) gutters leave
+    sparse_area: float = 0.04  # dropped pieces of line art regrouped this large (share of the page) ...
+    sparse_side: float = 0.15  # ... each side this share of the page's shorter side (0 area: off)
+    stroke_reach: float = (
+        0.25  # ... are a panel when strokes this long (share of its longer side) hold its ink
+    )
 
 
 def _to_grey(image) -> np.ndarray:
@@ -140,10 +159,18 @@ def gutter_level(grey: np.ndarray) -> float | None:
     When the page's edges show no white or black paper (panels bleeding off the page on most
     sides), the gutters that cross its interior (:func:`.gutters.gutter_bands`) say what its paper
     is: their tone, unless the edges show that tone already (a light tone along the edges that no
-    gutter has is bleeding art, not paper)."""
+    gutter has is bleeding art, not paper); a band of mixed tones (two frame lines around a thin
+    gutter) says nothing, nor does one whose tone shows nowhere along the page's edges."""
     level = _border_level(grey)
     if level is None or 40 < level < 215:
         bands = gutter_bands(grey, 1) + gutter_bands(grey, 0)
+        # a band of one tone: dark frame lines on both sides of a thin light gutter, each a flat
+        # line of its own, average to a mid grey that is neither paper nor a black gutter
+        bands = [b for b in bands if b >= 150 or b <= 70]
+        # a gutter runs out to the page's edge somewhere (its tone shows there): a band whose tone
+        # is nowhere on the edges is a divider inside the page (frame lines around a thin gutter)
+        edges = np.concatenate(_border_strip(grey)).astype(np.int16)
+        bands = [b for b in bands if np.mean(np.abs(edges - b) <= PAPER_SPREAD) >= 0.01]
         if bands and (level is None or all(abs(b - level) > PAPER_SPREAD for b in bands)):
             level = float(np.median(bands))
     return level
@@ -292,6 +319,8 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
             if rest and not texty(region[rest[1] : rest[3], rest[0] : rest[2]], cfg.art_share):
                 out.extend((x0 + a, y0 + b, x0 + c, y0 + d) for a, b, c, d in corner)
                 return
+        if len(parts) < 2 and cfg.slant > 0 and _carve_leaning_crossed(region, light[y0:y1, x0:x1], cfg):
+            parts = _blobs(region, cfg)  # a leaning gutter that a balloon crosses, cleared
         if len(parts) > 1:  # separate shapes no straight gutter divides: slanted gutters, frames
             for bx0, by0, bx1, by1 in parts:
                 _xy_cut(
@@ -421,8 +450,12 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         grey = grey[top : grey.shape[0] - bottom, left : grey.shape[1] - right]
     h, w = grey.shape
     level = gutter_level(grey)
-    if level is None:  # no gutter at all: one full-bleed panel
-        return [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
+    if level is None:  # no gutter tone: one full-bleed panel, or the cells its drawn gutters leave
+        inv = 1.0 / scale
+        return [
+            Detection(((x0 + left) * inv, (y0 + top) * inv, (x1 - x0) * inv, (y1 - y0) * inv), 0.5)
+            for x0, y0, x1, y1 in (bleed_panels(grey) if cfg.bleed_cells else [])
+        ] or [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
     if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
         import cv2
 
@@ -442,6 +475,11 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     light = paper if level > 128 else np.zeros_like(paper)
     thin = thin_lines(grey) if cfg.frame_hold > 0 or cfg.corner_high > 0 else None
     _xy_cut(ink, dark, paper, light, thin, (0, 0, w, h), cfg, 0, boxes)
+    if cfg.thin_gutters and scale < 1.0 and level > 128:  # gutters too thin to show at the working scale
+        fine = (grey_full, level, scale, (top, left))
+        boxes = thin_cuts(
+            boxes, fine, cfg, lambda box, out: _xy_cut(ink, dark, paper, light, thin, box, cfg, 1, out)
+        )
     if cfg.open_panels:
         boxes = join_lettering(boxes, ink, grey, cfg, _frame_score)  # a caption box cut off an open panel
     results: list[tuple[tuple[int, int, int, int], float]] = []
@@ -477,6 +515,10 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
                     if not any(_overlap((x0 + a, y0 + b, x0 + c, y0 + d), o) > 0.5 for o in boxes if o != box)
                 ]  # a rectangle that is another panel already (overlapping framed panels) is no inset
             results.extend((rect, 0.5 * f) for rect, f in insets)
+    kept = [box for box, _ in results]
+    open_ = [b for b in kept if _frame_score(ink[b[1] : b[3], b[0] : b[2]]) < cfg.frame_edge]
+    found, taken = line_art_panels(ink, [b for b in boxes if b not in kept], kept, cfg, open_, dark)
+    results = [r for r in results if r[0] not in taken] + [(box, 0.4) for box in found]
     inv = 1.0 / scale
     return [
         Detection(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .frames import lettered
+
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
 
@@ -21,6 +23,7 @@ MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
 MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
 EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
 EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
+CAPTION_DEPTH = 0.15  # a caption box under a panel's art is a band this share of the panel deep
 
 
 def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
@@ -55,6 +58,31 @@ def _crossed(
     return share
 
 
+def _pierced(
+    solid: np.ndarray, axis: int, start: int, stop: int, cfg: ClassicalConfig, piece: float = 0.05
+) -> float:
+    """How much of lines ``start:stop`` of a region is a straight gutter that art crosses (a figure
+    breaking out of its panel over the gutter, whatever its tone); 0 when they are not such a
+    gutter. The gutter shows at both ends of the region only, each piece at least ``piece`` of its
+    length (however short: the frame lines there may each be far under ``line_length``): the paper
+    of the page (not solid) runs in from both ends along every line of the run, and its edges on
+    both sides are straight (solid just before and after the run along both pieces: frame lines
+    or the straight edges of two panels' art). Inside a panel, paper is enclosed and solid."""
+    band = solid[:, start:stop] if axis == 0 else solid[start:stop, :].T
+    n = band.shape[0]
+    if start == 0 or stop >= solid.shape[1 - axis]:
+        return 0.0
+    stretches = _runs(~band.any(axis=1))
+    if len(stretches) != 2 or stretches[0][0] != 0 or stretches[1][1] != n:
+        return 0.0
+    if min(b - a for a, b in stretches) < piece * n:
+        return 0.0
+    edges = (solid[:, start - 1], solid[:, stop]) if axis == 0 else (solid[start - 1], solid[stop])
+    if min(edge[a:b].mean() for edge in edges for a, b in stretches) < 0.9:
+        return 0.0
+    return float(sum(b - a for a, b in stretches) / n)
+
+
 def _reach(n: int, cfg: ClassicalConfig) -> int:
     """How wide a gutter that something crosses may be in a region ``n`` pixels long: 5% of the
     region, or ``gutter_reach`` of the page's shorter side (a wide gutter in a small region)."""
@@ -80,6 +108,8 @@ def _crossed_split(
         if min(before.mean(), after.mean()) < max(level, cfg.dense_fill):
             continue
         share = _crossed(solid, light, axis, start, stop, cfg)
+        if share == 0 and light.any():  # light paper (on dark paper ``light`` is empty): art may cross
+            share = _pierced(solid, axis, start, stop, cfg)
         if share > 0:
             cuts.append((start, stop))
             best = max(best, share)
@@ -322,3 +352,120 @@ def gutter_width(solid: np.ndarray, cfg: ClassicalConfig) -> float:
         inner = profile[filled[0] : filled[-1] + 1] <= cfg.gutter_fill
         widths.extend(b - a for a, b in _runs(inner) if b - a >= cfg.min_gutter)
     return float(np.median(widths)) if widths else 0.0
+
+
+def thin_gutter_split(
+    paper: np.ndarray, axis: int, cfg: ClassicalConfig, scale: float
+) -> list[tuple[int, int]]:
+    """Segments of a region seen at full resolution (``paper``: its pixels of the gutter's colour;
+    ``scale``: working size over full size) between gutters too thin to stay open at the working
+    scale (3-5 px at full size between borderless panels: under 2 px once scaled, sealed). A
+    gutter is a run of lines with almost no ink (``gutter_fill``) whose neighbouring lines on both
+    sides hold ink (``art_fill``, ``min_fill`` on one: the straight edges of two panels' art),
+    standing alone: no other clean line within ``min_side_px`` (working pixels) on either side
+    (ruled speed lines, hatching) and each segment at least that long; open at both ends (paper
+    there: a light line of the art inside a framed panel crosses the frame)."""
+    profile = 1.0 - paper.mean(axis=axis)
+    n = len(profile)
+    least = max(2, int(cfg.min_side_px / scale))
+    near = max(2, round(1.0 / scale) + 1)  # a working pixel's worth of lines, blurred edges
+    runs = [(a, b) for a, b in _runs(profile <= cfg.gutter_fill) if a > 0 and b < n]
+    segments, pos = [], 0
+    for i, (a, b) in enumerate(runs):
+        if (i > 0 and a - runs[i - 1][1] < least) or (i + 1 < len(runs) and runs[i + 1][0] - b < least):
+            continue
+        sides = sorted([profile[max(0, a - near) : a].max(), profile[b : b + near].max()])
+        if sides[0] < cfg.art_fill or sides[1] < cfg.min_fill:
+            continue  # no straight edge of inked art on both sides (a light patch may touch one)
+        lines = paper[a:b] if axis == 1 else paper[:, a:b].T
+        if min(lines[:, :near].mean(), lines[:, -near:].mean()) < 0.9:
+            continue  # closed at an end (a frame line crossing it): a light line in the art
+        if a - pos >= least and n - b >= least:
+            segments.append((pos, a))
+            pos = b
+    segments.append((pos, n))
+    return segments
+
+
+def _carve_leaning_crossed(solid: np.ndarray, light: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Find a leaning gutter (a diagonal between two panels of a row, at up to 45 degrees) that a
+    balloon crosses, so that the region's panels stay joined: the paper opens into the region at
+    both ends (top and bottom for a near-vertical gutter, left and right for a near-horizontal one),
+    and the straight band joining the two openings is open along every line of it from both ends
+    over at least 1 - ``crossed_fill`` of its length, what blocks it being mostly light (a
+    balloon's interior), as :func:`_crossed` asks of a straight gutter. Clear the band in ``solid``
+    (through the balloon) and return True; False when there is none."""
+    for axis in (0, 1):
+        sol, pale = (solid, light) if axis == 0 else (solid.T, light.T)
+        h, w = sol.shape
+        if h < 40 or w < 2 * cfg.min_side_px:
+            continue
+
+        def openings(line: np.ndarray, w: int = w) -> list[tuple[int, int]]:
+            return [(a, b) for a, b in _runs(~line) if a > 0 and b < w and b - a >= cfg.min_gutter]
+
+        for (a0, a1), (b0, b1) in itertools.product(openings(sol[0]), openings(sol[-1])):
+            d = round((b0 + b1 - a0 - a1) / 2)
+            width = max(1, min(a1 - a0, b1 - b0) // 2)  # the core of the gutter: its edges waver
+            if d == 0 or abs(d) > h:
+                continue  # straight gutters are the other finders' job
+            shift = np.round(d * np.arange(h) / (h - 1)).astype(int)
+            cols = (a0 + a1 - width) // 2 + shift[:, None] + np.arange(width)[None, :]
+            if cols.min() < cfg.min_side_px or cols.max() >= w - cfg.min_side_px:
+                continue
+            rows = np.arange(h)[:, None]
+            band = sol[rows, cols]
+            open_all = ~band.any(axis=1)
+            stretches = _runs(open_all)
+            if len(stretches) != 2 or stretches[0][0] != 0 or stretches[1][1] != h:
+                continue
+            blocked = band[~open_all]
+            if open_all.mean() < 1 - cfg.crossed_fill or not blocked.any():
+                continue
+            if float(pale[rows, cols][~open_all][blocked].mean()) < cfg.crossed_paper:
+                continue  # art crosses it, not a balloon
+            sol[rows, cols] = False  # a view of ``solid``: the band is gutter now
+            return True
+    return False
+
+
+def _caption(piece: np.ndarray, flat: float = 25.0) -> bool:
+    """Whether a piece of a page (grey) is a caption box: lettering (:func:`.frames.lettered`) on a
+    flat tint (the middle half of its pixels lighter than 80 within ``flat`` grey levels; art
+    has many tones)."""
+    light = piece[piece >= 80]
+    if light.size == 0 or np.subtract(*np.percentile(light, [75, 25])) > flat:
+        return False
+    return lettered(piece)
+
+
+def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
+    """Panels cut again along gutters that only show at full resolution (:func:`thin_gutter_split`),
+    each part cut anew at the working scale by ``cut(box, out)`` (the X-Y cut, which appends the
+    panels it finds to ``out``); not where a part is a caption box (:func:`_caption`, a band at
+    most ``CAPTION_DEPTH`` of the region deep) under an open panel's art. ``fine`` is the
+    full-size grey page, its paper's level, the working scale and the scan border trimmed (top,
+    left)."""
+    grey_full, level, scale, (top, left) = fine
+    out: list = []
+    queue = list(boxes)
+    while queue:
+        box = queue.pop()
+        fx0, fy0 = int((box[0] + left) / scale), int((box[1] + top) / scale)
+        fx1, fy1 = int(np.ceil((box[2] + left) / scale)), int(np.ceil((box[3] + top) / scale))
+        region = np.abs(grey_full[fy0:fy1, fx0:fx1].astype(np.int16) - int(level)) <= cfg.ink_threshold
+        for axis in (1, 0):
+            segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
+            crop = grey_full[fy0:fy1, fx0:fx1]
+            pieces = [crop[a:b] if axis == 1 else crop[:, a:b] for a, b in segments]
+            band = [b - a <= CAPTION_DEPTH * (segments[-1][1] - segments[0][0]) for a, b in segments]
+            if len(segments) < 2 or any(x and _caption(p) for x, p in zip(band, pieces, strict=True)):
+                continue  # a caption box under an open panel's art belongs to it
+            base, shift = (fy0, top) if axis == 1 else (fx0, left)
+            for a, b in segments:
+                lo, hi = int(np.ceil((base + a) * scale)) - shift, int((base + b) * scale) - shift
+                cut((box[0], lo, box[2], hi) if axis == 1 else (lo, box[1], hi, box[3]), queue)
+            break
+        else:
+            out.append(box)
+    return out
