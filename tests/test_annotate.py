@@ -268,3 +268,45 @@ def test_books_stream_from_the_manifest_one_at_a_time(annotated, tmp_path):
     assert sorted(map(str, mixed)) == sorted(map(str, streamed))
     two = [ShardBooks(root / "ingest", 2, i).counts for i in range(2)]
     assert {**two[0], **two[1]} == books.counts and not set(two[0]) & set(two[1])
+
+
+def test_engine_units_carry_where_the_rows_are_not_the_rows(annotated, tmp_path):
+    """An engine unit (annotate --engine ray) names its book and the manifest rows it spans, a few
+    hundred bytes whatever the book's size; the worker reads the same rows the local engine
+    streams (grouped and interleaved manifests, small row groups, shards)."""
+    import pickle
+
+    import pyarrow.parquet as pq
+
+    from comics_analysis.annotate.books import BookSpan, ShardBooks, read_book
+    from comics_analysis.annotate.pipeline import AnnotateOptions, engine_units
+
+    root, _ = annotated
+    table = pq.read_table(root / "ingest" / "manifest.parquet")
+    layouts = {"grouped": list(range(table.num_rows))}
+    layouts["interleaved"] = list(range(0, table.num_rows, 2)) + list(range(1, table.num_rows, 2))
+    for name, order in layouts.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        # row groups of 3 rows: a book's rows span several, and books share them
+        pq.write_table(table.take(order), folder / "manifest.parquet", row_group_size=3)
+        pq.write_table(pq.read_table(root / "ingest" / "errors.parquet"), folder / "errors.parquet")
+        for shards, index in ((1, 0), (2, 0), (2, 1)):
+            books = ShardBooks(folder, shards, index)
+            units = engine_units(books, folder, tmp_path / "out", AnnotateOptions(ocr="none"))
+            assert [key for key, _ in units] == [rows[0]["book_id"] for rows in books]
+            for (key, unit), rows in zip(units, books):
+                span = unit[0]
+                assert isinstance(span, BookSpan) and span.book_id == key
+                assert not any(isinstance(part, list) for part in unit)  # no rows in the unit
+                assert len(pickle.dumps(unit)) < 1200, f"{key}: a unit of {len(pickle.dumps(unit))} bytes"
+                got = read_book(span)
+                assert sorted(got, key=lambda r: r["page_index"]) == sorted(
+                    rows, key=lambda r: r["page_index"]
+                )
+            if name == "grouped":
+                assert all(len(unit[0].runs) == 1 for _, unit in units)
+            else:
+                assert all(len(unit[0].runs) > 1 for _, unit in units)
+    with pytest.raises(ValueError, match="no ok rows of book nope"):
+        read_book(BookSpan(str(tmp_path / "grouped" / "manifest.parquet"), "nope", ((0, 2),)))

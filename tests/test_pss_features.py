@@ -120,3 +120,51 @@ def test_a_second_run_appends_every_batch_to_an_existing_feature_store(tmp_path)
     assert all(
         store.page_ids[rows].tolist() == [f"{b}/p{i:04d}" for i in range(10)] for b, rows in books.items()
     )
+
+
+def test_sharded_features_merge_into_the_one_process_store(tmp_path):
+    """`pss features --num-shards K --shard-index I` (a Slurm array): each shard computes every
+    K-th batch into OUT.shards/III-of-KKK and leaves OUT alone; the same command without shard
+    flags merges them (copying whole batches, computing what no shard has) into the files of a
+    one-process run, then removes the shards' stores."""
+    from comics_analysis.cli import main
+    from comics_analysis.engine import EngineOptions
+    from comics_analysis.inference.features import FeatureStore, extract_features
+    from comics_analysis.inference.features_engine import extract_features_engine, shard_folder
+    from comics_analysis.training.pss_features import dataset_pages
+    from pipeline_outputs import assert_same_store
+
+    data = "synthetic:3:5"
+    one = extract_features(dataset_pages(data), tmp_path / "one", batch_pages=4, show_progress=False)
+    pages = one["rows"]
+    assert pages > 12  # at least 4 batches of 4: every shard has one
+    ids = FeatureStore(tmp_path / "one").page_ids.tolist()
+    out, local = tmp_path / "sharded", EngineOptions()
+    for i in (2, 0):
+        got = extract_features_engine(data, out, local, batch_pages=4, num_shards=3, shard_index=i)
+        batches = [ids[b : b + 4] for b in range(4 * i, pages, 12)]
+        assert got["written"] == sum(map(len, batches)) and got["store"] == str(shard_folder(out, 3, i))
+        assert FeatureStore(shard_folder(out, 3, i)).page_ids.tolist() == [p for b in batches for p in b]
+    assert not out.exists()  # the shards never write OUT
+    again = extract_features_engine(data, out, local, batch_pages=4, num_shards=3, shard_index=0)
+    assert again["written"] == 0  # resumed: its batches are there
+    # shard 1 never ran: the merge copies shards 0 and 2's batches and computes shard 1's itself
+    merged = extract_features_engine(data, out, local, batch_pages=4)
+    assert merged["rows"] == merged["written"] == pages
+    assert merged["copied"] == pages - sum(len(ids[b : b + 4]) for b in range(4, pages, 12))
+    assert_same_store(tmp_path / "one", out)
+    assert not (tmp_path / "sharded.shards").exists()
+    # a shard made with other settings is refused by the merge, naming it
+    extract_features_engine(data, tmp_path / "mixed", local, batch_pages=4, num_shards=2, shard_index=1)
+    with pytest.raises(ValueError, match=r"001-of-002: a shard's feature store made with other settings"):
+        extract_features_engine(data, tmp_path / "mixed", local, batch_pages=4, with_page_stats=True)
+    with pytest.raises(ValueError, match=r"shard_index 2 is not in \[0, num_shards=2\)"):
+        extract_features_engine(data, out, local, num_shards=2, shard_index=2)
+    # the CLI: a 2-task array, then the merge, gives the one-process CLI store
+    cli = ["-q", "pss", "features", data]
+    assert main([*cli, "--out", str(tmp_path / "cli-one")]) == 0
+    for i in range(2):
+        assert main([*cli, "--out", str(tmp_path / "cli"), "--num-shards", "2", "--shard-index", str(i)]) == 0
+    assert (tmp_path / "cli.shards" / "000-of-002" / "zarr.json").is_file()
+    assert main([*cli, "--out", str(tmp_path / "cli")]) == 0
+    assert_same_store(tmp_path / "cli-one", tmp_path / "cli")

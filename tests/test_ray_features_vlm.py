@@ -89,6 +89,33 @@ def test_ray_pss_features_equal_the_local_engine_and_a_failed_batch_resumes(libr
     assert not (library / "f-fail" / "errors.parquet").exists()
 
 
+def test_ray_pss_feature_shards_merge_into_the_local_store(library):
+    """Shards on Ray workers (1 thread each) and the merge give the local store of 1 thread."""
+    torch = pytest.importorskip("torch")
+    from comics_analysis.inference.features import extract_features
+    from comics_analysis.inference.features_engine import extract_features_engine
+    from comics_analysis.training.pss_features import dataset_pages
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a Ray worker of 1 CPU: the same float sums
+    try:
+        extract_features(
+            dataset_pages(library / "annotated"), library / "s-one", batch_pages=5, show_progress=False
+        )
+        for i in range(2):
+            got = extract_features_engine(
+                library / "annotated", library / "s-ray", RAY, batch_pages=5, num_shards=2, shard_index=i
+            )
+            assert got["written"] == (13 if i == 0 else 10)  # batches 0, 2, 4 (5 + 5 + 3) / 1, 3
+        merged = extract_features_engine(
+            library / "annotated", library / "s-ray", EngineOptions(), batch_pages=5
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert merged["copied"] == merged["written"] == PAGES
+    assert_same_store(library / "s-one", library / "s-ray")
+
+
 def _answers(library) -> dict[str, str]:
     """A simulated (error-free) VLM answer per page image, by the image's hash."""
     from PIL import Image

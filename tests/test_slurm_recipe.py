@@ -1,9 +1,11 @@
 """The Slurm recipe (scripts/slurm/): submit.sh with a stand-in `sbatch` that runs each array task
 in turn, with the SLURM_ARRAY_* variables Slurm sets, so the exact commands of comics.sbatch run
-(K = 2 shards of ingest, annotate and embed, then the merges); the outputs equal one process's."""
+(K = 2 shards of ingest, annotate, embed and PSS features, then the merges); the outputs equal one
+process's."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +73,7 @@ def test_slurm_array_recipe_equals_one_process(tmp_path):
         "SHARDS": "2",
         "ANNOTATE_ARGS": "--ocr none",
         "EMBED_ARGS": "--chunk-pages 8 --batch-size 4",
+        "FEATURES": "1",
     }
     result = subprocess.run(
         ["bash", str(REPO / "scripts" / "slurm" / "submit.sh")],
@@ -88,8 +91,11 @@ def test_slurm_array_recipe_equals_one_process(tmp_path):
         "annotate",
         "annotate-merge",
         "embed",
+        "features",
+        "features-merge",
     ]
-    assert "--gres=gpu:1" in submitted[-1] and all("--dependency=afterok:" in s for s in submitted[1:])
+    assert "--gres=gpu:1" in submitted[4] and all("--dependency=afterok:" in s for s in submitted[1:])
+    assert "--gres" not in submitted[5] and re.search(r", features \d+, features-merge \d+$", result.stdout)
 
     # one process, the same flags
     ref = tmp_path / "ref"
@@ -102,6 +108,8 @@ def test_slurm_array_recipe_equals_one_process(tmp_path):
         )
         args = ["-q", "embed", str(ref / "annotate"), "--model", str(model), "--out", str(ref / "store.zarr")]
         assert main([*args, "--threads", "1", "--chunk-pages", "8", "--batch-size", "4"]) == 0
+        torch.set_num_threads(threads)
+        assert main(["-q", "pss", "features", str(ref / "annotate"), "--out", str(ref / "features")]) == 0
     finally:
         torch.set_num_threads(threads)
 
@@ -120,3 +128,6 @@ def test_slurm_array_recipe_equals_one_process(tmp_path):
     assert chunks == one and len(one) >= 3
     store = json.loads((work / "store.zarr" / "zarr.json").read_text())["attributes"]
     assert store["complete"] is True
+    # PSS features: the shards' stores merged into the one-process store, file for file
+    assert_same_store(ref / "features", work / "features")
+    assert not (work / "features.shards").exists()  # removed by the merge

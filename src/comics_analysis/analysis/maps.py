@@ -384,46 +384,48 @@ def analyze_store(
                 outliers=int(flagged[members].sum()),
             )
         )
-    rows = []
-    for i in range(n):
-        rows.append(
-            {
-                "page_id": str(st.page_ids[i]),
-                "book_id": str(st.book_ids[i]),
-                "page_index": int(st.page_index[i]),
-                "page_type": page_types[i],
-                "panel_count": int(panel_count[i]),
-                "has_text": bool(has_text[i]),
-                "prose_lines": int(prose[i]) if prose is not None else -1,
-                "x": float(xy[i, 0]),
-                "y": float(xy[i, 1]),
-                "cluster": int(labels[i]),
-                "outlier_distance": float(raw[i]),
-                "outlier_score": float(z[i]),
-                "outlier": bool(flagged[i]),
-            }
-        )
+
+    def row(i: int) -> dict[str, Any]:  # one page's row of points.csv and outliers.json
+        return {
+            "page_id": str(st.page_ids[i]),
+            "book_id": str(st.book_ids[i]),
+            "page_index": int(st.page_index[i]),
+            "page_type": page_types[i],
+            "panel_count": int(panel_count[i]),
+            "has_text": bool(has_text[i]),
+            "prose_lines": int(prose[i]) if prose is not None else -1,
+            "x": float(xy[i, 0]),
+            "y": float(xy[i, 1]),
+            "cluster": int(labels[i]),
+            "outlier_distance": float(raw[i]),
+            "outlier_score": float(z[i]),
+            "outlier": bool(flagged[i]),
+        }
+
+    # written row by row: no list of every page's row (~1 KB a page as dicts, and the JSON text)
     files = {"points": out / POINTS_FILE}
     with (out / POINTS_FILE).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=list(row(0)))
         writer.writeheader()
-        writer.writerows(rows)
-    ranked = sorted(rows, key=lambda r: -r["outlier_score"])
-    outliers = [r for r in ranked if r["outlier"]]
+        for i in range(n):
+            writer.writerow(row(i))
+    ranked = sorted(range(n), key=lambda i: -float(z[i]))  # by score, ties in store order
+    outliers = [row(i) for i in ranked if flagged[i]]
     files["outliers"] = out / "outliers.json"
-    files["outliers"].write_text(
-        json.dumps(
-            {
-                "threshold": outlier_threshold,
-                "reference": outlier_reference,
-                "reference_pages": int(reference.sum()),
-                "flagged": outliers,
-                "all": ranked,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    head = {
+        "threshold": outlier_threshold,
+        "reference": outlier_reference,
+        "reference_pages": int(reference.sum()),
+        "flagged": outliers,
+        "all": [],
+    }
+    text = json.dumps(head, indent=2)
+    with files["outliers"].open("w", encoding="utf-8") as handle:  # as json.dumps(..., indent=2)
+        handle.write(text[: text.rindex("[]")] + "[")
+        for k, i in enumerate(ranked):
+            item = json.dumps(row(i), indent=2).replace("\n", "\n    ")
+            handle.write(("," if k else "") + "\n    " + item)
+        handle.write("\n  ]\n}\n")
     files["clusters"] = out / "clusters.json"
     files["clusters"].write_text(json.dumps([asdict(c) for c in infos], indent=2) + "\n")
     files["clusters_md"] = out / "clusters.md"

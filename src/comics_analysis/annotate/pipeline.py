@@ -35,7 +35,7 @@ from ..ingest.base import MAX_PAGE_PIXELS
 from ..ingest.books import write_books_table
 from .align import AlignConfig, merge_vlm
 from .balloons import UNITS_REVISION, find_regions, is_page_number, is_signature, line_regions, unit_order
-from .books import ShardBooks
+from .books import ShardBooks, read_book
 from .detectors import get_detector
 from .errors import failed_pages, page_errors, write_errors
 from .ocr import ENGINES, OCR_REVISION, TextBlock, TextLine, classify_block, group_lines, make_engine
@@ -377,16 +377,16 @@ def annotate(
     failed: dict[str, str] = {}
     failed_rows: dict[str, list[dict]] = {}
     try:
-        if engine is not None and engine.is_ray:  # the unit list is held by the driver (Ray Data)
+        if engine is not None and engine.is_ray:  # units: where each book's rows are, not the rows
             options = replace(options, ocr_threads=max(1, int(engine.cpus_per_worker)))
-            units = [(rows[0]["book_id"], (rows, str(ingest_dir), str(out), options)) for rows in books]
-            book_rows = {key: unit[0] for key, unit in units}
+            units = engine_units(books, ingest_dir, out, options)
+            spans = {key: unit[0] for key, unit in units}
 
             def done(outcome):
                 bar.update(books.counts[outcome.key])
                 if not outcome.ok:
                     failed[outcome.key] = outcome.error
-                    failed_rows[outcome.key] = book_rows[outcome.key]
+                    failed_rows[outcome.key] = read_book(spans[outcome.key])
                     # its worker is gone and nobody else writes the book: drop a half-written file
                     for tmp in (out / "dataspec").glob(f".{glob.escape(outcome.key)}.jsonl.*.tmp"):
                         tmp.unlink(missing_ok=True)
@@ -439,9 +439,18 @@ def _worker_setup(options: AnnotateOptions) -> None:
         ocr_engine(options.ocr, options.ocr_lang, options.ocr_threads)
 
 
+def engine_units(
+    books: ShardBooks, ingest_dir: str | Path, out: str | Path, options: AnnotateOptions
+) -> list[tuple[str, tuple]]:
+    """The engine's units: ``(book_id, (span, ingest folder, out, options))`` per book, the span
+    saying where the book's rows are in the manifest (the worker reads them: :func:`read_book`)."""
+    return [(span.book_id, (span, str(ingest_dir), str(out), options)) for span in books.spans()]
+
+
 def _annotate_unit(_state, args: tuple) -> tuple[str, int, bool]:
-    """One book on an engine worker (:func:`annotate_book`)."""
-    return annotate_book(*args)
+    """One book on an engine worker: its rows read from the manifest, then :func:`annotate_book`."""
+    span, *rest = args
+    return annotate_book(read_book(span), *rest)
 
 
 def recorded_images_root(folder: str | Path) -> Path | None:

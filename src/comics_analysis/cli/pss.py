@@ -13,20 +13,24 @@ from ._config_args import add_config_arguments, add_resume_argument, run_trainin
 
 def cmd_pss_features(args: argparse.Namespace) -> int:
     from ..inference.features import extract_features
+    from ..inference.features_engine import SHARDS_SUFFIX, extract_features_engine
     from ..store import open_store
     from ..training.pss_features import dataset_pages
 
     engine = engine_options(args)
     store_path = args.vision[len("store:") :] if args.vision.startswith("store:") else None
-    if engine is not None:
+    sharded = args.num_shards > 1 or Path(f"{args.out}{SHARDS_SUFFIX}").is_dir()  # a shard, or the merge
+    if engine is not None or sharded:
         from functools import partial
 
-        from ..inference.features_engine import extract_features_engine
+        from ..engine import EngineOptions
 
         summary = extract_features_engine(
             args.dataset,
             args.out,
-            engine,
+            engine or EngineOptions(),
+            num_shards=args.num_shards,
+            shard_index=args.shard_index,
             vision=args.vision,
             text=args.text,
             device=args.device,
@@ -119,6 +123,14 @@ def register(commands: Commands) -> None:
         "segmenter's inputs; inference.page_stats)",
     )
     p.add_argument("--device", default="cpu", help="torch device of the encoders, e.g. cpu or cuda")
+    p.add_argument(
+        "--num-shards",
+        type=int,
+        default=1,
+        help="split the batches into K shards (e.g. Slurm), each into OUT.shards/III-of-KKK; "
+        "the same command without shard flags merges them into OUT",
+    )
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this process computes (0..K-1)")
     add_engine_args(p)
     p.set_defaults(func=cmd_pss_features)
     p = ps_sub.add_parser(
