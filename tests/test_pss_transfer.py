@@ -89,6 +89,47 @@ def test_real_style_pages_carry_the_cues_of_their_kind():
     assert np.mean([abs(c[0] - c[2]) < 3 for c in corners]) > 0.1
 
 
+def _colour_off_one_tone(image) -> float:
+    """How far a page's colours are from one paper tone: 0 for grey ink on any paper (every
+    pixel a multiple of the tone, so the pixels have rank 1), 0.1+ for a page in colour."""
+    x = np.asarray(image.convert("RGB").resize((64, 96)), dtype=np.float64).reshape(-1, 3)
+    s = np.linalg.svd(x, compute_uv=False)
+    return float(np.sqrt((s[1] ** 2 + s[2] ** 2) / (s**2).sum()))
+
+
+def test_real_style_back_covers_differ_from_ads_inside_the_book():
+    """A back cover is told from an ad inside the book by what the page shows, as in print (no
+    folio, one product, cover stock in colour), not only by being last: earlier, half the back
+    covers were drawn by the inside mail-order renderer on the same paper."""
+    back, inside, folios, grey_back = [], [], [], []
+    for b in range(30):
+        book = make_book((6, b), style="real", size=(133, 200))
+        types = [p.record.page_type for p in book.pages]
+        grey = _colour_off_one_tone(book.pages[types.index("story")].image) < 0.02
+        for i, page in enumerate(book.pages):
+            r = page.record
+            numbers = [t.text for t in r.texts if t.kind == "page_number"]
+            if numbers:  # a folio: the page's printed number, never on a cover
+                folios.append((i, int(numbers[0])))
+                assert r.page_type not in ("cover", "back_cover", "credits_indicia", "other"), (b, i)
+            entry = (len([t for t in r.texts if t.kind != "page_number"]), bool(numbers))
+            if r.page_type == "back_cover":
+                back.append(entry)
+                if grey:
+                    grey_back.append(_colour_off_one_tone(page.image))
+            elif r.page_type == "advertisement" and not (i == 1 and types[0] == "cover"):
+                inside.append(entry)
+    assert len(back) > 12 and len(inside) > 30
+    # one product: at most a headline and a coupon's three lines (an inside order ad lists 4+ items)
+    assert all(n <= 4 for n, _ in back), back
+    assert np.mean([n >= 8 for n, _ in inside]) > 0.3
+    assert not any(f for _, f in back)
+    assert 0.4 < np.mean([f for _, f in inside]) < 0.9  # books that number their pages
+    assert all(number - i in (0, 1) for i, number in folios)  # page number = index (+1)
+    # cover stock is printed in colour, also in a grey book
+    assert grey_back and min(grey_back) > 0.05, grey_back
+
+
 def test_synthetic_real_spec_opens_real_style_books():
     source = open_pages("synthetic:2:5:real")
     pages = [source.page(i) for i in range(len(source))]
