@@ -22,7 +22,7 @@ from comics_analysis.modeling.cosmo_pss import page_scalars
 from comics_analysis.sources import open_pages
 from comics_analysis.synth.book import make_book
 from comics_analysis.synth.realistic import plan_real_book
-from comics_analysis.training.cosmo_pss import PssTrainConfig, train_pss
+from comics_analysis.training.cosmo_pss import PssTrainConfig, split_books, train_pss
 from comics_analysis.training.pss_features import dataset_pages
 
 TINY = dict(
@@ -277,3 +277,46 @@ def test_eval_report_lists_story_start_and_per_class_f1(tmp_path):
     ) in text
     assert "per-class F1: cover 1.000, story 0.857, advertisement 0.667, back_cover 1.000" in text
     assert "| CoSMo PSS, synthetic books (held out): cover_first_back_last |" in text
+
+
+def test_best_epoch_breaks_macro_f1_ties_by_validation_nll(stores, tmp_path):
+    """Macro-F1 on a few validation books saturates at 1.0 within a few epochs; the best model is
+    then the epoch of that macro-F1 with the lowest validation NLL, not the first one to reach it."""
+    main, _, _ = stores
+    cfg = {**TINY, "epochs": 4, "val_fraction": 0.5}
+    train_pss(PssTrainConfig(features=str(main), out=str(tmp_path / "run"), **cfg))
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    val = [x for x in lines if x["split"] == "validation"]
+    assert len(val) == 4 and all(x["nll"] > 0 for x in val)
+    top = max(x["macro_f1"] for x in val)
+    chosen = min((x for x in val if x["macro_f1"] == top), key=lambda x: x["nll"])
+    info = json.loads((tmp_path / "run" / "best" / "training_info.json").read_text())
+    assert info["epoch"] == chosen["epoch"] and info["best_metric"] == "selection"
+    # the logged NLL is the best model's mean -log p(true type) over the validation books
+    model = load_pss_model(tmp_path / "run" / "best")
+    store = FeatureStore(main)
+    run_info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert run_info["data"]["val_books"] >= 1
+    _, val_ids = split_books(list(store.books()), 0.5, 0)
+    books = book_arrays(store, val_ids)
+    preds = predict_books(model, books, 32, 16, probabilities=True)
+    labels = model.config.labels
+    nll = np.mean(
+        [
+            -np.log(p["probabilities"][i, labels.index(t)])
+            for b, p in zip(books, preds)
+            for i, t in enumerate(b["page_types"])
+            if t
+        ]
+    )
+    assert nll == pytest.approx(chosen["nll"], rel=1e-4)
+    # select_by macro_f1 (runs before): the first epoch of the highest macro-F1
+    train_pss(PssTrainConfig(features=str(main), out=str(tmp_path / "old"), select_by="macro_f1", **cfg))
+    lines = [json.loads(x) for x in (tmp_path / "old" / "metrics.jsonl").read_text().splitlines()]
+    val = [x for x in lines if x["split"] == "validation"]
+    first = next(x for x in val if x["macro_f1"] == max(v["macro_f1"] for v in val))
+    assert (
+        json.loads((tmp_path / "old" / "best" / "training_info.json").read_text())["epoch"] == first["epoch"]
+    )
+    with pytest.raises(ValueError, match="select_by"):
+        PssTrainConfig(features="x", out="y", select_by="loss")
