@@ -4,14 +4,16 @@ plus the other real books (leave-one-book-out), optionally the README recipe's m
 trivial baselines, per book and pooled.
 
     python scripts/eval_pss_real.py [--work DIR] [--json docs/bench/pss-real.json]
-        [--synthetic synthetic:60:0:real] [--epochs 12] [--plain-model pss/run/best]
+        [--synthetic synthetic:60:0:real] [--val-synthetic synthetic:24:2:real] [--epochs 12]
+        [--plain-model pss/run/best]
 
 The books and their labels are tests/data/pss_real_labels.json (pages of ../shared/data labelled by
 eye). Each book is run through the CLI as a user would: `ingest`, `annotate --detector classical
 --ocr rapidocr` (right to left where the labels say so), the labels written into the DataSpec
 records (source "gt"), `pss features --page-stats` (vision `pixels`, text `minilm`). Training (all
 through `train pss`, page statistics beside the vectors, validation on held-out synthetic books
-only, so no constant is fitted to a real book):
+only, so no constant is fitted to a real book; ``--val-synthetic``: a separate store of synthetic
+books for validation, `--val-features`, instead of a fifth of the training books):
 
 * synthetic only: `pss features SYNTHETIC --page-stats`, `train pss` on it;
 * synthetic + real, leave one book out: for each real book, `train pss` on the synthetic books plus
@@ -75,7 +77,11 @@ def _score(truth: list[dict], systems: dict[str, list[dict]]) -> dict:
     return scored
 
 
-def _train(payload: dict, name: str, out: Path, synthetic: Path, epochs: int, *extra: str) -> Path:
+def _train(
+    payload: dict, name: str, out: Path, synthetic: Path, epochs: int, val: Path | None, *extra: str
+) -> Path:
+    if val is not None:
+        extra = ("--val-features", str(val), *extra)
     if not (out / "best").is_dir():
         payload["seconds"][f"train {name}"] = _cli(
             "train", "pss", str(synthetic), "--out", str(out), "--epochs", str(epochs),
@@ -95,6 +101,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--synthetic", default="synthetic:60:0:real", help="the synthetic training books")
+    parser.add_argument(
+        "--val-synthetic", help="validation books of every training (default: a fifth of --synthetic)"
+    )
     parser.add_argument("--epochs", type=int, default=30, help="epochs of every training (patience 6)")
     parser.add_argument("--plain-model", type=Path, help="also score this trained model (no statistics)")
     parser.add_argument("--work", type=Path, help="keep the intermediate folders here (default: temporary)")
@@ -106,6 +115,7 @@ def main() -> int:
         "benchmark": "pss-real",
         "labels": str(args.labels.relative_to(ROOT)),
         "synthetic": args.synthetic,
+        "val_synthetic": args.val_synthetic,
         "epochs": args.epochs,
         "seconds": {},
     }
@@ -133,6 +143,13 @@ def main() -> int:
             payload["seconds"][f"features {args.synthetic}"] = _cli(
                 "pss", "features", args.synthetic, "--out", str(synthetic), "--page-stats"
             )
+        val = None
+        if args.val_synthetic:
+            val = work / "synthetic-val-features"
+            if not val.is_dir():
+                payload["seconds"][f"features {args.val_synthetic}"] = _cli(
+                    "pss", "features", args.val_synthetic, "--out", str(val), "--page-stats"
+                )
         store = FeatureStore(features)
         books = book_arrays(store, list(store.books()))
         source_of = {}
@@ -144,13 +161,13 @@ def main() -> int:
         start = time.perf_counter()
         systems: dict[str, list[dict]] = {"zero_shot": zero_shot_predictions(store, books)}
         payload["seconds"]["zero-shot"] = time.perf_counter() - start
-        model = _train(payload, "synthetic only", work / "run-synthetic", synthetic, args.epochs)
+        model = _train(payload, "synthetic only", work / "run-synthetic", synthetic, args.epochs, val)
         systems["synthetic_model"] = predict_books(load_pss_model(model), books, 32, 16)
         lobo = []
         for b in books:
             fold = _train(
                 payload, f"synthetic + real without {names[b['book_id']]}",
-                work / f"run-lobo-{names[b['book_id']]}", synthetic, args.epochs,
+                work / f"run-lobo-{names[b['book_id']]}", synthetic, args.epochs, val,
                 "--extra-features", str(features), "--exclude-books", b["book_id"],
             )  # fmt: skip
             lobo += predict_books(load_pss_model(fold), [b], 32, 16)

@@ -331,7 +331,7 @@ def test_training_resumes_exactly_and_segments(feature_store, tmp_path, monkeypa
     assert len(calls) == 1  # only the second epoch ran: the first came from the accelerate state
     assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
     assert resumed.step == straight.step and resumed.metrics == straight.metrics
-    assert resumed.best == straight.best and resumed.best["metric"] == "macro_f1"
+    assert resumed.best == straight.best and resumed.best["metric"] == "selection"  # select_by default
     from safetensors.torch import load_file
 
     a = load_file(tmp_path / "a/final/model.safetensors")

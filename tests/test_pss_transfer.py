@@ -22,7 +22,7 @@ from comics_analysis.modeling.cosmo_pss import page_scalars
 from comics_analysis.sources import open_pages
 from comics_analysis.synth.book import make_book
 from comics_analysis.synth.realistic import plan_real_book
-from comics_analysis.training.cosmo_pss import PssTrainConfig, train_pss
+from comics_analysis.training.cosmo_pss import PssTrainConfig, split_books, train_pss
 from comics_analysis.training.pss_features import dataset_pages
 
 TINY = dict(
@@ -87,6 +87,47 @@ def test_real_style_pages_carry_the_cues_of_their_kind():
     corners = [np.asarray(p.image)[:4, :4].reshape(-1, 3).mean(0) for v in seen.values() for _, p in v]
     assert np.mean([c.min() < 245 for c in corners]) > 0.5
     assert np.mean([abs(c[0] - c[2]) < 3 for c in corners]) > 0.1
+
+
+def _colour_off_one_tone(image) -> float:
+    """How far a page's colours are from one paper tone: 0 for grey ink on any paper (every
+    pixel a multiple of the tone, so the pixels have rank 1), 0.1+ for a page in colour."""
+    x = np.asarray(image.convert("RGB").resize((64, 96)), dtype=np.float64).reshape(-1, 3)
+    s = np.linalg.svd(x, compute_uv=False)
+    return float(np.sqrt((s[1] ** 2 + s[2] ** 2) / (s**2).sum()))
+
+
+def test_real_style_back_covers_differ_from_ads_inside_the_book():
+    """A back cover is told from an ad inside the book by what the page shows, as in print (no
+    folio, one product, cover stock in colour), not only by being last: earlier, half the back
+    covers were drawn by the inside mail-order renderer on the same paper."""
+    back, inside, folios, grey_back = [], [], [], []
+    for b in range(30):
+        book = make_book((6, b), style="real", size=(133, 200))
+        types = [p.record.page_type for p in book.pages]
+        grey = _colour_off_one_tone(book.pages[types.index("story")].image) < 0.02
+        for i, page in enumerate(book.pages):
+            r = page.record
+            numbers = [t.text for t in r.texts if t.kind == "page_number"]
+            if numbers:  # a folio: the page's printed number, never on a cover
+                folios.append((i, int(numbers[0])))
+                assert r.page_type not in ("cover", "back_cover", "credits_indicia", "other"), (b, i)
+            entry = (len([t for t in r.texts if t.kind != "page_number"]), bool(numbers))
+            if r.page_type == "back_cover":
+                back.append(entry)
+                if grey:
+                    grey_back.append(_colour_off_one_tone(page.image))
+            elif r.page_type == "advertisement" and not (i == 1 and types[0] == "cover"):
+                inside.append(entry)
+    assert len(back) > 12 and len(inside) > 30
+    # one product: at most a headline and a coupon's three lines (an inside order ad lists 4+ items)
+    assert all(n <= 4 for n, _ in back), back
+    assert np.mean([n >= 8 for n, _ in inside]) > 0.3
+    assert not any(f for _, f in back)
+    assert 0.4 < np.mean([f for _, f in inside]) < 0.9  # books that number their pages
+    assert all(number - i in (0, 1) for i, number in folios)  # page number = index (+1)
+    # cover stock is printed in colour, also in a grey book
+    assert grey_back and min(grey_back) > 0.05, grey_back
 
 
 def test_synthetic_real_spec_opens_real_style_books():
@@ -236,3 +277,46 @@ def test_eval_report_lists_story_start_and_per_class_f1(tmp_path):
     ) in text
     assert "per-class F1: cover 1.000, story 0.857, advertisement 0.667, back_cover 1.000" in text
     assert "| CoSMo PSS, synthetic books (held out): cover_first_back_last |" in text
+
+
+def test_best_epoch_breaks_macro_f1_ties_by_validation_nll(stores, tmp_path):
+    """Macro-F1 on a few validation books saturates at 1.0 within a few epochs; the best model is
+    then the epoch of that macro-F1 with the lowest validation NLL, not the first one to reach it."""
+    main, _, _ = stores
+    cfg = {**TINY, "epochs": 4, "val_fraction": 0.5}
+    train_pss(PssTrainConfig(features=str(main), out=str(tmp_path / "run"), **cfg))
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    val = [x for x in lines if x["split"] == "validation"]
+    assert len(val) == 4 and all(x["nll"] > 0 for x in val)
+    top = max(x["macro_f1"] for x in val)
+    chosen = min((x for x in val if x["macro_f1"] == top), key=lambda x: x["nll"])
+    info = json.loads((tmp_path / "run" / "best" / "training_info.json").read_text())
+    assert info["epoch"] == chosen["epoch"] and info["best_metric"] == "selection"
+    # the logged NLL is the best model's mean -log p(true type) over the validation books
+    model = load_pss_model(tmp_path / "run" / "best")
+    store = FeatureStore(main)
+    run_info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert run_info["data"]["val_books"] >= 1
+    _, val_ids = split_books(list(store.books()), 0.5, 0)
+    books = book_arrays(store, val_ids)
+    preds = predict_books(model, books, 32, 16, probabilities=True)
+    labels = model.config.labels
+    nll = np.mean(
+        [
+            -np.log(p["probabilities"][i, labels.index(t)])
+            for b, p in zip(books, preds)
+            for i, t in enumerate(b["page_types"])
+            if t
+        ]
+    )
+    assert nll == pytest.approx(chosen["nll"], rel=1e-4)
+    # select_by macro_f1 (runs before): the first epoch of the highest macro-F1
+    train_pss(PssTrainConfig(features=str(main), out=str(tmp_path / "old"), select_by="macro_f1", **cfg))
+    lines = [json.loads(x) for x in (tmp_path / "old" / "metrics.jsonl").read_text().splitlines()]
+    val = [x for x in lines if x["split"] == "validation"]
+    first = next(x for x in val if x["macro_f1"] == max(v["macro_f1"] for v in val))
+    assert (
+        json.loads((tmp_path / "old" / "best" / "training_info.json").read_text())["epoch"] == first["epoch"]
+    )
+    with pytest.raises(ValueError, match="select_by"):
+        PssTrainConfig(features="x", out="y", select_by="loss")

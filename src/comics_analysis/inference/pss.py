@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,8 +161,11 @@ def predict_books(
     books: list[dict[str, Any]],
     window: int | None,
     stride: int | None,
+    probabilities: bool = False,
 ) -> list[dict[str, Any]]:
-    """Per book: page types (our taxonomy), story starts, confidences. ``window=None``: full book."""
+    """Per book: page types (our taxonomy), story starts, confidences. ``window=None``: full book;
+    ``probabilities``: also every page's class probabilities (``probabilities`` [n, C], the
+    model's label order)."""
     model.eval()
     labels = model.config.labels
     names = model_stat_names(model.config)
@@ -192,6 +196,7 @@ def predict_books(
                 ],
                 "confidence": chosen.tolist(),
                 "story_start_probability": out["story_start"].tolist(),
+                **({"probabilities": out["probabilities"].numpy()} if probabilities else {}),
             }
         )
     return results
@@ -203,14 +208,27 @@ def evaluate_books(
     window: int | None,
     stride: int | None,
     scheme: str = "ours",
+    nll: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Model and both baselines on ``books`` (metrics of metrics.pss)."""
-    preds = predict_books(model, books, window, stride)
+    """Model and both baselines on ``books`` (metrics of metrics.pss). ``nll``: the model's results
+    also hold ``nll``, the mean negative log-probability of the true page type over the labelled
+    pages (a smooth measure where macro-F1 saturates: model selection in training)."""
+    preds = predict_books(model, books, window, stride, probabilities=nll)
     truth = [
         {"book_id": b["book_id"], "page_types": b["page_types"], "story_start": b["story_start"]}
         for b in books
     ]
-    return evaluate_with_baselines(truth, preds, scheme=scheme)
+    results = evaluate_with_baselines(truth, preds, scheme=scheme)
+    if nll:
+        index = {label: i for i, label in enumerate(model.config.labels)}
+        losses = [
+            -math.log(max(float(pred["probabilities"][page, index[label]]), 1e-12))
+            for book, pred in zip(books, preds, strict=True)
+            for page, label in enumerate(book["page_types"])
+            if label in index
+        ]
+        results["model"]["nll"] = float(np.mean(losses)) if losses else math.nan
+    return results
 
 
 def book_segments(prediction: dict[str, Any]) -> list[dict[str, Any]]:

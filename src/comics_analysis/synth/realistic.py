@@ -15,7 +15,16 @@ comics. A ``real`` book varies what real books vary:
 * between and after the stories: ads with prices, coupons and order forms, prose pages (dense
   justified columns, sometimes a small illustration: two-page prose stories and articles),
   letters / editorial pages, pin-ups;
-* the back: a back-cover ad (60 %), else the book ends on its last page.
+* the back: a back-cover ad (60 %), else the book ends on its last page;
+* the cues that tell a back cover from an ad inside the book, as in print: covers (front and
+  back) are printed in colour on coated cover stock, which yellows less than the newsprint
+  inside (one paper tone lighter) and stays in colour in a grey book; a back cover carries no
+  folio and sells one product (a full-page product ad with a barcode, or a one-product
+  mail-order ad with its coupon), while two thirds of the books print a folio (page number) on
+  their inside pages (story, ad, prose and letters pages; not on the covers, the inside cover,
+  credits, blank pages or pin-ups) and an inside mail-order ad is a grid of items. Before this,
+  half the back covers were drawn with the inside mail-order renderer on the same paper, so a
+  book's last page was a back cover or an ad with nothing on the page to tell which.
 
 Labels: prose, letters and editorial pages are ``text_backmatter`` wherever they stand, ads
 (inside covers included) ``advertisement``, a blank page ``other``, a mixed page ``story``.
@@ -37,6 +46,10 @@ from .pages import GUTTERS, RENDERERS, Truth, _banner, _text_record, render_stor
 
 PAPER_CHOICES = (None, "tinted", "yellowed", "golden_age")
 _PAPER_P = (0.3, 0.2, 0.25, 0.25)
+# coated cover stock yellows less than the newsprint inside: one tone lighter
+COVER_STOCK = {None: None, "tinted": None, "yellowed": "tinted", "golden_age": "yellowed"}
+NUMBERED_P = 0.65  # books that print folios on their inside pages
+FOLIO_KINDS = frozenset({"story", "title", "mixed", "ad", "prose", "letters"})
 _HEADINGS = ("LETTERS TO THE EDITOR", "THE EDITOR'S PAGE", "MAILBAG", "FAN CLUB NEWS", "MEET THE ARTIST")
 _AD_LINES = (
     "Send only {p} in coin or stamps",
@@ -214,6 +227,68 @@ def render_real_ad(rng, width, height, meta) -> tuple[Image.Image, Truth]:
     return page, truth
 
 
+def render_back_cover_ad(rng, width, height, meta) -> tuple[Image.Image, Truth]:
+    """A back cover: one product over the whole page, either the plain full-page ad with a
+    barcode or a one-product mail-order ad (full-bleed art, headline with the price, the product
+    large, a coupon with blanks); never an inside order ad's grid of items."""
+    if rng.random() < 0.5:
+        return RENDERERS["back_cover"](rng, width, height, meta)
+    page = Image.fromarray(gradient(rng, width, height, lo=90, hi=230))
+    draw = ImageDraw.Draw(page)
+    truth = Truth()
+    s = height / 1600
+    product = words.product(rng).upper()
+    y = _banner(
+        draw,
+        truth,
+        0,
+        height * 0.04,
+        width,
+        f"{product}! ONLY {_price(rng)}",
+        "bold",
+        max(14, int(84 * s)),
+        background=tuple(int(v) for v in rng.integers(120, 230, size=3)),
+        fill=(20, 20, 20),
+    )
+    bx, by = width * 0.12, y + height * 0.04
+    bw, bh = width * 0.76, height * 0.68 - by
+    art = Image.fromarray(gradient(rng, max(8, int(bw)), max(8, int(bh)), lo=30, hi=220))
+    page.paste(art, (int(bx), int(by)))
+    draw.rectangle([bx, by, bx + bw, by + bh], outline=(0, 0, 0), width=max(2, int(6 * s)))
+    cy = height * 0.72
+    draw.rectangle([width * 0.05, cy, width * 0.95, height * 0.97], fill=(250, 250, 250), outline=(0, 0, 0))
+    lines = [
+        str(rng.choice(_AD_LINES)).format(p=_price(rng)),
+        "NAME ____________________",
+        "ADDRESS ____________________",
+    ]
+    ty = cy + 14 * s
+    for line in lines:
+        item = text_lines(draw, width * 0.08, ty, line, "sans", max(7, int(26 * s)), width * 0.84)
+        truth.texts.append(_text_record(item, -1))
+        ty = item.ink[1] + item.ink[3] + 18 * s
+    return page, truth
+
+
+def add_folio(image: Image.Image, truth: Truth, number: int, outer: bool) -> None:
+    """Print page ``number`` in the bottom margin (the outer corner: left on even numbers, right
+    on odd ones; else centred) and record it as a ``page_number`` text."""
+    draw = ImageDraw.Draw(image)
+    width, height = image.size
+    size = max(7, int(22 * height / 1600))
+    fnt = font("sans", size)
+    label = str(number)
+    w = fnt.getlength(label)
+    margin = width * 0.05
+    x = (margin if number % 2 == 0 else width - margin - w) if outer else (width - w) / 2
+    y = height - 0.025 * height - size / 2
+    box = draw.textbbox((x, y), label, font=fnt)
+    draw.rectangle([box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1], fill=(255, 255, 255))
+    draw.text((x, y), label, font=fnt, fill=(15, 15, 15))
+    ink = (float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1]))
+    truth.texts.append(_text_record(Lettered("page_number", label, ink, ink), -1))
+
+
 def _shifted(truth: Truth, dy: float) -> Truth:
     for record in (*truth.panels, *truth.texts, *truth.characters):
         record["bbox"] = [record["bbox"][0], round(record["bbox"][1] + dy, 2), *record["bbox"][2:]]
@@ -324,7 +399,12 @@ def real_book_pages(
     direction = "rtl" if grey and rng.random() < 0.5 else "ltr"
     width, height = size
     out = []
-    for index, (page_type, start, kind) in enumerate(plan_real_book(rng)):
+    plan = plan_real_book(rng)
+    # the print cues draw from their own stream, so the plan and page content match earlier books
+    cues = np.random.default_rng([*map(int, seeds), 3000])
+    numbered = cues.random() < NUMBERED_P
+    first_number, outer = int(cues.integers(0, 2)), bool(cues.random() < 0.7)
+    for index, (page_type, start, kind) in enumerate(plan):
         page_rng = np.random.default_rng([*map(int, seeds), 1000 + index])
         if kind == "title":
             image, truth = render_title_page(page_rng, width, height, meta, direction, words.title(page_rng))
@@ -339,12 +419,17 @@ def real_book_pages(
                 "ad": render_real_ad,
                 "blank": _blank,
                 "pinup": RENDERERS["art_backmatter"],
-                "back_cover": RENDERERS["back_cover"] if rng.random() < 0.5 else render_order_ad,
+                "back_cover": render_back_cover_ad,
             }.get(kind) or RENDERERS[kind]
             image, truth = render(page_rng, width, height, meta.__dict__)
-        if grey:
+        inside_cover = index == 1 and plan[0][0] == "cover" and kind == "ad"
+        if numbered and kind in FOLIO_KINDS and not inside_cover:
+            add_folio(image, truth, index + first_number, outer)
+        cover_stock = page_type in ("cover", "back_cover")
+        if grey and not cover_stock:
             image = image.convert("L").convert("RGB")
-        image = age_paper(image, np.random.default_rng([*map(int, seeds), 2000 + index]), paper, noise)
+        tone = COVER_STOCK[paper] if cover_stock else paper
+        image = age_paper(image, np.random.default_rng([*map(int, seeds), 2000 + index]), tone, noise)
         record = Page(
             page_id=make_page_id(book_id, index),
             book_id=book_id,

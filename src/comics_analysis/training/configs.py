@@ -209,7 +209,14 @@ class PssTrainConfig:
     learning_rate: float = arg(1e-3, "AdamW learning rate", flags=("--lr",))
     weight_decay: float = arg(0.01, "AdamW weight decay")
     label_smoothing: float = arg(0.0, "label smoothing of the page-type loss")
-    patience: int = arg(5, "epochs without a better validation macro-F1 before stopping")
+    patience: int = arg(5, "epochs without a better validation model (select_by) before stopping")
+    select_by: str = arg(
+        "macro_f1_nll",
+        "how the best epoch is chosen: validation macro-F1, ties broken by the lower validation "
+        "negative log-likelihood of the true page types (macro_f1_nll), or macro-F1 alone, the "
+        "first epoch that reaches the highest (macro_f1: runs before 2026-12-02)",
+        choices=("macro_f1", "macro_f1_nll"),
+    )
     eval_window: int = arg(32, "pages per validation window")
     eval_stride: int = arg(16, "stride of the validation windows")
     hidden_size: int = arg(128, "width of the encoder")
@@ -232,6 +239,7 @@ class PssTrainConfig:
 
     def __post_init__(self):
         _check_choice("transitions", self.transitions, ("none", "counted", "learned"))
+        _check_choice("select_by", self.select_by, ("macro_f1", "macro_f1_nll"))
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _check_positive(self, ("batch_size", "windows_per_book", "keep_checkpoints", "extra_repeat"))
         if self.balanced_windows < 0:
