@@ -49,7 +49,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if tail.url:
         print(f"the Space is at {tail.url}")
-    return 0  # the serve command was printed with the demo's narration (run_demo_tail)
+    print(f"open the Space on these outputs with:\n  {tail.serve_command}")
+    return 0
 
 
 def register(commands: Commands) -> None:
