@@ -144,3 +144,30 @@ def described_embedder(items, panels=16, dim=8):
         panel[r, :, 0] = 1.0
         mask[r, : len(item.page.panels)] = True
     return page, panel, mask
+
+
+def described_store(root: Path, described: bool = True) -> list[Page]:
+    """A 2-book collection under ``root / "coll"`` embedded into ``root / "s.zarr"`` with
+    :func:`described_embedder`; ``described``: the :data:`PLANTED` descriptions on the planted
+    pages' second panel and the store's ``panel_description`` column. Returns the records."""
+    from comics_analysis.store import write_store  # lazy: torch, only for the stores that need it
+
+    pages = write_collection(root / "coll", books=2, story=7)
+    records = []
+    for i, page in enumerate(pages):
+        data = page.to_dict()
+        if described and i in PLANTED:
+            data["panels"][1]["description"] = PLANTED[i]
+        records.append(Page.from_dict(data))
+    write_store(
+        records,
+        root / "s.zarr",
+        described_embedder,
+        model_id="test",
+        dim=8,
+        image_root=root / "coll" / "images",
+        chunk_pages=4,
+        show_progress=False,
+        page_columns=("panel_description",) if described else (),
+    )
+    return records

@@ -13,34 +13,16 @@ pytest.importorskip("zarr")
 pytest.importorskip("torch")
 
 from comics_analysis.cli import main
-from comics_analysis.dataspec import Page
 from comics_analysis.store import open_store, search_descriptions, write_store
 from comics_analysis.store.describe import INDEX_FILE
-from space_helpers import PLANTED, QUERIES, write_collection
+from space_helpers import PLANTED, QUERIES, described_store, write_collection
 from space_helpers import described_embedder as _embedder
 
 
 @pytest.fixture(scope="module")
 def described(tmp_path_factory):
     root = tmp_path_factory.mktemp("describe")
-    pages = write_collection(root / "coll", books=2, story=7)
-    records = []
-    for i, page in enumerate(pages):  # the planted description on the page's second panel
-        data = page.to_dict()
-        if i in PLANTED:
-            data["panels"][1]["description"] = PLANTED[i]
-        records.append(Page.from_dict(data))
-    write_store(
-        records,
-        root / "s.zarr",
-        _embedder,
-        model_id="test",
-        dim=8,
-        image_root=root / "coll" / "images",
-        chunk_pages=4,
-        show_progress=False,
-        page_columns=("panel_description",),
-    )
+    records = described_store(root)
     return root, records
 
 

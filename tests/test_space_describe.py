@@ -10,33 +10,8 @@ pytest.importorskip("torch")
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from comics_analysis.dataspec import Page  # noqa: E402
 from comics_analysis.space import SpaceConfig, launch  # noqa: E402
-from comics_analysis.store import write_store  # noqa: E402
-from space_helpers import PLANTED, QUERIES, write_collection  # noqa: E402
-from space_helpers import described_embedder as _embedder  # noqa: E402
-
-
-def _store(root, described: bool):
-    pages = write_collection(root / "coll", books=2, story=7)
-    records = []
-    for i, page in enumerate(pages):  # the planted description on the page's second panel
-        data = page.to_dict()
-        if described and i in PLANTED:
-            data["panels"][1]["description"] = PLANTED[i]
-        records.append(Page.from_dict(data))
-    write_store(
-        records,
-        root / "s.zarr",
-        _embedder,
-        model_id="test",
-        dim=8,
-        image_root=root / "coll" / "images",
-        chunk_pages=4,
-        show_progress=False,
-        page_columns=("panel_description",) if described else (),
-    )
-    return records
+from space_helpers import PLANTED, QUERIES, described_store  # noqa: E402
 
 
 def _serve(store):
@@ -45,7 +20,7 @@ def _serve(store):
 
 
 def test_space_finds_a_planted_description_by_meaning(tmp_path):
-    records = _store(tmp_path, described=True)
+    records = described_store(tmp_path, described=True)
     demo, c = _serve(tmp_path / "s.zarr")
     try:
         for query, index in list(QUERIES.items())[:3]:
@@ -69,7 +44,7 @@ def test_space_finds_a_planted_description_by_meaning(tmp_path):
 
 
 def test_space_on_a_store_without_descriptions_says_to_embed_again(tmp_path):
-    _store(tmp_path, described=False)
+    described_store(tmp_path, described=False)
     demo, c = _serve(tmp_path / "s.zarr")
     try:
         with pytest.raises(Exception, match=r"keeps no panel descriptions.*embed the pages again"):

@@ -198,12 +198,17 @@ def render_order_ad(rng, width, height, meta) -> tuple[Image.Image, Truth]:
             "ADDRESS ____________________",
             "CITY __________ STATE ____ ZIP ______",
         ]
-        ty = cy + 14 * s
-        for line in lines:
-            item = text_lines(draw, width * 0.08, ty, line, "sans", max(7, int(26 * s)), width * 0.84)
-            truth.texts.append(_text_record(item, -1))
-            ty = item.ink[1] + item.ink[3] + 18 * s
+        _coupon_lines(draw, truth, lines, width, cy, s)
     return page, truth
+
+
+def _coupon_lines(draw, truth: Truth, lines: list[str], width: int, cy: float, s: float) -> None:
+    """The order lines of a coupon, one under the other from ``cy``, each a text record."""
+    ty = cy + 14 * s
+    for line in lines:
+        item = text_lines(draw, width * 0.08, ty, line, "sans", max(7, int(26 * s)), width * 0.84)
+        truth.texts.append(_text_record(item, -1))
+        ty = item.ink[1] + item.ink[3] + 18 * s
 
 
 def render_real_ad(rng, width, height, meta) -> tuple[Image.Image, Truth]:
@@ -262,11 +267,7 @@ def render_back_cover_ad(rng, width, height, meta) -> tuple[Image.Image, Truth]:
         "NAME ____________________",
         "ADDRESS ____________________",
     ]
-    ty = cy + 14 * s
-    for line in lines:
-        item = text_lines(draw, width * 0.08, ty, line, "sans", max(7, int(26 * s)), width * 0.84)
-        truth.texts.append(_text_record(item, -1))
-        ty = item.ink[1] + item.ink[3] + 18 * s
+    _coupon_lines(draw, truth, lines, width, cy, s)
     return page, truth
 
 

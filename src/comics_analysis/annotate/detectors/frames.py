@@ -257,12 +257,7 @@ def lined_insets(
             if not ring.any() or np.mean(grey[ring] > pale) > 0.5:
                 continue  # paper around it: a picture framed on the page, not drawn over its panel's art
             found.append((left, t, r, b))
-    found.sort(key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
-    kept: list[tuple[int, int, int, int]] = []
-    for rect in found:
-        if not any(_overlap(rect, k) > NESTED for k in kept):
-            kept.append(rect)
-    return kept
+    return largest_apart(found)
 
 
 def corner_frame(
@@ -335,3 +330,13 @@ def corner_frame(
     if sum(c >= side for c in lined) > 2 and beside:
         return []  # the rest is framed too and abuts the frame: a line across one panel's art (a clock hand)
     return [(left, t, r, b), (int(x0), int(y0), int(x1), int(y1))]
+
+
+def largest_apart(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """``rects`` (x0, y0, x1, y1) largest first, less each one that lies mostly (``NESTED``) in a
+    larger one kept."""
+    kept: list[tuple[int, int, int, int]] = []
+    for rect in sorted(rects, key=lambda f: -(f[2] - f[0]) * (f[3] - f[1])):
+        if not any(_overlap(rect, k) > NESTED for k in kept):
+            kept.append(rect)
+    return kept

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .frames import NESTED, _guillotine, _LineGrid, _overlap, lettered
+from .frames import _guillotine, _LineGrid, largest_apart, lettered
 
 if TYPE_CHECKING:
     from .classical import ClassicalConfig
@@ -73,12 +73,7 @@ def top_frames(
         rect = (x0 + left, y0 + t, x0 + r, y0 + b)
         if _on_gutter(ink, rect, band, max(3, int(cfg.gutter_px) // 2)):
             found.append(rect)
-    found.sort(key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
-    kept: list[tuple[int, int, int, int]] = []
-    for rect in found:
-        if not any(_overlap(rect, k) > NESTED for k in kept):
-            kept.append(rect)
-    return kept
+    return largest_apart(found)
 
 
 def _closed(grid: _LineGrid, side: int) -> list[tuple[int, int, int, int]]:
