@@ -68,6 +68,7 @@ from .gutters import (
 )
 from .layers import layered
 from .open_panels import join_lettering, tall_first
+from .skew import page_skew, straighten, tilted_box
 from .sparse import line_art_panels
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -133,6 +134,7 @@ class ClassicalConfig:
     stroke_reach: float = (
         0.25  # ... are a panel when strokes this long (share of its longer side) hold its ink
     )
+    deskew: bool = True  # a tilted scan is turned straight first (boxes turned back: skew.py)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -435,6 +437,10 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     cfg = config or ClassicalConfig()
     grey_full = _to_grey(image)
     full_h, full_w = grey_full.shape
+    skew = page_skew(grey_full) if cfg.deskew else 0.0
+    if skew:  # a tilted scan: its panels are found on the page turned straight
+        found = detect_classical(straighten(grey_full, skew), dataclasses.replace(cfg, deskew=False))
+        return [Detection(tilted_box(d.bbox, skew, full_w, full_h), d.score) for d in found]
     scale = min(1.0, cfg.work_height / full_h)
     if scale < 1.0:
         grey = np.asarray(
