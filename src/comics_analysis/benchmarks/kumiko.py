@@ -87,6 +87,6 @@ def kumiko_section(bench_dir: Path) -> list[str]:
             f"Seconds per page in the same run ({speed['pages']} pages, {d.get('machine')}, "
             f"{d.get('cores')} cores): ours {speed['ours_s_per_page']:.3f}, Kumiko "
             f"{speed['kumiko_s_per_page']:.3f} ({speed['kumiko_wall_s_per_page']:.3f} with its process "
-            f"start). {speed.get('note', '')}",
+            f"start).{' Measured as ' + speed['note'] + '.' if speed.get('note') else ''}",
         ]
     return lines
