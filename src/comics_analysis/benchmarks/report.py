@@ -53,6 +53,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     panels_table,
     update_readme_panels,
 )
+from .kumiko import _panels_kumiko, kumiko_section
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,12 @@ SOURCES: list[Source] = [
         "panels-dev.json",
         _panels_dev,
         "python scripts/eval_panels_dev.py --json docs/bench/panels-dev.json",
+    ),
+    Source(
+        "panels-kumiko.json",
+        _panels_kumiko,
+        "python scripts/eval_kumiko.py --kumiko <Kumiko checkout>/kumiko --python <Python with opencv<5> "
+        "--json docs/bench/panels-kumiko.json (docs/evaluation.md)",
     ),
     Source(
         "craphound.json",
@@ -314,6 +321,7 @@ def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
     headers = ["Benchmark", "Metric", "Value", "Reference", "Date", "Machine", "Commit", "File"]
     lines += markdown_table(headers, rows).split("\n")
     lines += _ocr_speed_section(Path(bench_dir), found)
+    lines += kumiko_section(Path(bench_dir))
     lines += ["", "## Missing", ""]
     if missing:
         lines.append("No result file yet for these benchmarks (the command that writes one):")
