@@ -2,7 +2,6 @@
 classical detector, and the boxes turned back onto the page as scanned (detectors/skew.py)."""
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -12,22 +11,8 @@ from comics_analysis.annotate import ClassicalConfig, detect_classical
 from comics_analysis.annotate.detectors.skew import page_skew, straighten, tilted_box
 from comics_analysis.metrics.panels import match_boxes
 from comics_analysis.synth import LAYOUTS, make_page
+from comics_analysis.synth.scan import tilt as turned
 from hard_pages import manga_page, slanted_full_bleed, thin_gutter_borderless
-
-
-def turned(image: Image.Image, truth, degrees: float):
-    """``image`` turned counter-clockwise by ``degrees`` as a scanner would (the uncovered
-    corners in the page's corner colour) and the page-axis boxes around the turned panels."""
-    w, h = image.size
-    cx, cy, a = w / 2, h / 2, math.radians(degrees)
-    out = image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=image.getpixel((2, 2)))
-    boxes = []
-    for x, y, bw, bh in truth:
-        corners = [(x + dx - cx, y + dy - cy) for dx in (0, bw) for dy in (0, bh)]
-        xs = [cx + px * math.cos(a) + py * math.sin(a) for px, py in corners]
-        ys = [cy - px * math.sin(a) + py * math.cos(a) for px, py in corners]
-        boxes.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
-    return out, boxes
 
 
 def grey(image: Image.Image) -> np.ndarray:

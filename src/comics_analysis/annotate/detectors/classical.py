@@ -146,6 +146,12 @@ def _to_grey(image) -> np.ndarray:
     return image
 
 
+def _whitened(grey: np.ndarray, paper: float) -> np.ndarray:
+    """``grey`` with its ``paper`` tone brought to white, every tone scaled alike (clipped): on
+    yellowed or tinted paper the ink then stands as far from the paper as on white paper."""
+    return np.minimum(grey.astype(np.float32) * (255.0 / paper), 255.0).astype(np.uint8)
+
+
 def _border_strip(grey: np.ndarray) -> list[np.ndarray]:
     """The page's four outer bands (top, bottom, left, right), where the gutter shows."""
     h, w = grey.shape
@@ -462,6 +468,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
             Detection(((x0 + left) * inv, (y0 + top) * inv, (x1 - x0) * inv, (y1 - y0) * inv), 0.5)
             for x0, y0, x1, y1 in (bleed_panels(grey) if cfg.bleed_cells else [])
         ] or [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
+    if 128 < level < 254:  # tinted or yellowed paper: brought to white, the ink's contrast with it kept
+        grey, grey_full, level = _whitened(grey, level), _whitened(grey_full, level), 255.0
     if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
         import cv2
 
