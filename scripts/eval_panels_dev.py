@@ -75,6 +75,22 @@ def _pages(synthetic: int, only: str | None):
         yield page.record, page.image, "synthetic"
 
 
+def page_pair(page, book: str, detections) -> tuple[Page, Page]:
+    """(truth, prediction) DataSpec pages of one dev page (``page`` from :func:`_pages`), keyed
+    ``book/pNNNN``; the detections are put in reading order."""
+    order = reading_order([d.bbox for d in detections], page.reading_direction)
+    panels = [
+        {"bbox": list(detections[i].bbox), "score": detections[i].score, "source": "detector", "order": k}
+        for k, i in enumerate(order)
+    ]
+    fields = page.model_dump(exclude={"panels", "texts", "quality", "book_id", "page_id"})
+    page_id = f"{book}/p{page.page_index:04d}"
+    return (
+        Page(**fields, book_id=book, page_id=page_id, panels=page.panels),
+        Page(**fields, book_id=book, page_id=page_id, panels=panels),
+    )
+
+
 def _render(image: Image.Image, truth, pred, out: Path) -> None:
     image = image.copy()
     draw = ImageDraw.Draw(image)
@@ -108,15 +124,9 @@ def main() -> None:
         start = time.perf_counter()
         detections = detect_classical(image, cfg)
         seconds += time.perf_counter() - start
-        order = reading_order([d.bbox for d in detections], page.reading_direction)
-        panels = [
-            {"bbox": list(detections[i].bbox), "score": detections[i].score, "source": "detector", "order": k}
-            for k, i in enumerate(order)
-        ]
-        fields = page.model_dump(exclude={"panels", "texts", "quality", "book_id", "page_id"})
-        page_id = f"{book}/p{page.page_index:04d}"
-        truth.append(Page(**fields, book_id=book, page_id=page_id, panels=page.panels))
-        pred.append(Page(**fields, book_id=book, page_id=page_id, panels=panels))
+        true_page, pred_page = page_pair(page, book, detections)
+        truth.append(true_page)
+        pred.append(pred_page)
         true_boxes = [p.bbox for p in page.panels]
         if args.render and (
             len(match_boxes(true_boxes, [d.bbox for d in detections])) != len(true_boxes)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..dataspec import markdown_table
+from .lobo import lobo_cells
 
 
 @dataclass
@@ -121,8 +122,9 @@ def _panels_dev(d: dict) -> list[Row]:
     return rows
 
 
-def panels_table(d: dict) -> str:
-    """The README's per-book panel table from a panels-dev.json result."""
+def panels_table(d: dict, lobo: dict | None = None) -> str:
+    """The README's per-book panel table from a panels-dev.json result (and panels-lobo.json's
+    column when given: :func:`_lobo_column`)."""
     headers = ["book", "pages", "panels", "P", "R", "F1@0.5", "AP50", "exact count", "order (all panels)"]
     rows = [
         (
@@ -138,19 +140,32 @@ def panels_table(d: dict) -> str:
         )
         for label, b in _panel_books(d)
     ]
+    if lobo:
+        headers, rows = _lobo_column(headers, rows, d, lobo)
     return markdown_table(headers, rows)
+
+
+def _lobo_column(headers: list, rows: list, d: dict, lobo: dict) -> tuple[list, list]:
+    """The panel table with a last column "F1 left out (LOBO)" (scripts/lobo_panels.py): each real
+    book's F1 when its constants are chosen without it; "-" on the other rows."""
+    keys = [k for k, v in d.items() if isinstance(v, dict) and "f1" in v]
+    cells = lobo_cells(lobo, keys) + ["-"] * (len(rows) - len(keys))
+    return [*headers, "F1 left out (LOBO)"], [(*r, c) for r, c in zip(rows, cells, strict=True)]
 
 
 def update_readme_panels(readme: str | Path, bench_dir: str | Path) -> bool:
     """Rewrite the block between the panels-table markers of ``readme`` from
-    ``bench_dir/panels-dev.json``; returns whether the file changed."""
+    ``bench_dir/panels-dev.json`` (and ``panels-lobo.json`` when it exists); returns whether the
+    file changed."""
     readme, source = Path(readme), Path(bench_dir) / "panels-dev.json"
     text = readme.read_text(encoding="utf-8")
     if PANELS_TABLE_START not in text or PANELS_TABLE_END not in text:
         raise ValueError(f"{readme}: no panels-table markers ({PANELS_TABLE_START} ... {PANELS_TABLE_END})")
     head, rest = text.split(PANELS_TABLE_START, 1)
     _, tail = rest.split(PANELS_TABLE_END, 1)
-    table = panels_table(json.loads(source.read_text(encoding="utf-8")))
+    lobo = Path(bench_dir) / "panels-lobo.json"
+    lobo_result = json.loads(lobo.read_text(encoding="utf-8")) if lobo.exists() else None
+    table = panels_table(json.loads(source.read_text(encoding="utf-8")), lobo_result)
     new = f"{head}{PANELS_TABLE_START}\n{table}\n{PANELS_TABLE_END}{tail}"
     if new != text:
         readme.write_text(new, encoding="utf-8")

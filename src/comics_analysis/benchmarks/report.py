@@ -53,8 +53,14 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     panels_table,
     update_readme_panels,
 )
+from .lobo import lobo_rows
 
 log = logging.getLogger(__name__)
+
+
+def _panels_lobo(d: dict) -> list[Row]:
+    """scripts/lobo_panels.py: each real dev book with the constants chosen without it."""
+    return [Row(*r) for r in lobo_rows(d)]
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:
@@ -144,6 +150,12 @@ SOURCES: list[Source] = [
         "panels-dev.json",
         _panels_dev,
         "python scripts/eval_panels_dev.py --json docs/bench/panels-dev.json",
+    ),
+    Source(
+        "panels-lobo.json",
+        _panels_lobo,
+        "nice -n 10 python scripts/lobo_panels.py --jobs 2 --json docs/bench/panels-lobo.json",
+        required=False,
     ),
     Source(
         "craphound.json",
