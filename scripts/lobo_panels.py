@@ -244,7 +244,8 @@ def _report(args, grids, moved, default, books, real) -> None:
 
 
 def _print(lobo, sens, shaky, grids, moved) -> None:
-    print(f"\n{len(grids)} fields, {sum(len(g) for g in grids.values())} grid values; refined: {len(moved)}")
+    values = sum(len(g) for g in grids.values())
+    print(f"\n{len(grids)} fields, {values} grid values; refined: {len(moved)} (booleans included)")
     print(f"{'book':>28} {'dev F1':>7} {'LOBO F1':>7} {'P':>6} {'R':>6} {'AP50':>6} {'exact':>6}  changed")
     for book, r in lobo.items():
         d, f = r["dev"], r["lobo"]
