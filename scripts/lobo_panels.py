@@ -14,7 +14,10 @@ constants (ClassicalConfig), on the real dev books and synthetic pages of eval_p
    the book detected with all chosen values together: its LOBO P/R/F1/AP50/exact/order.
 3. Sensitivity: per field and book, F1 over the grid; brittle: one book's F1 moves by more than
    0.02 between the values x0.85..x1.2.
-``report`` (the default when the cache is complete) prints the tables and writes the JSON.
+4. Agreed: the fields that every fold moves away from the default in the same direction, each at
+   the fold value nearest the default, detected together on every page (one more run): the
+   candidates for new defaults, with their dev figures.
+``report`` (the default) runs what is missing, prints the tables and writes the JSON.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 
 from comics_analysis.annotate.detectors.base import Detection
 from comics_analysis.annotate.detectors.classical import ClassicalConfig, detect_classical
-from comics_analysis.benchmarks.lobo import book_f1, brittle, choose, grid_values, sensitivity
+from comics_analysis.benchmarks.lobo import agreed, book_f1, brittle, choose, grid_values, sensitivity
 from comics_analysis.metrics.panels import evaluate_panels, score_page
 from eval_panels_dev import _pages, page_pair
 
@@ -200,9 +203,9 @@ def _report(args, grids, moved, default, books, real) -> None:
             results[field][value] = base if panels is default else _counts(panels)
     near = {f: [v for m, v in g.items() if REFINE[0] <= m <= REFINE[1]] for f, g in grids.items()}
 
-    lobo = {}
+    lobo, choices = {}, {}
     for book in real:
-        chosen = choose(results, defaults, books, book)
+        chosen = choices[book] = choose(results, defaults, books, book)
         changes = {f: v for f, v in chosen.items() if v != defaults[f]}
         name = "lobo-" + book.replace("/", "_")
         saved = _load(args.cache, name)
@@ -223,7 +226,18 @@ def _report(args, grids, moved, default, books, real) -> None:
         }
     sens = sensitivity(results, books, near)
     shaky = brittle({f: s for f, s in sens.items() if not isinstance(defaults[f], bool)}, args.limit)
+    # the fields every fold moves the same way, each at the fold value nearest its default, together
+    moves = {f: min(v, key=lambda x: abs(x - defaults[f])) for f, v in agreed(choices, defaults).items()}
+    proposal = {"changed": moves, "books": {}}
+    if moves:
+        _run([("agreed", moves, None)], args.cache, 1)
+        run = _load(args.cache, "agreed")
+        proposal["books"] = {b: {k: v for k, v in _summary(run, b).items() if k != "key"} for b in real}
+        proposal["books"]["synthetic"] = {k: v for k, v in _summary(run, "synthetic").items() if k != "key"}
     _print(lobo, sens, shaky, grids, moved)
+    print(f"\nagreed by every fold, together: {moves}")
+    for b, f in proposal["books"].items():
+        print(f"  {b}: F1 {f['f1']:.3f} (dev {book_f1(base, books, b):.3f}), exact {f['exact_count']:.3f}")
     if args.json:
         out = {
             "date": datetime.date.today().isoformat(),
@@ -237,6 +251,14 @@ def _report(args, grids, moved, default, books, real) -> None:
             "books": lobo,
             "sensitivity": sens,
             "brittle": [{"field": f, "book": b, "near_range": r} for f, b, r in shaky],
+            "agreed": proposal,
+            "f1": {
+                f: {
+                    str(v): {b: book_f1(c, books, b) for b in sorted(set(books.values()))}
+                    for v, c in r.items()
+                }
+                for f, r in results.items()
+            },
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")

@@ -10,6 +10,7 @@ import pytest
 
 from comics_analysis.benchmarks.extractors import panels_table
 from comics_analysis.benchmarks.lobo import (
+    agreed,
     brittle,
     choose,
     f1,
@@ -93,6 +94,17 @@ def test_sensitivity_and_brittle_fields():
     assert brittle(sens, limit=0.5) == []
 
 
+def test_agreed_fields_move_the_same_way_in_every_fold():
+    defaults = {"up": 0.3, "split": 0.08, "kept": 10, "flag": True}
+    choices = {
+        "a": {"up": 0.36, "split": 0.112, "kept": 12, "flag": False},
+        "b": {"up": 0.42, "split": 0.068, "kept": 10, "flag": False},
+        "c": {"up": 0.42, "split": 0.112, "kept": 12, "flag": False},
+    }
+    assert agreed(choices, defaults) == {"up": [0.36, 0.42, 0.42]}  # booleans are passes, not constants
+    assert agreed({}, defaults) == {}
+
+
 LOBO = {
     "books": {
         "craphound": {
@@ -110,6 +122,7 @@ LOBO = {
         }
     },
     "brittle": [{"field": "ink_threshold", "book": "craphound", "near_range": 0.031}],
+    "agreed": {"changed": {"edge_cover": 0.72}, "books": {"craphound": {"f1": 0.91}}},
 }
 DEV = {
     "craphound-acbf": {
@@ -164,6 +177,7 @@ def test_benchmark_rows_of_the_lobo_result():
     assert ("F1@0.5 left out (dev: chosen on all books)", "0.891 (0.907)") in [(r[1], r[2]) for r in rows]
     assert rows[1][2] == "0.900 / 0.880; 0.850; 0.700; 0.800"
     assert rows[2][2] == "ink_threshold=34"
+    assert rows[-2][1:] == ("F1@0.5 per book with edge_cover=0.72", "craphound 0.910")
     assert rows[-1][2] == "ink_threshold on craphound (0.031)"
 
 

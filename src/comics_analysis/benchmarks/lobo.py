@@ -6,6 +6,7 @@ needs: (true panels, predicted panels, matches at IoU 0.5). From those, without 
 - :func:`choose`: for a left-out book, each field's value by pooled F1 on the pages of every OTHER
   book, one field at a time from the defaults (coordinate-wise: not a joint search); a tie keeps
   the default, a tie between other values keeps the one nearest the default.
+- :func:`agreed`: the fields that every fold moves the same way from the default.
 - :func:`sensitivity`: per field and book, the F1 range over the whole grid and over the values
   near the default; :func:`brittle` lists the fields that move one book's F1 by more than a limit
   there (candidates for a constant fitted to one book).
@@ -117,6 +118,20 @@ def brittle(sens: Mapping[str, Mapping[str, Mapping[str, float]]], limit: float 
     return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
 
 
+def agreed(choices: Mapping[str, Mapping[str, Value]], defaults: Mapping[str, Value]) -> dict[str, list]:
+    """field -> the values chosen in every fold (``choices``: left-out book -> field -> value) when
+    each fold moved it away from the default in the same direction: a change that no one book
+    asks for alone (the candidates for a new default, still measured on dev pages)."""
+    out = {}
+    for field, default in defaults.items():
+        values = [c[field] for c in choices.values()]
+        if isinstance(default, bool) or not values or any(v == default for v in values):
+            continue
+        if all(v > default for v in values) or all(v < default for v in values):
+            out[field] = values
+    return out
+
+
 # --- report: the README panel table's column and the benchmark rows of panels-lobo.json ----------
 
 
@@ -148,6 +163,17 @@ def lobo_rows(d: Mapping) -> list[tuple[str, str, str]]:
             ),
             (name, "values chosen without it that differ from the defaults", changed),
         ]
+    agreed_run = d.get("agreed") or {}
+    if agreed_run.get("changed"):
+        values = ", ".join(f"{k}={v}" for k, v in agreed_run["changed"].items())
+        f1s = ", ".join(f"{b} {f['f1']:.3f}" for b, f in agreed_run["books"].items())
+        rows.append(
+            (
+                "Panels, constants every LOBO fold moves the same way, together (candidates, dev pages)",
+                f"F1@0.5 per book with {values}",
+                f1s,
+            )
+        )
     shaky = ", ".join(f"{r['field']} on {r['book']} ({r['near_range']:.3f})" for r in d.get("brittle", []))
     rows.append(
         (
