@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..dataspec import markdown_table
+from .lobo import lobo_cells
 
 
 @dataclass
@@ -121,18 +122,23 @@ def _panels_dev(d: dict) -> list[Row]:
     return rows
 
 
-def panels_table(d: dict, kumiko: dict | None = None) -> str:
+def panels_table(d: dict, kumiko: dict | None = None, lobo: dict | None = None) -> str:
     """The README's per-book panel table from a panels-dev.json result; with a panels-kumiko.json
-    result, Kumiko's row on the same pages under each book it covers."""
+    result, Kumiko's row on the same pages under each book it covers; with a panels-lobo.json
+    result, the column of :func:`_lobo_column`."""
     headers = ["book", "pages", "panels", "P", "R", "F1@0.5", "AP50", "exact count", "order (all panels)"]
     theirs = {k: v for k, v in (kumiko or {}).items() if isinstance(v, dict) and "f1" in v}
-    rows = []
+    rows, keys = [], []
     for key, b in d.items():
         if not (isinstance(b, dict) and "f1" in b):
             continue
         rows.append(_panel_row(PANEL_BOOKS.get(key, key), b))
+        keys.append(key)
         if key in theirs:
             rows.append(_panel_row(KUMIKO_ROW, theirs[key]))
+            keys.append(None)
+    if lobo:
+        headers, rows = _lobo_column(headers, rows, keys, lobo)
     return markdown_table(headers, rows)
 
 
@@ -153,9 +159,20 @@ def _panel_row(label: str, b: dict) -> tuple:
     )
 
 
+def _lobo_column(headers: list, rows: list, keys: list, lobo: dict) -> tuple[list, list]:
+    """The panel table with a last column "F1 left out (LOBO)" (scripts/lobo_panels.py): each real
+    book's F1 when its constants are chosen without it; "-" on the other rows (``keys``: each
+    row's panels-dev.json key, None for a row of another detector)."""
+    ours = [k for k in keys if k is not None]
+    cells = dict(zip(ours, lobo_cells(lobo, ours), strict=True))
+    rows = [(*r, cells.get(k, "-")) for r, k in zip(rows, keys, strict=True)]
+    return [*headers, "F1 left out (LOBO)"], rows
+
+
 def update_readme_panels(readme: str | Path, bench_dir: str | Path) -> bool:
     """Rewrite the block between the panels-table markers of ``readme`` from
-    ``bench_dir/panels-dev.json`` (and ``panels-kumiko.json`` when it exists); returns whether the
+    ``bench_dir/panels-dev.json`` (and ``panels-kumiko.json``, ``panels-lobo.json`` when they
+    exist); returns whether the
     file changed."""
     readme, source = Path(readme), Path(bench_dir) / "panels-dev.json"
     kumiko = Path(bench_dir) / "panels-kumiko.json"
@@ -164,9 +181,11 @@ def update_readme_panels(readme: str | Path, bench_dir: str | Path) -> bool:
         raise ValueError(f"{readme}: no panels-table markers ({PANELS_TABLE_START} ... {PANELS_TABLE_END})")
     head, rest = text.split(PANELS_TABLE_START, 1)
     _, tail = rest.split(PANELS_TABLE_END, 1)
+    lobo = Path(bench_dir) / "panels-lobo.json"
     table = panels_table(
         json.loads(source.read_text(encoding="utf-8")),
         json.loads(kumiko.read_text(encoding="utf-8")) if kumiko.exists() else None,
+        json.loads(lobo.read_text(encoding="utf-8")) if lobo.exists() else None,
     )
     new = f"{head}{PANELS_TABLE_START}\n{table}\n{PANELS_TABLE_END}{tail}"
     if new != text:

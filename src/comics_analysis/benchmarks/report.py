@@ -54,8 +54,14 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     update_readme_panels,
 )
 from .kumiko import _panels_kumiko, kumiko_section
+from .lobo import lobo_rows
 
 log = logging.getLogger(__name__)
+
+
+def _panels_lobo(d: dict) -> list[Row]:
+    """scripts/lobo_panels.py: each real dev book with the constants chosen without it."""
+    return [Row(*r) for r in lobo_rows(d)]
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:
@@ -151,6 +157,12 @@ SOURCES: list[Source] = [
         _panels_kumiko,
         "python scripts/eval_kumiko.py --kumiko <Kumiko checkout>/kumiko --python <Python with opencv<5> "
         "--json docs/bench/panels-kumiko.json (docs/evaluation.md)",
+    ),
+    Source(
+        "panels-lobo.json",
+        _panels_lobo,
+        "nice -n 10 python scripts/lobo_panels.py --jobs 2 --json docs/bench/panels-lobo.json",
+        required=False,
     ),
     Source(
         "craphound.json",

@@ -9,7 +9,8 @@ page's shorter side, found by a Hough transform), parallel within a degree, at m
 paper (``LIGHT``) between them all along, away from the page's side edges; a lone line in the art
 (a horizon) has no twin. :func:`bleed_panels` draws each gutter across the page, lengthened by
 ``REACH`` of the shorter side at both ends (to meet the page's edge or the gutter it runs into),
-and takes the cells they leave as panels when two or more cells each hold ``CELL`` of the page.
+and takes the cells they leave as panels when two or more cells each hold ``cell`` of the page
+(``ClassicalConfig.bleed_cell``, 5%).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ GUTTER_GAP = 0.03  # the two frame lines of a drawn gutter lie at most this shar
 LIGHT = 180  # ... with paper this light between them
 SIDE_MARGIN = 0.05  # ... not along the page's left or right edge (its trim)
 REACH = 0.04  # a gutter is drawn on beyond its ends by this share of the shorter side
-CELL = 0.05  # a cell the gutters leave is a panel when it holds this share of the page
 
 
 def drawn_gutters(grey: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -74,7 +74,7 @@ def drawn_gutters(grey: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]
     return out
 
 
-def bleed_panels(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+def bleed_panels(grey: np.ndarray, cell: float = 0.05) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) of the panels that drawn gutters part a full-bleed page into; [] when
     they leave fewer than two large cells (see the module docstring)."""
     import cv2
@@ -92,7 +92,7 @@ def bleed_panels(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
             cells, tuple(int(v) for v in p), tuple(int(v) for v in q), 0, thickness=max(3, int(width) + 2)
         )
     _, _, stats, _ = cv2.connectedComponentsWithStats(cells, connectivity=4)
-    big = [s for s in stats[1:] if s[4] >= CELL * h * w]
+    big = [s for s in stats[1:] if s[4] >= cell * h * w]
     if len(big) < 2:
         return []
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in big]

@@ -129,6 +129,9 @@ class ClassicalConfig:
     open_panels: bool = True  # join a caption box that a cut parted from its open panel back to it
     thin_gutters: bool = True  # look again at full size for gutters too thin for the working scale
     bleed_cells: bool = True  # a full-bleed page: the cells its drawn (slanted) gutters leave
+    bleed_cell: float = 0.05  # ... each cell this share of the page at least, two or more
+    caption_depth: float = 0.12  # a caption box rejoining its open panel: this share of the page's side deep
+    thin_caption: float = 0.15  # no thin-gutter cut leaves a caption band this share of its region deep
     sparse_area: float = 0.04  # dropped pieces of line art regrouped this large (share of the page) ...
     sparse_side: float = 0.15  # ... each side this share of the page's shorter side (0 area: off)
     stroke_reach: float = (
@@ -466,7 +469,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
         inv = 1.0 / scale
         return [
             Detection(((x0 + left) * inv, (y0 + top) * inv, (x1 - x0) * inv, (y1 - y0) * inv), 0.5)
-            for x0, y0, x1, y1 in (bleed_panels(grey) if cfg.bleed_cells else [])
+            for x0, y0, x1, y1 in (bleed_panels(grey, cfg.bleed_cell) if cfg.bleed_cells else [])
         ] or [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
     if 128 < level < 254:  # tinted or yellowed paper: brought to white, the ink's contrast with it kept
         grey, grey_full, level = _whitened(grey, level), _whitened(grey_full, level), 255.0

@@ -23,7 +23,6 @@ MAX_STRIP = 0.06  # a gutter is at most this share of the page's side
 MIN_BLOCK = 0.12  # ... and cuts the page into blocks at least this share of its side
 EDGE_CONTRAST = 40  # grey levels from the strip's tone that count as an edge pixel
 EDGE_COVER = 0.6  # ... and the share of a row beside the strip they must cover
-CAPTION_DEPTH = 0.15  # a caption box under a panel's art is a band this share of the panel deep
 
 
 def _runs(mask_1d: np.ndarray) -> list[tuple[int, int]]:
@@ -443,7 +442,7 @@ def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
     """Panels cut again along gutters that only show at full resolution (:func:`thin_gutter_split`),
     each part cut anew at the working scale by ``cut(box, out)`` (the X-Y cut, which appends the
     panels it finds to ``out``); not where a part is a caption box (:func:`_caption`, a band at
-    most ``CAPTION_DEPTH`` of the region deep) under an open panel's art. ``fine`` is the
+    most ``cfg.thin_caption`` of the region deep) under an open panel's art. ``fine`` is the
     full-size grey page, its paper's level, the working scale and the scan border trimmed (top,
     left)."""
     grey_full, level, scale, (top, left) = fine
@@ -458,7 +457,7 @@ def thin_cuts(boxes: list, fine: tuple, cfg: ClassicalConfig, cut) -> list:
             segments = thin_gutter_split(region, axis, cfg, scale) if region.size else []
             crop = grey_full[fy0:fy1, fx0:fx1]
             pieces = [crop[a:b] if axis == 1 else crop[:, a:b] for a, b in segments]
-            band = [b - a <= CAPTION_DEPTH * (segments[-1][1] - segments[0][0]) for a, b in segments]
+            band = [b - a <= cfg.thin_caption * (segments[-1][1] - segments[0][0]) for a, b in segments]
             if len(segments) < 2 or any(x and _caption(p) for x, p in zip(band, pieces, strict=True)):
                 continue  # a caption box under an open panel's art belongs to it
             base, shift = (fy0, top) if axis == 1 else (fx0, left)

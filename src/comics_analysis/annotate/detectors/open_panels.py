@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (work pixels)
 FACING = 0.5  # the open panel faces this share of the lettering box's side
-CAPTION_DEPTH = 0.12  # a caption box is at most this share of the page's shorter side deep
 FLAT, TINT = 0.6, 20  # a caption box's inside: this share within this many grey levels of its tint
 THIN = 6  # a frame line through a gutter is at most this many pixels wide (work scale)
 
@@ -45,7 +44,8 @@ def join_lettering(
     """``boxes`` with each lone box of lettering joined to the open panel that art links it to;
     ``frame_score`` says how framed a region's solid is (framed from ``cfg.frame_edge``)."""
     frames = [frame_score(ink[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes]
-    letters = [f >= cfg.frame_edge and _lettering(grey, b) for b, f in zip(boxes, frames, strict=True)]
+    depth = cfg.caption_depth
+    letters = [f >= cfg.frame_edge and _lettering(grey, b, depth) for b, f in zip(boxes, frames, strict=True)]
     out = list(boxes)
     gone: set[int] = set()
     for i, box in enumerate(boxes):
@@ -70,12 +70,13 @@ def _area(box: Box) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
-def _lettering(grey: np.ndarray, box: Box, margin: int = 4) -> bool:
+def _lettering(grey: np.ndarray, box: Box, depth: float, margin: int = 4) -> bool:
     """Whether a region is a caption box: a few lines of lettering deep (its shorter side at most
-    ``CAPTION_DEPTH`` of the page's shorter side), inside its frame a flat tint (``FLAT`` of it
-    within ``TINT`` grey levels of its median) holding lettering (:func:`.frames.lettered`)."""
+    ``depth``, ``cfg.caption_depth``, of the page's shorter side), inside its frame a flat tint
+    (``FLAT`` of it within ``TINT`` grey levels of its median) holding lettering
+    (:func:`.frames.lettered`)."""
     x0, y0, x1, y1 = box
-    if min(x1 - x0, y1 - y0) > CAPTION_DEPTH * min(grey.shape):
+    if min(x1 - x0, y1 - y0) > depth * min(grey.shape):
         return False  # a panel (a narrow one of a balloon and little art), not a caption box
     inside = grey[y0 + margin : y1 - margin, x0 + margin : x1 - margin]
     if inside.size == 0:
