@@ -95,7 +95,7 @@ def straighten(grey: np.ndarray, skew: float) -> np.ndarray:
         np.ascontiguousarray(grey),
         turn,
         (width, height),
-        flags=cv2.INTER_LINEAR,
+        flags=cv2.INTER_CUBIC,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=int(np.median(edge)),
     )
