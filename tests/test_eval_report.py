@@ -298,3 +298,21 @@ def test_panel_table_gets_kumiko_rows_only_when_its_result_exists(tmp_path):
         in (report)
     )
     assert "ours F1 0.907, AP50 0.807 (same run)" in report
+
+
+def test_robustness_rows_give_each_scan_its_change_from_the_pages_as_published():
+    from comics_analysis.benchmarks.robust import _panels_robust
+
+    book = {"f1": 0.9, "pages": 2, "truth": 4}
+    d = {
+        "scans": {
+            "as published": {"craphound-acbf": book, "pages": {}},
+            "tilt +1 deg": {"craphound-acbf": {**book, "f1": 0.85}},
+        }
+    }
+    rows = _panels_robust(d)
+    assert [r.benchmark for r in rows] == [
+        "Panels on the real dev pages, as published",
+        "Panels on the real dev pages, tilt +1 deg",
+    ]
+    assert rows[0].value == "Craphound 0.900" and rows[1].value == "Craphound 0.850 (-0.050)"

@@ -55,6 +55,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
 )
 from .kumiko import _panels_kumiko, kumiko_section
 from .lobo import lobo_rows
+from .robust import _panels_robust
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,12 @@ SOURCES: list[Source] = [
         _panels_kumiko,
         "python scripts/eval_kumiko.py --kumiko <Kumiko checkout>/kumiko --python <Python with opencv<5> "
         "--json docs/bench/panels-kumiko.json (docs/evaluation.md)",
+    ),
+    Source(
+        "panels-robust.json",
+        _panels_robust,
+        "python scripts/eval_panels_robust.py --json docs/bench/panels-robust.json",
+        required=False,
     ),
     Source(
         "panels-lobo.json",
