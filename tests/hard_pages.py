@@ -381,3 +381,58 @@ def title_page(text: str = "THE END", size=(1700, 2400), seed: int = 0) -> tuple
         art_panel(image, (m + 12, y + 12, w - m - 12, y + rh - 12), rng)
         truth.append((m, y, w - 2 * m, rh))
     return image, truth
+
+
+def open_skyline(size=(1700, 2400), seed: int = 0, alley: float = 0.035) -> tuple[Image.Image, list[Box]]:
+    """An open (borderless) panel across the top: hills and a row of buildings drawn in thin lines
+    standing on a dark ground, white sky above them; two of the buildings are ``alley`` of the
+    width apart, their upright walls two long parallel lines with sky-white paper between, as a
+    gutter's frame lines look (Balloon Dream page 24's kind). Below it, two rows of framed panels."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    margin, gutter = int(0.05 * w), int(0.018 * h)
+    inner_w = w - 2 * margin
+    top_h = int(0.2 * (h - 2 * margin))
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    x0, y0, x1, y1 = margin, margin, w - margin, margin + top_h
+    ground = y1 - int(0.08 * top_h)
+    line = max(2, w // 400)
+    # grey clouds in the sky, the first on the panel's top edge, the lowest down to the roofs; one
+    # over the gap between the middle buildings
+    for cx, cy in [(0.08, 0.1), (0.3, 0.28), (0.52, 0.33), (0.7, 0.25), (0.9, 0.36)]:
+        rx, ry = int(rng.uniform(0.05, 0.08) * inner_w), int(0.1 * top_h)
+        cx, cy = x0 + int(cx * inner_w), y0 + int(cy * top_h)
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=(150, 150, 150))
+    draw.polygon(  # hills on the left
+        [(x0, ground), (x0 + int(0.1 * inner_w), y0 + int(0.55 * top_h)), (x0 + int(0.22 * inner_w), ground)],
+        fill=(90, 90, 90),
+    )
+    walls = [(0.25, 0.5, 0.55), (0.5 + alley, 0.72, 0.45), (0.74 + alley, 1.0, 0.5)]  # left, right, roof
+    for left, right, roof in walls:
+        bx0, bx1 = x0 + int(left * inner_w), x0 + int(right * inner_w) - 1
+        by0 = y0 + int(roof * top_h)
+        draw.rectangle([bx0, by0, bx1, ground], fill="white", outline="black", width=line)
+        for wx in range(bx0 + 25 * w // 1700, bx1 - 30 * w // 1700, 45 * w // 1700):  # windows
+            for wy in range(by0 + 20 * h // 2400, ground - 30 * h // 2400, 40 * h // 2400):
+                draw.rectangle(
+                    [wx, wy, wx + 18 * w // 1700, wy + 20 * h // 2400], outline="black", width=line
+                )
+    draw.rectangle([x0, ground, x1 - 1, y1 - 1], fill=(40, 40, 40))  # the dark ground, full width
+    truth: list[Box] = [(x0, y0, x1 - x0, y1 - y0)]
+    rows_top = y1 + gutter
+    rh = (h - margin - rows_top - gutter) // 2
+    for r, cols in enumerate(([0.55, 0.45], [1.0])):
+        x = x0
+        for c in cols:
+            cw = int(c * inner_w) - (gutter if len(cols) > 1 else 0)
+            box = (x, rows_top + r * (rh + gutter), cw, rh)
+            tile = Image.new("RGB", (cw, rh), "white")
+            dense_art(ImageDraw.Draw(tile), (0, 0, cw, rh), rng)
+            image.paste(tile, box[:2])
+            draw.rectangle(
+                [box[0], box[1], box[0] + cw - 1, box[1] + rh - 1], outline="black", width=2 * line
+            )
+            truth.append(box)
+            x += cw + gutter
+    return image, truth

@@ -213,9 +213,10 @@ def _line_split(
             if not 2 <= b0 - a1 <= widest or fill[a1:b0].mean() > cfg.line_gap_fill:
                 continue
             # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
-            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
+            hidden = min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
                 pale[a1:b0].mean() >= cfg.hidden_paper
-            ):
+            )
+            if hidden and _ends_shown(lines, solid, (a0, a1), (b0, b1), axis):
                 cuts.append((a1, b0))
     segments, pos = [], 0
     for start, stop in cuts:
@@ -224,6 +225,26 @@ def _line_split(
             pos = stop
     segments.append((pos, n))
     return segments
+
+
+def _ends_shown(
+    lines: np.ndarray, solid: np.ndarray, first: tuple[int, int], second: tuple[int, int], axis: int
+) -> bool:
+    """Whether two long parallel lines (runs ``first`` and ``second`` of rows or columns of
+    ``lines``) bound a gutter, by their ends (the first and last tenth of the region): a gutter
+    opens into paper at an end where its frame lines show (the page's margin, another gutter). Two
+    upright walls of buildings standing in open art do not: where they show (on the ground) the
+    strip between them is closed, and it opens only at the end that neither reaches (the sky). A
+    figure or a balloon over one end of a true gutter leaves its open end with lines."""
+    strokes, body = (lines, solid) if axis == 1 else (lines.T, solid.T)  # one row per line along the region
+    n = strokes.shape[1]
+    end = max(3, n // 10)
+    ends = []
+    for part in (slice(0, end), slice(n - end, n)):
+        shown = strokes[first[0] : first[1], part].any() or strokes[second[0] : second[1], part].any()
+        ends.append((shown, body[first[1] : second[0], part].mean() < 0.5))
+    dangling = any(open_ and not shown for shown, open_ in ends)
+    return not dangling or any(open_ and shown for shown, open_ in ends)
 
 
 def _band_split(dark: np.ndarray, axis: int, cfg: ClassicalConfig) -> list[tuple[int, int]]:
