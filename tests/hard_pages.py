@@ -436,3 +436,49 @@ def open_skyline(size=(1700, 2400), seed: int = 0, alley: float = 0.035) -> tupl
             truth.append(box)
             x += cw + gutter
     return image, truth
+
+
+def text_article(size=(1700, 2400), seed: int = 0, columns: bool = True) -> tuple[Image.Image, list[Box]]:
+    """An interview page: a framed panel of art across the top, a title, then (``columns``) two
+    columns of paragraphs of small lettering on the paper, none of them framed (Craphound page 23's
+    kind: its ground truth counts each paragraph as a panel); a page number at the foot."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m = int(0.05 * w)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    art = (m, m, w - 2 * m, int(0.3 * h))
+    draw.rectangle([m, m, w - m - 1, m + art[3] - 1], fill=(215, 205, 180), outline="black", width=6)
+    art_panel(image, (m + 12, m + 12, w - m - 12, m + art[3] - 12), rng)
+    size_pt = max(8, h // 110)
+    draw.text(
+        (m, m + art[3] + size_pt), "THE AUTHOR ON THE BOOK", fill="black", font=font("bold", 2 * size_pt)
+    )
+    words = [
+        "the",
+        "story",
+        "comics",
+        "trunk",
+        "when",
+        "collection",
+        "found",
+        "my",
+        "of",
+        "a",
+        "in",
+        "cowboy",
+    ]
+    col_w = (w - 3 * m) // 2
+    for c in range(2 if columns else 0):
+        x, y = m + c * (col_w + m), m + art[3] + 4 * size_pt
+        while y < h - m - 3 * size_pt:
+            for k in range(int(rng.integers(4, 9))):  # a paragraph of lines, each nearly full width
+                line = " ".join(rng.choice(words, size=14))
+                face = "bold" if k == 0 else "sans"
+                draw.text((x, y), line, fill="black", font=font(face, size_pt))
+                y += int(1.3 * size_pt)
+                if y >= h - m - 3 * size_pt:
+                    break
+            y += int(1.3 * size_pt)  # a blank line between paragraphs
+    draw.text((w // 2, h - m), "79", fill="black", font=font("sans", size_pt))
+    return image, [art]

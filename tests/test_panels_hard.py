@@ -18,6 +18,7 @@ from hard_pages import (
     open_skyline,
     slanted_full_bleed,
     sparse_line_art_panel,
+    text_article,
     thin_gutter_borderless,
     title_page,
 )
@@ -175,3 +176,18 @@ def test_two_building_walls_with_sky_between_them_are_no_gutter_of_an_open_panel
         image, truth = variant(*open_skyline(size=size, seed=seed), kind)
         pred, matches = found(image, truth)
         assert len(pred) == 4 and len(matches) == 4 and min(m[2] for m in matches) > 0.95, size
+
+
+@pytest.mark.parametrize("kind", ["plain", "mirrored", "yellowed", "smaller"])
+def test_a_page_of_text_columns_under_one_panel_is_flagged(kind):
+    # an interview page: the art panel is found and the columns of lettering are dropped as text (no
+    # frame, no art), as they should be; but a ground truth may count each paragraph as a panel
+    # (Craphound page 23: 8 true, 1 found), so the page says that much ink lies outside every
+    # panel (before: no flag). The same page without the columns (a page number only) is not flagged
+    for size in ((1700, 2400), (830, 1170)):
+        image, truth = variant(*text_article(size=size), kind)
+        pred, matches = found(image, truth)
+        assert len(matches) == 1 and "panels:ink_outside" in page_flags(image, pred), size
+        image, truth = variant(*text_article(size=size, columns=False), kind)
+        pred, matches = found(image, truth)
+        assert len(pred) == len(matches) == 1 and "panels:ink_outside" not in page_flags(image, pred), size
