@@ -20,6 +20,7 @@ from hard_pages import (
     sparse_line_art_panel,
     text_article,
     thin_gutter_borderless,
+    thin_slanted_gutter,
     title_page,
 )
 
@@ -191,3 +192,18 @@ def test_a_page_of_text_columns_under_one_panel_is_flagged(kind):
         image, truth = variant(*text_article(size=size, columns=False), kind)
         pred, matches = found(image, truth)
         assert len(pred) == len(matches) == 1 and "panels:ink_outside" not in page_flags(image, pred), size
+
+
+@pytest.mark.parametrize("kind", ["plain", "mirrored", "yellowed", "smaller"])
+@pytest.mark.parametrize(("lean", "left"), [(0.13, False), (0.15, True)])
+def test_a_thin_gutter_leaning_further_than_eight_percent_is_cut_when_nothing_else_divides(kind, lean, left):
+    # Tencho Isoro pages 38 and 39: a thin manga gutter leaning by 13-15% of its row's height, its
+    # paper enclosed (snowflakes over its ends): no straight cut, no separate shapes, and a lean
+    # past the 8% a slanted gutter is first looked for with. Before: the row was one panel (4 found)
+    for size in ((830, 1170), (1700, 2400)):
+        image, truth = variant(*thin_slanted_gutter(size=size, lean=lean, left=left), kind)
+        pred, matches = found(image, truth)
+        assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9, size
+    off = dataclasses.replace(ClassicalConfig(), wide_slant=0.0)
+    image, truth = thin_slanted_gutter(lean=lean, left=left)
+    assert len(found(image, truth, off)[0]) == 4

@@ -15,7 +15,8 @@ gutter that one balloon crosses over up to 80% of its length (the gutter shows i
 pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
 shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
 with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
-open at the working scale) is cleared and the region's separate shapes become panels. Last,
+open at the working scale) is cleared and the region's separate shapes become panels (when nothing at all divides a region,
+one leaning by up to 16%, 64 px, is looked for last). Last,
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
 the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`);
 failing that, framed panels drawn over their neighbours are found as closed frames and the region
@@ -112,6 +113,7 @@ class ClassicalConfig:
     faint_cover: float = 0.85  # ... and it spans this share of the region
     balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
     slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
+    wide_slant: float = 0.16  # ... or this, when nothing else divides the region (0: none)
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
     frame_line: float = 0.15  # a frame line between abutting panels: this share of the region's shorter side
     frame_rect: float = 0.75  # ... and each panel it leaves fills this share of its box
@@ -338,7 +340,24 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         masks = {"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}
         if cfg.layers and thin is not None and layered(masks, box, cfg, framed, _xy_cut, depth, out):
             return  # panels drawn over their neighbours
+        wide = cfg.slant > 0 and cfg.wide_slant > 0  # last: a gutter leaning further, cleared
+        if wide and _wide_slant(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg):
+            for a, b, c, d in _blobs(region, cfg):
+                _xy_cut(ink, dark, paper, light, thin, (x0 + a, y0 + b, x0 + c, y0 + d), cfg, depth + 1, out)
+            return
     out.append(box)
+
+
+def _wide_slant(region: np.ndarray, dark: np.ndarray, light: np.ndarray, cfg: ClassicalConfig) -> bool:
+    """Whether clearing a slanted gutter leaning by up to ``wide_slant`` leaves separate shapes
+    in ``region`` (cleared then; left as it was otherwise)."""
+    saved = region.copy()
+    if _carve_slanted(region, dark, light, dataclasses.replace(cfg, slant=cfg.wide_slant)) and _blobs(
+        region, cfg
+    ):
+        return True
+    region[:] = saved
+    return False
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:

@@ -301,7 +301,7 @@ def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: 
         if h < 40 or w < 2 * cfg.min_side_px:
             continue
         best = None
-        reach = max(2, min(int(cfg.slant * h), 32))  # at most 32 px (4% of the page height)
+        reach = max(2, min(int(cfg.slant * h), int(cfg.slant * 400)))  # 32 px at 8% (4% of the page)
         thick = cv2.dilate(drk.astype(np.uint8), np.ones((1, 2), np.uint8))
         lines_cum = np.vstack([np.zeros((1, w)), np.cumsum(thick, axis=0)])
         paper_cum = np.vstack([np.zeros((1, w)), np.cumsum(pap, axis=0)])
