@@ -512,3 +512,31 @@ def thin_slanted_gutter(
     for x, y in ((split + shift, t + 2 * r), (split - shift, b - 2 * r)):
         draw.ellipse([x - r, y - r, x + r, y + r], fill=(190, 190, 190))
     return image, [_box(poly) for poly in polys]
+
+
+def staggered_columns(
+    size=(1700, 2400), seed: int = 0, overlap: float = 0.004
+) -> tuple[Image.Image, list[Box]]:
+    """Two columns of framed panels whose gutters do not line up (a tall panel beside a short one
+    on top, then the other way round), abutting with no gutter between the columns: each panel of
+    the right column is drawn over the left one's edge, the second panel of the left column over the
+    right one's (by ``overlap`` of the width); a full-width panel below (Craphound page 12's kind).
+    No straight gutter crosses the top of the page; each column's gutter runs in from its side, and
+    its two frame lines look like those of a gutter that the other column's art hides."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, gap = int(0.05 * w), int(0.02 * h)
+    ih, c, o = h - 2 * m, int(0.53 * w), max(2, int(overlap * w))
+    boxes = [
+        (m, m, c, m + int(0.45 * ih)),  # drawn in this order: later ones over earlier ones' edges
+        (c - o, m + int(0.06 * ih), w - m, m + int(0.3 * ih)),
+        (c - o, m + int(0.3 * ih) + gap, w - m, m + int(0.75 * ih)),
+        (m, m + int(0.45 * ih) + gap, c + 2 * o, m + int(0.75 * ih)),
+        (m, m + int(0.75 * ih) + gap, w - m, h - m),
+    ]
+    image = Image.new("RGB", size, "white")
+    line = max(3, round(0.0025 * h))
+    for x0, y0, x1, y1 in boxes:
+        art_panel(image, (x0, y0, x1, y1), rng, tone=int(rng.integers(120, 200)))
+        ImageDraw.Draw(image).rectangle([x0, y0, x1 - 1, y1 - 1], outline="black", width=line)
+    return image, [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]

@@ -18,6 +18,7 @@ from hard_pages import (
     open_skyline,
     slanted_full_bleed,
     sparse_line_art_panel,
+    staggered_columns,
     text_article,
     thin_gutter_borderless,
     thin_slanted_gutter,
@@ -207,3 +208,17 @@ def test_a_thin_gutter_leaning_further_than_eight_percent_is_cut_when_nothing_el
     off = dataclasses.replace(ClassicalConfig(), wide_slant=0.0)
     image, truth = thin_slanted_gutter(lean=lean, left=left)
     assert len(found(image, truth, off)[0]) == 4
+
+
+@pytest.mark.parametrize("kind", ["plain", "mirrored", "yellowed", "smaller"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_two_abutting_columns_whose_gutters_do_not_line_up_are_cut_where_the_gutters_stop(kind, seed):
+    # Craphound page 12: no straight gutter crosses the top of the page; each column's gutter runs
+    # in from its side and stops at the other column's frame. Before: a column's gutter (two frame
+    # lines, the other column's art taken for a figure over them) was cut across the other column
+    for size in ((1700, 2400), (830, 1170)):
+        image, truth = variant(*staggered_columns(size=size, seed=seed), kind)
+        pred, matches = found(image, truth)
+        assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9, size
+    image, truth = staggered_columns(seed=seed)
+    assert len(found(image, truth, dataclasses.replace(ClassicalConfig(), staggered=False))[1]) == 4
