@@ -68,6 +68,7 @@ from .gutters import (
     gutter_bands,
     gutter_width,
     thin_cuts,
+    wide_carve,
 )
 from .layers import layered
 from .open_panels import join_lettering, tall_first
@@ -354,23 +355,11 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         if cfg.layers and thin is not None and layered(masks, box, cfg, framed, _xy_cut, depth, out):
             return  # panels drawn over their neighbours
         wide = cfg.slant > 0 and cfg.wide_slant > 0  # last: a gutter leaning further, cleared
-        if wide and _wide_slant(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg):
+        if wide and wide_carve(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg, _blobs):
             for a, b, c, d in _blobs(region, cfg):
                 _xy_cut(ink, dark, paper, light, thin, (x0 + a, y0 + b, x0 + c, y0 + d), cfg, depth + 1, out)
             return
     out.append(box)
-
-
-def _wide_slant(region: np.ndarray, dark: np.ndarray, light: np.ndarray, cfg: ClassicalConfig) -> bool:
-    """Whether clearing a slanted gutter leaning by up to ``wide_slant`` leaves separate shapes
-    in ``region`` (cleared then; left as it was otherwise)."""
-    saved = region.copy()
-    if _carve_slanted(region, dark, light, dataclasses.replace(cfg, slant=cfg.wide_slant)) and _blobs(
-        region, cfg
-    ):
-        return True
-    region[:] = saved
-    return False
 
 
 def _blobs(solid: np.ndarray, cfg: ClassicalConfig) -> list[tuple[int, int, int, int]]:
