@@ -381,3 +381,162 @@ def title_page(text: str = "THE END", size=(1700, 2400), seed: int = 0) -> tuple
         art_panel(image, (m + 12, y + 12, w - m - 12, y + rh - 12), rng)
         truth.append((m, y, w - 2 * m, rh))
     return image, truth
+
+
+def open_skyline(size=(1700, 2400), seed: int = 0, alley: float = 0.035) -> tuple[Image.Image, list[Box]]:
+    """An open (borderless) panel across the top: hills and a row of buildings drawn in thin lines
+    standing on a dark ground, white sky above them; two of the buildings are ``alley`` of the
+    width apart, their upright walls two long parallel lines with sky-white paper between, as a
+    gutter's frame lines look (Balloon Dream page 24's kind). Below it, two rows of framed panels."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    margin, gutter = int(0.05 * w), int(0.018 * h)
+    inner_w = w - 2 * margin
+    top_h = int(0.2 * (h - 2 * margin))
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    x0, y0, x1, y1 = margin, margin, w - margin, margin + top_h
+    ground = y1 - int(0.08 * top_h)
+    line = max(2, w // 400)
+    # grey clouds in the sky, the first on the panel's top edge, the lowest down to the roofs; one
+    # over the gap between the middle buildings
+    for cx, cy in [(0.08, 0.1), (0.3, 0.28), (0.52, 0.33), (0.7, 0.25), (0.9, 0.36)]:
+        rx, ry = int(rng.uniform(0.05, 0.08) * inner_w), int(0.1 * top_h)
+        cx, cy = x0 + int(cx * inner_w), y0 + int(cy * top_h)
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=(150, 150, 150))
+    draw.polygon(  # hills on the left
+        [(x0, ground), (x0 + int(0.1 * inner_w), y0 + int(0.55 * top_h)), (x0 + int(0.22 * inner_w), ground)],
+        fill=(90, 90, 90),
+    )
+    walls = [(0.25, 0.5, 0.55), (0.5 + alley, 0.72, 0.45), (0.74 + alley, 1.0, 0.5)]  # left, right, roof
+    for left, right, roof in walls:
+        bx0, bx1 = x0 + int(left * inner_w), x0 + int(right * inner_w) - 1
+        by0 = y0 + int(roof * top_h)
+        draw.rectangle([bx0, by0, bx1, ground], fill="white", outline="black", width=line)
+        for wx in range(bx0 + 25 * w // 1700, bx1 - 30 * w // 1700, 45 * w // 1700):  # windows
+            for wy in range(by0 + 20 * h // 2400, ground - 30 * h // 2400, 40 * h // 2400):
+                draw.rectangle(
+                    [wx, wy, wx + 18 * w // 1700, wy + 20 * h // 2400], outline="black", width=line
+                )
+    draw.rectangle([x0, ground, x1 - 1, y1 - 1], fill=(40, 40, 40))  # the dark ground, full width
+    truth: list[Box] = [(x0, y0, x1 - x0, y1 - y0)]
+    rows_top = y1 + gutter
+    rh = (h - margin - rows_top - gutter) // 2
+    for r, cols in enumerate(([0.55, 0.45], [1.0])):
+        x = x0
+        for c in cols:
+            cw = int(c * inner_w) - (gutter if len(cols) > 1 else 0)
+            box = (x, rows_top + r * (rh + gutter), cw, rh)
+            tile = Image.new("RGB", (cw, rh), "white")
+            dense_art(ImageDraw.Draw(tile), (0, 0, cw, rh), rng)
+            image.paste(tile, box[:2])
+            draw.rectangle(
+                [box[0], box[1], box[0] + cw - 1, box[1] + rh - 1], outline="black", width=2 * line
+            )
+            truth.append(box)
+            x += cw + gutter
+    return image, truth
+
+
+def text_article(size=(1700, 2400), seed: int = 0, columns: bool = True) -> tuple[Image.Image, list[Box]]:
+    """An interview page: a framed panel of art across the top, a title, then (``columns``) two
+    columns of paragraphs of small lettering on the paper, none of them framed (Craphound page 23's
+    kind: its ground truth counts each paragraph as a panel); a page number at the foot."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m = int(0.05 * w)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    art = (m, m, w - 2 * m, int(0.3 * h))
+    draw.rectangle([m, m, w - m - 1, m + art[3] - 1], fill=(215, 205, 180), outline="black", width=6)
+    art_panel(image, (m + 12, m + 12, w - m - 12, m + art[3] - 12), rng)
+    size_pt = max(8, h // 110)
+    draw.text(
+        (m, m + art[3] + size_pt), "THE AUTHOR ON THE BOOK", fill="black", font=font("bold", 2 * size_pt)
+    )
+    words = [
+        "the",
+        "story",
+        "comics",
+        "trunk",
+        "when",
+        "collection",
+        "found",
+        "my",
+        "of",
+        "a",
+        "in",
+        "cowboy",
+    ]
+    col_w = (w - 3 * m) // 2
+    for c in range(2 if columns else 0):
+        x, y = m + c * (col_w + m), m + art[3] + 4 * size_pt
+        while y < h - m - 3 * size_pt:
+            for k in range(int(rng.integers(4, 9))):  # a paragraph of lines, each nearly full width
+                line = " ".join(rng.choice(words, size=14))
+                face = "bold" if k == 0 else "sans"
+                draw.text((x, y), line, fill="black", font=font(face, size_pt))
+                y += int(1.3 * size_pt)
+                if y >= h - m - 3 * size_pt:
+                    break
+            y += int(1.3 * size_pt)  # a blank line between paragraphs
+    draw.text((w // 2, h - m), "79", fill="black", font=font("sans", size_pt))
+    return image, [art]
+
+
+def thin_slanted_gutter(
+    size=(830, 1170), seed: int = 0, lean: float = 0.13, left: bool = False
+) -> tuple[Image.Image, list[Box]]:
+    """A manga page of framed panels (one, two, two) whose last row is parted by a thin gutter
+    (0.6% of the page's height: about 5 px at the detector's working height) leaning by ``lean`` of
+    the row's height (``left``: the other way), a grey snowflake over each of its ends: its paper
+    is enclosed, no gutter's at the working scale (Tencho Isoro pages 38 and 39's kind: 13%)."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, g, thin = int(0.06 * w), int(0.02 * w), max(3, round(0.006 * h))
+    image = Image.new("RGB", size, "white")
+    rows = [(m, m + int(0.3 * h)), (m + int(0.3 * h) + g, m + int(0.58 * h)), (m + int(0.58 * h) + g, h - m)]
+    polys = [[(m, rows[0][0]), (w - m, rows[0][0]), (w - m, rows[0][1]), (m, rows[0][1])]]
+    t, b = rows[1]
+    polys += [[(m, t), (0.45 * w - g / 2, t), (0.45 * w - g / 2, b), (m, b)]]
+    polys += [[(0.45 * w + g / 2, t), (w - m, t), (w - m, b), (0.45 * w + g / 2, b)]]
+    t, b = rows[2]
+    shift = (-1 if left else 1) * lean * (b - t) / 2
+    split = 0.55 * w
+    polys += [[(m, t), (split + shift - thin / 2, t), (split - shift - thin / 2, b), (m, b)]]
+    polys += [[(split + shift + thin / 2, t), (w - m, t), (w - m, b), (split - shift + thin / 2, b)]]
+    for poly in polys:
+        _frame(image, poly, rng, line=max(2, round(0.002 * h)))
+    draw = ImageDraw.Draw(image)
+    r = 0.012 * h
+    for x, y in ((split + shift, t + 2 * r), (split - shift, b - 2 * r)):
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=(190, 190, 190))
+    return image, [_box(poly) for poly in polys]
+
+
+def staggered_columns(
+    size=(1700, 2400), seed: int = 0, overlap: float = 0.004
+) -> tuple[Image.Image, list[Box]]:
+    """Two columns of framed panels whose gutters do not line up (a tall panel beside a short one
+    on top, then the other way round), abutting with no gutter between the columns: each panel of
+    the right column is drawn over the left one's edge, the second panel of the left column over the
+    right one's (by ``overlap`` of the width); a full-width panel below (Craphound page 12's kind).
+    No straight gutter crosses the top of the page; each column's gutter runs in from its side, and
+    its two frame lines look like those of a gutter that the other column's art hides."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    m, gap = int(0.05 * w), int(0.02 * h)
+    ih, c, o = h - 2 * m, int(0.53 * w), max(2, int(overlap * w))
+    boxes = [
+        (m, m, c, m + int(0.45 * ih)),  # drawn in this order: later ones over earlier ones' edges
+        (c - o, m + int(0.06 * ih), w - m, m + int(0.3 * ih)),
+        (c - o, m + int(0.3 * ih) + gap, w - m, m + int(0.75 * ih)),
+        (m, m + int(0.45 * ih) + gap, c + 2 * o, m + int(0.75 * ih)),
+        (m, m + int(0.75 * ih) + gap, w - m, h - m),
+    ]
+    image = Image.new("RGB", size, "white")
+    line = max(3, round(0.0025 * h))
+    for x0, y0, x1, y1 in boxes:
+        art_panel(image, (x0, y0, x1, y1), rng, tone=int(rng.integers(120, 200)))
+        ImageDraw.Draw(image).rectangle([x0, y0, x1 - 1, y1 - 1], outline="black", width=line)
+    return image, [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]

@@ -16,6 +16,10 @@ detector, and returns ``quality.flags`` entries:
 - ``panels:gutter_inside``: a panel (not the whole page) holds a strip of the page's gutter, with
   solid on both sides of it, across a good part of it: two panels taken as one (interlocking
   panels, or a neighbour's frame hidden by art);
+- ``panels:ink_outside``: art or lettering over ``OUTSIDE_SHARE`` of the page lies outside every
+  panel (lettering closed into blocks, specks and stray balloons left out): panels missed, or a
+  page of text (an article, an interview, a letters page) whose columns a reader or a ground
+  truth may count as panels;
 - ``paper:unusual_tone``: the paper around the panels is neither white nor black (tinted,
   yellowed, grey: the gutter colour was estimated, and may be wrong);
 - ``text:outside_panels``: lettered text outside every panel.
@@ -43,6 +47,9 @@ FRAME_MARGIN = 0.1  # ... and lies this share of the page's side away from its e
 STRIP_LENGTH = 0.3  # a gutter strip inside a panel runs over this share of the panel's side
 STRIP_PANEL = 0.1  # ... of a panel holding at least this share of the page
 STRIP_WIDTH = 0.015  # ... and is this share of the page's height wide at least (a gutter, not a gap in art)
+OUTSIDE_SHARE = 0.15  # ink (lettering closed into blocks) outside every panel over this share of the page
+OUTSIDE_CLOSE = 0.012  # ... lettering closed across gaps this share of the page's height
+OUTSIDE_PIECE = 0.01  # ... pieces under this share of the page (a balloon, a page number) left out
 
 
 def _grey(image, height: int = WORK_HEIGHT) -> np.ndarray:
@@ -162,6 +169,34 @@ def _overlap(a: Box, b: Box) -> float:
     return w * h / max(1e-9, min(a[2] * a[3], b[2] * b[3]))
 
 
+def ink_outside(image, panels: Sequence[Box]) -> bool:
+    """Whether the page's solid (what is not its gutter, :func:`.detectors.classical.solid_mask`),
+    closed across gaps of ``OUTSIDE_CLOSE`` of the page's height so that lines of lettering make
+    blocks, covers ``OUTSIDE_SHARE`` of the page outside every panel, counting pieces of
+    ``OUTSIDE_PIECE`` of the page or more (a balloon over the margin, a page number, a signature
+    are no such piece)."""
+    import cv2
+
+    height = image.height if isinstance(image, Image.Image) else np.asarray(image).shape[0]
+    grey = _grey(image, FRAME_HEIGHT).astype(np.uint8)
+    level = gutter_level(grey)
+    if level is None:
+        return False
+    h, w = grey.shape
+    k = max(3, round(OUTSIDE_CLOSE * h))
+    solid = cv2.morphologyEx(
+        solid_mask(grey, level, 40).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8)
+    )
+    scale = h / height
+    for x, y, bw, bh in panels:
+        solid[
+            int(y * scale) : int(np.ceil((y + bh) * scale)), int(x * scale) : int(np.ceil((x + bw) * scale))
+        ] = 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    pieces = [s[4] for s in stats[1:] if s[4] >= OUTSIDE_PIECE * h * w]
+    return sum(pieces) >= OUTSIDE_SHARE * h * w
+
+
 def paper_tone_unusual(image) -> bool:
     """Paper (the gutter colour) found, and neither white nor black."""
     level = gutter_level(_grey(image).astype(np.uint8))
@@ -190,6 +225,8 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
         flags.append("panels:overlap")
     if panels and not whole and has_inner_gutter(image, panels):
         flags.append("panels:gutter_inside")
+    if panels and ink_outside(image, panels):
+        flags.append("panels:ink_outside")
     if paper_tone_unusual(image):
         flags.append("paper:unusual_tone")
     if any(t.get("panel", -1) < 0 for t in texts):

@@ -15,7 +15,8 @@ gutter that one balloon crosses over up to 80% of its length (the gutter shows i
 pieces at its ends, the obstruction is of the paper's colour) is cut last, on the axis where it
 shows most. When nothing straight divides a region, a slanted gutter drawn as two thin frame lines
 with paper between them (leaning by up to 8% of its length, 32 px at most; too thin to stay
-open at the working scale) is cleared and the region's separate shapes become panels. Last,
+open at the working scale) is cleared and the region's separate shapes become panels (when nothing
+at all divides a region, one leaning by up to 16%, 64 px, is looked for last). Last,
 panels that abut or overlap with no gutter at all (a pinwheel, a panel drawn over the corner of
 the next: no straight cut divides them) are separated by their thin frame lines (:mod:`.frames`);
 failing that, framed panels drawn over their neighbours are found as closed frames and the region
@@ -29,6 +30,8 @@ pieces dropped as lettering or specks are grouped again between the panels kept:
 drawn in long thin strokes is a borderless panel of sparse line art (:mod:`.sparse`). A page
 with no paper around it (full bleed) is one panel, or the cells that its gutters drawn as two
 frame lines leave, at any slant (:mod:`.bleed`).
+Two columns abutting with no gutter between them, whose gutters do not line up, are cut where
+their gutters stop, before two frame lines are looked for (:mod:`.pinwheel`).
 The gutter finders live in :mod:`.gutters`. A second pass looks for framed insets (art inside a
 rectangular frame of straight lines; faces and round outlines are not insets) inside each panel;
 an inset of the layout sits in a corner of its panel (a framed picture in the middle of the art, a
@@ -65,9 +68,11 @@ from .gutters import (
     gutter_bands,
     gutter_width,
     thin_cuts,
+    wide_carve,
 )
 from .layers import layered
 from .open_panels import join_lettering, tall_first
+from .pinwheel import staggered_cut
 from .skew import page_skew, straighten, tilted_box
 from .sparse import line_art_panels
 
@@ -113,6 +118,8 @@ class ClassicalConfig:
     faint_cover: float = 0.85  # ... and it spans this share of the region
     balloon_share: float = 0.4  # a region this much one convex balloon is lettering, not a panel
     slant: float = 0.08  # a slanted gutter leans by up to this share of its length (0: none)
+    wide_slant: float = 0.16  # ... or this, when nothing else divides the region (0: none)
+    staggered: bool = True  # two columns whose gutters do not line up, cut where their gutters stop
     band_cover: float = 0.97  # a black band this dark along a region (light paper only) is a gutter
     frame_line: float = 0.15  # a frame line between abutting panels: this share of the region's shorter side
     frame_rect: float = 0.75  # ... and each panel it leaves fills this share of its box
@@ -277,9 +284,18 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
     region = ink[y0:y1, x0:x1]
     if depth < cfg.max_depth:
         framed = _frame_score(region) >= cfg.frame_edge
-        for splitter in ("fill", "band", "lines", "edge", "faint edge"):
+        for splitter in ("fill", "band", "staggered", "lines", "edge", "faint edge"):
             if splitter.endswith("edge") and framed:
                 continue  # a framed panel keeps its inner lines (art, insets)
+            if splitter == "staggered":  # two columns abutting, their gutters not lined up
+                pieces = staggered_cut(region, dark[y0:y1, x0:x1], cfg) if cfg.staggered else []
+                for a, b, c, d in pieces:
+                    _xy_cut(
+                        ink, dark, paper, light, thin, (x0 + a, y0 + b, x0 + c, y0 + d), cfg, depth + 1, out
+                    )
+                if pieces:
+                    return
+                continue
             for axis in (1, 0):  # rows first (horizontal gutters), then columns
                 if splitter == "fill":
                     segments = _split(region.mean(axis=axis), cfg, solid=region if axis == 1 else region.T)
@@ -349,6 +365,11 @@ def _xy_cut(ink, dark, paper, light, thin, box, cfg: ClassicalConfig, depth: int
         masks = {"ink": ink, "dark": dark, "paper": paper, "light": light, "thin": thin}
         if cfg.layers and thin is not None and layered(masks, box, cfg, framed, _xy_cut, depth, out):
             return  # panels drawn over their neighbours
+        wide = cfg.slant > 0 and cfg.wide_slant > 0  # last: a gutter leaning further, cleared
+        if wide and wide_carve(region, dark[y0:y1, x0:x1], light[y0:y1, x0:x1], cfg, _blobs):
+            for a, b, c, d in _blobs(region, cfg):
+                _xy_cut(ink, dark, paper, light, thin, (x0 + a, y0 + b, x0 + c, y0 + d), cfg, depth + 1, out)
+            return
     out.append(box)
 
 

@@ -8,6 +8,7 @@ when ``axis`` is 1, columns when it is 0), one segment when it finds none. See
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import TYPE_CHECKING
 
@@ -212,9 +213,10 @@ def _line_split(
             if not 2 <= b0 - a1 <= widest or fill[a1:b0].mean() > cfg.line_gap_fill:
                 continue
             # lines mostly hidden: only balloons (paper) may hide them, not art of other panels
-            if min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
+            hidden = min(cover[a0:a1].max(), cover[b0:b1].max()) >= cfg.line_cover or (
                 pale[a1:b0].mean() >= cfg.hidden_paper
-            ):
+            )
+            if hidden and _ends_shown(lines, solid, (a0, a1), (b0, b1), axis):
                 cuts.append((a1, b0))
     segments, pos = [], 0
     for start, stop in cuts:
@@ -223,6 +225,26 @@ def _line_split(
             pos = stop
     segments.append((pos, n))
     return segments
+
+
+def _ends_shown(
+    lines: np.ndarray, solid: np.ndarray, first: tuple[int, int], second: tuple[int, int], axis: int
+) -> bool:
+    """Whether two long parallel lines (runs ``first`` and ``second`` of rows or columns of
+    ``lines``) bound a gutter, by their ends (the first and last tenth of the region): a gutter
+    opens into paper at an end where its frame lines show (the page's margin, another gutter). Two
+    upright walls of buildings standing in open art do not: where they show (on the ground) the
+    strip between them is closed, and it opens only at the end that neither reaches (the sky). A
+    figure or a balloon over one end of a true gutter leaves its open end with lines."""
+    strokes, body = (lines, solid) if axis == 1 else (lines.T, solid.T)  # one row per line along the region
+    n = strokes.shape[1]
+    end = max(3, n // 10)
+    ends = []
+    for part in (slice(0, end), slice(n - end, n)):
+        shown = strokes[first[0] : first[1], part].any() or strokes[second[0] : second[1], part].any()
+        ends.append((shown, body[first[1] : second[0], part].mean() < 0.5))
+    dangling = any(open_ and not shown for shown, open_ in ends)
+    return not dangling or any(open_ and shown for shown, open_ in ends)
 
 
 def _band_split(dark: np.ndarray, axis: int, cfg: ClassicalConfig) -> list[tuple[int, int]]:
@@ -267,25 +289,53 @@ def _sheared_cover(cum: np.ndarray, d: int) -> np.ndarray:
     return (picked * inside).sum(axis=0) / h
 
 
-def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: ClassicalConfig) -> bool:
+def gap_at_ends(light: np.ndarray, margin: int, depth: float = 0.05, widest: int = 8) -> bool:
+    """Whether a thin strip of paper between two lines of something else (1 to ``widest``
+    pixels, ``margin`` in from the sides) shows in the first and in the last ``depth`` of a
+    region's rows (3 at least): where a gutter crossing it from top to bottom, at any slant,
+    meets its ends (a framed panel's ends are its frame, not paper, all along)."""
+    h, w = light.shape
+    rows = max(3, int(depth * h))
+
+    def shows(band: range) -> bool:
+        for y in band:
+            for a, b in _runs(light[y]):
+                if 1 <= b - a <= widest and margin <= a and b <= w - margin:
+                    return True  # a run inside the row has something else on both sides
+        return False
+
+    return h > 2 * rows and shows(range(rows)) and shows(range(h - rows, h))
+
+
+def _carve_slanted(
+    solid: np.ndarray,
+    dark: np.ndarray,
+    paper: np.ndarray,
+    cfg: ClassicalConfig,
+    beyond: float = 0.0,
+    axes: tuple[int, ...] = (0, 1),
+) -> bool:
     """Find a slanted gutter drawn as two thin frame lines with a strip of paper between them
     (a line leaning by up to ``slant`` of the region's height, either way), running the whole
-    height or width of the region; clear it (lines and strip) in ``solid`` and return True."""
+    height or width of the region; clear it (lines and strip) in ``solid`` and return True. With
+    ``beyond``, only leans past that share (searched already) are tried; ``axes``: 0 for
+    near-vertical gutters, 1 for near-horizontal ones."""
     import cv2
 
-    for axis in (0, 1):  # near-vertical gutters, then near-horizontal ones
+    for axis in axes:  # near-vertical gutters, then near-horizontal ones
         sol, drk, pap = (solid, dark, paper) if axis == 0 else (solid.T, dark.T, paper.T)
         h, w = sol.shape
         if h < 40 or w < 2 * cfg.min_side_px:
             continue
         best = None
-        reach = max(2, min(int(cfg.slant * h), 32))  # at most 32 px (4% of the page height)
+        reach = max(2, min(int(cfg.slant * h), int(cfg.slant * 400)))  # 32 px at 8% (4% of the page)
+        skip = min(int(beyond * h), int(beyond * 400))
         thick = cv2.dilate(drk.astype(np.uint8), np.ones((1, 2), np.uint8))
         lines_cum = np.vstack([np.zeros((1, w)), np.cumsum(thick, axis=0)])
         paper_cum = np.vstack([np.zeros((1, w)), np.cumsum(pap, axis=0)])
         for d in range(-reach, reach + 1, 2):  # lines thickened by a pixel: every other slant
-            if d == 0:
-                continue  # straight lines are the other splitters' job
+            if d == 0 or abs(d) <= skip:
+                continue  # straight lines are the other splitters' job (and leans searched already)
             cover = _sheared_cover(lines_cum, d)
             strip = _sheared_cover(paper_cum, d)
             for (a0, a1), (b0, b1) in itertools.pairwise(_runs(cover >= cfg.line_cover)):
@@ -301,6 +351,21 @@ def _carve_slanted(solid: np.ndarray, dark: np.ndarray, paper: np.ndarray, cfg: 
             for y in range(h):
                 view[y, max(0, a0 + shift[y]) : min(w, b1 + shift[y])] = False
             return True
+    return False
+
+
+def wide_carve(region: np.ndarray, dark: np.ndarray, light: np.ndarray, cfg: ClassicalConfig, blobs) -> bool:
+    """Whether clearing a slanted gutter leaning past ``slant``, by up to ``wide_slant``, leaves
+    separate shapes (``blobs(region, cfg)``) in ``region``: cleared then; left as it was otherwise.
+    Only looked for along an axis where a thin strip of paper shows at both ends of the region."""
+    axes = tuple(a for a, view in enumerate((light, light.T)) if gap_at_ends(view, cfg.min_side_px))
+    if not axes:
+        return False
+    saved = region.copy()
+    wide = dataclasses.replace(cfg, slant=cfg.wide_slant)
+    if _carve_slanted(region, dark, light, wide, beyond=cfg.slant, axes=axes) and blobs(region, cfg):
+        return True
+    region[:] = saved
     return False
 
 
