@@ -3,15 +3,16 @@ randomized parameters and exact ground-truth panel boxes.
 
 :func:`make_hard_page` draws one page of a kind (:data:`HARD_KINDS`) from a seed: page size (1000-
 2600 px tall), paper tone (white, tinted, or yellowed up to a Golden-Age scan's median grey ~183,
-with scan noise and an uneven tone), gutter width (2-40 px), frame line width, panel count (3-9),
-art style and reading direction (ltr / rtl: the order of the true panels) are all drawn from the
-seed, so the same (kind, seed) gives the same pixels on every run, and a rule fitted to one page
+with scan noise and an uneven tone), gutter width (2-40 px), frame line width (2-8 px at 1600 px
+tall, in proportion), panel count (3-9), art style and reading direction (ltr / rtl: the order of
+the true panels) are all drawn from the seed, so the same (kind, seed) gives the same pixels on every run, and a rule fitted to one page
 is caught by the next. The kinds:
 
 - ``yellowed``: framed panels on yellowed Golden-Age paper (median grey 172-196), noisy, blotchy;
 - ``black_gutters``: panels on black paper (no frames to see);
 - ``thin_gutters``: gutters 2-6 px wide, framed or borderless panels;
-- ``interlocking``: framed panels, one drawn over a neighbour's corner or side (boxes overlap);
+- ``interlocking``: framed panels, one drawn over part of a panel of the next row (boxes overlap:
+  no straight cut parts them) or over the side of its neighbour in the row (no gutter between);
 - ``open_panels``: one or two unframed panels of sparse line art among framed ones;
 - ``balloons_across``: balloons and caption boxes straddling the gutters;
 - ``borderless``: dense art, no frames;
@@ -52,7 +53,7 @@ HARD_KINDS: dict[str, str] = {
     "yellowed": "framed panels on yellowed Golden-Age paper (median grey 172-196), scan noise",
     "black_gutters": "panels on black paper",
     "thin_gutters": "gutters 2-6 px wide, framed or borderless panels",
-    "interlocking": "a framed panel drawn over its neighbour's corner or side",
+    "interlocking": "a framed panel drawn over part of the row below (boxes overlap) or its neighbour's side",
     "open_panels": "unframed panels of sparse line art among framed ones",
     "balloons_across": "balloons and captions across the gutters",
     "borderless": "dense art with no frames",
@@ -76,7 +77,7 @@ class HardParams:
     direction: str
     cells: int  # panels of the layout before insets / open panels change them
     gutter: int  # px between neighbouring panels
-    line: int  # frame line width, px
+    line: int  # frame line width, px: 2-8 at 1600 px tall, in proportion to the height (2-13)
     paper: tuple[int, int, int]  # the colour white paper takes
     noise: float  # scan noise, grey levels
     art: str  # western (gradients, scenery, figures), manga (light line art, screentone), dense
@@ -125,7 +126,7 @@ def _params(kind: str, seed: int, rng: np.random.Generator) -> HardParams:
         direction=str(rng.choice(["ltr", "rtl"])),
         cells=1 if kind == "splash" else int(rng.integers(3, 10)),
         gutter=int(rng.integers(*gutter)),
-        line=int(rng.integers(2, 9)),
+        line=max(2, round(int(rng.integers(2, 9)) * height / 1600)),  # 2-8 px on a 1600 px page
         paper=_paper(rng, kind),
         noise=float(noise),
         art=str(rng.choice(art)),
@@ -217,13 +218,24 @@ def _interlocking(image, rng, p) -> list[Box]:
     rows = _layout(rng, p)
     boxes = _plain_rows(image, rng, p, rows)
     wide = [(r, c) for r, row in enumerate(rows) for c in range(len(row) - 1)]
-    down = [(r, c) for r in range(len(rows) - 1) for c in range(len(rows[r]))]
-    if down and (not wide or rng.random() < 0.5):  # over the row below
+
+    def partial(a: Box, b: Box) -> bool:  # b's x-range sticks out of a's, and they share some
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and (b[0] < a[0] or b[0] + b[2] > a[0] + a[2])
+
+    down = [
+        (r, c)
+        for r in range(len(rows) - 1)
+        for c in range(len(rows[r]))
+        if any(partial(rows[r][c], b) for b in rows[r + 1])
+    ]
+    if not down and not wide:  # rows of one panel: over the top of the next row's (no gutter between)
+        down = [(r, 0) for r in range(len(rows) - 1)]
+    if down and (not wide or rng.random() < 0.5):  # over part of a panel of the row below: boxes overlap
         r, c = down[int(rng.integers(len(down)))]
         x, y, w, h = rows[r][c]
         below = min(b[3] for b in rows[r + 1])
         big = (x, y, w, h + p.gutter + int(below * rng.uniform(0.2, 0.45)))
-    else:  # over the next panel of its row (to the right on the page)
+    else:  # over the side of the next panel of its row (to its right): no gutter between them
         r, c = wide[int(rng.integers(len(wide)))]
         pair = sorted(rows[r][c : c + 2])
         x, y, w, h = pair[0]
