@@ -3,11 +3,12 @@
 :func:`evaluate_hard` draws ``pages`` pages of each kind of :data:`comics_analysis.synth.hard.HARD_KINDS`
 (seeds ``first_seed`` ...), detects panels (no OCR), puts them in reading order and scores them:
 P / R / F1 @ IoU 0.5, AP50 with the detector's scores and with all scores equal (do the scores
-rank?), exact panel count, pages returned as one whole-page panel although they hold several, and
-how the page's ``quality.flags`` (:func:`comics_analysis.annotate.quality.page_flags`) split
-between the pages the detector got wrong (any true panel unmatched or a wrong count) and those it
-got right. :func:`hard_rows` and :func:`hard_section` turn the result file
-(``docs/bench/panels-hard.json``) into the benchmark report's rows and its per-kind table.
+rank?), exact panel count, pages returned as one panel (covering half the page or more) although
+they hold several, and how the page's ``quality.flags``
+(:func:`comics_analysis.annotate.quality.page_flags`) split between the pages the detector got
+wrong (any true panel unmatched or a wrong count) and those it got right. :func:`hard_rows` and
+:func:`hard_section` turn the result file (``docs/bench/panels-hard.json``) into the benchmark
+report's rows and its per-kind table.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections import Counter
 from tqdm.auto import tqdm
 
 from ..annotate.detectors.classical import ClassicalConfig, detect_classical
-from ..annotate.quality import WHOLE_PAGE, page_flags
+from ..annotate.quality import ONE_PANEL, page_flags
 from ..annotate.reading_order import reading_order
 from ..dataspec import markdown_table
 from ..metrics.panels import coco_ap, score_page, summarise
@@ -48,9 +49,7 @@ def score_hard_page(page, config: ClassicalConfig | None = None) -> dict:
         "truth": truth,
         "pred": pred,
         "right": result.tp == result.truth == result.pred,
-        "whole_page": len(truth) > 1
-        and len(pred) == 1
-        and pred[0][0][2] * pred[0][0][3] >= WHOLE_PAGE * area,
+        "whole_page": len(truth) > 1 and len(pred) == 1 and pred[0][0][2] * pred[0][0][3] >= ONE_PANEL * area,
         "flags": flags,
         "seconds": seconds,
     }
@@ -194,7 +193,8 @@ def hard_section(d: dict, date: str, machine: str, commit: str) -> list[str]:
         "size, paper, gutter, frame width, panel count, art and direction drawn per page), the classical "
         "detector without OCR. A page is wrong when a true panel is unmatched at IoU 0.5 or the count "
         "differs; flagged: it carries any `quality.flags` entry (`paper:unusual_tone` included) / a "
-        "`panels:*` one. Whole-page panel: one predicted panel over 90% of a page that holds several.",
+        "`panels:*` one. Whole-page panel: the only predicted panel, over half the page, on a page "
+        "of several.",
         "",
         *markdown_table(headers, rows).split("\n"),
     ]
