@@ -14,8 +14,8 @@ detector, and returns ``quality.flags`` entries:
   two parallel frame lines with paper between them crosses part of it, at any slant (a full-bleed
   manga page parted by slanted frames: no paper around the page to read the gutter's tone from);
 - ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
-- ``panels:tiny``: a panel holds under 1.5% of the page (a letter of a title or logo, a speck of
-  art: real panels that small are rare);
+- ``panels:tiny``: a panel (not an inset inside another) holds under 1.5% of the page (a letter
+  of a title or logo, a speck of art: real panels that small are rare);
 - ``panels:gutter_inside``: a panel (not the whole page) holds a strip of the page's gutter, with
   solid on both sides of it, across a good part of it: two panels taken as one (interlocking
   panels, or a neighbour's frame hidden by art);
@@ -195,7 +195,7 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
         flags.append("panels:whole_page_with_drawn_gutter")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")
-    if any(w * h < TINY * page for _, _, w, h in panels):
+    if any(a[2] * a[3] < TINY * page for a in outer):  # an inset inside a panel may be small
         flags.append("panels:tiny")
     if panels and not whole and has_inner_gutter(image, panels):
         flags.append("panels:gutter_inside")
