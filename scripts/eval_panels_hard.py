@@ -95,7 +95,7 @@ def main() -> None:
         print(
             f"{kind:>16} {k['pages']:5d} {k['truth']:5d} {k['pred']:5d} {_num(k['precision'])} "
             f"{_num(k['recall'])} {_num(k['f1'])} {_num(k['ap50'])} {_num(k['ap50_equal_scores'])} "
-            f"{_num(k['exact_count'])} {k['whole_page_with_gutters']:5d} "
+            f"{_num(k['exact_count'])} {k['whole_page_with_gutters']:3d}({k['whole_page_flagged']}) "
             f"{k['wrong_flagged']:3d}/{k['wrong']:<3d} {k['right_flagged']:3d}/{k['right']:<3d} "
             f"{k['wrong_panel_flagged']:3d}/{k['wrong']:<3d} {k['right_panel_flagged']:3d}/{k['right']:<3d}"
         )

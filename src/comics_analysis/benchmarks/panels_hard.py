@@ -66,6 +66,9 @@ def _summary(scored: list[dict]) -> dict:
     panel = lambda s: any(f.startswith("panels:") for f in s["flags"])  # noqa: E731
     summary.update(
         whole_page_with_gutters=sum(s["whole_page"] for s in scored),
+        whole_page_flagged=sum(
+            s["whole_page"] and any(f.startswith("panels:whole") for f in s["flags"]) for s in scored
+        ),
         right=len(right),
         wrong=len(wrong),
         right_flagged=sum(bool(s["flags"]) for s in right),
@@ -74,6 +77,11 @@ def _summary(scored: list[dict]) -> dict:
         wrong_panel_flagged=sum(panel(s) for s in wrong),
         flag_counts=dict(sorted(Counter(f for s in scored for f in s["flags"]).items())),
         seconds=sum(s["seconds"] for s in scored),
+        right_by_art={
+            art: f"{sum(s['right'] for s in scored if s['params']['art'] == art)}/"
+            f"{sum(s['params']['art'] == art for s in scored)}"
+            for art in sorted({s["params"]["art"] for s in scored})
+        },
     )
     flagged = summary["wrong_flagged"] + summary["right_flagged"]
     summary["flag_precision"] = _ratio(summary["wrong_flagged"], flagged)
@@ -162,7 +170,8 @@ def hard_rows(d: dict) -> list[Row]:
 def hard_section(d: dict, date: str, machine: str, commit: str) -> list[str]:
     """Markdown lines: the per-kind table of a panels-hard.json result."""
     headers = ["kind", "pages", "panels", "P", "R", "F1@0.5", "AP50", "AP50 equal scores", "exact count"]
-    headers += ["whole-page panel", "flagged wrong", "flagged right", "panels:* flagged wrong / right"]
+    headers += ["merged / missed panels", "whole-page panel (flagged)", "flagged wrong", "flagged right"]
+    headers += ["panels:* flagged wrong / right", "right pages by art"]
     rows = []
     for kind, k in [*d["kinds"].items(), ("all kinds", d["all"])]:
         rows.append(
@@ -176,10 +185,12 @@ def hard_section(d: dict, date: str, machine: str, commit: str) -> list[str]:
                 _num(k["ap50"]),
                 _num(k["ap50_equal_scores"]),
                 _num(k["exact_count"]),
-                k["whole_page_with_gutters"],
+                f"{k['merged_panels']} / {k['unassigned_panels']}",
+                f"{k['whole_page_with_gutters']} ({k['whole_page_flagged']})",
                 f"{k['wrong_flagged']}/{k['wrong']}",
                 f"{k['right_flagged']}/{k['right']}",
                 f"{k['wrong_panel_flagged']}/{k['wrong']} / {k['right_panel_flagged']}/{k['right']}",
+                ", ".join(f"{art} {v}" for art, v in k["right_by_art"].items()),
             )
         )
     n, first = d["pages_per_kind"], d["first_seed"]
@@ -193,8 +204,10 @@ def hard_section(d: dict, date: str, machine: str, commit: str) -> list[str]:
         "size, paper, gutter, frame width, panel count, art and direction drawn per page), the classical "
         "detector without OCR. A page is wrong when a true panel is unmatched at IoU 0.5 or the count "
         "differs; flagged: it carries any `quality.flags` entry (`paper:unusual_tone` included) / a "
-        "`panels:*` one. Whole-page panel: the only predicted panel, over half the page, on a page "
-        "of several.",
+        "`panels:*` one. Merged: predicted panels covering 2+ true ones; missed: true panels no "
+        "predicted one covers by half. Whole-page panel: the only predicted panel, over half the page, "
+        "on a page of several (flagged: it carries a `panels:whole_page_*` flag). Art: western "
+        "(gradients, scenery, figures), manga (light line art, screentone), dense (dark masses).",
         "",
         *markdown_table(headers, rows).split("\n"),
     ]
