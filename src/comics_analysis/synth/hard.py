@@ -5,8 +5,8 @@ randomized parameters and exact ground-truth panel boxes.
 2600 px tall), paper tone (white, tinted, or yellowed up to a Golden-Age scan's median grey ~183,
 with scan noise and an uneven tone), gutter width (2-40 px), frame line width (2-8 px at 1600 px
 tall, in proportion), panel count (3-9), art style and reading direction (ltr / rtl: the order of
-the true panels) are all drawn from the seed, so the same (kind, seed) gives the same pixels on every run, and a rule fitted to one page
-is caught by the next. The kinds:
+the true panels) are all drawn from the seed, so the same (kind, seed) gives the same pixels on
+every run, and a rule fitted to one page is caught by the next. The kinds:
 
 - ``yellowed``: framed panels on yellowed Golden-Age paper (median grey 172-196), noisy, blotchy;
 - ``black_gutters``: panels on black paper (no frames to see);
