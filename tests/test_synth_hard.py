@@ -197,8 +197,8 @@ def test_yellowed_paper_and_title_letters_taken_as_panels_are_flagged():
         assert "paper:unusual_tone" in page_flags(page.image, page.boxes)
         page = make_hard_page("logos", seed)
         top = min(y for _, y, _, _ in page.boxes)
-        side = int(0.6 * top)  # one letter of the title, above the first panel
-        letter = (page.boxes[0][0], int(0.2 * top), int(0.7 * side), side)
+        side = int(min(0.6 * top, 0.05 * page.params.height))  # one letter of the title, above the panels
+        letter = (page.boxes[0][0], int(0.2 * top), side, side)
         assert "panels:tiny" not in page_flags(page.image, page.boxes)
         assert "panels:tiny" in page_flags(page.image, [*page.boxes, letter])
 
