@@ -75,6 +75,41 @@ def _pages(synthetic: int, only: str | None):
         yield page.record, page.image, "synthetic"
 
 
+def page_pair(page: Page, book: str, boxes, scores, source: str = "detector") -> tuple[Page, Page]:
+    """(truth, prediction) records of one dev page: ``boxes`` in reading order, ``scores`` (None:
+    unscored) beside them; both keyed ``book/pNNNN`` so that :func:`evaluate_panels` pairs them."""
+    panels = [
+        {"bbox": list(box), "score": score, "source": source, "order": k}
+        for k, (box, score) in enumerate(zip(boxes, scores, strict=True))
+    ]
+    fields = page.model_dump(exclude={"panels", "texts", "quality", "book_id", "page_id"})
+    page_id = f"{book}/p{page.page_index:04d}"
+    return (
+        Page(**fields, book_id=book, page_id=page_id, panels=page.panels),
+        Page(**fields, book_id=book, page_id=page_id, panels=panels),
+    )
+
+
+def print_books(report: dict) -> None:
+    """One row per book of an :func:`evaluate_panels` report."""
+    print(
+        f"{'book':>24} {'pages':>5} {'truth':>5} {'pred':>5} {'P':>6} {'R':>6} {'F1':>6} {'AP50':>6} "
+        f"{'exact':>6} merged unassigned"
+    )
+    for name, s in sorted(report["books"].items()):
+        print(
+            f"{name[:24]:>24} {s.pages:5d} {s.truth:5d} {s.pred:5d} {s.precision:6.3f} {s.recall:6.3f} "
+            f"{s.f1:6.3f} {s.ap50:6.3f} {s.exact_count:6.3f} {s.merged_panels:6d} {s.unassigned_panels:6d}"
+        )
+
+
+def report_json(report: dict) -> dict:
+    """The per-book metrics and per-page counts [truth, pred, matched, merged, unassigned]."""
+    out = {name: s.as_dict() for name, s in sorted(report["books"].items())}
+    out["pages"] = {r.key: [r.truth, r.pred, r.tp, r.merged, r.unassigned] for r in report["pages"]}
+    return out
+
+
 def _render(image: Image.Image, truth, pred, out: Path) -> None:
     image = image.copy()
     draw = ImageDraw.Draw(image)
@@ -109,14 +144,11 @@ def main() -> None:
         detections = detect_classical(image, cfg)
         seconds += time.perf_counter() - start
         order = reading_order([d.bbox for d in detections], page.reading_direction)
-        panels = [
-            {"bbox": list(detections[i].bbox), "score": detections[i].score, "source": "detector", "order": k}
-            for k, i in enumerate(order)
-        ]
-        fields = page.model_dump(exclude={"panels", "texts", "quality", "book_id", "page_id"})
-        page_id = f"{book}/p{page.page_index:04d}"
-        truth.append(Page(**fields, book_id=book, page_id=page_id, panels=page.panels))
-        pred.append(Page(**fields, book_id=book, page_id=page_id, panels=panels))
+        true_page, pred_page = page_pair(
+            page, book, [detections[i].bbox for i in order], [detections[i].score for i in order]
+        )
+        truth.append(true_page)
+        pred.append(pred_page)
         true_boxes = [p.bbox for p in page.panels]
         if args.render and (
             len(match_boxes(true_boxes, [d.bbox for d in detections])) != len(true_boxes)
@@ -129,16 +161,7 @@ def main() -> None:
                 args.render / f"{book.replace('/', '_')}-{page.page_index:03d}.png",
             )
     report = evaluate_panels(truth, pred)
-    rows = sorted(report["books"].items())
-    print(
-        f"{'book':>24} {'pages':>5} {'truth':>5} {'pred':>5} {'P':>6} {'R':>6} {'F1':>6} {'AP50':>6} "
-        f"{'exact':>6} merged unassigned"
-    )
-    for name, s in rows:
-        print(
-            f"{name[:24]:>24} {s.pages:5d} {s.truth:5d} {s.pred:5d} {s.precision:6.3f} {s.recall:6.3f} "
-            f"{s.f1:6.3f} {s.ap50:6.3f} {s.exact_count:6.3f} {s.merged_panels:6d} {s.unassigned_panels:6d}"
-        )
+    print_books(report)
     print(f"detection: {len(truth) / seconds:.1f} pages/s ({seconds:.1f} s)")
     if args.misses:
         for r in report["pages"]:
@@ -148,9 +171,8 @@ def main() -> None:
                     f"merged {r.merged} unassigned {r.unassigned}"
                 )
     if args.json:
-        out = {name: s.as_dict() for name, s in rows}
+        out = report_json(report)
         out["config"] = dataclasses.asdict(cfg)
-        out["pages"] = {r.key: [r.truth, r.pred, r.tp, r.merged, r.unassigned] for r in report["pages"]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))
 

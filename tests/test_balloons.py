@@ -286,3 +286,21 @@ def test_a_balloon_lettered_close_to_its_outline_is_dialogue():
     assert [(t["text"], t["kind"]) for t in result] == [
         ("WELCOME, YOU'VE COME ALL THE WAY FROM TOWN TO SEE ME", "dialogue")
     ]
+
+
+def test_a_floating_caption_box_is_narration_and_an_off_white_balloon_dialogue():
+    """A tinted caption box in the middle of the panel, far from every edge (the old code asked
+    for an edge: unknown), and a compressed balloon a few levels under the paper (246 of 255: the
+    old code's 0.97 read it as a tinted caption); also on yellowed paper."""
+    for paper, tint, white in ((255, 174, 246), (185, 126, 180)):
+        image, draw = page(paper=paper, art=int(0.4 * paper))
+        draw.rectangle([150, 330, 450, 400], fill=tint, outline=0, width=3)  # 130 px from the edges
+        balloon(draw, [120, 80, 480, 260], fill=white)
+        caption = [line(170, 340, 260, "THAT NIGHT,"), line(170, 366, 240, "I COULDN'T SLEEP")]
+        speech = [line(200, 140, 200, "WHO'S THERE?"), line(210, 168, 180, "SHOW YOURSELF")]
+        letter(draw, caption + speech)
+        result = units(image, caption + speech)
+        assert [(t["text"], t["kind"]) for t in result] == [
+            ("WHO'S THERE? SHOW YOURSELF", "dialogue"),
+            ("THAT NIGHT, I COULDN'T SLEEP", "narration"),
+        ], paper

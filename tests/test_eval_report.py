@@ -201,9 +201,10 @@ def test_readme_panel_table_is_generated_from_the_committed_result(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     result = json.loads((root / "docs" / "bench" / "panels-dev.json").read_text())
+    kumiko = root / "docs" / "bench" / "panels-kumiko.json"
     readme = (root / "README.md").read_text()
     block = readme.split(PANELS_TABLE_START, 1)[1].split(PANELS_TABLE_END, 1)[0]
-    assert block.strip() == panels_table(result)
+    assert block.strip() == panels_table(result, json.loads(kumiko.read_text()) if kumiko.exists() else None)
     for key in ("craphound-acbf", "images/balloon_dream/ja", "images/tencho_isoro/ja", "synthetic"):
         assert f"| {result[key]['f1']:.3f} |" in block  # every dev book and synthetic has its row
 
@@ -215,3 +216,80 @@ def test_readme_panel_table_is_generated_from_the_committed_result(tmp_path):
     copy.write_text("no markers here")
     with pytest.raises(ValueError, match="no panels-table markers"):
         update_readme_panels(copy, root / "docs" / "bench")
+
+
+def _book(f1: float, pages: int = 3) -> dict:
+    return {
+        "pages": pages,
+        "truth": 10,
+        "pred": 10,
+        "tp": round(10 * f1),
+        "precision": f1,
+        "recall": f1,
+        "f1": f1,
+        "ap50": f1 - 0.1,
+        "exact_count": 0.5,
+        "order_exact": 1.0,
+        "kendall_tau": 1.0,
+        "order_all": 0.75,
+        "kendall_tau_all": 0.8,
+        "merged_panels": 1,
+        "unassigned_panels": 2,
+    }
+
+
+def test_panel_table_gets_kumiko_rows_only_when_its_result_exists(tmp_path):
+    """README and docs/benchmarks.md: our rows from panels-dev.json; with panels-kumiko.json
+    (scripts/eval_kumiko.py), Kumiko's row on the same pages under each book it covers."""
+    from comics_analysis.benchmarks.report import PANELS_TABLE_END, PANELS_TABLE_START, update_readme_panels
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    dev = {"craphound-acbf": _book(0.907, 24), "synthetic": _book(0.972, 54), "config": {}, "pages": {}}
+    (bench / "panels-dev.json").write_text(json.dumps(dev))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{PANELS_TABLE_START}\n{PANELS_TABLE_END}\nend\n")
+
+    assert update_readme_panels(readme, bench)
+    without = readme.read_text()
+    assert "Kumiko" not in without and "| Craphound (Western, ACBF frames) | 24 | 10 |" in without
+    assert "| 0.907 |" in without
+    report = render_markdown(bench)  # no Kumiko section or rows; its file is listed as missing
+    assert "Kumiko on the same pages" not in report and "Kumiko (same pages)" not in report
+    assert "- `panels-kumiko.json`: `python scripts/eval_kumiko.py --kumiko" in report
+
+    theirs = {
+        "date": "2026-12-02T20:00:00+00:00",
+        "machine": "test machine",
+        "cores": 2,
+        "kumiko": {"version": "abc123"},
+        "craphound-acbf": _book(0.646, 24),
+        "pages": {},
+        "ours": {"craphound-acbf": _book(0.907, 24)},
+        "wins": {"craphound-acbf": {"kumiko": ["craphound-acbf/p0003"], "ours": ["a", "b"], "ties": 21}},
+        "speed": {
+            "pages": 24,
+            "ours_s_per_page": 0.2,
+            "kumiko_s_per_page": 1.5,
+            "kumiko_wall_s_per_page": 1.7,
+        },
+    }
+    (bench / "panels-kumiko.json").write_text(json.dumps(theirs))
+    assert update_readme_panels(readme, bench)
+    lines = readme.read_text().split("\n")
+    ours_at = next(i for i, line in enumerate(lines) if line.startswith("| Craphound"))
+    assert lines[ours_at + 1].startswith(
+        "| Kumiko on the same pages | 24 | 10 | 0.646 | 0.646 | 0.646 | 0.546 |"
+    )
+    assert lines[ours_at + 2].startswith("| synthetic pages")  # no Kumiko row where it has no result
+    assert sum("Kumiko" in line for line in lines) == 1
+
+    report = render_markdown(bench)
+    assert "## Panels: our classical detector and Kumiko on the same pages" in report
+    assert "Kumiko (abc123)" in report and "| Craphound (Western, ACBF frames) | 1 | 2 | 21 |" in report
+    assert "ours 0.200, Kumiko 1.500 (1.700 with its process start)" in report
+    assert (
+        "| Panels per dev book, Kumiko (same pages): Craphound (Western, ACBF frames) (24 pages, 10 panels)"
+        in (report)
+    )
+    assert "ours F1 0.907, AP50 0.807 (same run)" in report

@@ -40,8 +40,9 @@ Box = tuple[float, float, float, float]
 
 # How lines become units: bumped when the same OCR lines give other units (resumed annotate runs
 # redo books grouped the older way). 1: closed regions and lobes, page numbers; 2: signatures;
-# 3: vertical columns top-aligned, horizontal and vertical lines never joined (ocr.group_lines).
-UNITS_REVISION = 3
+# 3: vertical columns top-aligned, horizontal and vertical lines never joined (ocr.group_lines);
+# 4: a closed tinted region is a caption wherever it sits, a closed region within 7% of the paper a balloon.
+UNITS_REVISION = 4
 PAPER_TOLERANCE = 0.15  # light = within this share of the paper level below it
 ERODE = 0.15  # of the median line height: necks and outline gaps narrower than twice this break
 MAX_PAGE_SHARE = 0.12  # a region larger than this share of the page is background

@@ -446,6 +446,9 @@ def group_lines(
     return blocks
 
 
+REGION_PAPER = 0.93  # a closed region this close to the paper level is paper (a balloon)
+
+
 def classify_block(
     block: TextBlock,
     grey: np.ndarray,
@@ -459,11 +462,15 @@ def classify_block(
     - sfx: letters much taller than the page's usual lettering, not on paper (no balloon);
     - dialogue: on flat paper (a balloon), as light as the page's ``paper`` level (white, or the
       tone of yellowed paper: see :func:`.balloons.paper_level`);
-    - narration: on a flat tinted box that sits against a panel edge (a caption).
+    - narration: on a flat tinted box (a caption): any closed tinted region holding the block
+      (captions float inside panels as often as they sit against an edge), or, read from the
+      ring around the block, a tinted ground that sits against a panel edge.
 
     The ground under the lettering is ``tone`` when given (the median grey of the closed balloon
     or caption region holding the block: flat by construction), else a thin ring of pixels just
     outside the block's box (which crosses the outline of a balloon lettered close to its edge).
+    A closed region counts as paper within ``REGION_PAPER`` of the paper level (compressed white
+    balloons measure 0.96-0.98 of it; the lightest printed tint, a 10% screen, 0.90).
     """
     x, y, w, h = (round(v) for v in block.bbox)
     height, width = grey.shape
@@ -486,6 +493,8 @@ def classify_block(
         return "sfx"
     if flat < 0.7 or local < 0.59 * paper:
         return "unknown"
+    if tone is not None:  # a closed region: paper is a balloon, a tint a caption box
+        return "dialogue" if local >= REGION_PAPER * paper else "narration"
     if local >= 0.97 * paper:
         return "dialogue"  # paper: a balloon
     if panel is not None:

@@ -121,36 +121,53 @@ def _panels_dev(d: dict) -> list[Row]:
     return rows
 
 
-def panels_table(d: dict) -> str:
-    """The README's per-book panel table from a panels-dev.json result."""
+def panels_table(d: dict, kumiko: dict | None = None) -> str:
+    """The README's per-book panel table from a panels-dev.json result; with a panels-kumiko.json
+    result, Kumiko's row on the same pages under each book it covers."""
     headers = ["book", "pages", "panels", "P", "R", "F1@0.5", "AP50", "exact count", "order (all panels)"]
-    rows = [
-        (
-            label,
-            b["pages"],
-            b["truth"],
-            _num(b["precision"]),
-            _num(b["recall"]),
-            _num(b["f1"]),
-            _num(b["ap50"]),
-            _num(b["exact_count"]),
-            f"{_num(b.get('order_all'))} (tau {_num(b.get('kendall_tau_all'))})",
-        )
-        for label, b in _panel_books(d)
-    ]
+    theirs = {k: v for k, v in (kumiko or {}).items() if isinstance(v, dict) and "f1" in v}
+    rows = []
+    for key, b in d.items():
+        if not (isinstance(b, dict) and "f1" in b):
+            continue
+        rows.append(_panel_row(PANEL_BOOKS.get(key, key), b))
+        if key in theirs:
+            rows.append(_panel_row(KUMIKO_ROW, theirs[key]))
     return markdown_table(headers, rows)
+
+
+KUMIKO_ROW = "Kumiko on the same pages"
+
+
+def _panel_row(label: str, b: dict) -> tuple:
+    return (
+        label,
+        b["pages"],
+        b["truth"],
+        _num(b["precision"]),
+        _num(b["recall"]),
+        _num(b["f1"]),
+        _num(b["ap50"]),
+        _num(b["exact_count"]),
+        f"{_num(b.get('order_all'))} (tau {_num(b.get('kendall_tau_all'))})",
+    )
 
 
 def update_readme_panels(readme: str | Path, bench_dir: str | Path) -> bool:
     """Rewrite the block between the panels-table markers of ``readme`` from
-    ``bench_dir/panels-dev.json``; returns whether the file changed."""
+    ``bench_dir/panels-dev.json`` (and ``panels-kumiko.json`` when it exists); returns whether the
+    file changed."""
     readme, source = Path(readme), Path(bench_dir) / "panels-dev.json"
+    kumiko = Path(bench_dir) / "panels-kumiko.json"
     text = readme.read_text(encoding="utf-8")
     if PANELS_TABLE_START not in text or PANELS_TABLE_END not in text:
         raise ValueError(f"{readme}: no panels-table markers ({PANELS_TABLE_START} ... {PANELS_TABLE_END})")
     head, rest = text.split(PANELS_TABLE_START, 1)
     _, tail = rest.split(PANELS_TABLE_END, 1)
-    table = panels_table(json.loads(source.read_text(encoding="utf-8")))
+    table = panels_table(
+        json.loads(source.read_text(encoding="utf-8")),
+        json.loads(kumiko.read_text(encoding="utf-8")) if kumiko.exists() else None,
+    )
     new = f"{head}{PANELS_TABLE_START}\n{table}\n{PANELS_TABLE_END}{tail}"
     if new != text:
         readme.write_text(new, encoding="utf-8")

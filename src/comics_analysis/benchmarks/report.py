@@ -53,6 +53,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
     panels_table,
     update_readme_panels,
 )
+from .kumiko import _panels_kumiko, kumiko_section
 from .panels_hard import hard_rows, hard_section
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,13 @@ SOURCES: list[Source] = [
     Source(
         "panels-hard.json",
         hard_rows,
-        "python scripts/eval_panels_hard.py --pages 20 --json docs/bench/panels-hard.json",
+        "python scripts/eval_panels_hard.py --pages 30 --json docs/bench/panels-hard.json",
+    ),
+    Source(
+        "panels-kumiko.json",
+        _panels_kumiko,
+        "python scripts/eval_kumiko.py --kumiko <Kumiko checkout>/kumiko --python <Python with opencv<5> "
+        "--json docs/bench/panels-kumiko.json (docs/evaluation.md)",
     ),
     Source(
         "craphound.json",
@@ -324,6 +331,7 @@ def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
     if hard is not None:
         d = json.loads((Path(bench_dir) / "panels-hard.json").read_text(encoding="utf-8"))
         lines += hard_section(d, hard["date"], hard["machine"], hard["commit"])
+    lines += kumiko_section(Path(bench_dir))
     lines += ["", "## Missing", ""]
     if missing:
         lines.append("No result file yet for these benchmarks (the command that writes one):")

@@ -68,6 +68,7 @@ from .gutters import (
 )
 from .layers import layered
 from .open_panels import join_lettering, tall_first
+from .skew import page_skew, straighten, tilted_box
 from .sparse import line_art_panels
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -133,6 +134,7 @@ class ClassicalConfig:
     stroke_reach: float = (
         0.25  # ... are a panel when strokes this long (share of its longer side) hold its ink
     )
+    deskew: bool = True  # a tilted scan is turned straight first (boxes turned back: skew.py)
 
 
 def _to_grey(image) -> np.ndarray:
@@ -142,6 +144,12 @@ def _to_grey(image) -> np.ndarray:
     if image.ndim == 3:
         image = (image[..., :3] @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
     return image
+
+
+def _whitened(grey: np.ndarray, paper: float) -> np.ndarray:
+    """``grey`` with its ``paper`` tone brought to white, every tone scaled alike (clipped): on
+    yellowed or tinted paper the ink then stands as far from the paper as on white paper."""
+    return np.minimum(grey.astype(np.float32) * (255.0 / paper), 255.0).astype(np.uint8)
 
 
 def _border_strip(grey: np.ndarray) -> list[np.ndarray]:
@@ -435,6 +443,10 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     cfg = config or ClassicalConfig()
     grey_full = _to_grey(image)
     full_h, full_w = grey_full.shape
+    skew = page_skew(grey_full) if cfg.deskew else 0.0
+    if skew:  # a tilted scan: its panels are found on the page turned straight
+        found = detect_classical(straighten(grey_full, skew), dataclasses.replace(cfg, deskew=False))
+        return [Detection(tilted_box(d.bbox, skew, full_w, full_h), d.score) for d in found]
     scale = min(1.0, cfg.work_height / full_h)
     if scale < 1.0:
         grey = np.asarray(
@@ -456,6 +468,8 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
             Detection(((x0 + left) * inv, (y0 + top) * inv, (x1 - x0) * inv, (y1 - y0) * inv), 0.5)
             for x0, y0, x1, y1 in (bleed_panels(grey) if cfg.bleed_cells else [])
         ] or [Detection((0.0, 0.0, float(full_w), float(full_h)), 0.5)]
+    if 128 < level < 254:  # tinted or yellowed paper: brought to white, the ink's contrast with it kept
+        grey, grey_full, level = _whitened(grey, level), _whitened(grey_full, level), 255.0
     if paper_noise(grey, level, cfg.ink_threshold) > NOISY_PAPER:  # a scan: grain on the paper
         import cv2
 
