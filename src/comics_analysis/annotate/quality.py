@@ -4,8 +4,9 @@
 detector, and returns ``quality.flags`` entries:
 
 - ``panels:none``: no panel at all;
-- ``panels:whole_page_with_gutters``: one panel covering the page although the page shows
-  gutter-like strips (narrow uniform bands crossing the page between busy stretches);
+- ``panels:whole_page_with_gutters``: one panel covering the page (or the only panel, covering
+  half of it or more: the page's margins are no panel) although the page shows gutter-like strips
+  (narrow uniform bands crossing the page between busy stretches);
 - ``panels:whole_page_with_frames``: one panel covering the page although a panel's frame shows
   inside it (a long horizontal and a long vertical frame line meeting at a corner: panels that
   abut or overlap with no gutter between them);
@@ -13,6 +14,8 @@ detector, and returns ``quality.flags`` entries:
   two parallel frame lines with paper between them crosses part of it, at any slant (a full-bleed
   manga page parted by slanted frames: no paper around the page to read the gutter's tone from);
 - ``panels:overlap``: two panels partly overlap (an inset wholly inside a panel is no overlap);
+- ``panels:tiny``: a panel (not an inset inside another) holds under 1.5% of the page (a letter
+  of a title or logo, a speck of art: real panels that small are rare);
 - ``panels:gutter_inside``: a panel (not the whole page) holds a strip of the page's gutter, with
   solid on both sides of it, across a good part of it: two panels taken as one (interlocking
   panels, or a neighbour's frame hidden by art);
@@ -41,6 +44,8 @@ Box = Sequence[float]  # x, y, w, h
 
 WORK_HEIGHT = 400  # gutter evidence is looked for at this height
 WHOLE_PAGE = 0.9  # a panel covering this share of the page is "the whole page"
+ONE_PANEL = 0.5  # ... or, for the whole_page_* flags, the only panel covering this share (margins)
+TINY = 0.015  # a panel under this share of the page is tiny
 FRAME_HEIGHT = 800  # frame lines are looked for at this height (the classical detector's)
 FRAME_LENGTH = 0.3  # a frame line is at least this share of the page's shorter side long
 FRAME_MARGIN = 0.1  # ... and lies this share of the page's side away from its edges
@@ -212,17 +217,21 @@ def page_flags(image, panels: Sequence[Box], texts: Sequence[dict] = ()) -> list
     outer = [
         a for a in panels if not any(b[2] * b[3] > a[2] * a[3] and _overlap(a, b) >= 0.9 for b in panels)
     ]
-    whole = len(outer) == 1 and outer[0][2] * outer[0][3] >= WHOLE_PAGE * width * height
+    page = width * height
+    whole = len(outer) == 1 and outer[0][2] * outer[0][3] >= WHOLE_PAGE * page
+    one = whole or (len(panels) == 1 and panels[0][2] * panels[0][3] >= ONE_PANEL * page)
     if not panels:
         flags.append("panels:none")
-    elif whole and has_gutter_lines(image):
+    elif one and has_gutter_lines(image):
         flags.append("panels:whole_page_with_gutters")
-    elif whole and has_frame_lines(image):
+    elif one and has_frame_lines(image):
         flags.append("panels:whole_page_with_frames")
-    elif whole and has_drawn_gutter(image):
+    elif one and has_drawn_gutter(image):
         flags.append("panels:whole_page_with_drawn_gutter")
     if any(0.1 < _overlap(a, b) < 0.9 for i, a in enumerate(panels) for b in panels[i + 1 :]):
         flags.append("panels:overlap")
+    if any(a[2] * a[3] < TINY * page for a in outer):  # an inset inside a panel may be small
+        flags.append("panels:tiny")
     if panels and not whole and has_inner_gutter(image, panels):
         flags.append("panels:gutter_inside")
     if panels and ink_outside(image, panels):

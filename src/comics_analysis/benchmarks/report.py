@@ -55,6 +55,7 @@ from .extractors import (  # noqa: F401 - re-exported: the report's public helpe
 )
 from .kumiko import _panels_kumiko, kumiko_section
 from .lobo import lobo_rows
+from .panels_hard import hard_rows, hard_section
 from .robust import _panels_robust
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,11 @@ SOURCES: list[Source] = [
         "panels-dev.json",
         _panels_dev,
         "python scripts/eval_panels_dev.py --json docs/bench/panels-dev.json",
+    ),
+    Source(
+        "panels-hard.json",
+        hard_rows,
+        "python scripts/eval_panels_hard.py --pages 30 --json docs/bench/panels-hard.json",
     ),
     Source(
         "panels-kumiko.json",
@@ -340,6 +346,10 @@ def render_markdown(bench_dir: str | Path, title: str = "Benchmarks") -> str:
     headers = ["Benchmark", "Metric", "Value", "Reference", "Date", "Machine", "Commit", "File"]
     lines += markdown_table(headers, rows).split("\n")
     lines += _ocr_speed_section(Path(bench_dir), found)
+    hard = next((s for s in found if s["file"] == "panels-hard.json"), None)
+    if hard is not None:
+        d = json.loads((Path(bench_dir) / "panels-hard.json").read_text(encoding="utf-8"))
+        lines += hard_section(d, hard["date"], hard["machine"], hard["commit"])
     lines += kumiko_section(Path(bench_dir))
     lines += ["", "## Missing", ""]
     if missing:

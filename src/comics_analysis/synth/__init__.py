@@ -18,6 +18,7 @@ from .book import (
     write_pdf,
 )
 from .draw import PAPERS, age_paper
+from .hard import HARD_KINDS, HardPage, make_hard_page
 from .layout import LAYOUTS, PanelSpec, make_layout
 from .pages import GUTTERS, PAGE_KINDS
 
@@ -26,11 +27,13 @@ __all__ = [
     "DEFAULT_SIZE",
     "FORMATS",
     "GUTTERS",
+    "HARD_KINDS",
     "LAYOUTS",
     "PAGE_KINDS",
     "PAPERS",
     "BookMeta",
     "BookSummary",
+    "HardPage",
     "PanelSpec",
     "SynthBook",
     "SynthPage",
@@ -38,6 +41,7 @@ __all__ = [
     "comic_info_xml",
     "encode_image",
     "make_book",
+    "make_hard_page",
     "make_layout",
     "make_library",
     "make_page",

@@ -305,19 +305,24 @@ PAPERS: dict[str, RGB] = {
 
 
 def age_paper(
-    image: Image.Image, rng: np.random.Generator, paper: str | None, noise: float = 0.0, uneven: float = 0.06
+    image: Image.Image,
+    rng: np.random.Generator,
+    paper: str | RGB | None,
+    noise: float = 0.0,
+    uneven: float = 0.06,
 ) -> Image.Image:
-    """``image`` printed on ``paper`` (a :data:`PAPERS` name: white turns that colour, ink stays
-    dark, the tone drifts by up to ``uneven`` across the page) and scanned with Gaussian noise of
-    standard deviation ``noise`` grey levels. Draws from ``rng`` only, never from the page's own."""
-    if paper is not None and paper not in PAPERS:
+    """``image`` printed on ``paper`` (a :data:`PAPERS` name or an RGB colour: white turns that
+    colour, ink stays dark, the tone drifts by up to ``uneven`` across the page) and scanned with
+    Gaussian noise of standard deviation ``noise`` grey levels. Draws from ``rng`` only, never
+    from the page's own."""
+    if isinstance(paper, str) and paper not in PAPERS:
         raise ValueError(f"unknown paper {paper!r}; expected one of {', '.join(PAPERS)}")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
     h, w = pixels.shape[:2]
     if paper is not None:
-        tone = np.array(PAPERS[paper], dtype=np.float32) / 255.0
+        tone = np.array(PAPERS[paper] if isinstance(paper, str) else paper, dtype=np.float32) / 255.0
         # a smooth drift: bilinear between four random corner factors
         corners = 1.0 + rng.uniform(-uneven, uneven, size=4).astype(np.float32)
         ty = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
@@ -329,3 +334,103 @@ def age_paper(
     if noise > 0:
         pixels = pixels + rng.normal(0.0, noise, size=(h, w, 1)).astype(np.float32)
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+
+
+# --- hard-page art (manga and Golden-Age looks): tests/hard_pages.py and synth/hard.py ----------
+
+
+def dense_art(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator, tone=None) -> None:
+    """Manga-like art over ``box`` (x0, y0, x1, y1): a toned ground, dark masses, strokes (which
+    spill over its sides: :func:`art_panel` clips them)."""
+    x0, y0, x1, y1 = box
+    base = int(rng.integers(90, 190)) if tone is None else tone
+    draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=(base, base, base))
+    for _ in range(40):
+        cx, cy = int(rng.integers(x0, x1)), int(rng.integers(y0, y1))
+        r = int(rng.integers(10, max(11, (x1 - x0) // 6)))
+        t = int(rng.integers(20, 230))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(t, t, t))
+    for _ in range(120):
+        x, y = int(rng.integers(x0, x1)), int(rng.integers(y0, y1))
+        t = int(rng.integers(0, 120))
+        draw.line(
+            [(x, y), (x + int(rng.integers(-40, 40)), y + int(rng.integers(-40, 40)))], fill=(t,) * 3, width=3
+        )
+
+
+def art_panel(image: Image.Image, box, rng: np.random.Generator, tone=None) -> None:
+    """Dense borderless art clipped to ``box`` (x0, y0, x1, y1) on ``image``."""
+    x0, y0, x1, y1 = box
+    tile = Image.new("RGB", (x1 - x0, y1 - y0), "white")
+    dense_art(ImageDraw.Draw(tile), (0, 0, x1 - x0, y1 - y0), rng, tone)
+    image.paste(tile, (x0, y0))
+
+
+def line_art(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator, width: int = 4) -> None:
+    """Sparse open line art over ``box`` (x0, y0, x1, y1): a horizon, hills, a figure, grass and
+    birds drawn in strokes, most of the box left as paper; the strokes reach the box's four sides."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    ink = (20, 20, 20)
+    horizon = [(x0 + k * w / 12, y0 + 0.55 * h + rng.normal(0, 0.03 * h)) for k in range(13)]
+    draw.line(horizon, fill=ink, width=width)
+    hill = [(x0 + 0.5 * w + k * w / 20, y0 + 0.55 * h - 0.3 * h * np.sin(np.pi * k / 10)) for k in range(11)]
+    draw.line(hill, fill=ink, width=width)
+    cx, top = x0 + 0.3 * w, y0 + 0.05 * h  # a standing figure, reaching the top of the panel
+    draw.ellipse([cx - 0.05 * w, top, cx + 0.05 * w, top + 0.12 * h], outline=ink, width=width)
+    draw.line([(cx, top + 0.12 * h), (cx, y0 + 0.7 * h)], fill=ink, width=width)
+    draw.line(
+        [(cx - 0.1 * w, y0 + 0.3 * h), (cx, y0 + 0.25 * h), (cx + 0.1 * w, y0 + 0.35 * h)],
+        fill=ink,
+        width=width,
+    )
+    draw.line([(cx - 0.08 * w, y1 - 1), (cx, y0 + 0.7 * h), (cx + 0.08 * w, y1 - 1)], fill=ink, width=width)
+    for _ in range(25):  # grass down to the bottom edge
+        gx, gy = x0 + rng.uniform(0, w), y0 + rng.uniform(0.65 * h, 0.97 * h)
+        draw.line(
+            [(gx, gy), (gx + rng.uniform(-8, 8), gy + rng.uniform(0.02 * h, 0.04 * h))], fill=ink, width=3
+        )
+    for _ in range(4):  # birds
+        bx, by = x0 + rng.uniform(0.55 * w, 0.95 * w), y0 + rng.uniform(0.05 * h, 0.2 * h)
+        draw.line([(bx - 15, by - 8), (bx, by), (bx + 15, by - 8)], fill=ink, width=3)
+    draw.line([(x0, y0 + 0.9 * h), (x0 + 0.1 * w, y0 + 0.92 * h)], fill=ink, width=width)  # left edge
+    draw.line([(x1 - 0.1 * w, y0 + 0.4 * h), (x1 - 1, y0 + 0.38 * h)], fill=ink, width=width)  # right edge
+
+
+def vertical_balloon(draw: ImageDraw.ImageDraw, box, rng: np.random.Generator) -> None:
+    """A white oval speech balloon with a black outline and vertical lines of lettering."""
+    x0, y0, x1, y1 = box
+    draw.ellipse([x0, y0, x1, y1], fill="white", outline="black", width=4)
+    w, h = x1 - x0, y1 - y0
+    for col in range(3):
+        cx = x0 + w * (0.32 + 0.16 * col)
+        for k in range(int(rng.integers(3, 6))):
+            cy = y0 + h * (0.22 + 0.12 * k)
+            s = 0.05 * w
+            draw.rectangle([cx - s, cy - s, cx + s, cy + s], fill="black")
+
+
+def manga_panel(image: Image.Image, polygon, rng: np.random.Generator, line: int = 5) -> None:
+    """A panel: a polygon of light manga art (paper, strokes, a grey tone patch) with a black frame."""
+    x0, y0 = min(p[0] for p in polygon), min(p[1] for p in polygon)
+    x1, y1 = max(p[0] for p in polygon), max(p[1] for p in polygon)
+    x0, y0, x1, y1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
+    tile = Image.new("RGB", (x1 - x0, y1 - y0), "white")
+    draw = ImageDraw.Draw(tile)
+    tw, th = tile.size
+    draw.rectangle([0, int(0.6 * th), tw, th], fill=(200, 200, 200))  # a screentone floor
+    for _ in range(90):
+        px, py = int(rng.integers(0, tw)), int(rng.integers(0, th))
+        draw.line(
+            [(px, py), (px + int(rng.integers(-60, 60)), py + int(rng.integers(-60, 60)))],
+            fill="black",
+            width=3,
+        )
+    cx, cy = tw * rng.uniform(0.3, 0.7), th * rng.uniform(0.4, 0.6)
+    draw.ellipse(
+        [cx - 0.15 * tw, cy - 0.25 * th, cx + 0.15 * tw, cy + 0.25 * th], fill=(60, 60, 60)
+    )  # a figure
+    mask = Image.new("L", tile.size, 0)
+    ImageDraw.Draw(mask).polygon([(x - x0, y - y0) for x, y in polygon], fill=255)
+    image.paste(tile, (x0, y0), mask)
+    ImageDraw.Draw(image).line([*polygon, polygon[0]], fill="black", width=line, joint="curve")
