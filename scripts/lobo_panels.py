@@ -8,7 +8,8 @@ constants (ClassicalConfig), on the real dev books and synthetic pages of eval_p
    1.2 for the fields whose screen changed any page's panels (``refine``; ints rounded, shares
    kept at most 1, repeats dropped); each boolean pass off. One field changed at a time; every
    dev page is detected once per (field, value) and the panels (boxes, scores) are cached under
-   ``--cache``, one file per run, written as soon as it is done: an interrupted run resumes.
+   ``--cache``, one file per run, written as soon as it is done: an interrupted run resumes (in a
+   sub-folder per digest of the detector's source, so a changed detector is run anew).
 2. LOBO: for each real book, each field's value chosen by pooled F1@0.5 on the other real books
    and the synthetic pages (one field at a time from the defaults, ties keep the default), then
    the book detected with all chosen values together: its LOBO P/R/F1/AP50/exact/order.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import multiprocessing
 import os
@@ -151,6 +153,14 @@ def _commit() -> str:
     return out.stdout.strip()
 
 
+def _code_key() -> str:
+    """A digest of the detector's source (annotate/detectors/*.py): the cache's sub-folder."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "comics_analysis" / "annotate" / "detectors").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,6 +173,7 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=0.02, help="brittle: F1 range near the default")
     parser.add_argument("--machine", default=f"{platform.node()}, {os.cpu_count()} cores")
     args = parser.parse_args()
+    args.cache = args.cache / _code_key()  # results of other detector code are never reused
     args.cache.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
