@@ -31,7 +31,6 @@ import json
 import multiprocessing
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from comics_analysis.annotate.detectors.base import Detection
 from comics_analysis.annotate.detectors.classical import ClassicalConfig, detect_classical
 from comics_analysis.annotate.reading_order import reading_order
 from comics_analysis.benchmarks.lobo import agreed, book_f1, brittle, choose, grid_values, sensitivity
+from comics_analysis.benchmarks.report import git_commit
 from comics_analysis.metrics.panels import evaluate_panels, score_page
 from eval_panels_dev import _pages, page_pair
 
@@ -148,11 +148,6 @@ def _changed(default: dict, other: dict) -> bool:
     return any(np.round(default[k], 1).tolist() != np.round(other[k], 1).tolist() for k in default)
 
 
-def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
 def _code_key() -> str:
     """A digest of the detector's source (annotate/detectors/*.py): the cache's sub-folder."""
     digest = hashlib.sha256()
@@ -255,7 +250,7 @@ def _report(args, grids, moved, default, books, real) -> None:
         out = {
             "date": datetime.date.today().isoformat(),
             "machine": args.machine,
-            "commit": _commit(),
+            "commit": git_commit(ROOT),
             "protocol": "coordinate-wise one-at-a-time selection by pooled F1@0.5 on the other real "
             "books + synthetic pages; ties keep the default; the left-out book detected with all "
             "chosen values together",
