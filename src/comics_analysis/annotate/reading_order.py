@@ -3,15 +3,28 @@
 Recursive X-Y cut: split the boxes into bands separated by horizontal gutters (read top to
 bottom), else into columns separated by vertical gutters (left to right, or right to left for
 manga), and recurse into each part. Gutters are found on box projections shrunk by a tolerance,
-so a few pixels of overlap or jitter never change the answer. Boxes that no cut separates (an
-inset on top of its panel, interlocking shapes) are read container first, then top to bottom.
+so a few pixels of overlap or jitter never change the answer; horizontal gutters get only
+``ROW_TOLERANCE`` of it, so that the gutters of staggered columns are not joined into a cut.
+Columns are read one after the other (a tall panel beside a stack: the stack is read down), except:
+
+- staggered columns stacking as many panels each (gutters that do not line up) are read as rows
+  in Western order, as readers follow the Z path; in manga only when their gutters are off by at
+  most twice the tolerance (a leaning gutter), else down each column;
+- of two columns whose boxes overlap across a slanted gutter, the one that starts clearly higher
+  and ends no lower is read first (where they overlap, it sits above the other).
+
+Boxes that no cut separates (an inset on top of its panel, interlocking shapes) are read
+container first, then top to bottom.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 Box = Sequence[float]  # x, y, w, h
+
+ROW_TOLERANCE = 0.4  # share of the tolerance ignored across horizontal gutters
 
 
 def _groups(intervals: list[tuple[float, float, int]]) -> list[list[int]]:
@@ -73,31 +86,85 @@ def _fallback(boxes: Sequence[Box], indices: list[int], direction: str, slack: f
     return ordered
 
 
+def _span(start: float, size: float, tol: float) -> tuple[float, float]:
+    """A box's projection shrunk by ``tol`` (never below a third of its size) before looking for gaps."""
+    shrink = min(tol, size / 3)
+    return start + shrink, start + size - shrink
+
+
+def _bands(boxes: Sequence[Box], indices: list[int], tol: float) -> list[list[int]]:
+    """``indices`` grouped into bands separated by horizontal gutters, top to bottom. Only
+    ``ROW_TOLERANCE`` of ``tol`` is ignored here: a wider one merges the gutters of staggered
+    columns into a cut that no reader sees."""
+    return _groups([(*_span(boxes[i][1], boxes[i][3], ROW_TOLERANCE * tol), i) for i in indices])
+
+
+def _extent(boxes: Sequence[Box], indices: list[int], axis: int) -> tuple[float, float]:
+    return min(boxes[i][axis] for i in indices), max(boxes[i][axis] + boxes[i][axis + 2] for i in indices)
+
+
+def _slant_swaps(boxes: Sequence[Box], cols: list[list[int]], tol: float) -> list[list[int]]:
+    """Columns in reading order, except that of two neighbours whose boxes overlap across their
+    (slanted) gutter, one that starts higher by more than twice ``tol`` and ends no lower (by more
+    than ``tol``) is read first: where they overlap, it sits above the other."""
+    cols = list(cols)
+    for k in range(len(cols) - 1):
+        first, then = cols[k], cols[k + 1]
+        (a0, a1), (b0, b1) = _extent(boxes, first, 0), _extent(boxes, then, 0)
+        (a_top, a_bottom), (b_top, b_bottom) = _extent(boxes, first, 1), _extent(boxes, then, 1)
+        overlap = min(a1, b1) - max(a0, b0)
+        if overlap > 0.02 * min(a1 - a0, b1 - b0) and b_top < a_top - 2 * tol and b_bottom <= a_bottom + tol:
+            cols[k], cols[k + 1] = then, first
+    return cols
+
+
+def _staggered_rows(
+    boxes: Sequence[Box], cols: list[list[int]], tol: float, max_step: float
+) -> list[list[int]] | None:
+    """Columns that each stack the same number (2+) of bands, band k of every column beside band k
+    of its neighbour (sharing at least half the shorter height) but with gutters that do not line
+    up (by at most ``max_step`` pixels), read as rows: band 1 of every column, then band 2, ...
+    None when they are not."""
+    bands = [_bands(boxes, col, tol) for col in cols]
+    count = len(bands[0])
+    if count < 2 or any(len(b) != count for b in bands):
+        return None
+    for left, right in pairwise(bands):
+        spans = [(_extent(boxes, a, 1), _extent(boxes, b, 1)) for a, b in zip(left, right, strict=True)]
+        for (a0, a1), (b0, b1) in spans:
+            if min(a1, b1) - max(a0, b0) < 0.5 * min(a1 - a0, b1 - b0):
+                return None
+        # the gutter under band k: where each column's band k ends and its band k + 1 starts
+        for ((_, a1), (_, b1)), ((a0, _), (b0, _)) in pairwise(spans):
+            if max(abs(a1 - b1), abs(a0 - b0)) > max_step:
+                return None
+    return [band[k] for k in range(count) for band in bands]
+
+
 def _cut(boxes: Sequence[Box], indices: list[int], direction: str, tol: float) -> list[int]:
     if len(indices) <= 1:
         return list(indices)
-
-    # a box's projection is shrunk by tol (never below a third of its size) before looking for gaps
-    def span(start: float, size: float) -> tuple[float, float]:
-        shrink = min(tol, size / 3)
-        return start + shrink, start + size - shrink
-
-    rows = _groups([(*span(boxes[i][1], boxes[i][3]), i) for i in indices])
+    rows = _bands(boxes, indices, tol)
     if len(rows) > 1:
         return [k for row in rows for k in _cut(boxes, row, direction, tol)]
-    cols = _groups([(*span(boxes[i][0], boxes[i][2]), i) for i in indices])
+    cols = _groups([(*_span(boxes[i][0], boxes[i][2], tol), i) for i in indices])
     if len(cols) > 1:
         if direction == "rtl":
             cols.reverse()
-        return [k for col in cols for k in _cut(boxes, col, direction, tol)]
+        # stacks of as many panels whose gutters do not line up: rows, as Western readers follow
+        # them (Craphound pages 11-13); manga readers read down each column unless its gutters
+        # are off by at most twice the tolerance (a leaning gutter; balloon_dream page 18)
+        max_step = float("inf") if direction == "ltr" else 2 * tol
+        parts = _staggered_rows(boxes, cols, tol, max_step) or _slant_swaps(boxes, cols, tol)
+        return [k for part in parts for k in _cut(boxes, part, direction, tol)]
     return _fallback(boxes, indices, direction, tol)
 
 
 def reading_order(boxes: Sequence[Box], direction: str = "ltr", tolerance: float | None = None) -> list[int]:
     """Indices of ``boxes`` ([x, y, w, h]) in reading order for ``direction`` "ltr" or "rtl".
 
-    ``tolerance`` (pixels of overlap ignored when looking for gutters) defaults to 10% of the
-    median panel side, at least 4 pixels.
+    ``tolerance`` (pixels of overlap ignored when looking for vertical gutters; ``ROW_TOLERANCE``
+    of it for horizontal ones) defaults to 10% of the median panel side, at least 4 pixels.
     """
     if direction not in ("ltr", "rtl"):
         raise ValueError(f"direction must be 'ltr' or 'rtl', got {direction!r}")
