@@ -159,3 +159,24 @@ def test_bad_page_images_are_flagged_and_the_run_goes_on(tmp_path):
     assert pages[2].panels == []
     assert len(flags[3]) == 1 and flags[3][0].startswith("image:unreadable (")
     assert (pages[3].width, pages[3].height) == SIZE  # from the manifest
+
+
+def test_a_soft_scan_is_flagged_and_a_sharp_page_is_not():
+    from PIL import ImageFilter
+
+    from comics_analysis.annotate.quality import SOFT, softness
+    from comics_analysis.synth import make_page
+
+    page = make_page((5, 1), layout="grid", gutter="white")
+    panels = [p.bbox for p in page.record.panels]
+    assert softness(page.image) > 0.6 and "scan:soft" not in page_flags(page.image, panels)
+    for radius in (1.2, 2.0):
+        soft = page.image.filter(ImageFilter.GaussianBlur(radius))
+        assert softness(soft) < SOFT and "scan:soft" in page_flags(soft, panels)
+    # a JPEG re-encoding or grain is no softness
+    import io
+
+    buffer = io.BytesIO()
+    page.image.save(buffer, "JPEG", quality=30)
+    jpeg = Image.open(io.BytesIO(buffer.getvalue()))
+    assert softness(jpeg) > SOFT
