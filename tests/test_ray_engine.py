@@ -15,38 +15,19 @@ import pytest
 from comics_analysis.annotate import annotate, read_annotations
 from comics_analysis.cli import main
 from comics_analysis.engine import RAY_MISSING, EngineOptions, run_units
-from comics_analysis.ingest import ingest
-from comics_analysis.synth import make_library
 from pipeline_outputs import assert_same_annotate, assert_same_store
-
-RAY = EngineOptions(engine="ray", cpus_per_worker=1)
-PAGES = 23  # of the 3 synthetic books
+from ray_helpers import PAGES, RAY, annotated_library, local_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
-    pytest.importorskip("rapidocr", reason="the 'ocr' extra is not installed")
-    import logging
-
-    settings = {
-        "include_dashboard": False,
-        "object_store_memory": 256 << 20,
-        "logging_level": logging.WARNING,
-    }
-    ray.init(num_cpus=2, **settings)
-    yield ray
-    ray.shutdown()
+    yield from local_cluster(ocr=True)
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, cluster):
     """3 books (23 pages) ingested, and the local engine's annotation with OCR."""
-    root = tmp_path_factory.mktemp("ray")
-    make_library(root / "lib", books=3, seed=4, size=(350, 525), story_pages=(2, 2), show_progress=False)
-    ingest([root / "lib" / "books"], root / "ingest", show_progress=False)
-    annotate(root / "ingest", root / "local", ocr="rapidocr", show_progress=False)
-    return root
+    return annotated_library(tmp_path_factory.mktemp("ray"), "rapidocr", "local")
 
 
 def _no_temp_files(folder: Path) -> None:

@@ -10,41 +10,23 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from comics_analysis.annotate import annotate
 from comics_analysis.cli import main
 from comics_analysis.dataspec import read_pages
 from comics_analysis.engine import EngineOptions
-from comics_analysis.ingest import ingest, read_manifest
-from comics_analysis.synth import make_library
+from comics_analysis.ingest import read_manifest
 from pipeline_outputs import TIMES, _timeless, assert_same_store
-
-RAY = EngineOptions(engine="ray", cpus_per_worker=1)
-PAGES = 23  # of the 3 synthetic books
+from ray_helpers import PAGES, RAY, annotated_library, local_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
-    import logging
-
-    settings = {
-        "include_dashboard": False,
-        "object_store_memory": 256 << 20,
-        "logging_level": logging.WARNING,
-    }
-    ray.init(num_cpus=2, **settings)
-    yield ray
-    ray.shutdown()
+    yield from local_cluster()
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, cluster):
     """3 books (23 pages) ingested and annotated (panels only)."""
-    root = tmp_path_factory.mktemp("rayfv")
-    make_library(root / "lib", books=3, seed=4, size=(350, 525), story_pages=(2, 2), show_progress=False)
-    ingest([root / "lib" / "books"], root / "ingest", show_progress=False)
-    annotate(root / "ingest", root / "annotated", ocr="none", show_progress=False)
-    return root
+    return annotated_library(tmp_path_factory.mktemp("rayfv"), "none", "annotated")
 
 
 def test_ray_pss_features_equal_the_local_engine_and_a_failed_batch_resumes(library):
