@@ -131,6 +131,8 @@ def main() -> int:
     figures = json.loads(json.dumps(figures).replace(str(Path(tmp)), "<tmp>"))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
+        if args.only and args.write.exists():  # the runs not asked for keep their recorded figures
+            figures = {**json.loads(args.write.read_text()), **figures}
         args.write.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.write}")
         return 0
