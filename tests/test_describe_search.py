@@ -13,10 +13,9 @@ pytest.importorskip("zarr")
 pytest.importorskip("torch")
 
 from comics_analysis.cli import main
-from comics_analysis.store import open_store, search_descriptions, write_store
+from comics_analysis.store import open_store, search_descriptions
 from comics_analysis.store.describe import INDEX_FILE
-from space_helpers import PLANTED, QUERIES, described_store, write_collection
-from space_helpers import described_embedder as _embedder
+from space_helpers import PLANTED, QUERIES, described_store
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +66,7 @@ def test_search_describe_cli(described, capsys):
 
 
 def test_a_store_without_descriptions_says_so(tmp_path):
-    pages = write_collection(tmp_path / "coll", books=1, story=3)
-    write_store(
-        pages,
-        tmp_path / "old.zarr",
-        _embedder,
-        model_id="test",
-        dim=8,
-        image_root=tmp_path / "coll" / "images",
-        show_progress=False,
-    )
-    assert open_store(tmp_path / "old.zarr").panel_descriptions is None
+    described_store(tmp_path, described=False)
+    assert open_store(tmp_path / "s.zarr").panel_descriptions is None
     with pytest.raises(ValueError, match="keeps no panel descriptions"):
-        search_descriptions(tmp_path / "old.zarr", "a truck")
+        search_descriptions(tmp_path / "s.zarr", "a truck")

@@ -31,6 +31,11 @@ def found(image, truth, config=None):
     return pred, match_boxes(truth, pred)
 
 
+def exactly(pred, matches, n: int, iou: float) -> bool:
+    """``n`` panels found, each matching its own true panel at IoU over ``iou``."""
+    return len(pred) == n and len(matches) == n and min(m[2] for m in matches) > iou
+
+
 @pytest.mark.parametrize(
     ("gutter", "size", "seed"),
     [(3, (1700, 2400), 0), (5, (1700, 2400), 0), (3, (1700, 2400), 2), (2, (830, 1170), 1)],
@@ -40,7 +45,7 @@ def test_thin_gutters_between_borderless_panels_are_cut_at_full_size(gutter, siz
     # height, sealed there; seed 2 has a light patch of art along one side of a gutter
     image, truth = thin_gutter_borderless(gutter, size=size, seed=seed)
     pred, matches = found(image, truth)
-    assert len(pred) == 7 and len(matches) == 7 and min(m[2] for m in matches) > 0.9
+    assert exactly(pred, matches, 7, 0.9)
     # the same page without the full-size look: one whole-page panel (the code before)
     old = dataclasses.replace(ClassicalConfig(), thin_gutters=False)
     assert len(found(image, truth, old)[1]) == 0
@@ -52,7 +57,7 @@ def test_a_figure_hiding_most_of_a_gutter_and_its_frame_lines_is_cut(share):
     # in pieces of 20% or 15% of the width at each end, under the 30% a frame line needs
     image, truth = figure_across_gutter(share)
     pred, matches = found(image, truth)
-    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.9  # before: 2
+    assert exactly(pred, matches, 3, 0.9)  # before: 2
 
 
 @pytest.mark.parametrize(
@@ -64,7 +69,7 @@ def test_a_borderless_panel_of_sparse_line_art_is_kept_and_a_block_of_lettering_
     # strokes close around paper: the hill over the horizon)
     image, truth = sparse_line_art_panel(size=size, seed=seed)
     pred, matches = found(image, truth)
-    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.8  # before: 4
+    assert exactly(pred, matches, 5, 0.8)  # before: 4
     off = dataclasses.replace(ClassicalConfig(), sparse_area=0.0)
     assert len(found(image, truth, off)[1]) == 4
     # a block of lettering as large in its place stays out
@@ -78,7 +83,7 @@ def test_a_full_bleed_page_parted_by_slanted_frames_is_split_or_flagged_and_a_sp
     # drawn as two frame lines with paper between (before: one whole-page panel, no flag)
     image, truth = slanted_full_bleed()
     pred, matches = found(image, truth)
-    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.8
+    assert exactly(pred, matches, 3, 0.8)
     whole = dataclasses.replace(ClassicalConfig(), bleed_cells=False)  # the cells not taken
     pred = [d.bbox for d in detect_classical(image, whole)]
     assert len(pred) == 1 and page_flags(image, pred) == ["panels:whole_page_with_drawn_gutter"]
@@ -110,7 +115,7 @@ def test_a_balloon_over_a_diagonal_gutter_between_manga_panels_is_cut_around(lea
     # straight gutter, no separate shapes, no frame lines alone part the two panels
     image, truth = manga_page(size=size, lean=lean, on_diagonal=True)
     pred, matches = found(image, truth)
-    assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.85  # before: 4
+    assert exactly(pred, matches, 5, 0.85)  # before: 4
 
 
 @pytest.mark.parametrize(
@@ -130,7 +135,7 @@ def test_thin_gutters_between_framed_panels_on_yellowed_paper(gutter, dark_art):
     # tone instead of the yellowed paper all round the page (one whole-page panel)
     image, truth = framed_thin_gutters(gutter, paper=(205, 185, 140), dark_art=dark_art)
     pred, matches = found(image, truth)
-    assert len(pred) == 6 and len(matches) == 6 and min(m[2] for m in matches) > 0.9
+    assert exactly(pred, matches, 6, 0.9)
 
 
 @pytest.mark.parametrize("gap", [3, 4])
@@ -139,7 +144,7 @@ def test_a_caption_box_just_under_an_open_panels_art_stays_in_the_panel(gap):
     # full-size look for thin gutters cut the caption off (IoU 0.895) before it knew captions
     image, truth = caption_under_art(gap=gap)
     pred, matches = found(image, truth)
-    assert len(pred) == 3 and len(matches) == 3 and min(m[2] for m in matches) > 0.95
+    assert exactly(pred, matches, 3, 0.95)
 
 
 @pytest.mark.parametrize("text", ["LOST", "CHAPTER 3", "DANGER!"])
@@ -177,7 +182,7 @@ def test_two_building_walls_with_sky_between_them_are_no_gutter_of_an_open_panel
     for size in ((830, 1170), (1700, 2400)):
         image, truth = variant(*open_skyline(size=size, seed=seed), kind)
         pred, matches = found(image, truth)
-        assert len(pred) == 4 and len(matches) == 4 and min(m[2] for m in matches) > 0.95, size
+        assert exactly(pred, matches, 4, 0.95), size
 
 
 @pytest.mark.parametrize("kind", ["plain", "mirrored", "yellowed", "smaller"])
@@ -204,7 +209,7 @@ def test_a_thin_gutter_leaning_further_than_eight_percent_is_cut_when_nothing_el
     for size in ((830, 1170), (1700, 2400)):
         image, truth = variant(*thin_slanted_gutter(size=size, lean=lean, left=left), kind)
         pred, matches = found(image, truth)
-        assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9, size
+        assert exactly(pred, matches, 5, 0.9), size
     off = dataclasses.replace(ClassicalConfig(), wide_slant=0.0)
     image, truth = thin_slanted_gutter(lean=lean, left=left)
     assert len(found(image, truth, off)[0]) == 4
@@ -219,6 +224,6 @@ def test_two_abutting_columns_whose_gutters_do_not_line_up_are_cut_where_the_gut
     for size in ((1700, 2400), (830, 1170)):
         image, truth = variant(*staggered_columns(size=size, seed=seed), kind)
         pred, matches = found(image, truth)
-        assert len(pred) == 5 and len(matches) == 5 and min(m[2] for m in matches) > 0.9, size
+        assert exactly(pred, matches, 5, 0.9), size
     image, truth = staggered_columns(seed=seed)
     assert len(found(image, truth, dataclasses.replace(ClassicalConfig(), staggered=False))[1]) == 4

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from comics_analysis.annotate import ClassicalConfig, detect_classical
-from comics_analysis.annotate.detectors.skew import page_skew, straighten, tilted_box
+from comics_analysis.annotate.detectors.skew import page_skew, straighten
+from comics_analysis.dataspec.geometry import turned_box
 from comics_analysis.metrics.panels import match_boxes
 from comics_analysis.synth import LAYOUTS, make_page
 from comics_analysis.synth.scan import tilt as turned
@@ -55,7 +56,7 @@ def test_a_box_of_the_straightened_page_lands_on_the_panel_as_scanned():
         scanned = np.asarray(Image.fromarray(page).rotate(degrees, resample=Image.Resampling.NEAREST))
         back = straighten(scanned, degrees)
         ys, xs = np.nonzero(back > 128)  # the panel, straight again
-        x, y, w, h = tilted_box(
+        x, y, w, h = turned_box(
             (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()), degrees, 300, 500
         )
         ys, xs = np.nonzero(scanned > 128)  # the panel where the scan has it

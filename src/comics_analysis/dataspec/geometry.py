@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 Box = Sequence[float]
@@ -32,3 +33,19 @@ def assign_panel(box: Box, panels: Sequence[Box], min_share: float = 0.5) -> int
             if best_key is None or key > best_key:
                 best, best_key = i, key
     return best
+
+
+def turned_box(box: Box, degrees: float, width: float, height: float) -> tuple[float, float, float, float]:
+    """The page-axis box around ``box`` once the ``width`` x ``height`` page is turned
+    counter-clockwise (as displayed) by ``degrees`` about its centre, clipped to the page."""
+    x, y, w, h = box
+    cx, cy, a = width / 2, height / 2, math.radians(degrees)
+    cos, sin = math.cos(a), math.sin(a)
+    xs, ys = [], []
+    for px, py in ((x, y), (x + w, y), (x, y + h), (x + w, y + h)):
+        dx, dy = px - cx, py - cy
+        xs.append(cx + dx * cos + dy * sin)  # y points down
+        ys.append(cy - dx * sin + dy * cos)
+    x0, y0 = max(0.0, min(xs)), max(0.0, min(ys))
+    x1, y1 = min(float(width), max(xs)), min(float(height), max(ys))
+    return (x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))

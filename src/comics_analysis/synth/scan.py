@@ -11,12 +11,12 @@ around it (what an annotator would draw on the tilted scan).
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from ..dataspec.geometry import turned_box
 from .draw import age_paper
 
 Box = tuple[float, float, float, float]
@@ -29,15 +29,7 @@ def tilt(image: Image.Image, boxes: Sequence[Box], degrees: float) -> tuple[Imag
     image = image.convert("RGB")
     w, h = image.size
     turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=image.getpixel((1, 1)))
-    cx, cy, a = w / 2, h / 2, math.radians(degrees)
-    out = []
-    for x, y, bw, bh in boxes:
-        corners = [(x + dx - cx, y + dy - cy) for dx in (0, bw) for dy in (0, bh)]
-        xs = [cx + px * math.cos(a) + py * math.sin(a) for px, py in corners]
-        ys = [cy - px * math.sin(a) + py * math.cos(a) for px, py in corners]
-        x0, y0 = max(0.0, min(xs)), max(0.0, min(ys))
-        out.append((x0, y0, min(float(w), max(xs)) - x0, min(float(h), max(ys)) - y0))
-    return turned, out
+    return turned, [turned_box(box, degrees, w, h) for box in boxes]
 
 
 def rescale(image: Image.Image, boxes: Sequence[Box], factor: float) -> tuple[Image.Image, list[Box]]:

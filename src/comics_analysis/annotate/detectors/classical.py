@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ...dataspec.geometry import turned_box
 from .base import Detection
 from .bleed import bleed_panels
 from .frames import _overlap, corner_frame, frame_parts, lettered, lined_insets, texty, thin_lines
@@ -73,7 +74,7 @@ from .gutters import (
 from .layers import layered
 from .open_panels import join_lettering, tall_first
 from .pinwheel import staggered_cut
-from .skew import page_skew, straighten, tilted_box
+from .skew import page_skew, straighten
 from .sparse import line_art_panels
 
 PAPER_SPREAD = 20  # grey levels either side of the dominant tone that still count as paper
@@ -470,7 +471,7 @@ def detect_classical(image, config: ClassicalConfig | None = None) -> list[Detec
     skew = page_skew(grey_full) if cfg.deskew else 0.0
     if skew:  # a tilted scan: its panels are found on the page turned straight
         found = detect_classical(straighten(grey_full, skew), dataclasses.replace(cfg, deskew=False))
-        return [Detection(tilted_box(d.bbox, skew, full_w, full_h), d.score) for d in found]
+        return [Detection(turned_box(d.bbox, skew, full_w, full_h), d.score) for d in found]
     scale = min(1.0, cfg.work_height / full_h)
     if scale < 1.0:
         grey = np.asarray(

@@ -99,20 +99,3 @@ def straighten(grey: np.ndarray, skew: float) -> np.ndarray:
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=int(np.median(edge)),
     )
-
-
-def tilted_box(box, skew: float, width: int, height: int) -> tuple[float, float, float, float]:
-    """The page-axis box (x, y, w, h) around a box of the straightened page, turned back by
-    ``skew`` onto the page as scanned (clipped to it)."""
-    x, y, w, h = box
-    cx, cy = width / 2, height / 2
-    a = math.radians(skew)
-    cos, sin = math.cos(a), math.sin(a)
-    xs, ys = [], []
-    for px, py in ((x, y), (x + w, y), (x, y + h), (x + w, y + h)):
-        dx, dy = px - cx, py - cy
-        xs.append(cx + dx * cos + dy * sin)  # counter-clockwise as displayed (y points down)
-        ys.append(cy - dx * sin + dy * cos)
-    x0, y0 = max(0.0, min(xs)), max(0.0, min(ys))
-    x1, y1 = min(float(width), max(xs)), min(float(height), max(ys))
-    return (x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
